@@ -1,0 +1,69 @@
+"""Errors that tell the user what failed, where, and how to fix it.
+
+Every HEROES error carries the site it happened on and a suggested fix, because
+the person reading it is usually a scientist in the Prefect UI who cannot see
+the centre's logs.
+"""
+
+from __future__ import annotations
+
+
+class HeroesError(Exception):
+    """Base error: a message naming the site, the thing at fault and the fix."""
+
+    def __init__(self, message: str, *, site: str | None = None, fix: str | None = None) -> None:
+        self.site = site
+        self.fix = fix
+        self.detail = message
+        parts = [f"[{site}] {message}" if site else message]
+        if fix:
+            parts.append(f"Fix: {fix}")
+        super().__init__(" ".join(parts))
+
+
+class SpecError(HeroesError, ValueError):
+    """A job specification or user input is malformed."""
+
+
+class PathEscapeError(SpecError):
+    """A path tries to leave the user's area (``..``, absolute path or symlink)."""
+
+
+class TransportError(HeroesError):
+    """A command or file operation on a site could not be carried out."""
+
+
+class HostKeyError(TransportError):
+    """The site's SSH host key is unknown or differs from the pinned one."""
+
+
+class AuthenticationError(TransportError):
+    """The site refused the service account's credentials."""
+
+
+class UnreachableError(TransportError):
+    """No connection to the site could be made."""
+
+
+class ConnectionLostError(TransportError):
+    """The link dropped after a command was sent: its outcome is unknown."""
+
+
+class CommandTimeoutError(TransportError):
+    """A remote command did not finish in time."""
+
+
+class SchedulerError(HeroesError):
+    """The batch scheduler refused or failed a request."""
+
+
+class ImageError(HeroesError):
+    """A container image is missing or its digest does not match."""
+
+
+class TransferError(HeroesError):
+    """A data transfer failed or could not be verified."""
+
+
+class JobFailedError(HeroesError):
+    """A job ended in a state other than COMPLETED."""

@@ -1,0 +1,69 @@
+"""The scheduler interface, as template methods in the manner of psij's executors.
+
+A scheduler turns a :class:`JobSubmission` into a native job, finds a job again
+by its HEROES key, reports many jobs' states with as few commands as possible,
+and cancels. Everything goes through a :class:`Transport`, so the same code runs
+against a laptop or a centre's login node.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from heroes_core.models import NAME_PATTERN, JobStatus
+from heroes_core.transport import Transport
+
+KEY_PATTERN = r"^heroes-[a-z0-9-]{8,80}$"
+
+
+class JobSubmission(BaseModel):
+    """A job ready for a batch system: the script plus its resource request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(pattern=KEY_PATTERN, description="Idempotency key, stored as the job name.")
+    job_dir: str
+    script: str
+    partition: str | None = Field(default=None, pattern=NAME_PATTERN)
+    cores: int = 1
+    nodes: int = 1
+    memory_mb: int | None = None
+    time_limit_minutes: int = 10
+
+
+class Scheduler(ABC):
+    """A batch system on one site."""
+
+    name: str
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @property
+    def site(self) -> str:
+        return self.transport.site
+
+    @abstractmethod
+    def submit(self, submission: JobSubmission) -> str:
+        """Submit and return the native job id; not idempotent on its own (see ``find``)."""
+
+    @abstractmethod
+    def find(self, key: str) -> list[str]:
+        """Ids of every job carrying ``key``, oldest first: how resubmission is avoided."""
+
+    @abstractmethod
+    def query(self, job_ids: Collection[str], *, since: datetime | None = None
+              ) -> dict[str, JobStatus]:
+        """States of all ``job_ids`` in a bounded number of commands, whatever their count."""
+
+    @abstractmethod
+    def cancel(self, job_ids: Collection[str]) -> None:
+        """Ask the batch system to stop these jobs; already-finished jobs are ignored."""
+
+    @abstractmethod
+    def partitions(self) -> list[str]:
+        """Partitions (queues) the site offers."""

@@ -1,0 +1,175 @@
+"""Slurm through its command-line tools, over any transport.
+
+One ``squeue`` per poll round covers every live job of the service account, and
+at most one ``sacct`` (bounded by a start time) covers the jobs that left the
+queue, so the cost of a poll does not grow with the number of commands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from datetime import datetime
+
+from heroes_core.errors import SchedulerError, SpecError
+from heroes_core.models import JobState, JobStatus
+from heroes_core.schedulers._base import JobSubmission, Scheduler
+from heroes_core.schedulers._slurm_states import map_slurm_state
+from heroes_core.transport import Transport
+
+SQUEUE_FORMAT = "%i|%T|%r|%V|%S"
+SACCT_FIELDS = "JobIDRaw,State,ExitCode,Reason,Submit,Start,End"
+_JOB_ID = re.compile(r"^\d+$")
+
+
+def _slurm_time(value: str) -> datetime | None:
+    if not value or value in ("N/A", "Unknown", "None"):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _exit_code(value: str) -> int | None:
+    code, _, signal = value.partition(":")
+    if not code.isdigit():
+        return None
+    return int(signal) + 128 if signal.isdigit() and int(signal) else int(code)
+
+
+class SlurmScheduler(Scheduler):
+    """``sbatch --parsable``, ``squeue``, ``sacct`` and ``scancel``."""
+
+    name = "slurm"
+
+    def __init__(self, transport: Transport, *, history_days: int = 30) -> None:
+        super().__init__(transport)
+        self.history_days = history_days
+
+    # -- submit -----------------------------------------------------------------------------
+
+    def submit_argv(self, submission: JobSubmission) -> list[str]:
+        """sbatch options as separate arguments: never parsed by a shell or as #SBATCH lines."""
+        argv = [
+            "sbatch", "--parsable",
+            f"--job-name={submission.key}",
+            f"--comment=heroes:{submission.key}",
+            f"--chdir={submission.job_dir}",
+            f"--output={submission.job_dir}/slurm-%j.out",
+            f"--error={submission.job_dir}/slurm-%j.out",
+            f"--time={submission.time_limit_minutes}",
+            f"--nodes={submission.nodes}",
+            "--ntasks=1",
+            f"--cpus-per-task={submission.cores}",
+        ]
+        if submission.partition:
+            argv.append(f"--partition={submission.partition}")
+        if submission.memory_mb:
+            argv.append(f"--mem={submission.memory_mb}M")
+        return argv
+
+    def parse_submit(self, stdout: str) -> str:
+        job_id = stdout.strip().split(";")[0]
+        if not _JOB_ID.match(job_id):
+            raise SchedulerError(f"sbatch answered {stdout.strip()!r}, not a job id", site=self.site)
+        return job_id
+
+    def submit(self, submission: JobSubmission) -> str:
+        result = self.transport.run(self.submit_argv(submission),
+                                    stdin=submission.script.encode(), idempotent=False)
+        if not result.ok:
+            raise SchedulerError(f"sbatch refused the job: {result.describe()}", site=self.site,
+                                 fix="check the partition, time limit and resources requested")
+        return self.parse_submit(result.stdout)
+
+    # -- find / query -----------------------------------------------------------------------
+
+    def find(self, key: str) -> list[str]:
+        live = self.transport.check(["squeue", "--me", "--noheader", f"--name={key}",
+                                     "--states=all", "--format=%i"])
+        past = self.transport.check(["sacct", "--allocations", "--noheader", "--parsable2",
+                                     f"--name={key}", f"--starttime=now-{self.history_days}days",
+                                     "--format=JobIDRaw"])
+        ids = {line.strip() for line in (live.stdout + "\n" + past.stdout).splitlines()}
+        return sorted((i for i in ids if _JOB_ID.match(i)), key=int)
+
+    def status_argv(self) -> list[str]:
+        return ["squeue", "--me", "--noheader", "--states=all", f"--format={SQUEUE_FORMAT}"]
+
+    def parse_status(self, stdout: str) -> dict[str, JobStatus]:
+        statuses: dict[str, JobStatus] = {}
+        for line in stdout.splitlines():
+            fields = line.strip().split("|")
+            if len(fields) != 5 or not _JOB_ID.match(fields[0]):
+                continue
+            job_id, native, slurm_reason, submitted, started = fields
+            state, reason = map_slurm_state(native, slurm_reason)
+            statuses[job_id] = JobStatus(job_id=job_id, state=state, native_state=native,
+                                         reason=reason, submit_time=_slurm_time(submitted),
+                                         start_time=_slurm_time(started))
+        return statuses
+
+    def accounting_argv(self, job_ids: Iterable[str], since: datetime | None) -> list[str]:
+        start = since.strftime("%Y-%m-%dT%H:%M:%S") if since else f"now-{self.history_days}days"
+        return ["sacct", "--allocations", "--noheader", "--parsable2", f"--starttime={start}",
+                f"--jobs={','.join(job_ids)}", f"--format={SACCT_FIELDS}"]
+
+    def parse_accounting(self, stdout: str) -> dict[str, JobStatus]:
+        statuses: dict[str, JobStatus] = {}
+        for line in stdout.splitlines():
+            fields = line.strip().split("|")
+            if len(fields) != 7 or not _JOB_ID.match(fields[0]):
+                continue
+            job_id, native, exit_code, slurm_reason, submitted, started, ended = fields
+            state, reason = map_slurm_state(native, slurm_reason)
+            code = _exit_code(exit_code)
+            if state is JobState.FAILED and code:
+                reason = f"{reason}; exit code {exit_code}"
+            statuses[job_id] = JobStatus(job_id=job_id, state=state, native_state=native,
+                                         reason=reason, exit_code=code,
+                                         submit_time=_slurm_time(submitted),
+                                         start_time=_slurm_time(started),
+                                         end_time=_slurm_time(ended))
+        return statuses
+
+    def query(self, job_ids: Collection[str], *, since: datetime | None = None
+              ) -> dict[str, JobStatus]:
+        wanted = set(job_ids)
+        if not wanted:
+            return {}
+        queue = self.parse_status(self.transport.check(self.status_argv()).stdout)
+        found = {i: s for i, s in queue.items() if i in wanted and not s.state.is_final}
+        left = sorted(wanted - found.keys(), key=int)
+        if left:
+            accounting = self.transport.check(self.accounting_argv(left, since))
+            found.update(self.parse_accounting(accounting.stdout))
+            for job_id in left:
+                if job_id not in found and job_id in queue:
+                    found[job_id] = queue[job_id]  # final in squeue, not yet in accounting
+        for job_id in wanted - found.keys():
+            found[job_id] = JobStatus(job_id=job_id, state=JobState.UNKNOWN,
+                                      reason="not in the queue nor in accounting (yet)")
+        return found
+
+    # -- cancel / partitions ----------------------------------------------------------------
+
+    def cancel(self, job_ids: Collection[str]) -> None:
+        ids = [i for i in job_ids if _JOB_ID.match(i)]
+        if not ids:
+            return
+        result = self.transport.run(["scancel", *ids])
+        if not result.ok and "already completing or completed" not in result.stderr \
+                and "Invalid job id" not in result.stderr:
+            raise SchedulerError(f"scancel failed: {result.describe()}", site=self.site)
+
+    def partitions(self) -> list[str]:
+        result = self.transport.check(["sinfo", "--noheader", "--format=%R"])
+        return sorted({line.strip() for line in result.stdout.splitlines() if line.strip()})
+
+    def require_partition(self, partition: str) -> None:
+        available = self.partitions()
+        if partition not in available:
+            raise SpecError(f"partition '{partition}' does not exist", site=self.site,
+                            fix=f"choose one of: {', '.join(available) or '(none)'}")
+

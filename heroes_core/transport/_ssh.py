@@ -1,0 +1,339 @@
+"""Run commands on a centre's login node over one long-lived SSH connection.
+
+Why one connection: a new SSH handshake per scheduler command caps throughput
+at a few jobs per second (the original prototype's problem). All jobs and polls
+for a site share one paramiko transport with ``TCP_NODELAY`` (Nagle plus delayed
+ACKs otherwise add ~40 ms per command) and at most ``max_channels`` concurrent
+session channels (sshd refuses more than its ``MaxSessions``).
+
+Host keys are pinned: the server's key must equal one given in the
+configuration or in a known_hosts file; nothing is ever auto-accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import paramiko
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from heroes_core.errors import (
+    AuthenticationError,
+    CommandTimeoutError,
+    ConnectionLostError,
+    HostKeyError,
+    UnreachableError,
+)
+from heroes_core.transport._base import (
+    DEFAULT_COMMAND_TIMEOUT,
+    CommandResult,
+    Transport,
+    shell_join,
+)
+
+logger = logging.getLogger(__name__)
+
+_READ_CHUNK = 65536
+_KEY_TYPES_FOR = {
+    "ssh-ed25519": ("ssh-ed25519",),
+    "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
+    "ecdsa-sha2-nistp256": ("ecdsa-sha2-nistp256",),
+    "ecdsa-sha2-nistp384": ("ecdsa-sha2-nistp384",),
+    "ecdsa-sha2-nistp521": ("ecdsa-sha2-nistp521",),
+}
+
+
+class SSHConfig(BaseModel):
+    """Everything needed to reach one centre as its HEROES service account."""
+
+    model_config = ConfigDict(frozen=True)
+
+    site: str
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str
+    private_key: SecretStr
+    host_keys: tuple[str, ...] = ()
+    known_hosts_path: str | None = None
+    connect_timeout: float = 10.0
+    command_timeout: float = DEFAULT_COMMAND_TIMEOUT
+    max_channels: int = Field(default=8, ge=1, le=64)
+    reconnect_attempts: int = Field(default=5, ge=1)
+    backoff_initial: float = 0.5
+    backoff_max: float = 8.0
+
+
+def fingerprint(key_type: str, key_b64: str) -> str:
+    """OpenSSH-style SHA256 fingerprint, as admins see it in ``ssh-keygen -lf``."""
+    digest = hashlib.sha256(base64.b64decode(key_b64)).digest()
+    return f"{key_type} SHA256:{base64.b64encode(digest).decode().rstrip('=')}"
+
+
+def parse_host_key_line(line: str) -> tuple[str, str]:
+    """Return (type, base64) from 'type base64 [comment]' or a known_hosts line."""
+    fields = line.split()
+    for index, field in enumerate(fields):
+        if (field in _KEY_TYPES_FOR or field.startswith(("ssh-", "ecdsa-"))) and index + 1 < len(fields):
+            return field, fields[index + 1]
+    raise HostKeyError(f"cannot read a host key from {line!r}",
+                       fix="give the key as 'ssh-ed25519 AAAA...' (a line of ssh-keyscan output)")
+
+
+def _known_hosts_entries(path: str, host: str, port: int) -> list[tuple[str, str]]:
+    names = {host if port == 22 else f"[{host}]:{port}"}
+    found: list[tuple[str, str]] = []
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise HostKeyError(f"known_hosts file {path} cannot be read: {exc}",
+                           fix="point known_hosts_path at a readable file") from exc
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        hosts, _, rest = line.partition(" ")
+        if names & set(hosts.split(",")):
+            found.append(parse_host_key_line(rest))
+    return found
+
+
+def load_private_key(text: str, *, site: str) -> paramiko.PKey:
+    """Parse an OpenSSH/PEM private key of any type paramiko supports."""
+    key_classes: list[type[paramiko.PKey]] = [
+        paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey,
+    ]
+    for key_class in key_classes:
+        try:
+            return key_class.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError, TypeError):
+            continue
+    raise AuthenticationError(
+        "the service account's private key cannot be read (not an unencrypted "
+        "ed25519, ECDSA or RSA key)", site=site,
+        fix="paste the whole private key, including its BEGIN/END lines, into the centre block",
+    )
+
+
+class SSHTransport(Transport):
+    """One paramiko connection per site, shared by every job and poll."""
+
+    def __init__(self, config: SSHConfig) -> None:
+        self.config = config
+        self.site = config.site
+        self._pkey = load_private_key(config.private_key.get_secret_value(), site=config.site)
+        self._pinned = self._pinned_keys()
+        self._lock = threading.Lock()
+        self._channels = threading.BoundedSemaphore(config.max_channels)
+        self._transport: paramiko.Transport | None = None
+        self._commands_sent = 0
+        self.connections_made = 0
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _pinned_keys(self) -> list[tuple[str, str]]:
+        keys = [parse_host_key_line(line) for line in self.config.host_keys if line.strip()]
+        if self.config.known_hosts_path:
+            keys += _known_hosts_entries(self.config.known_hosts_path, self.config.host,
+                                         self.config.port)
+        if not keys:
+            raise HostKeyError(
+                f"no host key is pinned for {self.config.host}:{self.config.port}", site=self.site,
+                fix=(f"run `ssh-keyscan -p {self.config.port} {self.config.host}`, check the "
+                     "fingerprint with the centre's admins, and put the line in the block's host_key"),
+            )
+        return keys
+
+    def _connect_once(self) -> paramiko.Transport:
+        cfg = self.config
+        where = f"{cfg.host}:{cfg.port}"
+        try:
+            sock = socket.create_connection((cfg.host, cfg.port), timeout=cfg.connect_timeout)
+        except (TimeoutError, OSError) as exc:
+            raise UnreachableError(
+                f"cannot connect to {where}: {exc}", site=self.site,
+                fix="check the host name and port in the centre block and that the login node is up",
+            ) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = paramiko.Transport(sock)
+        key_types = tuple(dict.fromkeys(
+            name for key_type, _ in self._pinned for name in _KEY_TYPES_FOR.get(key_type, (key_type,))
+        ))
+        transport.get_security_options().key_types = key_types
+        try:
+            transport.start_client(timeout=cfg.connect_timeout)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            transport.close()
+            raise UnreachableError(f"SSH handshake with {where} failed: {exc}", site=self.site,
+                                   fix="check that an SSH server listens on that port") from exc
+        server_key = transport.get_remote_server_key()
+        offered = (server_key.get_name(), server_key.get_base64())
+        if offered not in self._pinned:
+            transport.close()
+            pinned = ", ".join(fingerprint(*key) for key in self._pinned)
+            raise HostKeyError(
+                f"host key of {where} is {fingerprint(*offered)}, which is not the pinned key "
+                f"({pinned}); refusing to connect (the key changed or someone is in between)",
+                site=self.site,
+                fix="confirm the new key with the centre's admins, then update host_key in the block",
+            )
+        try:
+            transport.auth_publickey(cfg.user, self._pkey)
+        except paramiko.AuthenticationException as exc:
+            transport.close()
+            raise AuthenticationError(
+                f"{where} refused the key of service account '{cfg.user}': {exc}", site=self.site,
+                fix=f"add the block's public key to ~{cfg.user}/.ssh/authorized_keys on the centre",
+            ) from exc
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            transport.close()
+            raise UnreachableError(f"authentication with {where} broke off: {exc}",
+                                   site=self.site, fix="retry; check the login node") from exc
+        transport.set_keepalive(30)
+        self.connections_made += 1
+        return transport
+
+    def _connected(self, *, force_new: bool = False) -> paramiko.Transport:
+        """Return the live connection, reconnecting with exponential back-off if it dropped."""
+        with self._lock:
+            if self._transport is not None and self._transport.is_active() and not force_new:
+                return self._transport
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
+            delay = self.config.backoff_initial
+            for attempt in range(1, self.config.reconnect_attempts + 1):
+                try:
+                    self._transport = self._connect_once()
+                    return self._transport
+                except UnreachableError:
+                    if attempt == self.config.reconnect_attempts:
+                        raise
+                    logger.warning("%s: connection attempt %d failed; retrying in %.1f s",
+                                   self.site, attempt, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, self.config.backoff_max)
+            raise AssertionError("unreachable")  # pragma: no cover
+
+    def connect(self) -> None:
+        """Open the connection now, so configuration errors surface before any work."""
+        self._connected()
+
+    def drop_connection(self) -> None:
+        """Close the socket under the transport, as a link failure would (used by tests)."""
+        with self._lock:
+            if self._transport is not None:
+                self._transport.sock.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._transport is not None:
+                self._transport.close()
+                self._transport = None
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | None = None,
+        timeout: float | None = None,
+        idempotent: bool = True,
+    ) -> CommandResult:
+        command = shell_join(argv)
+        limit = timeout or self.config.command_timeout
+        with self._channels:
+            for attempt in range(1, self.config.reconnect_attempts + 1):
+                transport = self._connected(force_new=attempt > 1)
+                try:
+                    channel = transport.open_session(timeout=self.config.connect_timeout)
+                except (paramiko.SSHException, EOFError, OSError) as exc:
+                    # Nothing was sent: always safe to try again on a new connection.
+                    logger.warning("%s: cannot open a channel (%s); reconnecting", self.site, exc)
+                    continue
+                try:
+                    return self._exchange(channel, argv, command, stdin, limit)
+                except ConnectionLostError:
+                    if not idempotent or attempt == self.config.reconnect_attempts:
+                        raise
+                    logger.warning("%s: link dropped during `%s`; reconnecting and retrying",
+                                   self.site, argv[0])
+                finally:
+                    channel.close()
+        raise ConnectionLostError(
+            f"could not run `{argv[0]}` after {self.config.reconnect_attempts} attempts",
+            site=self.site, fix="check the network link to the centre",
+        )
+
+    def _exchange(
+        self,
+        channel: paramiko.Channel,
+        argv: Sequence[str],
+        command: str,
+        stdin: bytes | None,
+        limit: float,
+    ) -> CommandResult:
+        deadline = time.monotonic() + limit
+        try:
+            channel.exec_command(command)
+            self._commands_sent += 1
+            if stdin:
+                channel.sendall(stdin)
+                channel.shutdown_write()
+            stdout = self._drain(channel, channel.recv, deadline, argv)
+            stderr = self._drain(channel, channel.recv_stderr, deadline, argv)
+            while not channel.status_event.wait(0.2):
+                if channel.closed or not channel.get_transport().is_active():
+                    raise ConnectionLostError(f"link dropped while `{argv[0]}` ran",
+                                              site=self.site)
+                if time.monotonic() > deadline:
+                    raise self._timeout(argv)
+            exit_code = channel.recv_exit_status()
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            if isinstance(exc, TimeoutError):
+                raise self._timeout(argv) from exc
+            raise ConnectionLostError(f"link dropped while `{argv[0]}` ran: {exc}",
+                                      site=self.site) from exc
+        return CommandResult(argv=tuple(str(a) for a in argv), exit_code=exit_code,
+                             stdout=stdout.decode(errors="replace"),
+                             stderr=stderr.decode(errors="replace"))
+
+    def _drain(self, channel: paramiko.Channel, reader: Callable[[int], bytes],
+               deadline: float, argv: Sequence[str]) -> bytes:
+        chunks: list[bytes] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._timeout(argv)
+            channel.settimeout(remaining)
+            try:
+                chunk = reader(_READ_CHUNK)
+            except TimeoutError as exc:
+                raise self._timeout(argv) from exc
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+    def _timeout(self, argv: Sequence[str]) -> CommandTimeoutError:
+        return CommandTimeoutError(f"`{argv[0]}` did not answer in time", site=self.site,
+                                   fix="check the login node's load or raise command_timeout")
+
+
+_shared: dict[SSHConfig, SSHTransport] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_ssh_transport(config: SSHConfig) -> SSHTransport:
+    """The process-wide transport for this configuration: one connection per site."""
+    with _shared_lock:
+        transport = _shared.get(config)
+        if transport is None:
+            transport = _shared[config] = SSHTransport(config)
+        return transport
