@@ -1,0 +1,9 @@
+"""Prefect blocks: how provider admins register centres and the archive.
+
+``prefect block register -m heroes.blocks`` registers every block here.
+"""
+
+from heroes.blocks.central_archive import CentralArchive
+from heroes.blocks.hpc_centre import HPCCentre
+
+__all__ = ["CentralArchive", "HPCCentre"]

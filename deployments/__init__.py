@@ -1,0 +1,35 @@
+"""Deployments: how HEROES flows appear in the Prefect UI, ready to launch.
+
+``python -m heroes.deployments`` serves every deployment from this process (a
+Prefect runner): runs launched from the UI execute here, and cancelling one in
+the UI kills its process and runs the flow's cancellation hook, which cancels
+the batch job on the centre.
+"""
+
+from __future__ import annotations
+
+from prefect.deployments.runner import RunnerDeployment
+
+from heroes.flows import run_job
+
+
+def user_deployments() -> list[RunnerDeployment]:
+    """The user workflows, with their descriptions and tags for the UI."""
+    return [
+        run_job.to_deployment(
+            name="run-job",
+            description="Run one containerised job on an HPC centre, with data staged through "
+                        "the central archive.",
+            tags=["heroes", "user"],
+        ),
+    ]
+
+
+def serve(limit: int | None = None) -> None:
+    """Serve every HEROES deployment until interrupted."""
+    from prefect import serve as prefect_serve
+
+    prefect_serve(*user_deployments(), limit=limit)
+
+
+__all__ = ["serve", "user_deployments"]

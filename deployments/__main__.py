@@ -1,0 +1,5 @@
+"""``python -m heroes.deployments``: serve the HEROES deployments."""
+
+from heroes.deployments import serve
+
+serve()

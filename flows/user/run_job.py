@@ -1,0 +1,86 @@
+"""The single-job user workflow: stage in -> submit -> poll -> stage out -> record.
+
+The job key comes from the flow run's id, so retrying or resuming the same flow
+run finds the job it already submitted. Cancelling the run in Prefect cancels
+the batch job; a run that crashes leaves the job alone, for the resumed run to
+pick up.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.runtime import flow_run as current_run
+from prefect.states import State
+
+from heroes.blocks import CentralArchive, HPCCentre
+from heroes.tasks import (
+    JobRecord,
+    find_job,
+    prepare_job,
+    record_job,
+    stage_in,
+    stage_out,
+    submit_job,
+    wait_for_job,
+)
+from heroes.tasks._context import load_centre
+from heroes_core.errors import JobFailedError
+from heroes_core.jobs import job_key as derive_job_key
+from heroes_core.models import JobSpec, JobState, JobStatus, UserArea
+
+
+def _cancel_batch_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
+    """on_cancellation hook: cancel every batch job carrying this run's key."""
+    centre = flow_run.parameters.get("centre", "local-slurm")
+    site = load_centre(centre).site()
+    key = flow_run.parameters.get("job_key") or derive_job_key(str(flow_run.id))
+    found = site.scheduler.find(key)
+    site.scheduler.cancel(found)
+    get_run_logger().info("Cancelled batch job(s) %s on %s", ", ".join(found) or "(none)",
+                          site.name)
+
+
+@flow(name="run-job", on_cancellation=[_cancel_batch_job], log_prints=True)
+def run_job(
+    spec: JobSpec,
+    centre: str = "local-slurm",
+    archive: str = "heroes-archive",
+    organisation: str = "demo",
+    user: str = "scientist",
+    poll_interval: float = 1.0,
+    job_key: str | None = None,
+) -> JobStatus:
+    """Run one containerised job on an HPC centre, with its data moved through the archive.
+
+    Args:
+        spec: what to run: image (path and sha256 digest), command, resources, inputs.
+        centre: name of the HEROES HPC Centre block to run on.
+        archive: name of the HEROES Central Archive block holding inputs and outputs.
+        organisation: the user's organisation (its bucket and directory on the centre).
+        user: the user (their area in the bucket and on the centre).
+        poll_interval: seconds between status polls at first (backs off to 10 s).
+        job_key: override the idempotency key (defaults to one derived from this run).
+    """
+    area = UserArea(organisation=organisation, user=user)
+    key = job_key or derive_job_key(str(current_run.id))
+    centre_block: HPCCentre = HPCCentre.load(centre)  # type: ignore[assignment]
+    archive_block: CentralArchive = CentralArchive.load(archive)  # type: ignore[assignment]
+    site_name = centre_block.site_config().name
+
+    job_id = find_job(centre_block, key)
+    job_dir = prepare_job(centre_block, spec, area, key)
+    staged_in = None
+    if job_id is None:
+        staged_in = stage_in(archive_block, centre_block, spec, area, job_dir)
+        job_id = submit_job(centre_block, spec, key, job_dir)
+    status = wait_for_job(centre_block, job_id, key, poll_interval)
+    staged_out = stage_out(archive_block, centre_block, spec, area, key, job_dir)
+    record_job(archive_block, JobRecord(
+        key=key, site=site_name, organisation=organisation, user=user, spec=spec,
+        status=status, flow_run_id=str(current_run.id), stage_in=staged_in, stage_out=staged_out,
+    ))
+    if status.state is not JobState.COMPLETED:
+        raise JobFailedError(f"job {status.job_id} ended {status.state.value}: {status.reason}",
+                             site=site_name, fix="read slurm-<id>.out among the job's outputs")
+    return status

@@ -1,0 +1,18 @@
+"""How tasks resolve their arguments: blocks by name or by instance."""
+
+from __future__ import annotations
+
+from heroes.blocks import CentralArchive, HPCCentre
+from heroes_core.data import Rclone
+
+
+def load_centre(centre: HPCCentre | str) -> HPCCentre:
+    return HPCCentre.load(centre) if isinstance(centre, str) else centre  # type: ignore[return-value]
+
+
+def load_archive(archive: CentralArchive | str) -> CentralArchive:
+    return CentralArchive.load(archive) if isinstance(archive, str) else archive  # type: ignore[return-value]
+
+
+def rclone_between(archive: CentralArchive, centre: HPCCentre) -> Rclone:
+    return Rclone(archive.endpoint(), centre.site_config().sftp_endpoint())

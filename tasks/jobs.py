@@ -1,0 +1,136 @@
+"""Prefect tasks for the steps of one job; scientists can call them from their own flows.
+
+Each task is a thin wrapper over :mod:`heroes_core.jobs`, which makes every step
+idempotent by the job key. Retries with back-off cover transient link failures;
+errors that retrying cannot fix (bad input, refused host key) are not retried.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.states import State
+
+from heroes.blocks import CentralArchive, HPCCentre
+from heroes.tasks._context import load_archive, load_centre, rclone_between
+from heroes_core import jobs
+from heroes_core.data import TransferReport
+from heroes_core.errors import (
+    CommandTimeoutError,
+    ConnectionLostError,
+    HeroesError,
+    TransferError,
+    UnreachableError,
+)
+from heroes_core.models import JobSpec, JobStatus, UserArea
+
+
+def _retry_transient(task: object, task_run: object, state: State[object]) -> bool:
+    """Retry what may pass on a second try (lost links, timeouts, transfers), not bad input."""
+    try:
+        state.result()
+    except (ConnectionLostError, CommandTimeoutError, UnreachableError, TransferError):
+        return True
+    except HeroesError:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(name="prepare-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
+      retry_condition_fn=_retry_transient)
+def prepare_job(centre: HPCCentre | str, spec: JobSpec, area: UserArea, key: str) -> str:
+    """Check limits, partition and image digest, then make the job directory (0700)."""
+    site = load_centre(centre).site()
+    jobs.validate(site, spec)
+    job_dir = jobs.ensure_job_directory(site, area, key)
+    get_run_logger().info("Job %s will run in %s on %s", key, job_dir, site.name)
+    return job_dir
+
+
+@task(name="stage-in", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=_retry_transient)
+def stage_in(archive: CentralArchive | str, centre: HPCCentre | str, spec: JobSpec,
+             area: UserArea, job_dir: str) -> TransferReport | None:
+    """Copy the job's inputs from the archive to the centre, verified."""
+    archive_block, centre_block = load_archive(archive), load_centre(centre)
+    report = jobs.stage_in(rclone_between(archive_block, centre_block), archive_block.endpoint(),
+                           area, spec, job_dir)
+    if report:
+        get_run_logger().info("Staged in %d file(s), %d bytes moved", report.files_checked,
+                              report.bytes_transferred)
+    return report
+
+
+@task(name="find-job", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30],
+      retry_condition_fn=_retry_transient)
+def find_job(centre: HPCCentre | str, key: str) -> str | None:
+    """The job already submitted under this key, if any (how a resumed run finds its job)."""
+    return jobs.find_job(load_centre(centre).site(), key)
+
+
+@task(name="submit-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=_retry_transient)
+def submit_job(centre: HPCCentre | str, spec: JobSpec, key: str, job_dir: str) -> str:
+    """Submit the job once: a job already carrying the key is reused, never duplicated."""
+    site = load_centre(centre).site()
+    result = jobs.submit_once(site, jobs.submission_for(site, spec, key, job_dir))
+    verb = "Found existing" if result.reused else "Submitted"
+    get_run_logger().info("%s job %s on %s (key %s)", verb, result.job_id, site.name, key)
+    return result.job_id
+
+
+def _progress_row(site: str, status: JobStatus) -> dict[str, str]:
+    def stamp(value: datetime | None) -> str:
+        return value.isoformat(sep=" ") if value else ""
+    return {"site": site, "job id": status.job_id, "state": status.state.value,
+            "reason": status.reason, "submitted": stamp(status.submit_time),
+            "started": stamp(status.start_time), "ended": stamp(status.end_time),
+            "exit code": "" if status.exit_code is None else str(status.exit_code)}
+
+
+@task(name="wait-for-job", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 30, 60],
+      retry_condition_fn=_retry_transient)
+def wait_for_job(centre: HPCCentre | str, job_id: str, key: str,
+                 poll_interval: float = 1.0) -> JobStatus:
+    """Poll until the job ends, logging each change and keeping a progress table artifact."""
+    site = load_centre(centre).site()
+    logger = get_run_logger()
+    history: list[dict[str, str]] = []
+
+    def report(status: JobStatus) -> None:
+        logger.info("Job %s on %s is %s (%s)", status.job_id, site.name, status.state.value,
+                    status.reason)
+        history.append(_progress_row(site.name, status))
+        create_table_artifact(key=f"job-{key}", table=history,
+                              description=f"Progress of HEROES job {key} on {site.name}")
+
+    return jobs.wait_for(site, job_id, interval=poll_interval, max_interval=max(poll_interval, 10.0),
+                         on_change=report)
+
+
+@task(name="stage-out", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
+      retry_condition_fn=_retry_transient)
+def stage_out(archive: CentralArchive | str, centre: HPCCentre | str, spec: JobSpec,
+              area: UserArea, key: str, job_dir: str) -> TransferReport:
+    """Copy what the job produced (logs included) to the archive, verified."""
+    archive_block, centre_block = load_archive(archive), load_centre(centre)
+    archive_block.ensure_bucket(area.organisation)
+    report = jobs.stage_out(rclone_between(archive_block, centre_block), archive_block.endpoint(),
+                            area, spec, key, job_dir)
+    get_run_logger().info("Staged out %d file(s) to s3://%s/", report.files_checked,
+                          archive_block.endpoint().job_prefix(area, key))
+    return report
+
+
+@task(name="cancel-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def cancel_job(centre: HPCCentre | str, key: str) -> list[str]:
+    """Cancel every job carrying this key."""
+    site = load_centre(centre).site()
+    found = site.scheduler.find(key)
+    site.scheduler.cancel(found)
+    return found

@@ -1,0 +1,1 @@
+"""Unit tests are hermetic: no test bed, no Prefect server."""
