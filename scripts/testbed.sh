@@ -29,7 +29,7 @@ SSH_PORT=2222
 DB_PORT=${HEROES_TESTBED_DB_PORT:-3307}
 S3_PORT=8333
 PREFECT_PORT=4200
-SCHED_PARAMS=${HEROES_TESTBED_SCHED_PARAMS:-batch_sched_delay=0,sched_min_interval=0,default_queue_depth=1000,bf_interval=5}
+SCHED_PARAMS=${HEROES_TESTBED_SCHED_PARAMS:-batch_sched_delay=0,sched_min_interval=0,default_queue_depth=1000,bf_interval=1}
 WAIT=${HEROES_TESTBED_WAIT:-60}   # seconds a part may take to become healthy
 
 APT_PACKAGES=(
@@ -292,7 +292,7 @@ ensure_mariadb() {
         --user=mysql --datadir="$dir/data" --socket="$dir/mysqld.sock" \
         --pid-file="$dir/mariadbd.pid" --log-error="$LOG/mariadb.log" \
         --bind-address=127.0.0.1 --port="$DB_PORT" --skip-name-resolve \
-        --innodb-buffer-pool-size=128M --innodb-log-file-size=64M \
+        --innodb-buffer-pool-size=512M --innodb-log-file-size=64M \
         --innodb-lock-wait-timeout=900 --max-connections=200
     wait_healthy mariadb "$LOG/mariadb.log" mariadb_healthy
     mariadb --no-defaults --socket="$(db_sock)" -uroot >>"$LOG/mariadb.log" 2>&1 <<SQL ||

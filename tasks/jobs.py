@@ -61,7 +61,8 @@ def stage_in(archive: CentralArchive | str, centre: HPCCentre | str, spec: JobSp
     report = jobs.stage_in(rclone_between(archive_block, centre_block), archive_block.endpoint(),
                            area, spec, job_dir)
     if report:
-        get_run_logger().info("Staged in %d file(s), %d bytes moved", report.files_checked,
+        get_run_logger().info("Staged in %d file(s): %d copied (%d bytes), the rest already there",
+                              report.files_checked, report.files_transferred,
                               report.bytes_transferred)
     return report
 
@@ -122,7 +123,8 @@ def stage_out(archive: CentralArchive | str, centre: HPCCentre | str, spec: JobS
     archive_block.ensure_bucket(area.organisation)
     report = jobs.stage_out(rclone_between(archive_block, centre_block), archive_block.endpoint(),
                             area, spec, key, job_dir)
-    get_run_logger().info("Staged out %d file(s) to s3://%s/", report.files_checked,
+    get_run_logger().info("Staged out %d file(s) (%d copied, %d bytes) to s3://%s/",
+                          report.files_checked, report.files_transferred, report.bytes_transferred,
                           archive_block.endpoint().job_prefix(area, key))
     return report
 

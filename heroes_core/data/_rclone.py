@@ -27,25 +27,26 @@ CENTRE = "centre"
 
 
 class TransferReport(BaseModel):
-    """What one verified transfer moved."""
+    """What one verified transfer moved (files_transferred < files_checked when some matched)."""
 
     source: str
     destination: str
     files_checked: int
+    files_transferred: int
     bytes_transferred: int
 
 
-def _stats(stderr: str) -> int:
-    moved = 0
+def _final_stats(stderr: str) -> dict[str, int]:
+    """The last stats record of rclone's JSON log: what the copy actually moved."""
+    stats: dict[str, int] = {"bytes": 0, "transfers": 0}
     for line in stderr.splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        stats = record.get("stats") if isinstance(record, dict) else None
-        if isinstance(stats, dict):
-            moved = int(stats.get("bytes", moved))
-    return moved
+        if isinstance(record, dict) and isinstance(record.get("stats"), dict):
+            stats = {key: int(record["stats"].get(key) or 0) for key in ("bytes", "transfers")}
+    return stats
 
 
 class Rclone:
@@ -136,8 +137,9 @@ class Rclone:
         for pattern in exclude:
             filters += ["--exclude", pattern]
         proc = self.run(["copy", source, destination, "--checksum", "--use-json-log",
-                         "--stats-one-line", "--stats", "0", "-v", *filters], stdin=stdin)
+                         "--stats", "1h", "-v", *filters], stdin=stdin)
         self.run(["check", source, destination, "--one-way", *filters], stdin=stdin)
         checked = len(files) if files is not None else len(self.list_files(source))
+        moved = _final_stats(proc.stderr)
         return TransferReport(source=source, destination=destination, files_checked=checked,
-                              bytes_transferred=_stats(proc.stderr))
+                              files_transferred=moved["transfers"], bytes_transferred=moved["bytes"])

@@ -290,12 +290,14 @@ class SSHTransport(Transport):
             stdout = self._drain(channel, channel.recv, deadline, argv)
             stderr = self._drain(channel, channel.recv_stderr, deadline, argv)
             while not channel.status_event.wait(0.2):
-                if channel.closed or not channel.get_transport().is_active():
-                    raise ConnectionLostError(f"link dropped while `{argv[0]}` ran",
-                                              site=self.site)
+                if not self._link_alive(channel):
+                    raise ConnectionLostError(f"link dropped while `{argv[0]}` ran", site=self.site)
                 if time.monotonic() > deadline:
                     raise self._timeout(argv)
             exit_code = channel.recv_exit_status()
+            if exit_code == -1 and not self._link_alive(channel):
+                # paramiko reports -1 when the channel closed without an exit status.
+                raise ConnectionLostError(f"link dropped while `{argv[0]}` ran", site=self.site)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             if isinstance(exc, TimeoutError):
                 raise self._timeout(argv) from exc
@@ -304,6 +306,11 @@ class SSHTransport(Transport):
         return CommandResult(argv=tuple(str(a) for a in argv), exit_code=exit_code,
                              stdout=stdout.decode(errors="replace"),
                              stderr=stderr.decode(errors="replace"))
+
+    @staticmethod
+    def _link_alive(channel: paramiko.Channel) -> bool:
+        transport = channel.get_transport()
+        return transport is not None and transport.is_active()
 
     def _drain(self, channel: paramiko.Channel, reader: Callable[[int], bytes],
                deadline: float, argv: Sequence[str]) -> bytes:

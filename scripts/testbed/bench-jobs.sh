@@ -13,9 +13,9 @@ ids=$(cd "$dir" && runuser -u "$acct" -- bash -c '
     cut -d';' -f1 | paste -sd, -)
 submitted=$(date +%s.%N)
 while :; do
-    states=$(squeue -h -t all -j "$ids" -o '%T' 2>/dev/null | sort | uniq -c | tr -s ' ' | paste -sd, -)
-    if ! squeue -h -t all -j "$ids" -o '%T' 2>/dev/null |
-        grep -q -v -E '^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED)$'; then
+    raw=$(squeue -h -t all -j "$ids" -o '%T')
+    states=$(sort <<<"$raw" | uniq -c | tr -s ' ' | paste -sd, -)
+    if ! grep -q -v -E '^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE|PREEMPTED)$' <<<"$raw"; then
         break
     fi
     sleep 0.05

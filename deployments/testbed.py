@@ -1,0 +1,57 @@
+"""Register the local test bed's centres and archive as blocks.
+
+``scripts/testbed.sh up`` writes what it started into ``testbed.json``; this
+turns that into the same blocks a provider admin would create for a real centre,
+so the demo and the integration tests use the production code paths.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from heroes.blocks import CentralArchive, HPCCentre
+
+DEFAULT_TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
+ARCHIVE_BLOCK = "heroes-archive"
+
+
+def read_testbed(path: Path = DEFAULT_TESTBED_FILE) -> dict[str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run `scripts/testbed.sh up` first")
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def centre_block(centre: dict[str, Any]) -> HPCCentre:
+    return HPCCentre(
+        host=centre["host"], port=centre["port"], user=centre["user"],
+        private_key=Path(centre["private_key_path"]).read_text(),  # type: ignore[arg-type]
+        host_key=centre["host_key"], partitions=centre["partitions"],
+        default_partition=centre["partitions"][0], work_root=centre["work_root"],
+        container_runtime="charliecloud", max_cores_per_job=4, max_time_limit_minutes=60,
+    )
+
+
+def archive_block(s3: dict[str, Any]) -> CentralArchive:
+    return CentralArchive(endpoint_url=s3["endpoint"], access_key_id=s3["access_key"],
+                          secret_access_key=s3["secret_key"], region=s3["region"])  # type: ignore[arg-type]
+
+
+def register_testbed_blocks(path: Path = DEFAULT_TESTBED_FILE) -> dict[str, str]:
+    """Save one HPCCentre block per test-bed centre and the archive block; return name -> type."""
+    testbed = read_testbed(path)
+    saved: dict[str, str] = {}
+    for centre in testbed["centres"]:
+        centre_block(centre).save(centre["name"], overwrite=True)
+        saved[centre["name"]] = "HPCCentre"
+    archive_block(testbed["s3"]).save(ARCHIVE_BLOCK, overwrite=True)
+    saved[ARCHIVE_BLOCK] = "CentralArchive"
+    return saved
+
+
+if __name__ == "__main__":
+    for name, kind in register_testbed_blocks().items():
+        print(f"registered {kind} block '{name}'")

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One command from a fresh machine to a finished HEROES job: install, bring the
+# local test bed up, register the blocks, run a sample job end to end.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+scripts/bootstrap.sh
+scripts/testbed.sh up
+api_url=$(.venv/bin/python -c 'from heroes.deployments.testbed import read_testbed; print(read_testbed()["prefect"]["api_url"])')
+export PREFECT_API_URL="$api_url"
+.venv/bin/prefect block register -m heroes.blocks
+.venv/bin/python -m heroes.deployments.testbed
+.venv/bin/python scripts/demo_job.py

@@ -1,0 +1,36 @@
+"""Run a sample job on the local test bed and say where to look at it in the Prefect UI."""
+
+from __future__ import annotations
+
+from heroes.blocks import CentralArchive
+from heroes.deployments.testbed import ARCHIVE_BLOCK, read_testbed
+from heroes.flows import run_job
+from heroes_core.models import ImageRef, JobSpec
+
+ORGANISATION, USER = "demo", "scientist"
+
+
+def main() -> None:
+    testbed = read_testbed()
+    centre = testbed["centres"][0]
+    archive: CentralArchive = CentralArchive.load(ARCHIVE_BLOCK)  # type: ignore[assignment]
+    bucket = archive.ensure_bucket(ORGANISATION)
+    archive.s3_client().put_object(Bucket=bucket, Key=f"{USER}/inputs/poem.txt",
+                                   Body=b"the quick brown fox jumps over the lazy dog\n")
+    spec = JobSpec(
+        name="word-count", image=ImageRef(**centre["image"]), time_limit_minutes=5,
+        command=["sh", "-c", "wc -w < inputs/poem.txt > words.txt; echo counted $(cat words.txt) words"],
+        inputs=["inputs/poem.txt"],
+    )
+    state = run_job(spec=spec, centre=centre["name"], archive=ARCHIVE_BLOCK,
+                    organisation=ORGANISATION, user=USER, return_state=True)
+    ui = testbed["prefect"]["api_url"].removesuffix("/api")
+    flow_run_id = state.state_details.flow_run_id
+    print(f"\nJob finished: {state.name}. See it in the Prefect UI: {ui}/runs/flow-run/{flow_run_id}")
+    print(f"Outputs are in s3://{bucket}/{USER}/jobs/ at {testbed['s3']['endpoint']}")
+    if not state.is_completed():
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

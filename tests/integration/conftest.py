@@ -1,0 +1,114 @@
+"""Integration tests run against the real local test bed (scripts/testbed.sh up).
+
+If the test bed is not healthy the whole run fails: a real component that
+cannot start is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
+
+if TESTBED_FILE.exists():  # Prefect reads its API URL when first used, so set it before any test.
+    os.environ["PREFECT_API_URL"] = json.loads(TESTBED_FILE.read_text())["prefect"]["api_url"]
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def testbed() -> dict[str, Any]:
+    status = subprocess.run([str(ROOT / "scripts" / "testbed.sh"), "status"],
+                            capture_output=True, text=True, check=False)
+    if status.returncode != 0:
+        pytest.fail(f"the test bed is not healthy (run scripts/testbed.sh up):\n{status.stdout}"
+                    f"\n{status.stderr}", pytrace=False)
+    data: dict[str, Any] = json.loads(TESTBED_FILE.read_text())
+    return data
+
+
+@pytest.fixture(scope="session")
+def blocks(testbed: dict[str, Any]) -> dict[str, str]:
+    from heroes.deployments.testbed import register_testbed_blocks
+    return register_testbed_blocks(TESTBED_FILE)
+
+
+@pytest.fixture(scope="session")
+def centre_info(testbed: dict[str, Any]) -> dict[str, Any]:
+    info: dict[str, Any] = testbed["centres"][0]
+    return info
+
+
+@pytest.fixture
+def site(blocks: dict[str, str]):  # type: ignore[no-untyped-def]
+    from heroes.blocks import HPCCentre
+    return HPCCentre.load("local-slurm").site()
+
+
+@pytest.fixture(scope="session")
+def image(centre_info: dict[str, Any]) -> dict[str, str]:
+    return dict(centre_info["image"])
+
+
+@pytest.fixture
+def user() -> str:
+    """A fresh user per test, so archive and centre areas never collide."""
+    return f"u{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def archive(blocks: dict[str, str]):  # type: ignore[no-untyped-def]
+    from heroes.blocks import CentralArchive
+    block = CentralArchive.load("heroes-archive")
+    block.ensure_bucket("itest")
+    return block
+
+
+@pytest.fixture
+def runner(blocks: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A Prefect runner serving the HEROES deployments, as `python -m heroes.deployments`."""
+    import sys
+    import time
+    from datetime import UTC, datetime
+
+    from prefect.client.orchestration import get_client
+
+    env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    started = datetime.now(UTC)
+    log_path = tmp_path / "runner.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "heroes.deployments"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 90
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                deployment = client.read_deployment_by_name("run-job/run-job")
+                if deployment.updated and deployment.updated >= started:
+                    break
+            except Exception:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Prefect runner did not start serving run-job:\n"
+                            f"{log_path.read_text()}", pytrace=False)
+            time.sleep(0.5)
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
