@@ -60,20 +60,22 @@ def validate(site: Site, spec: JobSpec) -> None:
 _MAKE_AREA = r"""
 set -eu
 umask 077
-root="$1"; org="$2"; user="$3"; key="$4"
-dir="$root/$org/$user/$key"
-mkdir -p -- "$dir"
-chmod 700 -- "$root/$org" "$root/$org/$user" "$dir"
-real=$(cd -P -- "$dir" && pwd)
-if [ "$real" != "$(cd -P -- "$root" && pwd)/$org/$user/$key" ]; then
-  echo "job directory resolves to $real through a symbolic link" >&2
-  exit 3
-fi
+dir="$1"; shift
+for part in "$@"; do
+  dir="$dir/$part"
+  if [ -L "$dir" ]; then echo "$dir is a symbolic link" >&2; exit 3; fi
+  [ -d "$dir" ] || mkdir -- "$dir"
+  chmod 700 -- "$dir"
+done
 """
 
 
 def ensure_job_directory(site: Site, area: UserArea, key: str) -> str:
-    """Create the per-organisation, per-user, per-job directory (mode 0700)."""
+    """Create the per-organisation, per-user, per-job directory (mode 0700).
+
+    Each level is made one at a time and refused if it is a symbolic link, so a
+    link planted in the work root can never redirect a job (or its outputs) elsewhere.
+    """
     job_dir = job_directory(site, area, key)
     result = site.transport.run(["sh", "-c", _MAKE_AREA, "sh", site.config.work_root.rstrip("/"),
                                  area.organisation, area.user, key])

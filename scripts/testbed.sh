@@ -104,6 +104,13 @@ pid_alive() {
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"
 }
 
+# running PID: the process exists and is not a zombie (PID 1 here may reap late).
+running() {
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n "$st" && "$st" != Z && "$st" != X ]]
+}
+
 # stop_pidfile NAME PIDFILE PATTERN [group]: TERM (the process group if "group"), then KILL.
 stop_pidfile() {
     local name=$1 pidfile=$2 pattern=$3 mode=${4:-}
@@ -120,10 +127,10 @@ stop_pidfile() {
     fi
     kill -TERM -- "$target" 2>/dev/null || true
     for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        running "$pid" || break
         sleep 0.2
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
         warn "$name: still running after 30s, sending KILL"
         kill -KILL -- "$target" 2>/dev/null || true
         sleep 0.5

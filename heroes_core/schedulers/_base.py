@@ -33,6 +33,7 @@ class JobSubmission(BaseModel):
     nodes: int = 1
     memory_mb: int | None = None
     time_limit_minutes: int = 10
+    hold: bool = Field(default=False, description="Submit held: it waits for a release to start.")
 
 
 class Scheduler(ABC):

@@ -67,6 +67,8 @@ class SlurmScheduler(Scheduler):
             argv.append(f"--partition={submission.partition}")
         if submission.memory_mb:
             argv.append(f"--mem={submission.memory_mb}M")
+        if submission.hold:
+            argv.append("--hold")
         return argv
 
     def parse_submit(self, stdout: str) -> str:

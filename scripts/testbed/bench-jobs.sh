@@ -8,6 +8,7 @@ acct=${2:-heroes-svc}
 dir=$(runuser -u "$acct" -- mktemp -d /tmp/testbed-bench.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 start=$(date +%s.%N)
+# shellcheck disable=SC2016  # $1 expands in the inner shell
 ids=$(cd "$dir" && runuser -u "$acct" -- bash -c '
     for ((i = 0; i < $1; i++)); do sbatch --parsable -p debug -t 1 -J bench -o /dev/null --wrap true; done' _ "$n" |
     cut -d';' -f1 | paste -sd, -)

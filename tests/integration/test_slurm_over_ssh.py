@@ -67,6 +67,8 @@ def test_a_symlinked_user_area_is_refused(site) -> None:  # type: ignore[no-unty
     org = f"o{uuid.uuid4().hex[:8]}"
     site.transport.check(["mkdir", "-p", f"{root}/{org}"])
     site.transport.check(["ln", "-s", "/tmp", f"{root}/{org}/eve"])
+    key = f"heroes-link-{uuid.uuid4().hex[:12]}"
     from heroes_core.errors import PathEscapeError
     with pytest.raises(PathEscapeError, match="symbolic link"):
-        jobs.ensure_job_directory(site, UserArea(organisation=org, user="eve"), "heroes-abcdefgh12")
+        jobs.ensure_job_directory(site, UserArea(organisation=org, user="eve"), key)
+    assert site.transport.run(["test", "-e", f"/tmp/{key}"]).exit_code == 1  # nothing made there
