@@ -46,7 +46,9 @@ CHANGED=0   # set when `up` (re)started or (re)configured something
 
 # ---------------------------------------------------------------- helpers
 
-say() { printf '[testbed] %s\n' "$*"; }
+T0=${EPOCHREALTIME/[.,]/}
+elapsed() { local now=${EPOCHREALTIME/[.,]/}; printf '%d.%d' $(((now - T0) / 1000000)) $(((now - T0) / 100000 % 10)); }
+say() { printf '[testbed %5ss] %s\n' "$(elapsed)" "$*"; }
 warn() { printf '[testbed] %s\n' "$*" >&2; }
 die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -63,16 +65,21 @@ fail() {
     exit 1
 }
 
-# wait_healthy PART LOGFILE CHECK_FUNCTION [SECONDS]
+# wait_healthy PART LOGFILE CHECK_FUNCTION [SECONDS [PIDFILE PATTERN]]
+# With PIDFILE, fail at once if that process has exited.
 wait_healthy() {
-    local part=$1 logfile=$2 check=$3 limit=${4:-$WAIT}
+    local part=$1 logfile=$2 check=$3 limit=${4:-$WAIT} pidfile=${5:-} pattern=${6:-}
     local deadline=$((SECONDS + limit))
     while ! "$check" >/dev/null 2>&1; do
+        if [[ -n "$pidfile" ]] && ! pid_alive "$pidfile" "$pattern"; then
+            fail "$part" "$logfile" "process exited during start-up"
+        fi
         if ((SECONDS >= deadline)); then
             fail "$part" "$logfile" "not healthy within ${limit}s"
         fi
         sleep 0.2
     done
+    say "$part: healthy"
 }
 
 need_root() { [[ $(id -u) -eq 0 ]] || die "must run as root"; }
@@ -94,6 +101,14 @@ weed_bin() {
 
 host_short() { hostname -s; }
 
+# has_line LINE CMD...: CMD (with a 10 s limit) succeeds and prints LINE as one of its lines.
+has_line() {
+    local want=$1 out
+    shift
+    out=$(timeout 10 "$@" </dev/null 2>/dev/null) || return 1
+    grep -qxF -- "$want" <<<"$out"
+}
+
 # pid_alive PIDFILE PATTERN: the pid file names a live process whose command line
 # contains PATTERN (guards against stale pid files after a reboot / killed session).
 pid_alive() {
@@ -101,14 +116,17 @@ pid_alive() {
     [[ -s "$pidfile" ]] || return 1
     pid=$(tr -dc '0-9' <"$pidfile")
     [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$pattern"
+    local cmdline
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ "$cmdline" == *"$pattern"* ]]
 }
 
 # running PID: the process exists and is not a zombie (PID 1 here may reap late).
 running() {
     local st
-    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-    [[ -n "$st" && "$st" != Z && "$st" != X ]]
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    st=${st##*) }   # fields after "(comm) ": the state letter comes first
+    [[ -n "$st" && "${st:0:1}" != Z && "${st:0:1}" != X ]]
 }
 
 # stop_pidfile NAME PIDFILE PATTERN [group]: TERM (the process group if "group"), then KILL.
@@ -301,7 +319,7 @@ ensure_mariadb() {
         --bind-address=127.0.0.1 --port="$DB_PORT" --skip-name-resolve \
         --innodb-buffer-pool-size=512M --innodb-log-file-size=64M \
         --innodb-lock-wait-timeout=900 --max-connections=200
-    wait_healthy mariadb "$LOG/mariadb.log" mariadb_healthy
+    wait_healthy mariadb "$LOG/mariadb.log" mariadb_healthy "$WAIT" "$RUN/mariadbd.spawn.pid" mariadbd
     mariadb --no-defaults --socket="$(db_sock)" -uroot >>"$LOG/mariadb.log" 2>&1 <<SQL ||
 CREATE DATABASE IF NOT EXISTS slurm_acct_db;
 CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY '$pass';
@@ -363,20 +381,20 @@ ensure_slurmdbd() {
 
 ensure_accounting_entities() {
     local acct
-    if ! sacctmgr -n -P show cluster format=cluster </dev/null | grep -qx "$CLUSTER"; then
+    if ! has_line "$CLUSTER" sacctmgr -n -P show cluster format=cluster; then
         sacctmgr -i add cluster "$CLUSTER" </dev/null >>"$LOG/slurmdbd.log" 2>&1 ||
             fail accounting "$LOG/slurmdbd.log" "sacctmgr add cluster $CLUSTER failed"
         CHANGED=1
     fi
-    if ! sacctmgr -n -P show account "$SLURM_ACCOUNT" format=account </dev/null | grep -qx "$SLURM_ACCOUNT"; then
+    if ! has_line "$SLURM_ACCOUNT" sacctmgr -n -P show account "$SLURM_ACCOUNT" format=account; then
         sacctmgr -i add account "$SLURM_ACCOUNT" cluster="$CLUSTER" \
             description="HEROES test bed" organization=heroes </dev/null >>"$LOG/slurmdbd.log" 2>&1 ||
             fail accounting "$LOG/slurmdbd.log" "sacctmgr add account $SLURM_ACCOUNT failed"
         CHANGED=1
     fi
     for acct in "${ACCOUNTS[@]}"; do
-        if ! sacctmgr -n -P show assoc cluster="$CLUSTER" account="$SLURM_ACCOUNT" user="$acct" \
-            format=user </dev/null | grep -qx "$acct"; then
+        if ! has_line "$acct" sacctmgr -n -P show assoc cluster="$CLUSTER" account="$SLURM_ACCOUNT" \
+            user="$acct" format=user; then
             sacctmgr -i add user "$acct" account="$SLURM_ACCOUNT" defaultaccount="$SLURM_ACCOUNT" \
                 cluster="$CLUSTER" </dev/null >>"$LOG/slurmdbd.log" 2>&1 ||
                 fail accounting "$LOG/slurmdbd.log" "sacctmgr add user $acct failed"
@@ -387,7 +405,7 @@ ensure_accounting_entities() {
 
 slurmctld_healthy() {
     pid_alive "$RUN/slurmctld.pid" slurmctld &&
-        timeout 10 scontrol ping </dev/null 2>/dev/null | grep -q ' is UP'
+        [[ "$(timeout 10 scontrol ping </dev/null 2>/dev/null)" == *" is UP"* ]]
 }
 
 ensure_slurmctld() {
@@ -430,10 +448,11 @@ ensure_slurmd() {
         ((SECONDS < deadline)) || fail slurmd "$LOG/slurmd.log" "node $(host_short) is '$state', not idle, after ${WAIT}s"
         sleep 0.3
     done
+    say "slurmd: healthy"
 }
 
 accounting_healthy() {
-    timeout 10 sacctmgr -n -P show cluster format=cluster </dev/null 2>/dev/null | grep -qx "$CLUSTER" &&
+    has_line "$CLUSTER" sacctmgr -n -P show cluster format=cluster &&
         timeout 10 sacct -n -X -a -S now-1hours -o JobID </dev/null >/dev/null 2>&1
 }
 
@@ -588,7 +607,7 @@ JSON
     (cd "$STATE/seaweedfs" && spawn "$RUN/seaweedfs.pid" "$LOG/seaweedfs.log" "$(weed_bin)" mini \
         -dir="$STATE/seaweedfs" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -s3.port="$S3_PORT" -s3.config="$ident" -admin.ui=false -webdav=false)
-    wait_healthy seaweedfs "$LOG/seaweedfs.log" seaweedfs_healthy
+    wait_healthy seaweedfs "$LOG/seaweedfs.log" seaweedfs_healthy "$WAIT" "$RUN/seaweedfs.pid" weed
     CHANGED=1
 }
 
@@ -606,7 +625,7 @@ ensure_prefect() {
     (cd "$STATE/prefect" && spawn "$RUN/prefect.pid" "$LOG/prefect.log" \
         env -u PREFECT_API_URL PREFECT_HOME="$STATE/prefect" PREFECT_SERVER_ANALYTICS_ENABLED=false \
         "$VENV/bin/prefect" server start --host 127.0.0.1 --port "$PREFECT_PORT")
-    wait_healthy prefect "$LOG/prefect.log" prefect_healthy 90
+    wait_healthy prefect "$LOG/prefect.log" prefect_healthy "$WAIT" "$RUN/prefect.pid" prefect
     CHANGED=1
 }
 
@@ -615,12 +634,18 @@ stop_prefect() { stop_pidfile prefect "$RUN/prefect.pid" prefect group; }
 # ---------------------------------------------------------------- end to end + testbed.json
 
 verify_e2e() {
-    local acct out
+    local acct i pids=()
+    say "verify: ${ACCOUNTS[*]} over ssh -> sbatch --wait -> ch-run -> sacct"
     for acct in "${ACCOUNTS[@]}"; do
-        say "verify: $acct over ssh -> sbatch --wait -> ch-run -> sacct"
-        out=$(as_svc 120 "$acct" 'bash -s -- debug' <"$TB/e2e-check.sh" 2>>"$LOG/e2e.log") ||
-            fail "end-to-end ($acct)" "$LOG/e2e.log" "ssh/sbatch/ch-run check failed"
-        grep -q '^E2E-OK' <<<"$out" || fail "end-to-end ($acct)" "$LOG/e2e.log" "unexpected output: $out"
+        as_svc 120 "$acct" 'bash -s -- debug' <"$TB/e2e-check.sh" >"$RUN/e2e-$acct.out" 2>>"$LOG/e2e.log" &
+        pids+=("$!")
+    done
+    for i in "${!ACCOUNTS[@]}"; do
+        acct=${ACCOUNTS[$i]}
+        wait "${pids[$i]}" || fail "end-to-end ($acct)" "$LOG/e2e.log" "ssh/sbatch/ch-run check failed"
+        grep -q '^E2E-OK' "$RUN/e2e-$acct.out" ||
+            fail "end-to-end ($acct)" "$LOG/e2e.log" "unexpected output: $(cat "$RUN/e2e-$acct.out")"
+        rm -f "$RUN/e2e-$acct.out"
     done
     # The archive as the tests will use it: boto3 from the project venv.
     env -u AWS_CA_BUNDLE S3_AK="$(s3_access_key)" S3_SK="$(s3_secret_key)" S3_EP="http://127.0.0.1:$S3_PORT" \
@@ -710,7 +735,6 @@ cmd_up() {
     need_root
     need_venv
     take_lock
-    local t0=$SECONDS
     ensure_dirs
     ensure_packages
     ensure_accounts
@@ -724,13 +748,14 @@ cmd_up() {
     ensure_sshd
     ensure_image
     rclone_healthy || fail rclone "$LOG/apt.log" "rclone does not run"
+    say "rclone: ok"
     ensure_seaweedfs
     ensure_prefect
     if ((CHANGED)) || [[ "${HEROES_TESTBED_VERIFY:-0}" == 1 ]]; then
         verify_e2e
     fi
     write_testbed_json
-    say "up: done in $((SECONDS - t0))s; health:"
+    say "up: done; health:"
     report || die "some parts are unhealthy (logs in $LOG)"
 }
 

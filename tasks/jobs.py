@@ -18,21 +18,20 @@ from heroes.blocks import CentralArchive, HPCCentre
 from heroes.tasks._context import load_archive, load_centre, rclone_between
 from heroes_core import jobs
 from heroes_core.data import TransferReport
-from heroes_core.errors import (
-    CommandTimeoutError,
-    ConnectionLostError,
-    HeroesError,
-    TransferError,
-    UnreachableError,
-)
+from heroes_core.errors import CommandTimeoutError, ConnectionLostError, HeroesError
 from heroes_core.models import JobSpec, JobStatus, UserArea
 
 
 def _retry_transient(task: object, task_run: object, state: State[object]) -> bool:
-    """Retry what may pass on a second try (lost links, timeouts, transfers), not bad input."""
+    """Retry a link that dropped or a command that timed out; fail fast on anything else.
+
+    Bad input, refused keys and unreachable hosts are not retried here: the
+    transport already reconnects with back-off, and rclone retries its own
+    transient errors, so a second attempt would only delay the message.
+    """
     try:
         state.result()
-    except (ConnectionLostError, CommandTimeoutError, UnreachableError, TransferError):
+    except (ConnectionLostError, CommandTimeoutError):
         return True
     except HeroesError:
         return False
