@@ -48,6 +48,26 @@ def test_a_job_runs_with_its_inputs_and_its_outputs_reach_the_archive(archive, i
     assert f"jobs/{prefix}/inputs/words.txt" not in outputs  # inputs are not copied back
     record = json.loads(outputs[f"jobs/{prefix}/heroes-job.json"])
     assert record["status"]["state"] == "COMPLETED" and record["site"] == "local-slurm"
+    progress = artifacts_of(state.state_details.flow_run_id)[f"job-{prefix}"]
+    assert [row["state"] for row in progress][-1] == "COMPLETED"
+    assert progress[-1]["job id"] == status.job_id and progress[-1]["site"] == "local-slurm"
+
+
+def artifacts_of(flow_run_id) -> dict[str, list[dict[str, str]]]:  # type: ignore[no-untyped-def]
+    """The newest version of each table artifact of a flow run, as the UI shows them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.client.schemas.sorting import ArtifactSort
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])),
+            sort=ArtifactSort.CREATED_DESC)
+    tables: dict[str, list[dict[str, str]]] = {}
+    for artifact in found:
+        if artifact.key and artifact.key not in tables:
+            data = artifact.data
+            tables[artifact.key] = json.loads(data) if isinstance(data, str) else data
+    return tables
 
 
 def test_a_failing_job_stages_out_its_logs_and_fails_the_run_with_the_reason(archive, image, user) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,19 @@
+"""prefect.yaml's deployments point at the same flows the package exports."""
+
+from pathlib import Path
+
+import yaml
+from prefect.flows import load_flow_from_entrypoint
+
+import heroes.flows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_prefect_yaml_entrypoint_loads_the_packaged_flow(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(ROOT)
+    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    assert {d["name"] for d in deployments} == {"run-job"}
+    for deployment in deployments:
+        loaded = load_flow_from_entrypoint(deployment["entrypoint"])
+        assert loaded.name == heroes.flows.run_job.name
