@@ -1,0 +1,1 @@
+"""Costs: business models with history, budgets, and the consumption ledger."""
