@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HEROES local HPC test bed: Slurm (+slurmdbd/MariaDB accounting), sshd on 2222 with
-# two service accounts, Charliecloud + a busybox image, rclone, SeaweedFS S3 and a
-# Prefect server, all on this one machine, started directly (no systemd).
+# two service accounts, Charliecloud + a busybox image, rclone, SeaweedFS S3, a private
+# PostgreSQL cluster and a Prefect server, all on this one machine, started directly
+# (no systemd).
 #
 #   scripts/testbed.sh up       install what is missing, start what is not healthy,
 #                               write $STATE/testbed.json, print each part's health
@@ -29,6 +30,10 @@ SSH_PORT=2222
 DB_PORT=${HEROES_TESTBED_DB_PORT:-3307}
 S3_PORT=8333
 PREFECT_PORT=4200
+PG_PORT=${HEROES_TESTBED_PG_PORT:-5433}
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_ROLE=heroes
+PG_DATABASES=(heroes heroes_test)
 SCHED_PARAMS=${HEROES_TESTBED_SCHED_PARAMS:-batch_sched_delay=0,sched_min_interval=0,default_queue_depth=1000,bf_interval=1}
 WAIT=${HEROES_TESTBED_WAIT:-60}   # seconds a part may take to become healthy
 
@@ -38,9 +43,10 @@ APT_PACKAGES=(
     openssh-server openssh-client
     charliecloud-runtime busybox-static squashfs-tools squashfuse fuse3
     rclone curl ca-certificates
+    postgresql-15
 )
 
-PARTS=(munge mariadb slurmdbd slurmctld slurmd accounting sshd charliecloud rclone seaweedfs prefect)
+PARTS=(munge mariadb slurmdbd slurmctld slurmd accounting sshd charliecloud rclone seaweedfs postgres prefect)
 
 CHANGED=0   # set when `up` (re)started or (re)configured something
 
@@ -613,6 +619,131 @@ JSON
 
 stop_seaweedfs() { stop_pidfile seaweedfs "$RUN/seaweedfs.pid" weed group; }
 
+# ---------------------------------------------------------------- postgres
+
+pg_data() { echo "$STATE/postgres/data"; }
+pg_sockdir() { echo "$STATE/postgres/run"; }
+pg_pass() { secret "$STATE/secrets/postgres-heroes"; }
+pg_url() { printf 'postgresql+psycopg://%s:%s@127.0.0.1:%s/%s' "$PG_ROLE" "$(pg_pass)" "$PG_PORT" "$1"; }
+
+# pg_as CMD...: run a command as user postgres from / (its cwd must be readable by it).
+pg_as() { (cd / && runuser -u postgres -- "$@"); }
+
+# pg_postmaster: print the pid of this cluster's live postmaster (from postmaster.pid,
+# checked against the process's cwd, which postgres sets to its data directory).
+pg_postmaster() {
+    local pid
+    pid=$(head -n 1 "$(pg_data)/postmaster.pid" 2>/dev/null | tr -dc '0-9') || return 1
+    [[ -n "$pid" ]] && running "$pid" && [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == "$(pg_data)" ]] ||
+        return 1
+    echo "$pid"
+}
+
+# pg_procs: pids of all processes of this cluster (also orphans of a killed postmaster).
+pg_procs() {
+    local p
+    for p in $(find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$(pg_data)" 2>/dev/null); do
+        p=${p#/proc/}
+        p=${p%/cwd}
+        if running "$p"; then echo "$p"; fi
+    done
+}
+
+pg_ready() { timeout 10 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 3 </dev/null >/dev/null 2>&1; }
+
+# pg_heroes SQL: run SQL as role heroes over TCP with its password (how the tests connect).
+pg_heroes() {
+    PGPASSWORD=$(pg_pass) PGCONNECT_TIMEOUT=5 timeout 10 "$PG_BIN/psql" -X -q -tA -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$PG_PORT" -U "$PG_ROLE" -d heroes_test -c "$1" </dev/null 2>/dev/null
+}
+
+postgres_healthy() {
+    pg_ready || return 1
+    # Also checks what `up` provisions: the role can create databases and both databases exist.
+    [[ "$(pg_heroes "select rolcreatedb and (select count(*) = 2 from pg_database
+        where datname in ('heroes', 'heroes_test')) from pg_roles where rolname = current_user")" == t ]]
+}
+
+# Role and databases, idempotently, as the superuser over the private socket (peer auth).
+pg_provision() {
+    local pass
+    pass=$(pg_pass)
+    pg_as "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$(pg_sockdir)" -p "$PG_PORT" -U postgres -d postgres \
+        >>"$LOG/postgres.log" 2>&1 <<SQL || fail postgres "$LOG/postgres.log" "creating role/databases $PG_ROLE failed"
+SELECT 'CREATE ROLE $PG_ROLE' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') \gexec
+ALTER ROLE $PG_ROLE WITH LOGIN CREATEDB NOSUPERUSER PASSWORD '$pass';
+SELECT format('CREATE DATABASE %I OWNER $PG_ROLE ENCODING %L', d, 'UTF8')
+  FROM unnest(ARRAY['${PG_DATABASES[0]}', '${PG_DATABASES[1]}']) AS d
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = d) \gexec
+SELECT format('ALTER DATABASE %I OWNER TO $PG_ROLE', d)
+  FROM unnest(ARRAY['${PG_DATABASES[0]}', '${PG_DATABASES[1]}']) AS d \gexec
+SQL
+}
+
+ensure_postgres() {
+    postgres_healthy && return 0
+    local data pid port p i
+    data=$(pg_data)
+    pid=$(pg_postmaster || true)
+    if [[ -n "$pid" ]]; then
+        port=$(sed -n 4p "$data/postmaster.pid" 2>/dev/null | tr -dc '0-9')
+        if [[ "$port" != "$PG_PORT" ]]; then
+            say "postgres: running on port ${port:-?}, wanted $PG_PORT: restarting"
+            stop_postgres
+            pid=""
+        fi
+    fi
+    if [[ -z "$pid" ]]; then
+        install -d -m 0755 -o postgres -g postgres "$STATE/postgres" "$(pg_sockdir)"
+        touch "$LOG/postgres.log"
+        chown postgres:postgres "$LOG/postgres.log"
+        chmod 0640 "$LOG/postgres.log"
+        if [[ ! -s "$data/PG_VERSION" ]]; then
+            say "postgres: initialising $data"
+            rm -rf "$data"
+            pg_as "$PG_BIN/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
+                --auth-local=peer --auth-host=scram-sha-256 </dev/null >>"$LOG/postgres.log" 2>&1 ||
+                fail postgres "$LOG/postgres.log" "initdb failed"
+        fi
+        # Leftovers of a killed postmaster: its children exit once they notice; they keep the
+        # shared memory in use, and postgres refuses to start until they are gone.
+        for ((i = 0; i < 50; i++)); do
+            [[ -z "$(pg_procs)" ]] && break
+            sleep 0.2
+        done
+        for p in $(pg_procs); do
+            warn "postgres: killing leftover process $p ($(tr -s '\0 ' ' ' <"/proc/$p/cmdline" 2>/dev/null))"
+            kill -KILL "$p" 2>/dev/null || true
+        done
+        sleep 0.2
+        [[ -z "$(pg_procs)" ]] || fail postgres "$LOG/postgres.log" "leftover processes $(pg_procs | tr '\n' ' ')in $data"
+        rm -f "$data/postmaster.pid" "$(pg_sockdir)/.s.PGSQL.$PG_PORT" "$(pg_sockdir)/.s.PGSQL.$PG_PORT.lock"
+        say "postgres: starting on 127.0.0.1:$PG_PORT"
+        # -w -t: pg_ctl waits (bounded) and fails at once if the postmaster exits.
+        pg_as "$PG_BIN/pg_ctl" -D "$data" -l "$LOG/postgres.log" -w -t "$WAIT" \
+            -o "-p $PG_PORT -k '$(pg_sockdir)' -c listen_addresses=127.0.0.1 -c max_connections=200" \
+            start </dev/null >>"$LOG/postgres.log" 2>&1 9>&- ||
+            fail postgres "$LOG/postgres.log" "pg_ctl start failed or not ready within ${WAIT}s"
+    fi
+    wait_healthy postgres "$LOG/postgres.log" pg_ready
+    pg_provision
+    postgres_healthy || fail postgres "$LOG/postgres.log" "psql as $PG_ROLE@127.0.0.1:$PG_PORT/heroes_test failed"
+    CHANGED=1
+}
+
+stop_postgres() {
+    if [[ -z "$(pg_postmaster || true)" ]]; then
+        say "postgres: not running"
+        return 0
+    fi
+    if ! pg_as "$PG_BIN/pg_ctl" -D "$(pg_data)" -m fast -t 60 -w stop </dev/null >>"$LOG/postgres.log" 2>&1; then
+        warn "postgres: pg_ctl stop -m fast failed, trying -m immediate (log: $LOG/postgres.log)"
+        pg_as "$PG_BIN/pg_ctl" -D "$(pg_data)" -m immediate -t 30 -w stop </dev/null >>"$LOG/postgres.log" 2>&1 ||
+            { warn "postgres: still running, sending KILL"; pg_procs | xargs -r kill -KILL 2>/dev/null || true; }
+    fi
+    say "postgres: stopped"
+}
+
 # ---------------------------------------------------------------- prefect
 
 prefect_healthy() { curl -sf -m 5 "http://127.0.0.1:$PREFECT_PORT/api/health" >/dev/null 2>&1; }
@@ -655,6 +786,25 @@ s3 = boto3.client("s3", endpoint_url=os.environ["S3_EP"], aws_access_key_id=os.e
                   aws_secret_access_key=os.environ["S3_SK"], region_name="us-east-1")
 s3.list_buckets()
 PY
+    # The database as the tests will use it: SQLAlchemy + psycopg from the venv (psql if absent).
+    PG_TEST_URL="$(pg_url heroes_test)" PG_ADMIN_URL="$(pg_url postgres)" \
+        "$VENV/bin/python" - >>"$LOG/e2e.log" 2>&1 <<'PY' || fail "postgres (sqlalchemy)" "$LOG/e2e.log" "SQLAlchemy/psycopg check failed"
+import os, sys, uuid
+try:
+    import psycopg  # noqa: F401
+    import sqlalchemy as sa
+except ImportError as exc:
+    print(f"postgres check: {exc}; skipped (health check used psql)")
+    sys.exit(0)
+with sa.create_engine(os.environ["PG_TEST_URL"]).connect() as c:
+    assert c.execute(sa.text("select 1")).scalar() == 1
+scratch = "heroes_scratch_" + uuid.uuid4().hex[:8]
+admin = sa.create_engine(os.environ["PG_ADMIN_URL"], isolation_level="AUTOCOMMIT")
+with admin.connect() as c:
+    c.execute(sa.text(f"create database {scratch}"))
+    c.execute(sa.text(f"drop database {scratch}"))
+admin.dispose()
+PY
     say "verify: ok"
 }
 
@@ -665,6 +815,7 @@ write_testbed_json() {
         TB_ACCOUNTS="${ACCOUNTS[*]}" TB_NAMES="${CENTRE_NAMES[*]}" TB_PARTITIONS="${PARTITIONS[*]}" \
         TB_CLUSTER="$CLUSTER" TB_S3="http://127.0.0.1:$S3_PORT" TB_AK="$(s3_access_key)" TB_SK="$(s3_secret_key)" \
         TB_PREFECT="http://127.0.0.1:$PREFECT_PORT/api" \
+        TB_PG_URL="$(pg_url heroes)" TB_PG_TEST_URL="$(pg_url heroes_test)" TB_PG_ADMIN_URL="$(pg_url postgres)" \
         "$VENV/bin/python" - <<'PY'
 import json, os, pwd
 e = os.environ
@@ -684,6 +835,7 @@ doc = {
     "slurm": {"cluster": e["TB_CLUSTER"]},
     "s3": {"endpoint": e["TB_S3"], "access_key": e["TB_AK"], "secret_key": e["TB_SK"], "region": "us-east-1"},
     "prefect": {"api_url": e["TB_PREFECT"]},
+    "postgres": {"url": e["TB_PG_URL"], "test_url": e["TB_PG_TEST_URL"], "admin_url": e["TB_PG_ADMIN_URL"]},
 }
 path = f"{state}/testbed.json"
 old = None
@@ -750,6 +902,7 @@ cmd_up() {
     rclone_healthy || fail rclone "$LOG/apt.log" "rclone does not run"
     say "rclone: ok"
     ensure_seaweedfs
+    ensure_postgres
     ensure_prefect
     if ((CHANGED)) || [[ "${HEROES_TESTBED_VERIFY:-0}" == 1 ]]; then
         verify_e2e
@@ -770,6 +923,7 @@ cmd_down() {
     [[ -d "$STATE" ]] || { say "nothing to stop ($STATE does not exist)"; return 0; }
     take_lock
     stop_prefect
+    stop_postgres
     stop_seaweedfs
     stop_sshd
     stop_slurm

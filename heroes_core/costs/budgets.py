@@ -152,7 +152,8 @@ class Budgets:
                                 site="billing", fix="ask a billing admin to create one")
             reservation_ids = []
             for budget in self._locked(session, ids):
-                needed = to_cents(self.prices.convert(amount, amount_currency, budget.currency, now))
+                needed = to_cents(self.prices.convert(amount, amount_currency, budget.currency, now,
+                                                         session))
                 available = budget.amount - budget.reserved - budget.committed
                 if budget.hard and needed > available:
                     raise BudgetExceededError(
@@ -183,7 +184,7 @@ class Budgets:
                 Reservation.workflow_id == workflow_id).order_by(Reservation.budget_id)))
             budgets = {b.id: b for b in self._locked(session, [r.budget_id for r in reservations])}
             for item in items:
-                version_id, model = self.prices.price_at(item.offering_id, incurred_at)
+                version_id, model = self.prices.price_at(item.offering_id, incurred_at, session)
                 for line in price_lines(model, item.usage):
                     exists = session.scalar(select(CostLine.id).where(
                         CostLine.job_key == job_key, CostLine.offering_id == item.offering_id,
@@ -194,7 +195,7 @@ class Budgets:
                     for reservation in reservations:
                         budget = budgets[reservation.budget_id]
                         in_budget = to_cents(self.prices.convert(line.amount, line.currency,
-                                                                 budget.currency, incurred_at))
+                                                                 budget.currency, incurred_at, session))
                         from_reserved = min(in_budget, reservation.amount - reservation.committed) \
                             if reservation.state == "open" else Decimal(0)
                         budget.reserved -= max(from_reserved, Decimal(0))
@@ -208,7 +209,7 @@ class Budgets:
                         quantity=line.quantity, unit_price=line.unit_price, amount=line.amount,
                         currency=line.currency,
                         budget_amount=to_cents(self.prices.convert(
-                            line.amount, line.currency, first_budget.currency, incurred_at))
+                            line.amount, line.currency, first_budget.currency, incurred_at, session))
                         if first_budget else line.amount,
                         incurred_at=incurred_at))
         return added

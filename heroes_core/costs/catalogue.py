@@ -155,15 +155,18 @@ class PriceBook:
         self.end(actor, offering_id, effective, now=now)
         return self.publish(actor, offering_id, model, valid_from=effective, now=now)
 
-    def price_at(self, offering_id: int, instant: datetime) -> tuple[int, PriceModel]:
-        """The (version id, model) in force at ``instant``."""
+    def price_at(self, offering_id: int, instant: datetime,
+                 session: Session | None = None) -> tuple[int, PriceModel]:
+        """The (version id, model) in force at ``instant`` (in ``session`` if one is open)."""
+        if session is None:
+            with self.db.transaction() as own:
+                return self.price_at(offering_id, instant, own)
         instant = _aware(instant, "instant")
-        with self.db.transaction() as session:
-            version = session.scalar(select(PriceVersion).where(
-                PriceVersion.offering_id == offering_id,
-                PriceVersion.valid_from <= instant,
-                or_(PriceVersion.valid_to.is_(None), PriceVersion.valid_to > instant),
-            ))
+        version = session.scalar(select(PriceVersion).where(
+            PriceVersion.offering_id == offering_id,
+            PriceVersion.valid_from <= instant,
+            or_(PriceVersion.valid_to.is_(None), PriceVersion.valid_to > instant),
+        ))
         if version is None:
             raise PriceNotFoundError(f"no price of offering {offering_id} is in force at "
                                      f"{instant.isoformat()}", fix="publish a price for that period")
@@ -179,17 +182,20 @@ class PriceBook:
             session.add(ExchangeRate(base=currency(base), quote=currency(quote), rate=rate,
                                      valid_from=_aware(valid_from, "valid_from")))
 
-    def convert(self, amount: Decimal, base: str, quote: str, instant: datetime) -> Decimal:
+    def convert(self, amount: Decimal, base: str, quote: str, instant: datetime,
+                session: Session | None = None) -> Decimal:
         """``amount`` in ``base`` expressed in ``quote`` at the rate in force at ``instant``."""
         if base == quote:
             return amount
+        if session is None:
+            with self.db.transaction() as own:
+                return self.convert(amount, base, quote, instant, own)
         instant = _aware(instant, "instant")
-        with self.db.transaction() as session:
-            for b, q, invert in ((base, quote, False), (quote, base, True)):
-                rate = session.scalar(select(ExchangeRate.rate).where(and_(
-                    ExchangeRate.base == b, ExchangeRate.quote == q, ExchangeRate.valid_from <= instant,
-                )).order_by(ExchangeRate.valid_from.desc()).limit(1))
-                if rate is not None:
-                    return amount / rate if invert else amount * rate
+        for b, q, invert in ((base, quote, False), (quote, base, True)):
+            rate = session.scalar(select(ExchangeRate.rate).where(and_(
+                ExchangeRate.base == b, ExchangeRate.quote == q, ExchangeRate.valid_from <= instant,
+            )).order_by(ExchangeRate.valid_from.desc()).limit(1))
+            if rate is not None:
+                return amount / rate if invert else amount * rate
         raise SpecError(f"no exchange rate from {base} to {quote} at {instant.isoformat()}",
                         fix=f"record a {base}->{quote} rate (PriceBook.set_rate)")
