@@ -4,6 +4,7 @@
 """
 
 from heroes.blocks.central_archive import CentralArchive
+from heroes.blocks.database import HeroesDatabase
 from heroes.blocks.hpc_centre import HPCCentre
 
-__all__ = ["CentralArchive", "HPCCentre"]
+__all__ = ["CentralArchive", "HPCCentre", "HeroesDatabase"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prefect.deployments.runner import RunnerDeployment
 
-from heroes.flows import run_job
+from heroes.flows import billing_report, run_job, watch_budgets
 
 
 def user_deployments() -> list[RunnerDeployment]:
@@ -25,11 +25,24 @@ def user_deployments() -> list[RunnerDeployment]:
     ]
 
 
+def architecture_deployments() -> list[RunnerDeployment]:
+    """Administrative workflows: scheduled budget checks and on-demand billing reports."""
+    return [
+        watch_budgets.to_deployment(
+            name="watch-budgets", interval=300, tags=["heroes", "costs"],
+            description="Every 5 minutes: emit heroes.budget.threshold-crossed at 80% and 100%, "
+                        "release reservations of crashed workflows."),
+        billing_report.to_deployment(
+            name="billing-report", tags=["heroes", "costs"],
+            description="Consolidate an organisation's consumption; table artifact and CSV export."),
+    ]
+
+
 def serve(limit: int | None = None) -> None:
     """Serve every HEROES deployment until interrupted."""
     from prefect import serve as prefect_serve
 
-    prefect_serve(*user_deployments(), limit=limit)
+    prefect_serve(*user_deployments(), *architecture_deployments(), limit=limit)
 
 
-__all__ = ["serve", "user_deployments"]
+__all__ = ["architecture_deployments", "serve", "user_deployments"]

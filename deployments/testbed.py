@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from heroes.blocks import CentralArchive, HPCCentre
+from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
+from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering_name
 
 DEFAULT_TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
 ARCHIVE_BLOCK = "heroes-archive"
+DATABASE_BLOCK = "heroes-database"
+TEST_BED_ORGANISATIONS = ("demo", "itest", "bench")
+# An illustrative business model for the test bed's partitions: 1 cent per job + 5 cents per core-hour.
+TEST_BED_PRICE = PriceModel(currency="EUR", fixed=Decimal("0.01"), per_core_hour=Decimal("0.05"))
 
 
 def read_testbed(path: Path = DEFAULT_TESTBED_FILE) -> dict[str, Any]:
@@ -40,8 +47,28 @@ def archive_block(s3: dict[str, Any]) -> CentralArchive:
                           secret_access_key=s3["secret_key"], region=s3["region"])  # type: ignore[arg-type]
 
 
+def seed_prices_and_budgets(database: HeroesDatabase, testbed: dict[str, Any]) -> None:
+    """Give every test-bed partition a price and each test-bed organisation a budget (once)."""
+    budgets = database.budgets()
+    prices = budgets.prices
+    now = datetime.now(UTC)
+    for centre in testbed["centres"]:
+        prices.register_provider(centre["name"], f"test bed centre {centre['name']}", "resource")
+        for partition in centre["partitions"]:
+            offering = prices.offering(centre["name"], "partition",
+                                       partition_offering_name(centre["name"], partition),
+                                       site=centre["name"])
+            try:
+                prices.price_at(offering, now)
+            except PriceNotFoundError:
+                prices.publish(centre["name"], offering, TEST_BED_PRICE, valid_from=now, now=now)
+    for organisation in TEST_BED_ORGANISATIONS:
+        if not budgets.budgets_of(organisation):
+            budgets.create(organisation, Decimal("10000"), "EUR", hard=True)
+
+
 def register_testbed_blocks(path: Path = DEFAULT_TESTBED_FILE) -> dict[str, str]:
-    """Save one HPCCentre block per test-bed centre and the archive block; return name -> type."""
+    """Save the test bed's centres, archive and database as blocks; seed prices and budgets."""
     testbed = read_testbed(path)
     saved: dict[str, str] = {}
     for centre in testbed["centres"]:
@@ -49,6 +76,10 @@ def register_testbed_blocks(path: Path = DEFAULT_TESTBED_FILE) -> dict[str, str]
         saved[centre["name"]] = "HPCCentre"
     archive_block(testbed["s3"]).save(ARCHIVE_BLOCK, overwrite=True)
     saved[ARCHIVE_BLOCK] = "CentralArchive"
+    database = HeroesDatabase(url=testbed["postgres"]["url"])  # type: ignore[arg-type]
+    database.save(DATABASE_BLOCK, overwrite=True)
+    saved[DATABASE_BLOCK] = "HeroesDatabase"
+    seed_prices_and_budgets(database, testbed)
     return saved
 
 

@@ -13,12 +13,16 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import flow_run as current_run
 from prefect.states import State
 
-from heroes.blocks import CentralArchive, HPCCentre
+from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
+from heroes.flows.user.billing import reserve_or_pause
 from heroes.tasks import (
     JobRecord,
+    commit_cost,
+    estimate_cost,
     find_job,
     prepare_job,
     record_job,
+    release_budget,
     stage_in,
     stage_out,
     submit_job,
@@ -31,14 +35,18 @@ from heroes_core.models import JobSpec, JobState, JobStatus, UserArea
 
 
 def _cancel_batch_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
-    """on_cancellation hook: cancel every batch job carrying this run's key."""
-    centre = flow_run.parameters.get("centre", "local-slurm")
-    site = load_centre(centre).site()
-    key = flow_run.parameters.get("job_key") or derive_job_key(str(flow_run.id))
+    """on_cancellation hook: cancel every batch job carrying this run's key, free its budget."""
+    params = flow_run.parameters
+    site = load_centre(params.get("centre", "local-slurm")).site()
+    key = params.get("job_key") or derive_job_key(str(flow_run.id))
     found = site.scheduler.find(key)
     site.scheduler.cancel(found)
     get_run_logger().info("Cancelled batch job(s) %s on %s", ", ".join(found) or "(none)",
                           site.name)
+    if params.get("billing", True):
+        database: HeroesDatabase = HeroesDatabase.load(  # type: ignore[assignment]
+            params.get("database", "heroes-database"))
+        database.budgets().release(str(flow_run.id))
 
 
 @flow(name="run-job", on_cancellation=[_cancel_batch_job], log_prints=True)
@@ -50,6 +58,10 @@ def run_job(
     user: str = "scientist",
     poll_interval: float = 1.0,
     job_key: str | None = None,
+    project: str | None = None,
+    billing: bool = True,
+    database: str = "heroes-database",
+    budget_pause_timeout: int = 3600,
 ) -> JobStatus:
     """Run one containerised job on an HPC centre, with its data moved through the archive.
 
@@ -61,6 +73,10 @@ def run_job(
         user: the user (their area in the bucket and on the centre).
         poll_interval: seconds between status polls at first (backs off to 10 s).
         job_key: override the idempotency key (defaults to one derived from this run).
+        project: the organisation's project whose budget (besides the organisation's) pays.
+        billing: reserve the worst-case cost before submitting, charge the actual cost after.
+        database: name of the HEROES Database block holding prices and budgets.
+        budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
     """
     area = UserArea(organisation=organisation, user=user)
     key = job_key or derive_job_key(str(current_run.id))
@@ -68,18 +84,34 @@ def run_job(
     archive_block: CentralArchive = CentralArchive.load(archive)  # type: ignore[assignment]
     site_name = centre_block.site_config().name
 
+    workflow_id = str(current_run.id)
+    database_block: HeroesDatabase | None = (
+        HeroesDatabase.load(database) if billing else None)  # type: ignore[assignment]
+    partition = centre_block.site().partition_for(spec) or "default"
+
     job_id = find_job(centre_block, key)
     job_dir = prepare_job(centre_block, spec, area, key)
-    staged_in = None
-    if job_id is None:
-        staged_in = stage_in(archive_block, centre_block, spec, area, job_dir)
-        job_id = submit_job(centre_block, spec, key, job_dir)
-    status = wait_for_job(centre_block, job_id, key, poll_interval)
-    staged_out = stage_out(archive_block, centre_block, spec, area, key, job_dir)
-    record_job(archive_block, JobRecord(
-        key=key, site=site_name, organisation=organisation, user=user, spec=spec,
-        status=status, flow_run_id=str(current_run.id), stage_in=staged_in, stage_out=staged_out,
-    ))
+    if database_block is not None:
+        cost = estimate_cost(database_block, site_name, partition, spec)
+        reserve_or_pause(database_block, area, project, workflow_id, cost,
+                         pause_timeout=budget_pause_timeout)
+    try:
+        staged_in = None
+        if job_id is None:
+            staged_in = stage_in(archive_block, centre_block, spec, area, job_dir)
+            job_id = submit_job(centre_block, spec, key, job_dir)
+        status = wait_for_job(centre_block, job_id, key, poll_interval)
+        if database_block is not None:
+            commit_cost(database_block, area, project, workflow_id, key, site_name, partition,
+                        spec, status)
+        staged_out = stage_out(archive_block, centre_block, spec, area, key, job_dir)
+        record_job(archive_block, JobRecord(
+            key=key, site=site_name, organisation=organisation, user=user, spec=spec,
+            status=status, flow_run_id=workflow_id, stage_in=staged_in, stage_out=staged_out,
+        ))
+    finally:
+        if database_block is not None:
+            release_budget(database_block, workflow_id)
     if status.state is not JobState.COMPLETED:
         raise JobFailedError(f"job {status.job_id} ended {status.state.value}: {status.reason}",
                              site=site_name, fix="read slurm-<id>.out among the job's outputs")

@@ -1,1 +1,36 @@
-"""Costs: business models with history, budgets, and the consumption ledger."""
+"""Costs: business models with history, budgets, and the consumption ledger (module 9)."""
+
+from heroes_core.costs.budgets import BudgetExceededError, Budgets, BudgetView, ChargeItem
+from heroes_core.costs.catalogue import ForbiddenError, PriceBook, PriceNotFoundError
+from heroes_core.costs.db import Database, default_url, shared_database
+from heroes_core.costs.estimates import (
+    CostEstimate,
+    estimate,
+    partition_offering_name,
+    worst_case_usage,
+)
+from heroes_core.costs.ledger import Ledger, LedgerLine
+from heroes_core.costs.pricing import PriceLine, PriceModel, Usage, price_lines
+
+__all__ = [
+    "BudgetExceededError",
+    "BudgetView",
+    "Budgets",
+    "ChargeItem",
+    "CostEstimate",
+    "Database",
+    "ForbiddenError",
+    "Ledger",
+    "LedgerLine",
+    "PriceBook",
+    "PriceLine",
+    "PriceModel",
+    "PriceNotFoundError",
+    "Usage",
+    "default_url",
+    "estimate",
+    "partition_offering_name",
+    "price_lines",
+    "shared_database",
+    "worst_case_usage",
+]

@@ -20,7 +20,7 @@ from heroes_core.costs.catalogue import PriceBook
 from heroes_core.costs.currencies import currency, to_cents
 from heroes_core.costs.db import Database
 from heroes_core.costs.pricing import Usage, price_lines
-from heroes_core.costs.schema import Budget, CostLine, Reservation
+from heroes_core.costs.schema import Budget, BudgetAlert, CostLine, Reservation
 from heroes_core.errors import HeroesError, SpecError
 
 
@@ -141,11 +141,18 @@ class Budgets:
 
     def reserve(self, organisation: str, project: str | None, workflow_id: str, amount: Decimal,
                 amount_currency: str, *, now: datetime | None = None) -> list[int]:
-        """Set ``amount`` aside on every budget that applies, or on none of them."""
+        """Set ``amount`` aside on every budget that applies, or on none of them.
+
+        Idempotent per workflow: while it holds open reservations, they are returned.
+        """
         if amount <= 0:
             raise SpecError(f"a reservation must be positive, not {amount}")
         now = now or _now()
         with self.db.transaction() as session:
+            existing = list(session.scalars(select(Reservation.id).where(
+                Reservation.workflow_id == workflow_id, Reservation.state == "open")))
+            if existing:  # a resumed workflow keeps the reservation it already holds
+                return existing
             ids = self._applicable_ids(session, organisation, project, now)
             if not ids:
                 raise SpecError(f"organisation '{organisation}' has no budget in force",
@@ -238,3 +245,26 @@ class Budgets:
         for workflow_id in stale:
             self.release(workflow_id)
         return stale
+
+    # -- alerts -----------------------------------------------------------------------------
+
+    def crossed_thresholds(self, thresholds: Sequence[int] = (80, 100), *,
+                           now: datetime | None = None) -> list[tuple[BudgetView, int]]:
+        """Budgets whose reserved + committed share passed a threshold not yet alerted on.
+
+        Each (budget, threshold) is returned once ever: it is recorded in the same
+        transaction, so two watchers running at once cannot both report it.
+        """
+        now = now or _now()
+        crossed: list[tuple[BudgetView, int]] = []
+        with self.db.transaction() as session:
+            ids = list(session.scalars(select(Budget.id).order_by(Budget.id)))
+            for budget in self._locked(session, ids):
+                view = _view(budget)
+                done = set(session.scalars(select(BudgetAlert.threshold).where(
+                    BudgetAlert.budget_id == budget.id)))
+                for threshold in sorted(thresholds):
+                    if threshold not in done and view.used_fraction * 100 >= threshold:
+                        session.add(BudgetAlert(budget_id=budget.id, threshold=threshold, emitted_at=now))
+                        crossed.append((view, threshold))
+        return crossed

@@ -9,6 +9,7 @@ write lock up front and makes concurrent writers queue instead of interleave.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,3 +92,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_shared: dict[str, Database] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_database(url: str | None = None) -> Database:
+    """The process-wide :class:`Database` for ``url``: migrated once, pooled connections."""
+    key = url or default_url()
+    with _shared_lock:
+        database = _shared.get(key)
+        if database is None:
+            database = _shared[key] = Database(key)
+        return database

@@ -26,7 +26,7 @@ def partition(prices: PriceBook) -> int:
 def test_a_hard_budget_refuses_what_it_cannot_cover_and_writes_nothing(budgets: Budgets) -> None:
     budget = budgets.create("acme", D("10"), "EUR", period_start=NOW - timedelta(days=1))
     budgets.reserve("acme", None, "wf-1", D("8"), "EUR", now=NOW)
-    with pytest.raises(BudgetExceededError, match="has 2.00 EUR left; this needs 3.00"):
+    with pytest.raises(BudgetExceededError, match=r"has 2\.00 EUR left; this needs 3\.00"):
         budgets.reserve("acme", None, "wf-2", D("3"), "EUR", now=NOW)
     view = budgets.get(budget)
     assert (view.reserved, view.committed) == (D("8"), D("0"))

@@ -1,0 +1,42 @@
+"""Estimate a job's cost before it runs: the worst case its request allows.
+
+Reserving the worst case (the full time limit) means a job that ends early only
+ever gives money back; it can never overspend a hard budget by running longer
+than estimated, because Slurm kills it at its limit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from heroes_core.costs.catalogue import PriceBook
+from heroes_core.costs.pricing import PriceLine, Usage, price_lines, total
+
+
+class CostEstimate(BaseModel):
+    offering_id: int
+    price_version_id: int
+    usage: Usage
+    lines: list[PriceLine]
+    amount: Decimal
+    currency: str
+
+
+def partition_offering_name(site: str, partition: str) -> str:
+    """How a centre's partition is named in the price book."""
+    return f"{site}/{partition}"
+
+
+def estimate(prices: PriceBook, offering_id: int, usage: Usage,
+             at: datetime | None = None) -> CostEstimate:
+    version_id, model = prices.price_at(offering_id, at or datetime.now(UTC))
+    lines = price_lines(model, usage)
+    return CostEstimate(offering_id=offering_id, price_version_id=version_id, usage=usage,
+                        lines=lines, amount=total(lines), currency=model.currency)
+
+
+def worst_case_usage(*, time_limit_minutes: int, cores: int, nodes: int = 1, gpus: int = 0) -> Usage:
+    return Usage.of_job(seconds=time_limit_minutes * 60, cores=cores, nodes=nodes, gpus=gpus)

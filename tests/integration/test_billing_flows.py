@@ -1,0 +1,150 @@
+"""Budgets in real runs: charge actual cost, pause for a billing admin, alert on thresholds."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from prefect.client.orchestration import get_client
+from prefect.flow_runs import resume_flow_run
+
+from heroes.blocks import HeroesDatabase
+from heroes.flows import billing_report, run_job, watch_budgets
+from heroes_core.costs import Ledger
+from heroes_core.models import ImageRef, JobSpec
+
+
+def budgets():  # type: ignore[no-untyped-def]
+    return HeroesDatabase.load("heroes-database").budgets()  # type: ignore[attr-defined]
+
+
+def quick_job(image: dict[str, str]) -> JobSpec:
+    return JobSpec(image=ImageRef(**image), command=["sh", "-c", "sleep 1; echo ok > ok.txt"],
+                   time_limit_minutes=2)
+
+
+def flow_state(flow_run_id: Any):  # type: ignore[no-untyped-def]
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).state
+
+
+def wait_paused(holder: dict[str, Any], seconds: float = 120) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        flow_run_id = holder.get("id")
+        if flow_run_id and flow_state(flow_run_id).is_paused():
+            return flow_run_id
+        time.sleep(0.5)
+    raise AssertionError("the flow run never paused")
+
+
+def run_in_thread(organisation: str, image: dict[str, str], holder: dict[str, Any]) -> threading.Thread:
+    def target() -> None:
+        from prefect.context import FlowRunContext  # noqa: F401 - the engine sets it per thread
+        holder["state"] = run_job(spec=quick_job(image), organisation=organisation, user="ada",
+                                  return_state=True)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread
+
+
+def latest_run_of(organisation_marker: float) -> Any:
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
+    from prefect.client.schemas.sorting import FlowRunSort
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=5,
+                                     flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(
+                                         is_null_=False)))
+    return [r for r in runs if r.start_time and r.start_time.timestamp() >= organisation_marker]
+
+
+def test_a_job_is_charged_its_actual_cost_and_the_rest_is_released(image, user, blocks) -> None:  # type: ignore[no-untyped-def]
+    state = run_job(spec=quick_job(image), organisation="itest", user=user, return_state=True)
+    assert state.is_completed(), state.message
+    workflow_id = str(state.state_details.flow_run_id)
+    lines = Ledger(budgets().db).lines(workflow_id=workflow_id)
+    assert {line.unit for line in lines} == {"use", "core-hour"}
+    assert all(line.amount >= 0 for line in lines)
+    with budgets().db.transaction() as session:
+        from sqlalchemy import select
+
+        from heroes_core.costs.schema import Reservation
+        reservations = list(session.scalars(select(Reservation).where(Reservation.workflow_id == workflow_id)))
+    assert reservations and all(r.state == "released" for r in reservations)
+    assert sum(r.committed for r in reservations) == sum(line.amount for line in lines) * len(reservations)
+
+
+def test_a_workflow_over_budget_pauses_until_a_billing_admin_raises_it(image, blocks) -> None:  # type: ignore[no-untyped-def]
+    organisation = f"poor{uuid.uuid4().hex[:8]}"
+    budget_id = budgets().create(organisation, Decimal("0.001"), "EUR", hard=True)
+    holder: dict[str, Any] = {}
+    started = time.time() - 1
+    thread = run_in_thread(organisation, image, holder)
+    deadline = time.monotonic() + 60
+    while "id" not in holder and time.monotonic() < deadline:
+        runs = [r for r in latest_run_of(started) if r.parameters.get("organisation") == organisation]
+        if runs:
+            holder["id"] = runs[0].id
+        time.sleep(0.3)
+    flow_run_id = wait_paused(holder)
+    assert budgets().get(budget_id).reserved == 0  # nothing reserved, nothing submitted
+    budgets().raise_amount(budget_id, Decimal("10"))
+    resume_flow_run(flow_run_id, run_input={"action": "retry"})
+    thread.join(timeout=240)
+    assert holder["state"].is_completed(), holder["state"].message
+    view = budgets().get(budget_id)
+    assert view.reserved == 0 and view.committed > 0
+
+
+def test_a_billing_admin_can_cancel_a_paused_workflow(image, blocks) -> None:  # type: ignore[no-untyped-def]
+    organisation = f"poor{uuid.uuid4().hex[:8]}"
+    budget_id = budgets().create(organisation, Decimal("0.001"), "EUR", hard=True)
+    holder: dict[str, Any] = {}
+    started = time.time() - 1
+    thread = run_in_thread(organisation, image, holder)
+    deadline = time.monotonic() + 60
+    while "id" not in holder and time.monotonic() < deadline:
+        runs = [r for r in latest_run_of(started) if r.parameters.get("organisation") == organisation]
+        if runs:
+            holder["id"] = runs[0].id
+        time.sleep(0.3)
+    flow_run_id = wait_paused(holder)
+    resume_flow_run(flow_run_id, run_input={"action": "cancel"})
+    thread.join(timeout=120)
+    assert holder["state"].is_failed() and "cancelled workflow" in holder["state"].message
+    view = budgets().get(budget_id)
+    assert view.reserved == 0 and view.committed == 0
+
+
+def test_crossing_80_percent_emits_one_event(testbed, blocks) -> None:  # type: ignore[no-untyped-def]
+    organisation = f"alert{uuid.uuid4().hex[:8]}"
+    budget_id = budgets().create(organisation, Decimal("1.00"), "EUR", hard=True)
+    budgets().reserve(organisation, None, f"wf-{organisation}", Decimal("0.85"), "EUR")
+    first = watch_budgets()
+    assert {"budget": str(budget_id), "organisation": organisation, "threshold": "80%",
+            "used": "85.0%"} in first
+    assert not [row for row in watch_budgets() if row["budget"] == str(budget_id)]  # only once
+    api = testbed["prefect"]["api_url"]
+    body = {"filter": {"event": {"name": ["heroes.budget.threshold-crossed"]},
+                       "resource": {"id": [f"heroes.budget.{budget_id}"]}}, "limit": 10}
+    deadline = time.monotonic() + 30
+    events: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not events:
+        events = httpx.post(f"{api}/events/filter", json=body, timeout=10).json()["events"]
+        time.sleep(0.5)
+    assert len(events) == 1 and events[0]["payload"]["threshold"] == 80
+    budgets().release(f"wf-{organisation}")
+
+
+def test_billing_report_exports_a_csv_to_the_archive(archive, image, user, blocks) -> None:  # type: ignore[no-untyped-def]
+    run_job(spec=quick_job(image), organisation="itest", user=user)
+    location = billing_report(organisation="itest", by=["user", "month"])
+    bucket, key = location.removeprefix("s3://").split("/", 1)
+    csv_text = archive.s3_client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    assert csv_text.splitlines()[0] == "user,month,currency,amount"
+    assert any(line.startswith(f"{user},") for line in csv_text.splitlines())
