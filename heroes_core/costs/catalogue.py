@@ -162,11 +162,13 @@ class PriceBook:
             with self.db.transaction() as own:
                 return self.price_at(offering_id, instant, own)
         instant = _aware(instant, "instant")
+        # Versions never overlap, so the latest one starting at or before the instant is the
+        # only candidate: one index seek on (offering_id, valid_from), whatever the history.
         version = session.scalar(select(PriceVersion).where(
-            PriceVersion.offering_id == offering_id,
-            PriceVersion.valid_from <= instant,
-            or_(PriceVersion.valid_to.is_(None), PriceVersion.valid_to > instant),
-        ))
+            PriceVersion.offering_id == offering_id, PriceVersion.valid_from <= instant,
+        ).order_by(PriceVersion.valid_from.desc()).limit(1))
+        if version is not None and version.valid_to is not None and version.valid_to <= instant:
+            version = None
         if version is None:
             raise PriceNotFoundError(f"no price of offering {offering_id} is in force at "
                                      f"{instant.isoformat()}", fix="publish a price for that period")
