@@ -1,6 +1,6 @@
 """Batch schedulers behind one interface: Slurm on centres, processes on laptops."""
 
-from heroes_core.schedulers._base import KEY_PATTERN, JobSubmission, Scheduler
+from heroes_core.schedulers._base import KEY_PATTERN, JobSubmission, Scheduler, SiteLoad
 from heroes_core.schedulers._local import LocalScheduler
 from heroes_core.schedulers._slurm import SlurmScheduler
 from heroes_core.schedulers._slurm_states import SLURM_STATES, map_slurm_state
@@ -11,6 +11,7 @@ __all__ = [
     "JobSubmission",
     "LocalScheduler",
     "Scheduler",
+    "SiteLoad",
     "SlurmScheduler",
     "map_slurm_state",
 ]

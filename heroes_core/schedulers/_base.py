@@ -36,6 +36,17 @@ class JobSubmission(BaseModel):
     hold: bool = Field(default=False, description="Submit held: it waits for a release to start.")
 
 
+class SiteLoad(BaseModel):
+    """How busy a site is right now: what re-evaluation weighs before each workflow step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pending_jobs: int
+    running_jobs: int
+    idle_cpus: int
+    total_cpus: int
+
+
 class Scheduler(ABC):
     """A batch system on one site."""
 
@@ -68,3 +79,7 @@ class Scheduler(ABC):
     @abstractmethod
     def partitions(self) -> list[str]:
         """Partitions (queues) the site offers."""
+
+    @abstractmethod
+    def load(self) -> SiteLoad:
+        """Pending and running jobs of everyone, idle and total CPUs."""

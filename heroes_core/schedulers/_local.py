@@ -7,12 +7,13 @@ and resubmission impossible. A time limit is enforced with ``timeout``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from datetime import datetime
 
 from heroes_core.errors import SchedulerError
 from heroes_core.models import JobState, JobStatus
-from heroes_core.schedulers._base import JobSubmission, Scheduler
+from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad
 from heroes_core.transport import Transport
 
 _LAUNCH = r"""
@@ -113,3 +114,7 @@ class LocalScheduler(Scheduler):
 
     def partitions(self) -> list[str]:
         return ["local"]
+
+    def load(self) -> SiteLoad:
+        cpus = os.cpu_count() or 1
+        return SiteLoad(pending_jobs=0, running_jobs=0, idle_cpus=cpus, total_cpus=cpus)

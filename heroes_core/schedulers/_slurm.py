@@ -13,7 +13,7 @@ from datetime import datetime
 
 from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState, JobStatus
-from heroes_core.schedulers._base import JobSubmission, Scheduler
+from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad
 from heroes_core.schedulers._slurm_states import map_slurm_state
 from heroes_core.transport import Transport
 
@@ -168,6 +168,14 @@ class SlurmScheduler(Scheduler):
     def partitions(self) -> list[str]:
         result = self.transport.check(["sinfo", "--noheader", "--format=%R"])
         return sorted({line.strip() for line in result.stdout.splitlines() if line.strip()})
+
+    def load(self) -> SiteLoad:
+        queue = self.transport.check(["squeue", "--noheader", "--states=PENDING,RUNNING", "--format=%T"])
+        states = queue.stdout.split()
+        cpus = self.transport.check(["sinfo", "--noheader", "--format=%C"]).stdout.split()
+        allocated, idle, _other, total = (int(x) for x in (cpus[0] if cpus else "0/0/0/0").split("/"))
+        return SiteLoad(pending_jobs=states.count("PENDING"), running_jobs=states.count("RUNNING"),
+                        idle_cpus=idle, total_cpus=total)
 
     def require_partition(self, partition: str) -> None:
         available = self.partitions()

@@ -107,3 +107,9 @@ def test_parse_time_for_5000_jobs_is_linear_in_lines() -> None:
     lines = "\n".join(f"{i}|RUNNING|None|2026-11-26T06:00:00|2026-11-26T06:00:01" for i in range(5000))
     statuses = SlurmScheduler(ScriptedTransport({})).parse_status(lines)
     assert len(statuses) == 5000
+
+
+def test_site_load_counts_everyones_jobs_and_cpus() -> None:
+    transport = ScriptedTransport({"squeue": "PENDING\nRUNNING\nPENDING\n", "sinfo": "4/12/0/16\n"})
+    load = SlurmScheduler(transport).load()
+    assert (load.pending_jobs, load.running_jobs, load.idle_cpus, load.total_cpus) == (2, 1, 12, 16)

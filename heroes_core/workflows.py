@@ -1,0 +1,122 @@
+"""Workflow specifications (module 6): jobs, the data that flows between them, and goals.
+
+A workflow is a DAG. An edge says which of the parent's output files the child
+reads; HEROES moves them through the central archive, so a child can run on a
+different centre from its parent. Everything is checked before anything runs:
+unknown ids, cycles, resources.
+"""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from heroes_core.errors import SpecError
+from heroes_core.models import Name, safe_relative_path
+
+Strategy = Literal["time", "price", "energy", "weighted"]
+
+
+class WorkflowJob(BaseModel):
+    """One job of a workflow: an application from the catalogue and its request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Name
+    application: str
+    command: list[str] = Field(min_length=1)
+    cores: int = Field(default=1, ge=1)
+    nodes: int = Field(default=1, ge=1)
+    gpus: int = Field(default=0, ge=0)
+    memory_mb: int | None = Field(default=None, ge=1)
+    time_limit_minutes: int = Field(default=10, ge=1)
+    estimate_minutes: float | None = Field(default=None, gt=0,
+                                           description="The user's runtime estimate (used until "
+                                                       "HEROES has enough history).")
+    size: float | None = Field(default=None, gt=0, description="Problem size, a prediction feature.")
+    inputs: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("inputs")
+    @classmethod
+    def _inside(cls, value: list[str]) -> list[str]:
+        return [safe_relative_path(item) for item in value]
+
+
+class WorkflowEdge(BaseModel):
+    """The child runs after the parent and reads ``files`` from the parent's outputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parent: str
+    child: str
+    files: list[str] = Field(default_factory=list)
+    data_gb: float = Field(default=0.001, ge=0, description="Expected size of the files moved.")
+
+    @field_validator("files")
+    @classmethod
+    def _inside(cls, value: list[str]) -> list[str]:
+        return [safe_relative_path(item) for item in value]
+
+
+class WorkflowSpec(BaseModel):
+    """A DAG of jobs and the organisation's goals for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = "workflow"
+    jobs: list[WorkflowJob] = Field(min_length=1)
+    edges: list[WorkflowEdge] = Field(default_factory=list)
+    strategy: Strategy = "time"
+    weights: dict[Literal["time", "cost", "energy"], float] | None = None
+    deadline_minutes: float | None = Field(default=None, gt=0)
+    allowed_sites: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _dag(self) -> WorkflowSpec:
+        ids = [job.id for job in self.jobs]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise SpecError(f"job id(s) {', '.join(duplicates)} appear more than once")
+        for edge in self.edges:
+            for end in (edge.parent, edge.child):
+                if end not in ids:
+                    raise SpecError(f"edge {edge.parent} -> {edge.child} names unknown job '{end}'",
+                                    fix=f"use one of: {', '.join(ids)}")
+        try:
+            tuple(TopologicalSorter(self.graph()).static_order())
+        except CycleError as exc:
+            raise SpecError(f"the workflow has a cycle: {' -> '.join(exc.args[1])}",
+                            fix="a workflow must be a DAG") from exc
+        if self.strategy == "weighted":
+            if not self.weights or sum(self.weights.values()) <= 0:
+                raise SpecError("weighted strategy needs weights that sum to a positive value")
+            if any(w < 0 for w in self.weights.values()):
+                raise SpecError("weights must not be negative")
+        return self
+
+    def graph(self) -> dict[str, set[str]]:
+        """job id -> ids of its parents."""
+        graph: dict[str, set[str]] = {job.id: set() for job in self.jobs}
+        for edge in self.edges:
+            graph[edge.child].add(edge.parent)
+        return graph
+
+    def levels(self) -> list[list[str]]:
+        """Jobs in waves: every job's parents are in earlier waves (independent jobs together)."""
+        sorter = TopologicalSorter(self.graph())
+        sorter.prepare()
+        waves = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            waves.append(ready)
+            sorter.done(*ready)
+        return waves
+
+    def job(self, job_id: str) -> WorkflowJob:
+        return next(job for job in self.jobs if job.id == job_id)
+
+    def incoming(self, job_id: str) -> list[WorkflowEdge]:
+        return [edge for edge in self.edges if edge.child == job_id]
