@@ -173,7 +173,7 @@ class SlurmScheduler(Scheduler):
         queue = self.transport.check(["squeue", "--noheader", "--states=PENDING,RUNNING", "--format=%T"])
         states = queue.stdout.split()
         cpus = self.transport.check(["sinfo", "--noheader", "--format=%C"]).stdout.split()
-        allocated, idle, _other, total = (int(x) for x in (cpus[0] if cpus else "0/0/0/0").split("/"))
+        _allocated, idle, _other, total = (int(x) for x in (cpus[0] if cpus else "0/0/0/0").split("/"))
         return SiteLoad(pending_jobs=states.count("PENDING"), running_jobs=states.count("RUNNING"),
                         idle_cpus=idle, total_cpus=total)
 
