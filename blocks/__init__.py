@@ -3,8 +3,9 @@
 ``prefect block register -m heroes.blocks`` registers every block here.
 """
 
+from heroes.blocks.catalog import ApplicationCatalog
 from heroes.blocks.central_archive import CentralArchive
 from heroes.blocks.database import HeroesDatabase
 from heroes.blocks.hpc_centre import HPCCentre
 
-__all__ = ["CentralArchive", "HPCCentre", "HeroesDatabase"]
+__all__ = ["ApplicationCatalog", "CentralArchive", "HPCCentre", "HeroesDatabase"]

@@ -14,12 +14,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
+from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
+from heroes_core.catalog import Application
 from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering_name
 
 DEFAULT_TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
 ARCHIVE_BLOCK = "heroes-archive"
 DATABASE_BLOCK = "heroes-database"
+CATALOG_BLOCK = "heroes-catalog"
 TEST_BED_ORGANISATIONS = ("demo", "itest", "bench")
 # An illustrative business model for the test bed's partitions: 1 cent per job + 5 cents per core-hour.
 TEST_BED_PRICE = PriceModel(currency="EUR", fixed=Decimal("0.01"), per_core_hour=Decimal("0.05"))
@@ -80,7 +82,17 @@ def register_testbed_blocks(path: Path = DEFAULT_TESTBED_FILE) -> dict[str, str]
     database.save(DATABASE_BLOCK, overwrite=True)
     saved[DATABASE_BLOCK] = "HeroesDatabase"
     seed_prices_and_budgets(database, testbed)
+    catalog_block(testbed).save(CATALOG_BLOCK, overwrite=True)
+    saved[CATALOG_BLOCK] = "ApplicationCatalog"
     return saved
+
+
+def catalog_block(testbed: dict[str, Any]) -> ApplicationCatalog:
+    """The test bed's one application: the busybox image, published on every centre."""
+    centres = testbed["centres"]
+    return ApplicationCatalog(applications=[Application(
+        name="busybox", version="1", digest=centres[0]["image"]["digest"],
+        images={centre["name"]: centre["image"]["path"] for centre in centres})])
 
 
 if __name__ == "__main__":
