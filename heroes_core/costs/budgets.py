@@ -120,6 +120,18 @@ class Budgets:
                 query = query.where(Budget.organisation == organisation)
             return [_view(b) for b in session.scalars(query)]
 
+    def available_for(self, organisation: str, project: str | None, in_currency: str,
+                      at: datetime | None = None) -> Decimal | None:
+        """What the tightest hard budget that applies still allows, in ``in_currency``;
+        None when no hard budget applies (nothing to plan against)."""
+        at = at or _now()
+        with self.db.transaction() as session:
+            ids = self._applicable_ids(session, organisation, project, at)
+            budgets = [b for b in session.scalars(select(Budget).where(Budget.id.in_(ids))) if b.hard]
+            amounts = [self.prices.convert(b.amount - b.reserved - b.committed, b.currency,
+                                           in_currency, at, session) for b in budgets]
+        return min(amounts) if amounts else None
+
     def _applicable_ids(self, session: Session, organisation: str, project: str | None,
                         at: datetime) -> list[int]:
         query = select(Budget.id).where(

@@ -102,3 +102,13 @@ def test_billing_views_consolidate_and_export_csv(budgets: Budgets, partition: i
     assert rows == [{"user": "ada", "month": "2026-03", "currency": "EUR", "amount": "4.00"},
                     {"user": "bob", "month": "2026-03", "currency": "EUR", "amount": "2.00"}]
     assert ledger.to_csv(rows).splitlines()[0] == "user,month,currency,amount"
+
+
+def test_available_for_planning_is_the_tightest_hard_budget(budgets: Budgets) -> None:
+    assert budgets.available_for("acme", "p1", "EUR", NOW) is None
+    budgets.create("acme", D("100"), "EUR", period_start=NOW - timedelta(days=1))
+    budgets.create("acme", D("30"), "EUR", project="p1", period_start=NOW - timedelta(days=1))
+    budgets.create("acme", D("5"), "EUR", project="p1", hard=False, period_start=NOW - timedelta(days=1))
+    budgets.reserve("acme", "p1", "wf", D("10"), "EUR", now=NOW)
+    assert budgets.available_for("acme", "p1", "EUR", NOW) == D("20")
+    assert budgets.available_for("acme", None, "EUR", NOW) == D("90")
