@@ -47,12 +47,15 @@ class Ledger:
         self.db = database
 
     def lines(self, *, organisation: str | None = None, since: datetime | None = None,
-              until: datetime | None = None, workflow_id: str | None = None) -> list[LedgerLine]:
+              until: datetime | None = None, workflow_id: str | None = None,
+              job_key: str | None = None) -> list[LedgerLine]:
         query = select(CostLine).order_by(CostLine.incurred_at, CostLine.id)
         if organisation:
             query = query.where(CostLine.organisation == organisation)
         if workflow_id:
             query = query.where(CostLine.workflow_id == workflow_id)
+        if job_key:
+            query = query.where(CostLine.job_key == job_key)
         if since:
             query = query.where(CostLine.incurred_at >= since)
         if until:

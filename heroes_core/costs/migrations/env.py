@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import heroes_core.decision.metadata  # noqa: F401
 from heroes_core.costs.schema import Base
 
 connection = context.config.attributes["connection"]

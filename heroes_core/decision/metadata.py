@@ -1,0 +1,489 @@
+"""Performance metadata: one row per job HEROES ran, what it asked for, used and cost.
+
+The rows live in the project database next to the costs tables (same ``Base``,
+same Alembic history, migration ``0002``). They feed the predictor
+(:mod:`heroes_core.decision.predict`) and the administrators' performance
+dashboard (:meth:`MetadataStore.accuracy`: predictions against actual runs).
+
+Usage comes from Slurm accounting (:func:`parse_sacct_usage`). Energy has a
+provenance, in the design's order of trust: EAR (measured by the EAR library or
+daemon) > the Slurm energy plugin (``ConsumedEnergyRaw``) > a model; see
+:func:`energy_provenance`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import (
+    JSON,
+    Float,
+    Index,
+    Integer,
+    String,
+    case,
+    cast,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from heroes_core.costs.db import Database
+from heroes_core.costs.schema import MONEY, Base, UTCDateTime
+from heroes_core.errors import SchedulerError, SpecError
+from heroes_core.models import JobState
+from heroes_core.schedulers._slurm_states import map_slurm_state
+
+EnergySource = Literal["ear", "slurm", "model", "none"]
+ENERGY_SOURCES: tuple[EnergySource, ...] = ("ear", "slurm", "model", "none")
+MEASURED_ENERGY_SOURCES: tuple[EnergySource, ...] = ("ear", "slurm")
+
+# -- table ------------------------------------------------------------------------------------
+
+
+class JobRecord(Base):
+    """One job HEROES ran: request, usage, energy (with its provenance), cost and prediction."""
+
+    __tablename__ = "job_records"
+    __table_args__ = (Index("ix_job_records_application_site", "application", "site", "submitted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_key: Mapped[str] = mapped_column(String(100), unique=True)
+    workflow_id: Mapped[str] = mapped_column(String(100), index=True)
+    organisation: Mapped[str] = mapped_column(String(64), index=True)
+    user: Mapped[str] = mapped_column(String(64))
+    application: Mapped[str] = mapped_column(String(200))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    size: Mapped[float | None] = mapped_column(Float, nullable=True)
+    site: Mapped[str] = mapped_column(String(100))
+    partition: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    cores: Mapped[int] = mapped_column(Integer)
+    nodes: Mapped[int] = mapped_column(Integer)
+    gpus: Mapped[int] = mapped_column(Integer)
+    requested_time_s: Mapped[float] = mapped_column(Float)
+    used_time_s: Mapped[float] = mapped_column(Float)
+    queue_wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_memory_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    energy_j: Mapped[float | None] = mapped_column(Float, nullable=True)
+    energy_source: Mapped[str] = mapped_column(String(8))  # "ear" | "slurm" | "model" | "none"
+    cost: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # a JobState value
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    predicted_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    predicted_cost: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    predicted_energy_j: Mapped[float | None] = mapped_column(Float, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# -- what callers pass ------------------------------------------------------------------------
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: give aware (UTC) times")
+    return value
+
+
+class JobRecordIn(BaseModel):
+    """A finished (or given-up) job as the caller knows it; recorded with :meth:`MetadataStore.record`.
+
+    Recording the same ``job_key`` again replaces the row, except that a stored
+    prediction is kept when the new record carries none (the prediction is
+    usually known at submission, the usage only at the end).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_key: str = Field(min_length=1, max_length=100)
+    workflow_id: str = Field(max_length=100)
+    organisation: str = Field(max_length=64)
+    user: str = Field(max_length=64)
+    application: str = Field(min_length=1, max_length=200)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    size: float | None = Field(default=None, gt=0, description="User-given problem size feature.")
+    site: str = Field(min_length=1, max_length=100)
+    partition: str | None = Field(default=None, max_length=100)
+    cores: int = Field(default=1, ge=0, description="0 when the job never got an allocation.")
+    nodes: int = Field(default=1, ge=0, description="0 when the job never got an allocation.")
+    gpus: int = Field(default=0, ge=0)
+    requested_time_s: float = Field(ge=0)
+    used_time_s: float = Field(ge=0)
+    queue_wait_s: float | None = Field(default=None, ge=0)
+    max_memory_mb: float | None = Field(default=None, ge=0)
+    energy_j: float | None = Field(default=None, ge=0)
+    energy_source: EnergySource = "none"
+    cost: Decimal | None = None
+    currency: str | None = Field(default=None, min_length=3, max_length=3)
+    outcome: str = JobState.COMPLETED.value
+    submitted_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    predicted_time_s: float | None = Field(default=None, ge=0)
+    predicted_cost: Decimal | None = None
+    predicted_energy_j: float | None = Field(default=None, ge=0)
+
+    @field_validator("submitted_at", "started_at", "ended_at")
+    @classmethod
+    def _aware_times(cls, value: datetime | None) -> datetime | None:
+        return _aware(value)
+
+    @field_validator("outcome")
+    @classmethod
+    def _outcome(cls, value: str) -> str:
+        try:
+            return JobState(value.upper()).value
+        except ValueError:
+            raise ValueError(f"outcome {value!r} is not one of {[s.value for s in JobState]}") from None
+
+    @classmethod
+    def from_usage(cls, usage: UsageRecord, *, ear_energy_j: float | None = None,
+                   watts_per_core: float | None = None, **fields: Any) -> JobRecordIn:
+        """A record from parsed Slurm accounting plus the fields only HEROES knows.
+
+        Energy follows :func:`energy_provenance`: EAR's figure if given, else the
+        Slurm plugin's, else (if ``watts_per_core`` is given) the model's.
+        """
+        modelled = (usage.cores * usage.elapsed_s * watts_per_core) if watts_per_core else None
+        energy, source = energy_provenance(ear_energy_j=ear_energy_j, slurm_energy_j=usage.energy_j,
+                                           modelled_energy_j=modelled)
+        values: dict[str, Any] = {
+            "cores": usage.cores, "nodes": usage.nodes, "gpus": usage.gpus,
+            "used_time_s": usage.elapsed_s, "queue_wait_s": usage.queue_wait_s,
+            "max_memory_mb": usage.max_memory_mb, "energy_j": energy, "energy_source": source,
+            "outcome": usage.outcome.value, "submitted_at": usage.submitted_at,
+            "started_at": usage.started_at, "ended_at": usage.ended_at,
+        }
+        values.update(fields)
+        return cls(**values)
+
+
+class StoredJobRecord(JobRecordIn):
+    """A row of ``job_records`` as read back."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True, frozen=True)
+
+    id: int
+    recorded_at: datetime
+
+
+# -- energy provenance ------------------------------------------------------------------------
+
+
+def energy_provenance(*, ear_energy_j: float | None = None, slurm_energy_j: float | None = None,
+                      modelled_energy_j: float | None = None) -> tuple[float | None, EnergySource]:
+    """Pick the most trusted energy figure available and say where it came from.
+
+    Order (design D3.1, modules 3 and 7): EAR > Slurm energy plugin > model.
+    A missing, zero or negative figure counts as "not measured": Slurm reports
+    ``ConsumedEnergyRaw`` 0 when no ``AcctGatherEnergyType`` plugin is set up,
+    so 0 J is no measurement, not a free job. Returns ``(None, "none")`` when
+    nothing is available.
+    """
+    for value, source in ((ear_energy_j, "ear"), (slurm_energy_j, "slurm"), (modelled_energy_j, "model")):
+        if value is not None and value > 0:
+            return float(value), source  # type: ignore[return-value]
+    return None, "none"
+
+
+# -- Slurm accounting -------------------------------------------------------------------------
+
+SACCT_USAGE_FIELDS = ("JobIDRaw,ElapsedRaw,AllocCPUS,NNodes,AllocTRES,MaxRSS,ConsumedEnergyRaw,"
+                      "Submit,Start,End,State,ExitCode")
+_N_FIELDS = len(SACCT_USAGE_FIELDS.split(","))
+_JOB_ID = re.compile(r"^\d+$")
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGTP]?)$", re.IGNORECASE)
+_MB_PER_UNIT = {"": 1 / 1024**2, "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0**2, "P": 1024.0**3}
+
+
+def sacct_usage_argv(job_id: str) -> list[str]:
+    """The ``sacct`` command whose output :func:`parse_sacct_usage` reads (job and all its steps)."""
+    if not _JOB_ID.match(job_id):
+        raise SpecError(f"job id {job_id!r} is not a Slurm job id")
+    return ["sacct", "--parsable2", "--noheader", "-j", job_id, f"--format={SACCT_USAGE_FIELDS}"]
+
+
+class UsageRecord(BaseModel):
+    """What one Slurm job used, from its accounting lines (allocation + steps)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    elapsed_s: float
+    cores: int
+    nodes: int
+    gpus: int = 0
+    max_memory_mb: float | None = None
+    energy_j: float | None = None
+    energy_source: EnergySource = "none"
+    native_state: str
+    outcome: JobState
+    exit_code: int | None = None
+    submitted_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def queue_wait_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return max(0.0, (self.started_at - self.submitted_at).total_seconds())
+
+
+def parse_memory_mb(value: str) -> float | None:
+    """``MaxRSS``-style sizes in MiB: '4012K', '1.50G', '0'. A bare number is bytes (Slurm >= 18)."""
+    value = value.strip()
+    if not value:
+        return None
+    match = _MEMORY.match(value)
+    if not match:
+        return None
+    return float(match.group(1)) * _MB_PER_UNIT[match.group(2).upper()]
+
+
+def parse_duration_s(value: str) -> float | None:
+    """``ElapsedRaw`` (seconds) or ``Elapsed`` ([D-]HH:MM:SS, MM:SS.mmm) in seconds."""
+    value = value.strip()
+    if not value or value in ("INVALID", "UNLIMITED", "Partition_Limit"):
+        return None
+    if ":" not in value:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    days, _, clock = value.rpartition("-")
+    try:
+        parts = [float(p) for p in clock.split(":")]
+        seconds = 0.0
+        for part in parts:
+            seconds = seconds * 60 + part
+        return seconds + (int(days) * 86400 if days else 0)
+    except ValueError:
+        return None
+
+
+def _gpus(tres: str) -> int:
+    counts: dict[str, int] = {}
+    for item in tres.split(","):
+        name, _, count = item.partition("=")
+        if name.startswith("gres/gpu") and count.isdigit():
+            counts[name] = int(count)
+    if "gres/gpu" in counts:
+        return counts["gres/gpu"]
+    return sum(counts.values())
+
+
+def _time(value: str, tz: tzinfo) -> datetime | None:
+    value = value.strip()
+    if not value or value in ("N/A", "Unknown", "None"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def _exit_code(value: str) -> int | None:
+    code, _, signal = value.partition(":")
+    if not code.isdigit():
+        return None
+    return int(signal) + 128 if signal.isdigit() and int(signal) else int(code)
+
+
+def _float(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def parse_sacct_usage(stdout: str, *, tz: tzinfo = UTC) -> UsageRecord:
+    """Usage of one job from ``sacct --parsable2 --noheader -j ID --format=SACCT_USAGE_FIELDS``.
+
+    The allocation line (``JobIDRaw`` all digits) gives elapsed time, cores,
+    nodes, GPUs (``gres/gpu`` in ``AllocTRES``), state and times; ``MaxRSS`` is
+    per step, so the job's peak is the max over its steps (batch, extern, srun
+    steps). Energy is the allocation's ``ConsumedEnergyRaw`` when positive, else
+    the largest step figure (steps overlap in time, so summing would double count;
+    the ``extern`` step spans the whole allocation). 0 or empty means no energy
+    plugin: ``energy_source`` "none". sacct prints local times of the cluster:
+    naive times are read in ``tz`` (the site's zone) and returned in UTC.
+    """
+    job: list[str] | None = None
+    memory: list[float] = []
+    step_energy: list[float] = []
+    for line in stdout.splitlines():
+        fields = line.strip().split("|")
+        if len(fields) != _N_FIELDS:
+            continue
+        job_id = fields[0]
+        rss = parse_memory_mb(fields[5])
+        if rss is not None:
+            memory.append(rss)
+        if _JOB_ID.match(job_id):
+            if job is not None and job[0] != job_id:
+                raise SchedulerError(f"sacct output holds jobs {job[0]} and {job_id}: query one job")
+            job = fields
+        else:
+            energy = _float(fields[6])
+            if energy is not None:
+                step_energy.append(energy)
+    if job is None:
+        raise SchedulerError(f"no job allocation line in sacct output {stdout.strip()[:200]!r}",
+                             fix="check the job id and that accounting (slurmdbd) has the job")
+    (job_id, elapsed, cpus, nnodes, tres, _rss, energy_raw, submit, start, end, native,
+     exit_code) = job
+    submitted = _time(submit, tz)
+    if submitted is None:
+        raise SchedulerError(f"sacct gives no submit time for job {job_id} ({submit!r})")
+    job_energy = _float(energy_raw)
+    if job_energy is None or job_energy <= 0:
+        job_energy = max(step_energy, default=None)
+    energy, source = energy_provenance(slurm_energy_j=job_energy)
+    outcome, _reason = map_slurm_state(native)
+    return UsageRecord(
+        job_id=job_id, elapsed_s=parse_duration_s(elapsed) or 0.0,
+        cores=int(cpus) if cpus.isdigit() else 0, nodes=int(nnodes) if nnodes.isdigit() else 0,
+        gpus=_gpus(tres), max_memory_mb=max(memory, default=None), energy_j=energy,
+        energy_source=source, native_state=native, outcome=outcome, exit_code=_exit_code(exit_code),
+        submitted_at=submitted, started_at=_time(start, tz), ended_at=_time(end, tz))
+
+
+# -- the store --------------------------------------------------------------------------------
+
+_KEEP_IF_NULL = ("predicted_time_s", "predicted_cost", "predicted_energy_j")
+AccuracyBy = Literal["site", "application"]
+
+
+class MetadataStore:
+    """Job records in the project :class:`~heroes_core.costs.db.Database`."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def record(self, rec: JobRecordIn, *, now: datetime | None = None) -> int:
+        """Insert or update (by ``job_key``) one job; returns the row id.
+
+        One ``INSERT ... ON CONFLICT (job_key) DO UPDATE`` statement, so two
+        concurrent recordings of one job cannot create two rows on either dialect.
+        """
+        values = rec.model_dump()
+        values["recorded_at"] = _aware(now) or datetime.now(UTC)
+        table = JobRecord.__table__
+        insert = pg_insert if self.database.is_postgres else sqlite_insert
+        stmt = insert(JobRecord).values(**values)
+        updates: dict[str, Any] = {}
+        for name in values:
+            if name == "job_key":
+                continue
+            if name in _KEEP_IF_NULL:
+                updates[name] = func.coalesce(stmt.excluded[name], table.c[name])
+            else:
+                updates[name] = stmt.excluded[name]
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.job_key], set_=updates)
+        with self.database.transaction() as session:
+            session.execute(stmt)
+            query = select(JobRecord.id).where(JobRecord.job_key == rec.job_key)
+            row_id: int = session.execute(query).scalar_one()
+        return row_id
+
+    def get(self, job_key: str) -> StoredJobRecord | None:
+        with self.database.transaction() as session:
+            row = session.execute(select(JobRecord).where(JobRecord.job_key == job_key)).scalar_one_or_none()
+            return None if row is None else StoredJobRecord.model_validate(row)
+
+    def records(self, application: str, site: str | None = None, since: datetime | None = None,
+                *, outcome: str | None = None) -> list[StoredJobRecord]:
+        """Records of ``application`` (on ``site``; submitted at or after ``since``), oldest first."""
+        query = select(JobRecord).where(JobRecord.application == application)
+        if site is not None:
+            query = query.where(JobRecord.site == site)
+        if since is not None:
+            query = query.where(JobRecord.submitted_at >= _aware(since))
+        if outcome is not None:
+            query = query.where(JobRecord.outcome == outcome)
+        query = query.order_by(JobRecord.submitted_at, JobRecord.id)
+        with self.database.transaction() as session:
+            return [StoredJobRecord.model_validate(row) for row in session.execute(query).scalars()]
+
+    def count(self, application: str, site: str, *, outcome: str | None = None) -> int:
+        query = select(func.count(JobRecord.id)).where(JobRecord.application == application,
+                                                       JobRecord.site == site)
+        if outcome is not None:
+            query = query.where(JobRecord.outcome == outcome)
+        with self.database.transaction() as session:
+            return int(session.execute(query).scalar_one())
+
+    def fingerprint(self, application: str, site: str) -> tuple[int, datetime | None]:
+        """(number of records, latest recording time): changes whenever a record is added or updated."""
+        query = select(func.count(JobRecord.id), func.max(JobRecord.recorded_at)).where(
+            JobRecord.application == application, JobRecord.site == site)
+        with self.database.transaction() as session:
+            count, latest = session.execute(query).one()
+        if isinstance(latest, str):  # SQLite loses the column type under max()
+            latest = datetime.fromisoformat(latest)
+        if isinstance(latest, datetime) and latest.tzinfo is None:
+            latest = latest.replace(tzinfo=UTC)
+        return int(count), latest
+
+    def accuracy(self, by: AccuracyBy = "site", *, outcome: str | None = JobState.COMPLETED.value,
+                 since: datetime | None = None) -> list[dict[str, Any]]:
+        """Predicted vs actual, per site or per application, for the performance dashboard.
+
+        Each row: the group (``site`` or ``application``), ``jobs`` (records in the
+        group), and for runtime, cost and energy the number of records with both a
+        prediction and an actual value (``count`` for runtime, ``cost_count``,
+        ``energy_count``), the mean absolute error (``mae_time_s``, ``mae_cost``,
+        ``mae_energy_j``) and the mean ratio actual/predicted (``mean_ratio_time``,
+        ...; over positive predictions only; > 1 means runs take more than predicted).
+        Costs are compared as recorded, in the record's currency. Only ``outcome``
+        records count (default COMPLETED: a failed run says little about a prediction).
+        """
+        if by not in ("site", "application"):
+            raise SpecError(f"accuracy by {by!r}: choose 'site' or 'application'")
+        group = JobRecord.site if by == "site" else JobRecord.application
+        metrics: Sequence[tuple[str, Any, Any]] = (
+            ("time", JobRecord.used_time_s, JobRecord.predicted_time_s),
+            ("cost", cast(JobRecord.cost, Float), cast(JobRecord.predicted_cost, Float)),
+            ("energy", JobRecord.energy_j, JobRecord.predicted_energy_j),
+        )
+        columns: list[Any] = [group, func.count(JobRecord.id)]
+        for _name, actual, predicted in metrics:
+            both = actual.is_not(None) & predicted.is_not(None)
+            columns += [
+                func.sum(case((both, 1), else_=0)),
+                func.avg(case((both, func.abs(actual - predicted)), else_=None)),
+                func.avg(case((both & (predicted > 0), actual / predicted), else_=None)),
+            ]
+        query = select(*columns).group_by(group).order_by(group)
+        if outcome is not None:
+            query = query.where(JobRecord.outcome == outcome)
+        if since is not None:
+            query = query.where(JobRecord.submitted_at >= _aware(since))
+        rows: list[dict[str, Any]] = []
+        with self.database.transaction() as session:
+            result = session.execute(query).all()
+        for values in result:
+            row: dict[str, Any] = {by: values[0], "jobs": int(values[1])}
+            names = (("count", "mae_time_s", "mean_ratio_time"),
+                     ("cost_count", "mae_cost", "mean_ratio_cost"),
+                     ("energy_count", "mae_energy_j", "mean_ratio_energy"))
+            for i, (count_key, mae_key, ratio_key) in enumerate(names):
+                count, mae, ratio = values[2 + 3 * i: 5 + 3 * i]
+                row[count_key] = int(count or 0)
+                row[mae_key] = None if mae is None else float(mae)
+                row[ratio_key] = None if ratio is None else float(ratio)
+            rows.append(row)
+        return rows

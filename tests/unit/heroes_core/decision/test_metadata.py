@@ -1,0 +1,253 @@
+"""Performance metadata store: upsert, queries, sacct usage parsing, energy provenance, accuracy, schema."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from pydantic import ValidationError
+from sqlalchemy import inspect
+
+from heroes_core.costs.db import Database
+from heroes_core.costs.schema import Base
+from heroes_core.decision.metadata import (
+    SACCT_USAGE_FIELDS,
+    JobRecordIn,
+    MetadataStore,
+    energy_provenance,
+    parse_memory_mb,
+    parse_sacct_usage,
+    sacct_usage_argv,
+)
+from heroes_core.errors import SchedulerError, SpecError
+from heroes_core.models import JobState
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'heroes.db'}")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def store(database: Database) -> MetadataStore:
+    return MetadataStore(database)
+
+
+def rec(job_key: str = "wf1-job1", **overrides: Any) -> JobRecordIn:
+    values: dict[str, Any] = dict(
+        job_key=job_key, workflow_id="wf1", organisation="acme", user="alice", application="gromacs",
+        parameters={"steps": 1000}, size=100.0, site="meluxina", partition="cpu", cores=16, nodes=1,
+        requested_time_s=3600, used_time_s=1200, queue_wait_s=30, max_memory_mb=2048,
+        submitted_at=T0, started_at=T0 + timedelta(seconds=30),
+        ended_at=T0 + timedelta(seconds=1230))
+    values.update(overrides)
+    return JobRecordIn(**values)
+
+
+# -- schema -------------------------------------------------------------------------------------
+
+
+def test_migrations_match_the_models(database: Database) -> None:
+    assert "job_records" in inspect(database.engine).get_table_names()
+    with database.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+
+
+# -- upsert and queries -------------------------------------------------------------------------
+
+
+def test_recording_twice_updates_the_one_row(store: MetadataStore) -> None:
+    first = store.record(rec(used_time_s=1200, outcome="RUNNING", predicted_time_s=1000))
+    second = store.record(rec(used_time_s=1500, outcome="completed", energy_j=5e5, energy_source="slurm",
+                              cost=Decimal("1.25"), currency="EUR"))
+    assert first == second
+    assert store.count("gromacs", "meluxina") == 1
+    [row] = store.records("gromacs")
+    assert row.used_time_s == 1500
+    assert row.outcome == "COMPLETED"
+    assert row.energy_source == "slurm" and row.energy_j == 5e5
+    assert row.cost == Decimal("1.25") and row.currency == "EUR"
+    assert row.predicted_time_s == 1000  # the submission-time prediction survives the final record
+    assert row.parameters == {"steps": 1000}
+    assert row.submitted_at == T0 and row.submitted_at.tzinfo is not None
+    store.record(rec(predicted_time_s=1400))
+    assert store.get("wf1-job1").predicted_time_s == 1400  # a new prediction replaces the old
+    assert store.get("nope") is None
+
+
+def test_queries_by_application_site_and_since(store: MetadataStore) -> None:
+    store.record(rec("a", submitted_at=T0))
+    store.record(rec("b", submitted_at=T0 + timedelta(days=2)))
+    store.record(rec("c", site="lumi", submitted_at=T0 + timedelta(days=1)))
+    store.record(rec("d", application="openfoam"))
+    store.record(rec("e", outcome="FAILED", submitted_at=T0 + timedelta(days=3)))
+    assert [r.job_key for r in store.records("gromacs")] == ["a", "c", "b", "e"]
+    assert [r.job_key for r in store.records("gromacs", site="meluxina")] == ["a", "b", "e"]
+    assert [r.job_key for r in store.records("gromacs", since=T0 + timedelta(days=1))] == ["c", "b", "e"]
+    assert [r.job_key for r in store.records("gromacs", "meluxina", outcome="COMPLETED")] == ["a", "b"]
+    assert store.count("gromacs", "meluxina") == 3
+    assert store.count("gromacs", "meluxina", outcome="COMPLETED") == 2
+    assert store.count("gromacs", "nowhere") == 0
+
+
+def test_fingerprint_changes_on_insert_and_update(store: MetadataStore) -> None:
+    assert store.fingerprint("gromacs", "meluxina") == (0, None)
+    store.record(rec("a"), now=T0)
+    one = store.fingerprint("gromacs", "meluxina")
+    assert one == (1, T0)
+    store.record(rec("a", used_time_s=99), now=T0 + timedelta(minutes=1))
+    assert store.fingerprint("gromacs", "meluxina") == (1, T0 + timedelta(minutes=1))
+
+
+def test_input_validation() -> None:
+    with pytest.raises(ValidationError, match="naive"):
+        rec(submitted_at=datetime(2025, 1, 1))
+    with pytest.raises(ValidationError, match="outcome"):
+        rec(outcome="EXPLODED")
+    with pytest.raises(ValidationError):
+        rec(energy_source="guess")
+    with pytest.raises(ValidationError):
+        rec(unknown_field=1)
+
+
+# -- sacct --------------------------------------------------------------------------------------
+
+# job + batch + extern + one srun step, as Slurm 22.05 prints it (MaxRSS only on steps,
+# energy 0 without an AcctGatherEnergy plugin, allocation energy empty)
+SACCT_NO_ENERGY = """\
+4242|754|32|2|billing=32,cpu=32,gres/gpu=4,mem=64G,node=2|||2025-03-01T12:00:00|2025-03-01T12:01:40|2025-03-01T12:14:14|COMPLETED|0:0
+4242.batch|754|16|1|cpu=16,mem=32G,node=1|812340K|0|2025-03-01T12:01:40|2025-03-01T12:01:40|2025-03-01T12:14:14|COMPLETED|0:0
+4242.extern|754|32|2|billing=32,cpu=32,gres/gpu=4,mem=64G,node=2|1.50M|0|2025-03-01T12:01:40|2025-03-01T12:01:40|2025-03-01T12:14:14|COMPLETED|0:0
+4242.0|700|32|2|cpu=32,gres/gpu:a100=4,mem=64G,node=2|3.25G|0|2025-03-01T12:02:00|2025-03-01T12:02:00|2025-03-01T12:13:40|COMPLETED|0:0
+"""
+
+SACCT_WITH_ENERGY = """\
+77|3600|8|1|billing=8,cpu=8,mem=16G,node=1||1234567|2025-03-01T10:00:00|2025-03-01T10:00:00|2025-03-01T11:00:00|FAILED|1:0
+77.batch|3600|8|1|cpu=8,mem=16G,node=1|2G|1200000|2025-03-01T10:00:00|2025-03-01T10:00:00|2025-03-01T11:00:00|FAILED|1:0
+77.extern|3600|8|1|billing=8,cpu=8,mem=16G,node=1|0|1234000|2025-03-01T10:00:00|2025-03-01T10:00:00|2025-03-01T11:00:00|COMPLETED|0:0
+"""
+
+
+def test_sacct_usage_fields_and_argv() -> None:
+    assert SACCT_USAGE_FIELDS.split(",")[:2] == ["JobIDRaw", "ElapsedRaw"]
+    argv = sacct_usage_argv("4242")
+    assert argv[:5] == ["sacct", "--parsable2", "--noheader", "-j", "4242"]
+    assert argv[5] == f"--format={SACCT_USAGE_FIELDS}"
+    with pytest.raises(SpecError):
+        sacct_usage_argv("1;rm -rf /")
+
+
+def test_parse_sacct_multi_step_without_energy_plugin() -> None:
+    usage = parse_sacct_usage(SACCT_NO_ENERGY)
+    assert usage.job_id == "4242"
+    assert usage.elapsed_s == 754
+    assert (usage.cores, usage.nodes, usage.gpus) == (32, 2, 4)
+    assert usage.max_memory_mb == pytest.approx(3.25 * 1024)  # max over steps, G suffix
+    assert usage.energy_j is None and usage.energy_source == "none"
+    assert usage.outcome is JobState.COMPLETED and usage.exit_code == 0
+    assert usage.submitted_at == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    assert usage.queue_wait_s == 100
+    assert usage.ended_at == datetime(2025, 3, 1, 12, 14, 14, tzinfo=UTC)
+
+
+def test_parse_sacct_with_energy_plugin_and_site_time_zone() -> None:
+    cet = timezone(timedelta(hours=1))
+    usage = parse_sacct_usage(SACCT_WITH_ENERGY, tz=cet)
+    assert usage.energy_j == 1234567 and usage.energy_source == "slurm"
+    assert usage.max_memory_mb == 2048
+    assert usage.outcome is JobState.FAILED and usage.exit_code == 1
+    assert usage.submitted_at == datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    # allocation energy empty: the largest step figure is used (steps overlap; no double count)
+    steps_only = SACCT_WITH_ENERGY.replace("|1234567|", "||", 1)
+    assert parse_sacct_usage(steps_only).energy_j == 1234000
+
+
+def test_parse_sacct_rejects_empty_and_mixed_output() -> None:
+    with pytest.raises(SchedulerError, match="no job allocation line"):
+        parse_sacct_usage("")
+    with pytest.raises(SchedulerError, match="query one job"):
+        parse_sacct_usage(SACCT_NO_ENERGY + SACCT_WITH_ENERGY)
+
+
+def test_parse_memory_units() -> None:
+    assert parse_memory_mb("4012K") == pytest.approx(4012 / 1024)
+    assert parse_memory_mb("2048M") == 2048
+    assert parse_memory_mb("1.5G") == 1536
+    assert parse_memory_mb("1048576") == 1  # bare number: bytes
+    assert parse_memory_mb("0") == 0
+    assert parse_memory_mb("") is None
+
+
+def test_energy_provenance_order() -> None:
+    assert energy_provenance(ear_energy_j=10, slurm_energy_j=20, modelled_energy_j=30) == (10, "ear")
+    assert energy_provenance(ear_energy_j=None, slurm_energy_j=20, modelled_energy_j=30) == (20, "slurm")
+    assert energy_provenance(slurm_energy_j=0, modelled_energy_j=30) == (30, "model")
+    assert energy_provenance(slurm_energy_j=0) == (None, "none")
+
+
+def test_record_from_usage(store: MetadataStore) -> None:
+    usage = parse_sacct_usage(SACCT_NO_ENERGY)
+    base = dict(job_key="k1", workflow_id="wf", organisation="acme", user="bob", application="lammps",
+                site="meluxina", requested_time_s=1800)
+    record = JobRecordIn.from_usage(usage, **base)
+    assert record.energy_source == "none" and record.energy_j is None
+    assert (record.cores, record.gpus, record.used_time_s, record.queue_wait_s) == (32, 4, 754, 100)
+    modelled = JobRecordIn.from_usage(usage, watts_per_core=10, **base)
+    assert modelled.energy_source == "model" and modelled.energy_j == 32 * 754 * 10
+    ear = JobRecordIn.from_usage(usage, ear_energy_j=5e5, watts_per_core=10, **base)
+    assert ear.energy_source == "ear" and ear.energy_j == 5e5
+    store.record(ear)
+    assert store.get("k1").energy_source == "ear"
+
+
+# -- accuracy (dashboard) -----------------------------------------------------------------------
+
+
+def test_accuracy_by_site_and_application(store: MetadataStore) -> None:
+    store.record(rec("1", site="s1", used_time_s=100, predicted_time_s=50,
+                     cost=Decimal("2"), predicted_cost=Decimal("1"), currency="EUR"))
+    store.record(rec("2", site="s1", used_time_s=300, predicted_time_s=300,
+                     energy_j=1000, energy_source="slurm", predicted_energy_j=500))
+    store.record(rec("3", site="s2", application="openfoam", used_time_s=100, predicted_time_s=200))
+    store.record(rec("4", site="s2", used_time_s=80))  # no prediction: counted in jobs only
+    store.record(rec("5", site="s2", used_time_s=10, predicted_time_s=1000, outcome="FAILED"))  # ignored
+
+    by_site = store.accuracy(by="site")
+    assert [r["site"] for r in by_site] == ["s1", "s2"]
+    s1, s2 = by_site
+    assert s1["jobs"] == 2 and s1["count"] == 2
+    assert s1["mae_time_s"] == pytest.approx(25)  # (50 + 0) / 2
+    assert s1["mean_ratio_time"] == pytest.approx(1.5)  # (2 + 1) / 2
+    assert s1["cost_count"] == 1 and s1["mae_cost"] == pytest.approx(1) and s1["mean_ratio_cost"] == 2
+    assert s1["energy_count"] == 1 and s1["mae_energy_j"] == 500 and s1["mean_ratio_energy"] == 2
+    assert s2["jobs"] == 2 and s2["count"] == 1
+    assert s2["mae_time_s"] == 100 and s2["mean_ratio_time"] == pytest.approx(0.5)
+    assert s2["cost_count"] == 0 and s2["mae_cost"] is None and s2["mean_ratio_cost"] is None
+
+    by_app = {r["application"]: r for r in store.accuracy(by="application")}
+    assert by_app["gromacs"]["count"] == 2 and by_app["gromacs"]["jobs"] == 3
+    assert by_app["openfoam"]["mean_ratio_time"] == pytest.approx(0.5)
+
+    everything = {r["site"]: r for r in store.accuracy(by="site", outcome=None)}
+    assert everything["s2"]["count"] == 2
+    with pytest.raises(SpecError):
+        store.accuracy(by="user")  # type: ignore[arg-type]
+
+
+def test_job_cancelled_while_pending_is_recordable(store: MetadataStore) -> None:
+    out = "99|0|0|0|billing=1,cpu=1,node=1|||2025-03-01T10:00:00|None|2025-03-01T10:05:00|CANCELLED by 1000|0:0\n"
+    usage = parse_sacct_usage(out)
+    assert usage.outcome is JobState.CANCELLED and usage.started_at is None and usage.queue_wait_s is None
+    record = JobRecordIn.from_usage(usage, job_key="k9", workflow_id="wf", organisation="acme", user="bob",
+                                    application="lammps", site="meluxina", requested_time_s=60)
+    store.record(record)
+    assert store.get("k9").outcome == "CANCELLED"
