@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prefect.deployments.runner import RunnerDeployment
 
-from heroes.flows import billing_report, run_job, watch_budgets
+from heroes.flows import billing_report, run_job, run_workflow, watch_budgets
 
 
 def user_deployments() -> list[RunnerDeployment]:
@@ -20,6 +20,12 @@ def user_deployments() -> list[RunnerDeployment]:
             name="run-job",
             description="Run one containerised job on an HPC centre, with data staged through "
                         "the central archive.",
+            tags=["heroes", "user"],
+        ),
+        run_workflow.to_deployment(
+            name="run-workflow",
+            description="Place a DAG of jobs across centres (time, cost, energy goals), let the "
+                        "user accept or move jobs, run it and compare predicted with actual.",
             tags=["heroes", "user"],
         ),
     ]

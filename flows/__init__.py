@@ -2,5 +2,6 @@
 
 from heroes.flows.architecture.budgets import billing_report, watch_budgets
 from heroes.flows.user.run_job import run_job
+from heroes.flows.user.run_workflow import run_workflow
 
-__all__ = ["billing_report", "run_job", "watch_budgets"]
+__all__ = ["billing_report", "run_job", "run_workflow", "watch_budgets"]

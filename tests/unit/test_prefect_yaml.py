@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_prefect_yaml_entrypoint_loads_the_packaged_flow(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(ROOT)
     deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
-    packaged = {"run-job": heroes.flows.run_job, "watch-budgets": heroes.flows.watch_budgets,
+    packaged = {"run-job": heroes.flows.run_job, "run-workflow": heroes.flows.run_workflow,
+                "watch-budgets": heroes.flows.watch_budgets,
                 "billing-report": heroes.flows.billing_report}
     assert {d["name"] for d in deployments} == set(packaged)
     for deployment in deployments:

@@ -53,7 +53,7 @@ def test_edge_files_cannot_escape() -> None:
 def test_the_catalog_names_unknown_applications_and_unpublished_sites() -> None:
     catalog = Catalog(applications=[Application(name="sim", digest=DIGEST, images={"hpc1": "/i/sim.sif"})])
     assert catalog.get("sim").image_on("hpc1").path == "/i/sim.sif"
-    with pytest.raises(SpecError, match="unknown application 'cfd'.*sim"):
+    with pytest.raises(SpecError, match=r"unknown application 'cfd'.*sim"):
         catalog.get("cfd")
     with pytest.raises(SpecError, match="not published on 'hpc2'"):
         catalog.get("sim").image_on("hpc2")

@@ -1,0 +1,157 @@
+"""From a workflow spec to a placement problem: predict, price and constrain every option.
+
+An option is one (centre, partition) for one job. Its time is the predicted
+median runtime plus the expected queue wait from the centre's current load; its
+cost is the centre's business model (and the application's licence fee)
+applied to that runtime at today's prices; its energy is the predicted energy.
+Options that cannot work (too many cores for the centre, a time limit above the
+partition's) stay in the problem, marked with why, so the user sees them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from heroes_core.catalog import Catalog
+from heroes_core.costs import PriceBook, PriceNotFoundError, Usage, partition_offering_name, price_lines
+from heroes_core.costs.pricing import total
+from heroes_core.decision.placement import (
+    Constraints,
+    Edge,
+    Job,
+    Network,
+    Option,
+    PlacementProblem,
+    Weights,
+)
+from heroes_core.decision.predict import Prediction, Predictor
+from heroes_core.errors import SpecError
+from heroes_core.schedulers import SiteLoad
+from heroes_core.sites import SiteConfig
+from heroes_core.workflows import WorkflowJob, WorkflowSpec
+
+
+class OptionDetail(BaseModel):
+    """What the UI shows next to an option: the prediction behind it and its price."""
+
+    model_config = ConfigDict(frozen=True)
+
+    site: str
+    partition: str | None
+    prediction: Prediction | None
+    cost: Decimal
+    currency: str
+    queue_wait_s: float
+    note: str
+
+
+class PlanningInputs(BaseModel):
+    """Everything the planner needs besides the spec; built by the flow from blocks."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    sites: list[SiteConfig]
+    catalog: Catalog
+    currency: str = "EUR"
+    budget: Decimal | None = None
+    loads: dict[str, SiteLoad] = {}
+    default_bandwidth_gbps: float = 1.0
+    default_egress_per_gb: float = 0.0
+
+
+def expected_queue_wait_s(load: SiteLoad | None, cores: int) -> float:
+    """A crude, monotone wait estimate: zero while the job fits in idle CPUs, else a minute
+    per pending job ahead. Re-evaluation only needs it to rank centres consistently."""
+    if load is None or load.idle_cpus >= cores:
+        return 0.0
+    return 60.0 * (load.pending_jobs + 1)
+
+
+def _partitions(site: SiteConfig) -> list[str | None]:
+    if site.partitions:
+        return list(site.partitions)
+    return [site.default_partition]
+
+
+def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor: Predictor,
+            prices: PriceBook, inputs: PlanningInputs, now: datetime) -> tuple[Option, OptionDetail]:
+    limits = site.limits
+    reasons = []
+    if job.cores > limits.max_cores_per_job:
+        reasons.append(f"{job.cores} cores > the centre's {limits.max_cores_per_job}")
+    if job.nodes > limits.max_nodes_per_job:
+        reasons.append(f"{job.nodes} nodes > the centre's {limits.max_nodes_per_job}")
+    if job.time_limit_minutes > limits.max_time_limit_minutes:
+        reasons.append(f"time limit {job.time_limit_minutes} min > the centre's "
+                       f"{limits.max_time_limit_minutes}")
+    estimate_s = job.estimate_minutes * 60 if job.estimate_minutes else None
+    prediction = predictor.predict(job.application, site.name, cores=job.cores, nodes=job.nodes,
+                                   size=job.size, user_estimate_s=estimate_s)
+    runtime = prediction.runtime_s_p50
+    if prediction.runtime_s_p90 > job.time_limit_minutes * 60:
+        reasons.append(f"predicted p90 runtime {prediction.runtime_s_p90:.0f} s exceeds the "
+                       f"time limit of {job.time_limit_minutes} min")
+    usage = Usage.of_job(seconds=runtime, cores=job.cores, nodes=job.nodes, gpus=job.gpus)
+    cost = Decimal(0)
+    try:
+        offering = prices.find_offering(site.name, "partition",
+                                        partition_offering_name(site.name, partition or "default"))
+        _, model = prices.price_at(offering, now)
+        cost = prices.convert(total(price_lines(model, usage)), model.currency, inputs.currency, now)
+    except PriceNotFoundError as exc:
+        reasons.append(f"no price: {exc.detail}")
+    wait = expected_queue_wait_s(inputs.loads.get(site.name), job.cores)
+    energy = prediction.energy_j_p50 or 0.0
+    option = Option(site=site.name, partition=partition, time_s=max(runtime + wait, 1e-3),
+                    cost=float(cost), energy_j=energy, cores=job.cores * job.nodes, gpus=0,
+                    infeasible_reason="; ".join(reasons) or None)
+    detail = OptionDetail(site=site.name, partition=partition, prediction=prediction,
+                          cost=cost.quantize(Decimal("0.01")), currency=inputs.currency,
+                          queue_wait_s=wait, note=prediction.note)
+    return option, detail
+
+
+def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predictor,
+                  prices: PriceBook, *, now: datetime | None = None
+                  ) -> tuple[PlacementProblem, dict[str, list[OptionDetail]]]:
+    """The placement problem of ``spec`` and, per job, the details of each option."""
+    now = now or datetime.now(UTC)
+    known = {site.name: site for site in inputs.sites}
+    allowed = set(spec.allowed_sites) if spec.allowed_sites else set(known)
+    unknown_sites = sorted(allowed - set(known))
+    if unknown_sites:
+        raise SpecError(f"unknown site(s) {', '.join(unknown_sites)}",
+                        fix=f"use registered centres: {', '.join(sorted(known))}")
+    jobs: list[Job] = []
+    details: dict[str, list[OptionDetail]] = {}
+    for job in spec.jobs:
+        application = inputs.catalog.get(job.application)
+        options: list[Option] = []
+        details[job.id] = []
+        for site_name in sorted(set(application.images) & set(known)):
+            site = known[site_name]
+            for partition in _partitions(site):
+                option, detail = _option(job, site, partition, predictor, prices, inputs, now)
+                options.append(option)
+                details[job.id].append(detail)
+        if not options:
+            raise SpecError(f"application '{job.application}' of job '{job.id}' is published on no "
+                            f"registered centre", fix="publish it, or register the centres it is on")
+        jobs.append(Job(id=job.id, options=options, required_gpus=job.gpus))
+    edges = [Edge(parent=e.parent, child=e.child, data_gb=e.data_gb) for e in spec.edges]
+    weights = Weights(**spec.weights) if spec.weights else None
+    constraints = Constraints(
+        budget=float(inputs.budget) if inputs.budget is not None else None,
+        deadline_s=spec.deadline_minutes * 60 if spec.deadline_minutes else None,
+        allowed_sites=allowed,
+    )
+    network = Network(bandwidth_gbps={}, egress_per_gb={},
+                      default_bandwidth_gbps=inputs.default_bandwidth_gbps,
+                      default_egress_per_gb=inputs.default_egress_per_gb)
+    problem = PlacementProblem(jobs=jobs, edges=edges, network=network, constraints=constraints,
+                               strategy=spec.strategy, weights=weights)
+    return problem, details
+

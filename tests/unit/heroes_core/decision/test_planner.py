@@ -1,0 +1,92 @@
+"""From a workflow spec to a placement problem: options, prices, predictions, refusals."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from heroes_core.catalog import Application, Catalog
+from heroes_core.costs import Database, PriceBook, PriceModel
+from heroes_core.decision.metadata import MetadataStore
+from heroes_core.decision.planner import PlanningInputs, build_problem, expected_queue_wait_s
+from heroes_core.decision.predict import Predictor
+from heroes_core.errors import SpecError
+from heroes_core.schedulers import SiteLoad
+from heroes_core.sites import SiteConfig, SiteLimits
+from heroes_core.workflows import WorkflowSpec
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+DIGEST = "sha256:" + "b" * 64
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def prices(database: Database) -> PriceBook:
+    book = PriceBook(database)
+    for site, per_core_hour in (("cheap", "0.01"), ("fast", "0.10")):
+        book.register_provider(site, site, "resource")
+        offering = book.offering(site, "partition", f"{site}/main", site=site)
+        book.publish(site, offering, PriceModel(currency="EUR", per_core_hour=D(per_core_hour)),
+                     valid_from=NOW - timedelta(days=1), now=NOW - timedelta(days=2))
+    return book
+
+
+def inputs(**overrides: object) -> PlanningInputs:
+    sites = [SiteConfig(name=name, host="h", user="u", work_root="/w", partitions=("main",),
+                        limits=SiteLimits(max_cores_per_job=cores))
+             for name, cores in (("cheap", 4), ("fast", 64))]
+    values: dict[str, object] = {
+        "sites": sites,
+        "catalog": Catalog(applications=[Application(name="sim", digest=DIGEST,
+                                                     images={"cheap": "/i", "fast": "/i"})]),
+    }
+    values.update(overrides)
+    return PlanningInputs.model_validate(values)
+
+
+def spec(**job: object) -> WorkflowSpec:
+    return WorkflowSpec.model_validate({"jobs": [{"id": "a", "application": "sim", "command": ["x"],
+                                                  "estimate_minutes": 60, "time_limit_minutes": 120,
+                                                  **job}]})
+
+
+def test_each_centre_and_partition_is_an_option_priced_at_its_business_model(database, prices) -> None:  # type: ignore[no-untyped-def]
+    problem, details = build_problem(spec(cores=2), inputs(), Predictor(MetadataStore(database)), prices, now=NOW)
+    options = {o.site: o for o in problem.jobs[0].options}
+    assert options["cheap"].cost == pytest.approx(0.02) and options["fast"].cost == pytest.approx(0.20)
+    assert options["cheap"].time_s == pytest.approx(3600)
+    assert all(d.prediction and d.prediction.source == "user-estimate" for d in details["a"])
+
+
+def test_an_option_beyond_a_centres_limits_is_kept_but_marked(database, prices) -> None:  # type: ignore[no-untyped-def]
+    problem, _ = build_problem(spec(cores=8), inputs(), Predictor(MetadataStore(database)), prices, now=NOW)
+    reasons = {o.site: o.infeasible_reason for o in problem.jobs[0].options}
+    assert reasons["fast"] is None and "8 cores > the centre's 4" in str(reasons["cheap"])
+
+
+def test_a_job_without_history_or_estimate_is_refused(database, prices) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SpecError, match="estimate"):
+        build_problem(spec(estimate_minutes=None), inputs(), Predictor(MetadataStore(database)), prices, now=NOW)
+
+
+def test_unknown_application_and_site_are_refused(database, prices) -> None:  # type: ignore[no-untyped-def]
+    predictor = Predictor(MetadataStore(database))
+    with pytest.raises(SpecError, match="unknown application 'cfd'"):
+        build_problem(spec(application="cfd"), inputs(), predictor, prices, now=NOW)
+    bad = spec().model_copy(update={"allowed_sites": ["mars"]})
+    with pytest.raises(SpecError, match="unknown site"):
+        build_problem(bad, inputs(), predictor, prices, now=NOW)
+
+
+def test_queue_wait_grows_with_a_busy_centre() -> None:
+    idle = SiteLoad(pending_jobs=0, running_jobs=0, idle_cpus=16, total_cpus=16)
+    busy = SiteLoad(pending_jobs=9, running_jobs=16, idle_cpus=0, total_cpus=16)
+    assert expected_queue_wait_s(idle, 4) == 0 < expected_queue_wait_s(busy, 4)
