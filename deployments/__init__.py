@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prefect.deployments.runner import RunnerDeployment
 
-from heroes.flows import billing_report, run_job, run_workflow, watch_budgets
+from heroes.flows import billing_report, decision_dashboard, run_job, run_workflow, watch_budgets
 
 
 def user_deployments() -> list[RunnerDeployment]:
@@ -41,6 +41,9 @@ def architecture_deployments() -> list[RunnerDeployment]:
         billing_report.to_deployment(
             name="billing-report", tags=["heroes", "costs"],
             description="Consolidate an organisation's consumption; table artifact and CSV export."),
+        decision_dashboard.to_deployment(
+            name="decision-dashboard", tags=["heroes", "decision"],
+            description="Predicted vs actual time, cost and energy per site and per application."),
     ]
 
 

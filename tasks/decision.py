@@ -108,7 +108,8 @@ def with_overrides(plan: Plan, overrides: dict[str, str]) -> PlacementResult:
 def record_job_metadata(database: HeroesDatabase | str, centre: str, job: WorkflowJob,
                         status: JobStatus, *, job_key: str, workflow_id: str, organisation: str,
                         user: str, partition: str | None, predicted_time_s: float | None,
-                        predicted_cost: float | None, cost: Decimal | None) -> None:
+                        predicted_energy_j: float | None, predicted_cost: float | None,
+                        cost: Decimal | None) -> None:
     """Learn from a finished job: its Slurm accounting joins the performance metadata."""
     site = HPCCentre.load(centre).site()  # type: ignore[attr-defined]
     usage = parse_sacct_usage(site.transport.check(sacct_usage_argv(status.job_id)).stdout)
@@ -116,7 +117,7 @@ def record_job_metadata(database: HeroesDatabase | str, centre: str, job: Workfl
         usage, watts_per_core=10.0, job_key=job_key, workflow_id=workflow_id,
         organisation=organisation, user=user, application=job.application, size=job.size,
         site=site.name, partition=partition, requested_time_s=job.time_limit_minutes * 60,
-        predicted_time_s=predicted_time_s,
+        predicted_time_s=predicted_time_s, predicted_energy_j=predicted_energy_j,
         predicted_cost=Decimal(str(round(predicted_cost, 2))) if predicted_cost is not None else None,
         cost=cost, currency="EUR" if cost is not None else None)
     MetadataStore(load_database(database).database()).record(record)

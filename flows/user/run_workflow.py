@@ -212,16 +212,18 @@ def _actual_cost(database: str, key: str) -> Decimal | None:
 
 def _learn(plan: Plan, chosen: dict[str, int], workflow: WorkflowSpec, statuses: dict[str, JobStatus],
            keys: dict[str, str], wave: list[str], **context: str) -> None:
-    by_job = {c.job: c for c in plan.result.choices}
+    """Record every finished job of the wave with the prediction of the option it ran on."""
     for job_id in wave:
         if job_id not in statuses:
             continue
         detail = plan.details[job_id][chosen[job_id]]
+        prediction = detail.prediction
         record_job_metadata(
             context["database"], detail.site, workflow.job(job_id), statuses[job_id],
             job_key=keys[job_id], workflow_id=context["workflow_id"],
             organisation=context["organisation"], user=context["user"], partition=detail.partition,
-            predicted_time_s=by_job[job_id].time_s if chosen[job_id] == by_job[job_id].option else None,
+            predicted_time_s=prediction.runtime_s_p50 if prediction else None,
+            predicted_energy_j=prediction.energy_j_p50 if prediction else None,
             predicted_cost=float(detail.cost), cost=_actual_cost(context["database"], keys[job_id]))
 
 

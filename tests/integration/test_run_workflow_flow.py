@@ -8,9 +8,10 @@ import uuid
 from typing import Any
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_runs import resume_flow_run
 
-from heroes.flows import run_workflow
+from heroes.flows import decision_dashboard, run_workflow
 from heroes.flows.user.run_workflow import PlacementError
 from heroes_core.workflows import WorkflowSpec
 
@@ -33,7 +34,7 @@ def paused_run(name: str, seconds: float = 120) -> Any:
     deadline = time.monotonic() + seconds
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
-            for run in client.read_flow_runs(limit=20):
+            for run in client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50):
                 if run.name and run.parameters.get("workflow", {}).get("name") == name \
                         and run.state and run.state.is_paused():
                     return run.id
@@ -64,6 +65,10 @@ def test_a_three_job_workflow_runs_across_two_centres_after_the_user_moves_a_job
     import json
     sites = {json.loads(client.get_object(Bucket="heroes-itest", Key=k)["Body"].read())["site"] for k in records}
     assert sites == {"local-slurm", "local-slurm-2"}
+    # Every job joined the performance metadata, with its prediction: the dashboard sees them.
+    dashboard = decision_dashboard(by=["site"])
+    by_site = {row["site"]: row for row in dashboard["site"]}
+    assert by_site["local-slurm"]["count"] >= 2 and by_site["local-slurm-2"]["count"] >= 1
 
 
 def test_a_workflow_that_cannot_meet_its_deadline_fails_before_submitting(blocks) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,8 @@ def test_every_prefect_yaml_entrypoint_loads_the_packaged_flow(monkeypatch) -> N
     deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     packaged = {"run-job": heroes.flows.run_job, "run-workflow": heroes.flows.run_workflow,
                 "watch-budgets": heroes.flows.watch_budgets,
-                "billing-report": heroes.flows.billing_report}
+                "billing-report": heroes.flows.billing_report,
+                "decision-dashboard": heroes.flows.decision_dashboard}
     assert {d["name"] for d in deployments} == set(packaged)
     for deployment in deployments:
         loaded = load_flow_from_entrypoint(deployment["entrypoint"])

@@ -1,0 +1,339 @@
+"""The compact placement MILP, solved by HiGHS under a wall-clock cap.
+
+Formulation (why compact: a binary per option pair per edge, as SkyPilot does, has
+3 million variables at 1,000 jobs x 50 options; this one has one binary per option):
+
+* ``x[k]`` binary, one per usable option, ``sum_k x[k] = 1`` per job;
+* ``z[e,s,t]`` continuous in [0, 1] per edge carrying data and per pair of sites its two
+  jobs can run on, tied to the site indicators by transport rows
+  ``sum_t z[e,s,t] = y[parent,s]`` and ``sum_s z[e,s,t] = y[child,t]`` (``y[j,s]`` is the sum of
+  ``x`` over j's options at site s). With integral ``x`` this forces ``z`` to the product, so
+  egress and transfer time are exact, and the relaxation is as tight as the pairwise one;
+* start times ``S[j]`` and makespan ``M`` (only when time matters):
+  ``S[child] >= S[parent] + duration(parent) + transfer(e)``, ``S[j] >= input transfer``,
+  ``M >= S[j] + duration(j)`` for jobs without children;
+* budget, per-site capacity and licence rows; the deadline is the upper bound of ``M``.
+
+The cap is enforced from outside the search: HiGHS gets the remaining time as its own
+limit *and* a callback interrupts it once the wall clock passes the deadline, because a
+solver's internal limit is not checked inside every heuristic.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import highspy
+import numpy as np
+
+from heroes_core.decision.placement_instance import FloatArray, Instance, IntArray
+from heroes_core.decision.placement_plan import schedule
+
+MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which objective and which limits a model carries (relaxations drop some, for diagnosis)."""
+
+    objective: tuple[float, float, float]  # coefficients of (makespan, cost, energy)
+    budget: bool = True
+    deadline: bool = True
+    resources: bool = True  # capacity and licence rows
+    elastic: bool = False  # resource rows get a penalised slack (which rows bind, by how much)
+    integral: bool = True
+    rel_gap: float = 1e-6
+
+
+@dataclass
+class MilpOutcome:
+    status: MilpStatus
+    choice: IntArray | None
+    bound: float
+    slack: dict[str, float] = field(default_factory=dict)
+    x: FloatArray | None = None  # option values (fractional for a relaxation)
+
+
+@dataclass
+class _Builder:
+    """Columns and row triplets, collected as numpy blocks and assembled column-wise at the end."""
+
+    cost: list[FloatArray] = field(default_factory=list)
+    lower: list[FloatArray] = field(default_factory=list)
+    upper: list[FloatArray] = field(default_factory=list)
+    integer: list[FloatArray] = field(default_factory=list)
+    rows: list[IntArray] = field(default_factory=list)
+    cols: list[IntArray] = field(default_factory=list)
+    vals: list[FloatArray] = field(default_factory=list)
+    row_lower: list[float] = field(default_factory=list)
+    row_upper: list[float] = field(default_factory=list)
+    num_col: int = 0
+
+    def columns(self, cost: FloatArray, lower: float, upper: float | FloatArray, integer: bool) -> int:
+        size = len(cost)
+        self.cost.append(np.asarray(cost, dtype=np.float64))
+        self.lower.append(np.full(size, lower))
+        self.upper.append(np.broadcast_to(np.asarray(upper, dtype=np.float64), (size,)).copy())
+        self.integer.append(np.full(size, 1.0 if integer else 0.0))
+        first = self.num_col
+        self.num_col += size
+        return first
+
+    def row(self, cols: IntArray, vals: FloatArray, lower: float, upper: float) -> int:
+        index = len(self.row_lower)
+        self.rows.append(np.full(len(cols), index, dtype=np.int64))
+        self.cols.append(np.asarray(cols, dtype=np.int64))
+        self.vals.append(np.asarray(vals, dtype=np.float64))
+        self.row_lower.append(lower)
+        self.row_upper.append(upper)
+        return index
+
+    def lp(self) -> highspy.HighsLp:
+        lp = highspy.HighsLp()
+        lp.num_col_ = self.num_col
+        lp.num_row_ = len(self.row_lower)
+        lp.col_cost_ = np.concatenate(self.cost)
+        lp.col_lower_ = np.concatenate(self.lower)
+        lp.col_upper_ = np.concatenate(self.upper)
+        lp.row_lower_ = np.array(self.row_lower)
+        lp.row_upper_ = np.array(self.row_upper)
+        rows: IntArray = np.concatenate(self.rows)
+        cols: IntArray = np.concatenate(self.cols)
+        vals: FloatArray = np.concatenate(self.vals)
+        order = np.lexsort((rows, cols))
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        counts = np.bincount(cols, minlength=self.num_col)
+        lp.a_matrix_.start_ = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(counts)))
+        lp.a_matrix_.index_ = rows[order]
+        lp.a_matrix_.value_ = vals[order]
+        kinds = np.concatenate(self.integer)
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in kinds
+        ]
+        return lp
+
+
+@dataclass
+class _Layout:
+    """Where each family of variables starts, to read a solution back and to write a warm start."""
+
+    num_x: int
+    edge_z: list[tuple[int, int, IntArray, IntArray, int]] = field(
+        default_factory=list
+    )  # edge, first col, sites
+    start_col: int = -1
+    makespan_col: int = -1
+    slack: dict[str, int] = field(default_factory=dict)
+
+
+def build(inst: Instance, spec: ModelSpec) -> tuple[highspy.HighsLp, _Layout]:
+    """The compact model of ``inst`` under ``spec`` (see the module docstring)."""
+    a, b, g = spec.objective
+    cost_on = b > 0 or (spec.budget and inst.budget is not None)
+    timing = a > 0 or (spec.deadline and inst.deadline is not None)
+    m = _Builder()
+    layout = _Layout(num_x=len(inst.time))
+    m.columns(b * inst.cost + g * inst.energy, 0.0, 1.0, spec.integral)
+    for i in range(inst.n):
+        k = np.arange(inst.begin[i], inst.begin[i + 1])
+        m.row(k, np.ones(len(k)), 1.0, 1.0)
+    budget_terms: list[tuple[IntArray, FloatArray]] = [(np.arange(layout.num_x), inst.cost)]
+    precedence = _edge_columns(inst, m, layout, b, cost_on, timing, budget_terms)
+    if timing:
+        _timing_rows(inst, spec, m, layout, a, precedence)
+    if spec.budget and inst.budget is not None:
+        cols, vals = (np.concatenate(v) for v in zip(*budget_terms, strict=True))
+        m.row(cols, vals, -math.inf, inst.budget)
+    if spec.resources:
+        _resource_rows(inst, spec, m, layout)
+    return m.lp(), layout
+
+
+def _edge_columns(
+    inst: Instance,
+    m: _Builder,
+    layout: _Layout,
+    b: float,
+    cost_on: bool,
+    timing: bool,
+    budget_terms: list[tuple[IntArray, FloatArray]],
+) -> dict[int, tuple[IntArray, FloatArray]]:
+    """Transport variables of every edge whose data costs time or money; returns the transfer terms."""
+    transfer: dict[int, tuple[IntArray, FloatArray]] = {}
+    for e, (p, c, gb) in enumerate(inst.edges):
+        sp, sc = _sites(inst, p), _sites(inst, c)
+        ss, tt = np.repeat(sp, len(sc)), np.tile(sc, len(sp))
+        egress = gb * inst.egress_per_gb[ss, tt] if cost_on else np.zeros(len(ss))
+        seconds = gb * inst.transfer_s_per_gb[ss, tt] if timing else np.zeros(len(ss))
+        if gb <= 0 or not (egress.any() or seconds.any()):
+            continue
+        first = m.columns(b * egress, 0.0, 1.0, False)
+        cols = first + np.arange(len(ss))
+        layout.edge_z.append((e, first, sp, sc, len(sc)))
+        for job, sites, pair_site in ((p, sp, ss), (c, sc, tt)):
+            for s in sites:
+                ks = _options_at(inst, job, s)
+                zs = cols[pair_site == s]
+                m.row(
+                    np.concatenate((zs, ks)), np.concatenate((np.ones(len(zs)), -np.ones(len(ks)))), 0.0, 0.0
+                )
+        budget_terms.append((cols, egress))
+        transfer[e] = (cols, seconds)
+    return transfer
+
+
+def model_columns(inst: Instance) -> int:
+    """Columns of the full model (options plus transport variables): decides between one MILP and LNS."""
+    sizes = [len(_sites(inst, j)) for j in range(inst.n)]
+    return len(inst.time) + sum(sizes[p] * sizes[c] for p, c, gb in inst.edges if gb > 0)
+
+
+def _sites(inst: Instance, job: int) -> IntArray:
+    sites: IntArray = np.unique(inst.site[inst.begin[job] : inst.begin[job + 1]])
+    return sites
+
+
+def _options_at(inst: Instance, job: int, site: int) -> IntArray:
+    k = np.arange(inst.begin[job], inst.begin[job + 1])
+    at_site: IntArray = k[inst.site[k] == site]
+    return at_site
+
+
+def _timing_rows(
+    inst: Instance,
+    spec: ModelSpec,
+    m: _Builder,
+    layout: _Layout,
+    a: float,
+    transfer: dict[int, tuple[IntArray, FloatArray]],
+) -> None:
+    horizon = inst.deadline if spec.deadline and inst.deadline is not None else math.inf
+    layout.start_col = m.columns(np.zeros(inst.n), 0.0, horizon, False)
+    layout.makespan_col = m.columns(np.array([a]), 0.0, horizon, False)
+    has_child = np.zeros(inst.n, dtype=bool)
+    for e, (p, c, _gb) in enumerate(inst.edges):
+        has_child[p] = True
+        kp = np.arange(inst.begin[p], inst.begin[p + 1])
+        zc, zs = transfer.get(e, (np.zeros(0, dtype=np.int64), np.zeros(0)))
+        cols = np.concatenate(([layout.start_col + c, layout.start_col + p], kp, zc))
+        vals = np.concatenate(([1.0, -1.0], -inst.time[kp], -zs))
+        m.row(cols, vals, 0.0, math.inf)
+    for i in range(inst.n):
+        k = np.arange(inst.begin[i], inst.begin[i + 1])
+        if inst.in_time[k].any():
+            m.row(
+                np.concatenate(([layout.start_col + i], k)),
+                np.concatenate(([1.0], -inst.in_time[k])),
+                0.0,
+                math.inf,
+            )
+        if not has_child[i]:
+            m.row(
+                np.concatenate(([layout.makespan_col, layout.start_col + i], k)),
+                np.concatenate(([1.0, -1.0], -inst.time[k])),
+                0.0,
+                math.inf,
+            )
+
+
+def _resource_rows(inst: Instance, spec: ModelSpec, m: _Builder, layout: _Layout) -> None:
+    """Capacity rows for sites that could be overfilled and licence rows for licences that could run out."""
+    limits: list[tuple[str, IntArray, FloatArray, float]] = []
+    for s, name in enumerate(inst.sites):
+        k = np.flatnonzero(inst.site == s)
+        if math.isfinite(inst.capacity[s]) and _most(inst, k, inst.cores[k]) > inst.capacity[s]:
+            limits.append((f"capacity:{name}", k, inst.cores[k], float(inst.capacity[s])))
+    for n, name in enumerate(inst.licence_names):
+        k = np.flatnonzero(inst.licence == n)
+        if _most(inst, k, np.ones(len(k))) > inst.seats[n]:
+            limits.append((f"licence:{name}", k, np.ones(len(k)), float(inst.seats[n])))
+    for name, k, use, limit in limits:
+        if spec.elastic:
+            col = m.columns(np.array([1.0 / max(limit, 1.0)]), 0.0, math.inf, False)
+            layout.slack[name] = col
+            k, use = np.append(k, col), np.append(use, -1.0)
+        m.row(k, use, -math.inf, limit)
+
+
+def _most(inst: Instance, k: IntArray, use: FloatArray) -> float:
+    """Largest total use of a resource over plans: each job at its hungriest option among ``k``."""
+    most = np.zeros(inst.n)
+    np.maximum.at(most, inst.job_of()[k], use)
+    return float(most.sum())
+
+
+def warm_start(inst: Instance, layout: _Layout, choice: IntArray, num_col: int) -> FloatArray:
+    """The model's column values for plan ``choice``, so HiGHS starts from the heuristic's incumbent."""
+    values = np.zeros(num_col)
+    values[choice] = 1.0
+    site = inst.site[choice]
+    for e, first, sp, sc, width in layout.edge_z:
+        p, c, _gb = inst.edges[e]
+        values[first + int(np.searchsorted(sp, site[p])) * width + int(np.searchsorted(sc, site[c]))] = 1.0
+    if layout.start_col >= 0:
+        start, finish = schedule(inst, choice)
+        values[layout.start_col : layout.start_col + inst.n] = start
+        values[layout.makespan_col] = finish.max()
+    return values
+
+
+def solve_milp(
+    inst: Instance, spec: ModelSpec, *, deadline: float, incumbent: IntArray | None = None
+) -> MilpOutcome:
+    """Solve the model until proven (to ``spec.rel_gap``) or until the wall clock reaches ``deadline``."""
+    lp, layout = build(inst, spec)
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.silent()
+    h.setOptionValue("time_limit", max(deadline - time.monotonic(), 0.01))
+    h.setOptionValue("mip_rel_gap", spec.rel_gap)
+    h.setOptionValue("mip_abs_gap", 1e-9)
+    h.setOptionValue("random_seed", 0)
+    if not spec.integral:
+        h.setOptionValue("solver", "simplex")
+    h.passModel(lp)
+    if incumbent is not None and spec.integral:
+        values = warm_start(inst, layout, incumbent, lp.num_col_)
+        h.setSolution(len(values), np.arange(len(values), dtype=np.int32), values)
+    _interrupt_at(h, deadline)
+    h.run()
+    return _outcome(h, inst, layout, spec)
+
+
+def _interrupt_at(h: highspy.Highs, deadline: float) -> None:
+    def check(event: highspy.HighsCallbackEvent) -> None:
+        if time.monotonic() >= deadline:
+            event.interrupt()
+
+    h.cbMipInterrupt += check
+    h.cbSimplexInterrupt += check
+    h.cbIpmInterrupt += check
+
+
+def _outcome(h: highspy.Highs, inst: Instance, layout: _Layout, spec: ModelSpec) -> MilpOutcome:
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return MilpOutcome("infeasible", None, math.inf)
+    has_value = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    values = np.asarray(h.getSolution().col_value) if has_value else None
+    if spec.integral:
+        bound = info.mip_dual_bound if math.isfinite(info.mip_dual_bound) else -math.inf
+    else:
+        bound = info.objective_function_value if status == highspy.HighsModelStatus.kOptimal else -math.inf
+    if values is None:
+        return MilpOutcome("unknown", None, bound)
+    choice = _choice(inst, values[: layout.num_x])
+    slack = {name: float(values[col]) for name, col in layout.slack.items()}
+    proven = status == highspy.HighsModelStatus.kOptimal
+    return MilpOutcome("optimal" if proven else "feasible", choice, bound, slack, values[: layout.num_x])
+
+
+def _choice(inst: Instance, x: FloatArray) -> IntArray:
+    """Largest x per job (exactly one is 1 in an integral solution)."""
+    return np.array(
+        [int(inst.begin[i]) + int(np.argmax(x[inst.begin[i] : inst.begin[i + 1]])) for i in range(inst.n)],
+        dtype=np.int64,
+    )

@@ -1,0 +1,130 @@
+"""What a plan (one usable option per job) costs, how long it takes and which limits it breaks.
+
+Every solver path ends here, so the numbers a result reports never come from a model's
+objective value (which may carry round-off or tie-breaking terms) but from the plan itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from heroes_core.decision.placement_instance import TOLERANCE, FloatArray, Instance, IntArray
+from heroes_core.decision.placement_types import Violation
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A plan's schedule, totals, objective and broken limits. ``choice[i]`` is job i's option index k."""
+
+    choice: IntArray
+    start: FloatArray
+    finish: FloatArray
+    makespan: float
+    cost: float
+    energy: float
+    objective: float
+    score: float  # objective plus tie-breaking terms: what heuristics compare
+    violations: list[Violation]
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+
+def edge_arrays(inst: Instance) -> tuple[IntArray, IntArray, FloatArray]:
+    if not inst.edges:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    table = np.array(inst.edges, dtype=np.float64)
+    return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
+
+
+def schedule(inst: Instance, choice: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Earliest start and finish of every job: after its input arrived and every parent's output."""
+    site = inst.site[choice]
+    start = inst.in_time[choice].copy()
+    finish = np.zeros(inst.n)
+    transfer = inst.transfer_s_per_gb
+    duration = inst.time[choice]
+    for i in range(inst.n):
+        ready = float(start[i])
+        for p, gb in inst.parents[i]:
+            ready = max(ready, float(finish[p]) + gb * float(transfer[site[p], site[i]]))
+        start[i] = ready
+        finish[i] = ready + duration[i]
+    return start, finish
+
+
+def evaluate_choice(inst: Instance, choice: IntArray) -> Evaluation:
+    """Schedule, totals and violations of the plan ``choice`` (one option index k per job)."""
+    start, finish = schedule(inst, choice)
+    parent, child, gb = edge_arrays(inst)
+    site = inst.site[choice]
+    egress = float((gb * inst.egress_per_gb[site[parent], site[child]]).sum())
+    cost = float(inst.cost[choice].sum()) + egress
+    energy = float(inst.energy[choice].sum())
+    makespan = float(finish.max()) if inst.n else 0.0
+    return Evaluation(
+        choice=choice,
+        start=start,
+        finish=finish,
+        makespan=makespan,
+        cost=cost,
+        energy=energy,
+        objective=inst.weighted(makespan, cost, energy),
+        score=inst.weighted(makespan, cost, energy, tie=True),
+        violations=plan_violations(inst, choice, makespan, cost),
+    )
+
+
+def plan_violations(inst: Instance, choice: IntArray, makespan: float, cost: float) -> list[Violation]:
+    """Budget, deadline, capacity and licence limits the plan breaks, with the amounts."""
+    out: list[Violation] = []
+    budget, deadline = inst.budget, inst.deadline
+    if budget is not None and cost > budget * (1 + TOLERANCE) + TOLERANCE:
+        out.append(
+            Violation(
+                constraint="budget",
+                needed=cost,
+                available=budget,
+                detail=f"the plan costs {cost:.2f}, {cost - budget:.2f} over the budget of {budget:.2f}",
+            )
+        )
+    if deadline is not None and makespan > deadline * (1 + TOLERANCE) + TOLERANCE:
+        out.append(
+            Violation(
+                constraint="deadline",
+                needed=makespan,
+                available=deadline,
+                detail=f"the plan takes {makespan:.1f} s, {makespan - deadline:.1f} s past the "
+                f"deadline of {deadline:.1f} s",
+            )
+        )
+    used = np.bincount(inst.site[choice], weights=inst.cores[choice], minlength=len(inst.sites))
+    for s in np.flatnonzero(used > inst.capacity + TOLERANCE):
+        name = inst.sites[s]
+        out.append(
+            Violation(
+                constraint=f"capacity:{name}",
+                needed=float(used[s]),
+                available=float(inst.capacity[s]),
+                detail=f"the jobs placed on {name} need {used[s]:.0f} cores together; "
+                f"it offers {inst.capacity[s]:.0f}",
+            )
+        )
+    lic = inst.licence[choice]
+    seats_used = np.bincount(lic[lic >= 0], minlength=len(inst.licence_names))
+    for n in np.flatnonzero(seats_used > inst.seats):
+        name = inst.licence_names[n]
+        out.append(
+            Violation(
+                constraint=f"licence:{name}",
+                needed=float(seats_used[n]),
+                available=float(inst.seats[n]),
+                detail=f"the plan uses {seats_used[n]} seats of licence {name}; "
+                f"{inst.seats[n]:.0f} are available",
+            )
+        )
+    return out
