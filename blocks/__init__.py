@@ -3,9 +3,18 @@
 ``prefect block register -m heroes.blocks`` registers every block here.
 """
 
+from heroes.blocks.aws_account import AWSAccount
 from heroes.blocks.catalog import ApplicationCatalog
 from heroes.blocks.central_archive import CentralArchive
 from heroes.blocks.database import HeroesDatabase
 from heroes.blocks.hpc_centre import HPCCentre
+from heroes.blocks.oci_account import OCIAccount
 
-__all__ = ["ApplicationCatalog", "CentralArchive", "HPCCentre", "HeroesDatabase"]
+__all__ = [
+    "AWSAccount",
+    "ApplicationCatalog",
+    "CentralArchive",
+    "HPCCentre",
+    "HeroesDatabase",
+    "OCIAccount",
+]

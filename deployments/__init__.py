@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from prefect.deployments.runner import RunnerDeployment
 
+from heroes.deployments.centres import centre_deployments
+from heroes.deployments.cloud import cloud_deployments
 from heroes.flows import billing_report, decision_dashboard, run_job, run_workflow, watch_budgets
 
 
@@ -47,11 +49,12 @@ def architecture_deployments() -> list[RunnerDeployment]:
     ]
 
 
-def serve(limit: int | None = None) -> None:
-    """Serve every HEROES deployment until interrupted."""
+def serve(limit: int | None = None, centres: list[str] | None = None) -> None:
+    """Serve every HEROES deployment until interrupted (compliance checks for ``centres``)."""
     from prefect import serve as prefect_serve
 
-    prefect_serve(*user_deployments(), *architecture_deployments(), limit=limit)
+    prefect_serve(*user_deployments(), *architecture_deployments(),
+                  *centre_deployments(centres or ["local-slurm"]), *cloud_deployments(), limit=limit)
 
 
 __all__ = ["architecture_deployments", "serve", "user_deployments"]

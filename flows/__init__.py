@@ -1,8 +1,31 @@
 """Prefect flows: user workflows (``user``) and architecture workflows (``architecture``)."""
 
 from heroes.flows.architecture.budgets import billing_report, watch_budgets
+from heroes.flows.architecture.centres import check_hpc_centre_compliance, enroll_hpc_centre
+from heroes.flows.architecture.cloud import (
+    deploy_temporary_nodes,
+    integrate_cloud_platform,
+    start_cluster_nodes,
+    stop_cluster_nodes,
+    terminate_idle_nodes,
+    undeploy_temporary_nodes,
+)
 from heroes.flows.architecture.decision import decision_dashboard
 from heroes.flows.user.run_job import run_job
 from heroes.flows.user.run_workflow import run_workflow
 
-__all__ = ["billing_report", "decision_dashboard", "run_job", "run_workflow", "watch_budgets"]
+__all__ = [
+    "billing_report",
+    "check_hpc_centre_compliance",
+    "decision_dashboard",
+    "deploy_temporary_nodes",
+    "enroll_hpc_centre",
+    "integrate_cloud_platform",
+    "run_job",
+    "run_workflow",
+    "start_cluster_nodes",
+    "stop_cluster_nodes",
+    "terminate_idle_nodes",
+    "undeploy_temporary_nodes",
+    "watch_budgets",
+]

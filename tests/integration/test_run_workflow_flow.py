@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.flow_runs import resume_flow_run
 
@@ -35,7 +36,8 @@ def paused_run(name: str, seconds: float = 120) -> Any:
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
             for run in client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50):
-                if run.name and run.parameters.get("workflow", {}).get("name") == name \
+                workflow = run.parameters.get("workflow")
+                if isinstance(workflow, dict) and workflow.get("name") == name \
                         and run.state and run.state.is_paused():
                     return run.id
             time.sleep(0.5)
@@ -78,3 +80,38 @@ def test_a_workflow_that_cannot_meet_its_deadline_fails_before_submitting(blocks
     assert state.is_failed()
     assert "deadline" in state.message
     assert isinstance(state.result(raise_on_failure=False), PlacementError)
+
+
+def test_an_override_that_breaks_a_constraint_is_refused_and_the_user_is_asked_again(blocks) -> None:  # type: ignore[no-untyped-def]
+    name = f"only{uuid.uuid4().hex[:8]}"
+    spec = WorkflowSpec.model_validate({
+        "name": name, "allowed_sites": ["local-slurm"],
+        "jobs": [{"id": "one", "application": "busybox", "command": ["true"], "estimate_minutes": 0.1,
+                  "time_limit_minutes": 2}]})
+    holder: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: holder.update(state=run_workflow(
+        workflow=spec, organisation="itest", user="override", return_state=True)))
+    thread.start()
+    flow_run_id = paused_run(name)
+    resume_flow_run(flow_run_id, run_input={"accept": True, "overrides": {"one": "local-slurm-2"}})
+    deadline = time.monotonic() + 60  # refused: the run pauses again for a new answer
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(flow_run_id).state
+            if state and state.is_paused() and state.state_details.pause_key == "placement-2":
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the refused override did not lead to a second question")
+        only_this_run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        deadline = time.monotonic() + 20  # logs reach the server in batches
+        while time.monotonic() < deadline:
+            messages = [log.message for log in client.read_logs(log_filter=only_this_run)]
+            if any("Override refused" in m and "allowed_sites" in m for m in messages):
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError(f"no refusal with its reason in the run's logs: {messages}")
+    resume_flow_run(flow_run_id, run_input={"accept": True})
+    thread.join(timeout=300)
+    assert holder["state"].is_completed(), holder["state"].message

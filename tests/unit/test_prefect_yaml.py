@@ -16,7 +16,9 @@ def test_every_prefect_yaml_entrypoint_loads_the_packaged_flow(monkeypatch) -> N
     packaged = {"run-job": heroes.flows.run_job, "run-workflow": heroes.flows.run_workflow,
                 "watch-budgets": heroes.flows.watch_budgets,
                 "billing-report": heroes.flows.billing_report,
-                "decision-dashboard": heroes.flows.decision_dashboard}
+                "decision-dashboard": heroes.flows.decision_dashboard,
+                "enroll-hpc-centre": heroes.flows.enroll_hpc_centre,
+                "check-compliance-local-slurm": heroes.flows.check_hpc_centre_compliance}
     assert {d["name"] for d in deployments} == set(packaged)
     for deployment in deployments:
         loaded = load_flow_from_entrypoint(deployment["entrypoint"])

@@ -13,7 +13,14 @@ from prefect.blocks.core import Block
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 
 import heroes.blocks
-from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
+from heroes.blocks import (
+    ApplicationCatalog,
+    AWSAccount,
+    CentralArchive,
+    HeroesDatabase,
+    HPCCentre,
+    OCIAccount,
+)
 from heroes.blocks._common import LOGO_BASE_URL
 
 LOGOS = Path(heroes.blocks.__file__).parent / "logos"
@@ -30,7 +37,8 @@ def packaged_logos(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(suite, "urlopen", open_packaged)
 
 
-@pytest.mark.parametrize("block", [HPCCentre, CentralArchive, HeroesDatabase, ApplicationCatalog])
+@pytest.mark.parametrize("block", [HPCCentre, CentralArchive, HeroesDatabase, ApplicationCatalog,
+                                   AWSAccount, OCIAccount])
 class TestAllBlocksAdhereToStandards(BlockStandardTestSuite):
     @pytest.fixture
     def block(self, block: type[Block]) -> type[Block]:
@@ -42,7 +50,7 @@ def test_every_block_is_registered_by_the_collection_entry_point() -> None:
     (entry,) = [e for e in entry_points(group="prefect.collections") if e.name == "heroes"]
     assert entry.value == "heroes.blocks"
     module = entry.load()
-    assert {HPCCentre, CentralArchive, HeroesDatabase, ApplicationCatalog} <= {getattr(module, name) for name in module.__all__}
+    assert {HPCCentre, CentralArchive, HeroesDatabase, ApplicationCatalog, AWSAccount, OCIAccount} <= {getattr(module, name) for name in module.__all__}
 
 
 def test_secrets_never_show_in_the_block_repr() -> None:

@@ -1,0 +1,312 @@
+"""Architecture workflows of the deployment module: cloud clusters and cloud nodes.
+
+``integrate_cloud_platform`` creates (or converges) an organisation's persistent
+private cloud cluster with Terraform: plan, show the plan, pause for an admin's
+approval, apply the saved plan, register the headnode as an ``HPCCentre`` block.
+The Terraform state lives in the organisation's archive bucket
+(``<org>/terraform.tfstate``) and is the record of what exists: if an apply
+stops half way, the created resources are in the state and running the flow
+again creates only what is missing.
+
+The node flows start/stop a cluster's compute nodes, deploy and undeploy a
+user's temporary nodes, and terminate idle nodes (scheduled every 15 minutes).
+A temporary node never outlives a failed or cancelled workflow: deployment runs
+inside :func:`heroes_core.cloud.deploy_temporary` (terminates on any exception)
+and the flows' failure and cancellation hooks terminate every node tagged with
+the workflow.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.blocks.system import Secret
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.context import FlowRunContext
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from pydantic import Field
+
+from heroes.blocks import CentralArchive, HPCCentre
+from heroes.blocks.aws_account import AWSAccount
+from heroes.blocks.oci_account import OCIAccount
+from heroes_core.cloud import (
+    TAG_ORGANISATION,
+    TAG_ROLE,
+    TAG_WORKFLOW,
+    HealthCheck,
+    Node,
+    NodeProvider,
+    NodeSpec,
+    deploy_temporary,
+)
+from heroes_core.cloud import start_cluster_nodes as _start_cluster_nodes
+from heroes_core.cloud import stop_cluster_nodes as _stop_cluster_nodes
+from heroes_core.cloud import terminate_idle_nodes as _terminate_idle_nodes
+from heroes_core.cloud.terraform import BackendConfig, TerraformRun, plan_markdown
+from heroes_core.errors import HeroesError
+
+Provider = Literal["aws", "oci"]
+MODULES = Path(__file__).resolve().parents[2] / "terraform"
+
+
+class ClusterApproval(RunInput):
+    """An admin's answer to a private cloud cluster plan."""
+
+    approve: bool = Field(description="True to apply the plan shown in the artifact, False to stop.")
+    comment: str = Field(default="", description="Why (kept in the flow run's log).")
+
+
+class PlanRejectedError(HeroesError):
+    """An admin did not approve the Terraform plan."""
+
+
+# --- accounts and providers ---------------------------------------------------------------
+
+def load_account(account: str, provider: Provider = "aws") -> AWSAccount | OCIAccount:
+    block = AWSAccount.load(account) if provider == "aws" else OCIAccount.load(account)
+    return block  # type: ignore[return-value]
+
+
+def node_provider(account: str, provider: Provider = "aws") -> NodeProvider:
+    block = load_account(account, provider)
+    if isinstance(block, AWSAccount):
+        return block.nodes()
+    from heroes_core.cloud.oci import OCINodes
+
+    return OCINodes.from_config(block.config(), compartment_id=block.compartment_id())
+
+
+def _workflow_id(workflow: str | None) -> str:
+    if workflow:
+        return workflow
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        raise ValueError("outside a flow run, pass the workflow id the nodes belong to")
+    return str(context.flow_run.id)
+
+
+def terminate_workflow_nodes_hook(account: str, organisation: str, provider: Provider = "aws",
+                                  workflow: str | None = None) -> Callable[[Any, FlowRun, State], None]:
+    """A flow ``on_failure`` / ``on_cancellation`` hook terminating the workflow's temporary nodes.
+
+    Use it on any flow that deploys temporary nodes::
+
+        hook = terminate_workflow_nodes_hook("aws-prod", "acme")
+        @flow(on_failure=[hook], on_cancellation=[hook])
+        def my_workflow(): ...
+
+    Without ``workflow`` the nodes tagged with the failed flow run's id are terminated.
+    """
+    def hook(_flow: Any, flow_run: FlowRun, state: State) -> None:
+        tags = {TAG_ORGANISATION: organisation, TAG_ROLE: "temporary",
+                TAG_WORKFLOW: workflow or str(flow_run.id)}
+        ids = node_provider(account, provider).terminate_by_tags(tags)
+        if ids:
+            get_run_logger().warning("workflow %s ended %s: terminated temporary node(s) %s",
+                                     tags[TAG_WORKFLOW], state.type.value, ", ".join(ids))
+    return hook
+
+
+def _terminate_own_nodes(_flow: Any, flow_run: FlowRun, state: State) -> None:
+    """Hook of the node flows: their parameters name the account and the workflow."""
+    params = flow_run.parameters
+    workflow = params.get("workflow") or str(flow_run.id)
+    terminate_workflow_nodes_hook(params["account"], params["organisation"],
+                                  params.get("provider", "aws"), workflow)(_flow, flow_run, state)
+
+
+@contextmanager
+def temporary_nodes(account: str, organisation: str, spec: NodeSpec, count: int, *,
+                    provider: Provider = "aws", workflow: str | None = None,
+                    health_check: HealthCheck | None = None,
+                    ready_timeout: float = 600.0) -> Iterator[list[Node]]:
+    """Temporary nodes for the body of a ``with`` inside a flow; terminated when it ends, however."""
+    with deploy_temporary(node_provider(account, provider), spec, count, organisation=organisation,
+                          workflow=_workflow_id(workflow), health_check=health_check,
+                          ready_timeout=ready_timeout) as nodes:
+        yield nodes
+
+
+def _node_rows(nodes: list[Node]) -> list[dict[str, str]]:
+    return [{"node": n.id, "state": n.state, "type": n.instance_type, "role": n.role,
+             "address": n.private_ip or ""} for n in nodes]
+
+
+# --- node flows -----------------------------------------------------------------------------
+
+@flow(name="deploy-temporary-nodes", on_failure=[_terminate_own_nodes],
+      on_cancellation=[_terminate_own_nodes])
+def deploy_temporary_nodes(organisation: str, user: str, account: str, instance_type: str, count: int,
+                           image_id: str, subnet_id: str | None = None,
+                           security_group_ids: list[str] | None = None, provider: Provider = "aws",
+                           workflow: str | None = None, ready_timeout: float = 600.0) -> list[str]:
+    """Deploy ``count`` temporary nodes for a user's workflow; return their ids.
+
+    ``workflow`` is the id of the workflow the nodes serve (default: this flow
+    run); undeploy them with ``undeploy_temporary_nodes`` or let the workflow's
+    failure hook or the idle clean-up terminate them.
+    """
+    workflow_id = _workflow_id(workflow)
+    spec = NodeSpec(instance_type=instance_type, image_id=image_id, subnet_id=subnet_id,
+                    security_group_ids=tuple(security_group_ids or ()))
+    nodes_api = node_provider(account, provider)
+    with deploy_temporary(nodes_api, spec, count, organisation=organisation, workflow=workflow_id,
+                          ready_timeout=ready_timeout, keep_on_success=True,
+                          idempotency_key=f"{workflow_id}-{user}-{count}") as nodes:
+        create_table_artifact(key=f"temporary-nodes-{workflow_id[:8]}", table=_node_rows(nodes),
+                              description=f"Temporary nodes of {user} ({organisation}) for {workflow_id}")
+    get_run_logger().info("deployed %s for %s/%s", ", ".join(n.id for n in nodes), organisation, user)
+    return [n.id for n in nodes]
+
+
+@flow(name="undeploy-temporary-nodes")
+def undeploy_temporary_nodes(organisation: str, account: str, workflow: str | None = None,
+                             node_ids: list[str] | None = None, provider: Provider = "aws") -> list[str]:
+    """Terminate a workflow's temporary nodes (by tag), or the listed ones; return their ids."""
+    nodes_api = node_provider(account, provider)
+    if node_ids:
+        owned = [n.id for n in nodes_api.list_nodes({TAG_ORGANISATION: organisation, TAG_ROLE: "temporary"})
+                 if n.id in set(node_ids)]
+        nodes_api.terminate(owned)
+        return owned
+    if not workflow:
+        raise ValueError("name the workflow whose nodes to undeploy, or the node ids")
+    return nodes_api.terminate_by_tags({TAG_ORGANISATION: organisation, TAG_ROLE: "temporary",
+                                        TAG_WORKFLOW: workflow})
+
+
+@flow(name="start-cluster-nodes")
+def start_cluster_nodes(organisation: str, account: str, count: int, cluster: str | None = None,
+                        provider: Provider = "aws", launch_template_id: str | None = None,
+                        instance_type: str | None = None, timeout: float = 600.0) -> list[str]:
+    """Start ``count`` stopped compute nodes of the organisation's cluster (launch more from its template)."""
+    template = None
+    if launch_template_id:
+        template = NodeSpec(instance_type=instance_type or "", image_id="",
+                            launch_template_id=launch_template_id)
+    nodes = _start_cluster_nodes(node_provider(account, provider), organisation, cluster or organisation,
+                                 count, template=template, timeout=timeout)
+    if len(nodes) < count:
+        get_run_logger().warning("only %d of %d compute nodes could be started (no template to launch more)",
+                                 len(nodes), count)
+    return [n.id for n in nodes]
+
+
+@flow(name="stop-cluster-nodes")
+def stop_cluster_nodes(organisation: str, account: str, count: int, cluster: str | None = None,
+                       provider: Provider = "aws", timeout: float = 600.0) -> list[str]:
+    """Stop ``count`` running compute nodes of the cluster, least recently used first."""
+    return _stop_cluster_nodes(node_provider(account, provider), organisation, cluster or organisation,
+                               count, timeout=timeout)
+
+
+@flow(name="terminate-idle-nodes")
+def terminate_idle_nodes(account: str, idle_minutes: float = 30.0, provider: Provider = "aws",
+                         organisation: str | None = None) -> dict[str, list[str]]:
+    """Terminate idle temporary nodes and stop idle cluster compute nodes (``heroes:last-used`` tag)."""
+    report = _terminate_idle_nodes(node_provider(account, provider), idle_minutes, organisation=organisation)
+    if report.terminated or report.stopped:
+        get_run_logger().warning("idle > %s min: terminated %s, stopped %s", idle_minutes,
+                                 list(report.terminated), list(report.stopped))
+    return {"terminated": list(report.terminated), "stopped": list(report.stopped)}
+
+
+# --- private cloud cluster -----------------------------------------------------------------
+
+def _generate_keys() -> dict[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    keys = {}
+    for name in ("service", "host"):
+        private = Ed25519PrivateKey.generate()
+        keys[f"{name}_private"] = private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption()).decode()
+        keys[f"{name}_public"] = private.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return keys
+
+
+def cluster_keys(secret_name: str) -> dict[str, str]:
+    """The cluster's service-account and host key pairs, made once and kept in a Secret block.
+
+    They are saved *before* Terraform runs, so a re-run after a half-applied
+    cluster uses the same keys the headnode was given.
+    """
+    try:
+        stored: Any = Secret.load(secret_name).get()  # type: ignore[union-attr]
+        if isinstance(stored, dict) and {"service_private", "host_public"} <= set(stored):
+            return {str(k): str(v) for k, v in stored.items()}
+    except ValueError:
+        pass
+    keys = _generate_keys()
+    Secret(value=keys).save(secret_name, overwrite=True)  # type: ignore[arg-type]
+    return keys
+
+
+@flow(name="integrate-cloud-platform")
+def integrate_cloud_platform(organisation: str, account: str, provider: Provider = "aws",
+                             approve: bool = False, archive: str = "heroes-archive",
+                             variables: dict[str, Any] | None = None, module_dir: str | None = None,
+                             terraform_binary: str = "terraform", approval_timeout: int = 24 * 3600,
+                             centre_block: str | None = None) -> str:
+    """Create or converge the organisation's private cloud cluster; register it as an HPC centre.
+
+    Returns the name of the ``HPCCentre`` block (re-saved on every run, so it
+    follows the cluster's outputs).
+    """
+    logger = get_run_logger()
+    org = organisation.lower()
+    block_name = centre_block or f"{org}-{provider}-cloud"
+    account_block = load_account(account, provider)
+    archive_block: CentralArchive = CentralArchive.load(archive)  # type: ignore[assignment]
+    bucket = archive_block.ensure_bucket(org)
+    backend = BackendConfig.for_organisation(
+        org, bucket, region=archive_block.region, endpoint_url=archive_block.endpoint_url,
+        access_key=archive_block.access_key_id, secret_key=archive_block.secret_access_key)
+    keys = cluster_keys(f"{block_name}-keys")
+    tf_vars: dict[str, Any] = {
+        **account_block.terraform_variables(), "organisation": org,
+        "service_account_public_key": keys["service_public"],
+        "host_private_key": keys["host_private"], "host_public_key": keys["host_public"],
+        **(variables or {}),
+    }
+    with tempfile.TemporaryDirectory(prefix=f"heroes-tf-{org}-") as work:
+        run = TerraformRun(Path(module_dir) if module_dir else MODULES / provider, work,
+                           binary=terraform_binary, site=f"{provider}:{org}")
+        try:
+            run.init(backend)
+            changes = run.plan(tf_vars)
+            markdown = plan_markdown(run.show_plan(), title=f"Private cloud cluster of {org} on {provider}")
+            create_markdown_artifact(key=f"cluster-plan-{org}", markdown=markdown,
+                                     description="Terraform plan for the organisation's cluster")
+            if changes and not approve:
+                answer = pause_flow_run(wait_for_input=ClusterApproval, timeout=approval_timeout,
+                                        key=f"cluster-plan-{org}")
+                logger.info("plan %s: %s", "approved" if answer.approve else "rejected", answer.comment)
+                if not answer.approve:
+                    raise PlanRejectedError(f"the cluster plan for {org} was not approved: {answer.comment}",
+                                            site=f"{provider}:{org}",
+                                            fix="change the variables and run the flow again")
+            if changes:
+                run.apply()
+            outputs = run.outputs()
+        finally:
+            run.cleanup()
+    centre = HPCCentre(host=outputs["headnode_address"], user=outputs["service_account"],
+                       private_key=keys["service_private"],  # type: ignore[arg-type]
+                       host_key=outputs.get("host_key") or keys["host_public"],
+                       partitions=list(outputs.get("partitions") or []), scheduler="slurm",
+                       work_root=outputs.get("work_root") or "/shared/heroes",
+                       container_runtime=outputs.get("container_runtime") or "apptainer")
+    centre.save(block_name, overwrite=True)
+    logger.info("registered %s as HPC centre block %r", outputs["headnode_address"], block_name)
+    return block_name

@@ -1,0 +1,96 @@
+"""Cluster-level node operations, the same on every provider.
+
+A persistent private cloud cluster keeps its compute nodes *stopped* when there
+is no work (disks kept, no compute charge) and starts them on demand; a
+temporary node lives for one workflow and is terminated afterwards. Idle
+clean-up therefore stops idle cluster compute nodes and terminates idle
+temporary nodes; headnodes are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from heroes_core.cloud.base import (
+    TAG_CLUSTER,
+    TAG_ORGANISATION,
+    TAG_ROLE,
+    Node,
+    NodeProvider,
+    NodeSpec,
+    heroes_tags,
+)
+
+
+class IdleReport(BaseModel):
+    """What an idle clean-up did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    terminated: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
+
+
+def cluster_tags(organisation: str, cluster: str) -> dict[str, str]:
+    return {TAG_ORGANISATION: organisation, TAG_CLUSTER: cluster, TAG_ROLE: "compute"}
+
+
+def _oldest_first(nodes: Sequence[Node]) -> list[Node]:
+    never = datetime.min.replace(tzinfo=UTC)
+    return sorted(nodes, key=lambda n: (n.last_used or never, n.id))
+
+
+def start_cluster_nodes(provider: NodeProvider, organisation: str, cluster: str, count: int, *,
+                        template: NodeSpec | None = None, timeout: float = 600.0) -> list[Node]:
+    """Have ``count`` more compute nodes of the cluster running.
+
+    Stopped nodes are started first (least recently used first); if there are
+    not enough and ``template`` is given, new compute nodes are launched from it.
+    Returns the nodes started or launched, running and marked used.
+    """
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    tags = cluster_tags(organisation, cluster)
+    stopped = _oldest_first(provider.list_nodes(tags, states=("stopped",)))[:count]
+    ids = [n.id for n in stopped]
+    if ids:
+        provider.start(ids)
+    missing = count - len(ids)
+    if missing > 0 and template is not None:
+        new = provider.deploy(template, missing,
+                              heroes_tags(organisation, role="compute", cluster=cluster))
+        ids += [n.id for n in new]
+    nodes = provider.wait_for_state(ids, "running", timeout=timeout) if ids else []
+    provider.mark_used(ids)
+    return nodes
+
+
+def stop_cluster_nodes(provider: NodeProvider, organisation: str, cluster: str, count: int, *,
+                       timeout: float = 600.0) -> list[str]:
+    """Stop ``count`` running compute nodes of the cluster, least recently used first."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    running = _oldest_first(provider.list_nodes(cluster_tags(organisation, cluster), states=("running",)))
+    ids = [n.id for n in running[:count]]
+    if ids:
+        provider.stop(ids)
+        provider.wait_for_state(ids, "stopped", timeout=timeout)
+    return ids
+
+
+def terminate_idle_nodes(provider: NodeProvider, idle_minutes: float, *, now: datetime | None = None,
+                         organisation: str | None = None) -> IdleReport:
+    """Terminate idle temporary nodes and stop idle cluster compute nodes."""
+    if idle_minutes <= 0:
+        raise ValueError("idle_minutes must be positive")
+    idle = provider.idle_nodes(idle_minutes, now=now, organisation=organisation)
+    temporary = sorted(n.id for n in idle if n.role == "temporary")
+    compute = sorted(n.id for n in idle if n.role == "compute")
+    if temporary:
+        provider.terminate(temporary)
+    if compute:
+        provider.stop(compute)
+    return IdleReport(terminated=tuple(temporary), stopped=tuple(compute))

