@@ -15,10 +15,6 @@ This module does not use the HPC test bed fixture.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,48 +28,15 @@ from botocore.config import Config
 
 from heroes_core.costs import cloud_prices
 from heroes_core.costs.cloud_prices import PriceCache, PriceFetchError, fetch_aws_prices, load_snapshot
+from tests.integration.moto_server import free_port, moto_server
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto server on 127.0.0.1; the test run fails loudly if it does not come up."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto_server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"moto_server exited with {proc.returncode}:\n{log.read_text()}", pytrace=False)
-            try:
-                if httpx.get(f"{url}/moto-api/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"moto_server did not answer on {url} within 30 s:\n{log.read_text()}",
-                            pytrace=False)
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    yield from moto_server(tmp_path_factory.mktemp("moto"), {})
 
 
 def pricing_client(endpoint: str) -> Any:
@@ -125,7 +88,7 @@ def test_refresh_command_exits_non_zero_when_no_provider_answers(
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     cache_path = tmp_path / "prices.json"
-    closed = f"http://127.0.0.1:{_free_port()}/products/"  # nothing listens: OCI fails too
+    closed = f"http://127.0.0.1:{free_port()}/products/"  # nothing listens: OCI fails too
     code = cloud_prices.main(["refresh", "--cache", str(cache_path), "--regions", "us-east-1",
                               "--instance-types", "c5.xlarge", "--aws-endpoint-url", moto_endpoint,
                               "--oci-url", closed])

@@ -53,6 +53,19 @@ def run_in_thread(organisation: str, image: dict[str, str], holder: dict[str, An
     return thread
 
 
+def start_paused_run(organisation: str, image: dict[str, str], holder: dict[str, Any]) -> threading.Thread:
+    """Start run_job for ``organisation`` in a thread and note its flow run id in ``holder``."""
+    started = time.time() - 1
+    thread = run_in_thread(organisation, image, holder)
+    deadline = time.monotonic() + 60
+    while "id" not in holder and time.monotonic() < deadline:
+        runs = [r for r in latest_run_of(started) if r.parameters.get("organisation") == organisation]
+        if runs:
+            holder["id"] = runs[0].id
+        time.sleep(0.3)
+    return thread
+
+
 def latest_run_of(organisation_marker: float) -> Any:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
     from prefect.client.schemas.sorting import FlowRunSort
@@ -83,14 +96,7 @@ def test_a_workflow_over_budget_pauses_until_a_billing_admin_raises_it(image, bl
     organisation = f"poor{uuid.uuid4().hex[:8]}"
     budget_id = budgets().create(organisation, Decimal("0.001"), "EUR", hard=True)
     holder: dict[str, Any] = {}
-    started = time.time() - 1
-    thread = run_in_thread(organisation, image, holder)
-    deadline = time.monotonic() + 60
-    while "id" not in holder and time.monotonic() < deadline:
-        runs = [r for r in latest_run_of(started) if r.parameters.get("organisation") == organisation]
-        if runs:
-            holder["id"] = runs[0].id
-        time.sleep(0.3)
+    thread = start_paused_run(organisation, image, holder)
     flow_run_id = wait_paused(holder)
     assert budgets().get(budget_id).reserved == 0  # nothing reserved, nothing submitted
     budgets().raise_amount(budget_id, Decimal("10"))
@@ -105,14 +111,7 @@ def test_a_billing_admin_can_cancel_a_paused_workflow(image, blocks) -> None:  #
     organisation = f"poor{uuid.uuid4().hex[:8]}"
     budget_id = budgets().create(organisation, Decimal("0.001"), "EUR", hard=True)
     holder: dict[str, Any] = {}
-    started = time.time() - 1
-    thread = run_in_thread(organisation, image, holder)
-    deadline = time.monotonic() + 60
-    while "id" not in holder and time.monotonic() < deadline:
-        runs = [r for r in latest_run_of(started) if r.parameters.get("organisation") == organisation]
-        if runs:
-            holder["id"] = runs[0].id
-        time.sleep(0.3)
+    thread = start_paused_run(organisation, image, holder)
     flow_run_id = wait_paused(holder)
     resume_flow_run(flow_run_id, run_input={"action": "cancel"})
     thread.join(timeout=120)

@@ -19,17 +19,13 @@ Prefect API configured for the run (the test bed's, or Prefect's ephemeral one).
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import moto  # noqa: F401  (fail at import when moto is missing)
 import pytest
 from prefect import flow
@@ -50,60 +46,23 @@ from heroes_core.cloud import (
     stop_cluster_nodes,
     terminate_idle_nodes,
 )
+from tests.integration.moto_server import moto_server
 
 REGION = "eu-west-1"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _moto_server(tmp: Path, env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    log = tmp / "moto_server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"moto_server exited with {proc.returncode}:\n{log.read_text()}", pytrace=False)
-            try:
-                if httpx.get(f"{url}/moto-api/", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"moto_server did not answer on {url} within 30 s:\n{log.read_text()}",
-                            pytrace=False)
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto with instance-type validation; the run fails loudly if it does not come up."""
-    yield from _moto_server(tmp_path_factory.mktemp("moto"),
+    yield from moto_server(tmp_path_factory.mktemp("moto"),
                             {"MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"})
 
 
 @pytest.fixture(scope="module")
 def moto_with_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto validating credentials from the first request on."""
-    yield from _moto_server(tmp_path_factory.mktemp("moto-auth"), {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    yield from moto_server(tmp_path_factory.mktemp("moto-auth"), {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
 
 
 @pytest.fixture

@@ -66,10 +66,12 @@ def test_migrations_build_exactly_the_orm_schema(database: Database) -> None:
 def test_price_history_survives_changes(book: PriceBook) -> None:
     book.register_provider("centre", "Centre", "resource")
     offering = book.offering("centre", "partition", "hpc/debug")
-    start = NOW + timedelta(minutes=1)
-    book.publish("centre", offering, PriceModel(currency="EUR", per_core_hour=D("0.02")), valid_from=start)
+    now = datetime.now(UTC)
+    start = now + timedelta(minutes=1)
+    book.publish("centre", offering, PriceModel(currency="EUR", per_core_hour=D("0.02")), valid_from=start,
+                 now=now)
     book.change_price("centre", offering, PriceModel(currency="EUR", per_core_hour=D("0.04")),
-                      effective=start + timedelta(days=1))
+                      effective=start + timedelta(days=1), now=now)
     assert book.price_at(offering, start + timedelta(hours=23))[1].per_core_hour == D("0.02")
     assert book.price_at(offering, start + timedelta(days=2))[1].per_core_hour == D("0.04")
 
