@@ -49,12 +49,18 @@ def architecture_deployments() -> list[RunnerDeployment]:
     ]
 
 
-def serve(limit: int | None = None, centres: list[str] | None = None) -> None:
-    """Serve every HEROES deployment until interrupted (compliance checks for ``centres``)."""
+def serve(limit: int | None = None, centres: list[str] | None = None,
+          cloud_account: str | None = None) -> None:
+    """Serve every HEROES deployment until interrupted.
+
+    Compliance checks are scheduled for ``centres``; idle cloud nodes are cleaned up
+    only when an ``AWSAccount`` block name is given (nothing to clean otherwise).
+    """
     from prefect import serve as prefect_serve
 
+    cloud = cloud_deployments(cloud_account) if cloud_account else []
     prefect_serve(*user_deployments(), *architecture_deployments(),
-                  *centre_deployments(centres or ["local-slurm"]), *cloud_deployments(), limit=limit)
+                  *centre_deployments(centres or ["local-slurm"]), *cloud, limit=limit)
 
 
 __all__ = ["architecture_deployments", "serve", "user_deployments"]
