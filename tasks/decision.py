@@ -15,6 +15,8 @@ from heroes_core.decision.metadata import JobRecordIn, MetadataStore, parse_sacc
 from heroes_core.decision.placement import PlacementProblem, PlacementResult, evaluate, solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
 from heroes_core.decision.predict import Predictor
+from heroes_core.deployment.enrolments import Enrolments
+from heroes_core.errors import SpecError
 from heroes_core.models import JobStatus
 from heroes_core.workflows import WorkflowJob, WorkflowSpec
 
@@ -39,9 +41,22 @@ def predictor_for(database: HeroesDatabase) -> Predictor:
     return _predictors[key]
 
 
+def compliant_centres(centres: list[str], database: HeroesDatabase) -> list[str]:
+    """Leave out centres whose last compliance check failed (the check's event says why)."""
+    failing = Enrolments(database.database()).failing(centres)
+    if failing:
+        get_run_logger().warning("Not placing jobs on %s: last compliance check failed",
+                                 ", ".join(failing))
+    kept = [name for name in centres if name not in failing]
+    if not kept:
+        raise SpecError(f"every candidate centre failed its last compliance check: {', '.join(failing)}",
+                        site="decision", fix="repair the centres and re-run check-hpc-centre-compliance")
+    return kept
+
+
 def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, organisation: str,
                     project: str | None, currency: str = "EUR") -> PlanningInputs:
-    blocks = [HPCCentre.load(name) for name in centres]
+    blocks = [HPCCentre.load(name) for name in compliant_centres(centres, database)]
     sites = [block.site_config() for block in blocks]  # type: ignore[attr-defined]
     loads = {site.name: block.site().scheduler.load()  # type: ignore[attr-defined]
              for site, block in zip(sites, blocks, strict=True)}

@@ -104,3 +104,8 @@ class Enrolments:
         with self.database.transaction() as session:
             return [_view(r) for r in session.scalars(select(CentreEnrolment)
                                                       .order_by(CentreEnrolment.centre))]
+
+    def failing(self, centres: list[str]) -> list[str]:
+        """Those of ``centres`` whose last compliance check failed: the decision module skips them."""
+        return [view.centre for view in self.all()
+                if view.centre in centres and view.last_compliance_ok is False]

@@ -103,6 +103,9 @@ def test_compliance_catches_a_broken_runtime_without_changing_it(testbed, blocks
         restored = run_playbook(centre.site_config())
     assert restored.ok and restored.changed >= 1
     assert mode_of(centre, centre.work_root) == "700"
+    check_hpc_centre_compliance(centre="local-slurm-2")  # compliant again once repaired
+    view = enrolments().get("local-slurm-2")
+    assert view is not None and view.last_compliance_ok is True
 
 
 def test_a_centre_failing_a_prerequisite_is_not_enrolled(blocks) -> None:  # type: ignore[no-untyped-def]

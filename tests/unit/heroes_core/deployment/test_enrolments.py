@@ -30,3 +30,16 @@ def test_migration_matches_the_model_and_rows_round_trip(tmp_path: Path) -> None
     assert not store.get("hpc2").enrolled  # type: ignore[union-attr]
     assert store.record_enrolment("hpc1", "0.2.0").last_compliance_failures == []
     database.dispose()
+
+
+def test_centres_that_failed_their_last_compliance_check_are_reported_as_failing(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = Enrolments(database)
+    store.record_enrolment("good", "0.1.0")
+    store.record_enrolment("broken", "0.1.0")
+    store.record_compliance("broken", False, [{"name": "configuration"}])
+    store.record_compliance("good", True, [])
+    assert store.failing(["good", "broken", "never-enrolled"]) == ["broken"]
+    store.record_compliance("broken", True, [])
+    assert store.failing(["good", "broken"]) == []
+    database.dispose()
