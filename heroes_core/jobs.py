@@ -12,7 +12,7 @@ import hashlib
 import re
 import shlex
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -217,7 +217,3 @@ def wait_for(site: Site, job_id: str, *, interval: float = 1.0, max_interval: fl
                                  site=site.name, fix="check the scheduler's accounting")
         time.sleep(delay)
         delay = min(delay * 1.5, max_interval)
-
-
-def cancel(site: Site, job_ids: Collection[str]) -> None:
-    site.scheduler.cancel(job_ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from heroes.blocks import CentralArchive, HPCCentre
+from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
 from heroes_core.data import Rclone
 
 
@@ -12,6 +12,10 @@ def load_centre(centre: HPCCentre | str) -> HPCCentre:
 
 def load_archive(archive: CentralArchive | str) -> CentralArchive:
     return CentralArchive.load(archive) if isinstance(archive, str) else archive  # type: ignore[return-value]
+
+
+def load_database(database: HeroesDatabase | str) -> HeroesDatabase:
+    return HeroesDatabase.load(database) if isinstance(database, str) else database  # type: ignore[return-value]
 
 
 def rclone_between(archive: CentralArchive, centre: HPCCentre) -> Rclone:

@@ -11,6 +11,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from heroes.blocks import HeroesDatabase
+from heroes.tasks._context import load_database
 from heroes_core.costs import (
     ChargeItem,
     CostEstimate,
@@ -21,10 +22,6 @@ from heroes_core.costs import (
     worst_case_usage,
 )
 from heroes_core.models import JobSpec, JobStatus, UserArea
-
-
-def load_database(database: HeroesDatabase | str) -> HeroesDatabase:
-    return HeroesDatabase.load(database) if isinstance(database, str) else database  # type: ignore[return-value]
 
 
 def job_offering(prices: PriceBook, site: str, partition: str) -> int:

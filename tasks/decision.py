@@ -9,8 +9,8 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from heroes.blocks import ApplicationCatalog, HeroesDatabase, HPCCentre
-from heroes.tasks.costs import load_database
+from heroes.blocks import ApplicationCatalog, HeroesDatabase
+from heroes.tasks._context import load_centre, load_database
 from heroes_core.decision.metadata import JobRecordIn, MetadataStore, parse_sacct_usage, sacct_usage_argv
 from heroes_core.decision.placement import PlacementProblem, PlacementResult, evaluate, solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
@@ -56,7 +56,7 @@ def compliant_centres(centres: list[str], database: HeroesDatabase) -> list[str]
 
 def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, organisation: str,
                     project: str | None, currency: str = "EUR") -> PlanningInputs:
-    blocks = [HPCCentre.load(name) for name in compliant_centres(centres, database)]
+    blocks = [load_centre(name) for name in compliant_centres(centres, database)]
     sites = [block.site_config() for block in blocks]  # type: ignore[attr-defined]
     loads = {site.name: block.site().scheduler.load()  # type: ignore[attr-defined]
              for site, block in zip(sites, blocks, strict=True)}
@@ -126,7 +126,7 @@ def record_job_metadata(database: HeroesDatabase | str, centre: str, job: Workfl
                         predicted_energy_j: float | None, predicted_cost: float | None,
                         cost: Decimal | None) -> None:
     """Learn from a finished job: its Slurm accounting joins the performance metadata."""
-    site = HPCCentre.load(centre).site()  # type: ignore[attr-defined]
+    site = load_centre(centre).site()
     usage = parse_sacct_usage(site.transport.check(sacct_usage_argv(status.job_id)).stdout)
     record = JobRecordIn.from_usage(
         usage, watts_per_core=10.0, job_key=job_key, workflow_id=workflow_id,

@@ -15,8 +15,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from heroes.blocks import CentralArchive
-from heroes.tasks.costs import load_database
+from heroes.tasks._context import load_archive, load_database
 from heroes_core.costs import Ledger
 from heroes_core.costs.ledger import Dimension
 
@@ -66,7 +65,7 @@ def billing_report(organisation: str, database: str = "heroes-database",
     rows = ledger.consolidate(ledger.lines(organisation=organisation), dimensions)  # type: ignore[arg-type]
     create_table_artifact(key=f"billing-{organisation}".lower(), table=rows,
                           description=f"Consumption of {organisation} by {', '.join(dimensions)}")
-    archive_block: CentralArchive = CentralArchive.load(archive)  # type: ignore[assignment]
+    archive_block = load_archive(archive)
     bucket = archive_block.ensure_bucket(organisation)
     key = f"billing/{datetime.now(UTC):%Y%m%dT%H%M%S}-{'-'.join(dimensions)}.csv"
     archive_block.s3_client().put_object(Bucket=bucket, Key=key, Body=ledger.to_csv(rows).encode())

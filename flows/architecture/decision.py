@@ -7,7 +7,7 @@ from typing import Any, Literal
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from heroes.tasks.costs import load_database
+from heroes.tasks._context import load_database
 from heroes_core.decision.metadata import MetadataStore
 
 

@@ -13,7 +13,6 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import flow_run as current_run
 from prefect.states import State
 
-from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
 from heroes.flows.user.billing import reserve_or_pause
 from heroes.tasks import (
     JobRecord,
@@ -28,7 +27,7 @@ from heroes.tasks import (
     submit_job,
     wait_for_job,
 )
-from heroes.tasks._context import load_centre
+from heroes.tasks._context import load_archive, load_centre, load_database
 from heroes_core.errors import JobFailedError
 from heroes_core.jobs import job_key as derive_job_key
 from heroes_core.models import JobSpec, JobState, JobStatus, UserArea
@@ -44,9 +43,7 @@ def _cancel_batch_job(flow: object, flow_run: FlowRun, state: State[object]) -> 
     get_run_logger().info("Cancelled batch job(s) %s on %s", ", ".join(found) or "(none)",
                           site.name)
     if params.get("billing", True):
-        database: HeroesDatabase = HeroesDatabase.load(  # type: ignore[assignment]
-            params.get("database", "heroes-database"))
-        database.budgets().release(str(flow_run.id))
+        load_database(params.get("database", "heroes-database")).budgets().release(str(flow_run.id))
 
 
 @flow(name="run-job", on_cancellation=[_cancel_batch_job], log_prints=True)
@@ -80,13 +77,12 @@ def run_job(
     """
     area = UserArea(organisation=organisation, user=user)
     key = job_key or derive_job_key(str(current_run.id))
-    centre_block: HPCCentre = HPCCentre.load(centre)  # type: ignore[assignment]
-    archive_block: CentralArchive = CentralArchive.load(archive)  # type: ignore[assignment]
+    centre_block = load_centre(centre)
+    archive_block = load_archive(archive)
     site_name = centre_block.site_config().name
 
     workflow_id = str(current_run.id)
-    database_block: HeroesDatabase | None = (
-        HeroesDatabase.load(database) if billing else None)  # type: ignore[assignment]
+    database_block = load_database(database) if billing else None
     partition = centre_block.site().partition_for(spec) or "default"
 
     job_id = find_job(centre_block, key)

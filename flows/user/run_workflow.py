@@ -24,15 +24,15 @@ from prefect.input import RunInput
 from prefect.runtime import flow_run as current_run
 from pydantic import Field
 
-from heroes.blocks import ApplicationCatalog, HPCCentre
+from heroes.blocks import ApplicationCatalog
 from heroes.flows.user.run_job import run_job
-from heroes.tasks.costs import load_database
+from heroes.tasks._context import load_centre, load_database
 from heroes.tasks.decision import Plan, plan_workflow, record_job_metadata, with_overrides
 from heroes_core.costs import Ledger
 from heroes_core.decision.metadata import MetadataStore
 from heroes_core.decision.placement import Option, evaluate
 from heroes_core.decision.planner import OptionDetail, expected_queue_wait_s
-from heroes_core.errors import HeroesError, JobFailedError, SpecError
+from heroes_core.errors import HeroesError, JobFailedError
 from heroes_core.jobs import job_key as derive_job_key
 from heroes_core.models import JobSpec, JobStatus
 from heroes_core.schedulers import SiteLoad
@@ -90,7 +90,7 @@ def _reevaluate(plan: Plan, chosen: dict[str, int], wave: list[str], centres: li
                 margin: float, auto_move: bool) -> dict[str, int]:
     """Before a wave: move (or propose moving) jobs whose centre is now clearly worse."""
     logger = get_run_logger()
-    loads = {name: HPCCentre.load(name).site().scheduler.load() for name in centres}  # type: ignore[attr-defined]
+    loads = {name: load_centre(name).site().scheduler.load() for name in centres}
     proposals = []
     for job_id in wave:
         options = plan.problem.jobs[[j.id for j in plan.problem.jobs].index(job_id)].options
@@ -257,4 +257,4 @@ def _summary(plan: Plan, chosen: dict[str, int], workflow: WorkflowSpec, statuse
                           description="Predicted vs actual time, cost and energy per job")
 
 
-__all__ = ["PlacementDecision", "PlacementError", "SpecError", "run_workflow"]
+__all__ = ["PlacementDecision", "PlacementError", "run_workflow"]
