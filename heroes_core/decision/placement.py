@@ -43,13 +43,14 @@ from heroes_core.decision.placement_heuristics import (
     better,
     critical_jobs,
     greedy,
+    local_egress,
     option_scores,
     single_site_plans,
 )
 from heroes_core.decision.placement_instance import Instance, compile_problem, ideal_bounds
 from heroes_core.decision.placement_milp import MilpOutcome, MilpStatus, ModelSpec, model_columns, solve_milp
 from heroes_core.decision.placement_plan import Evaluation, edge_arrays, evaluate_choice
-from heroes_core.decision.placement_search import lns, rens, round_relaxation
+from heroes_core.decision.placement_search import lns, rens, round_relaxation, within_limits
 from heroes_core.decision.placement_types import (
     Constraints,
     Edge,
@@ -79,6 +80,7 @@ __all__ = [
     "Violation",
     "Weights",
     "evaluate",
+    "prove_bound",
     "solve",
 ]
 
@@ -114,13 +116,28 @@ def solve(problem: PlacementProblem, *, time_limit_s: float = 10.0) -> Placement
     )
 
 
+def prove_bound(problem: PlacementProblem, plan: PlacementResult, *, time_limit_s: float) -> float:
+    """A lower bound on the objective proven by running the full MILP for ``time_limit_s``, warm-started
+    from ``plan``: how far a plan found under a short cap really is from optimal (benchmarks use it)."""
+    inst = compile_problem(problem)
+    position = {job_id: i for i, job_id in enumerate(inst.job_ids)}
+    choice = np.zeros(inst.n, dtype=np.int64)
+    for chosen in plan.choices:
+        i = position[chosen.job]
+        k = np.arange(inst.begin[i], inst.begin[i + 1])
+        choice[i] = k[inst.original[k] == chosen.option][0]
+    spec = ModelSpec(objective=_objective_with_ties(inst))
+    outcome = solve_milp(inst, spec, deadline=time.monotonic() + time_limit_s, incumbent=choice)
+    return max(outcome.bound - _tie_ceiling(inst), plan.lower_bound)
+
+
 def _search(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluation, float, MilpStatus]:
     """Best plan, proven bound (of the objective with tie terms) and MILP status, by model size:
     small models get one MILP; larger ones the LP relaxation, rounding, RENS and LNS, then, when
     the full model is small enough for HiGHS to start in time, the warm-started full MILP."""
     spec = ModelSpec(objective=_objective_with_ties(inst))
     if len(inst.time) <= SMALL_MODEL_OPTIONS:
-        outcome = solve_milp(inst, spec, deadline=cap, incumbent=incumbent.choice)
+        outcome = solve_milp(inst, replace(spec, restart=False), deadline=cap, incumbent=incumbent.choice)
         return _keep_better(inst, incumbent, outcome), outcome.bound, outcome.status
     relaxed = solve_milp(inst, replace(spec, integral=False), deadline=_share(cap, 0.5))
     if relaxed.status == "infeasible":
@@ -132,6 +149,8 @@ def _search(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluati
         best = rens(inst, spec, relaxed.x, best, deadline=_share(cap, 0.4))
     if model_columns(inst) > FULL_MILP_COLUMNS:
         return lns(inst, spec, best, deadline=cap), relaxed.bound, "feasible"
+    if not best.feasible:
+        best = within_limits(inst, best, deadline=_share(cap, 0.5))
     # medium: LNS finds good plans fast, the full MILP then tightens the bound (cuts, branching)
     best = lns(inst, spec, best, deadline=_share(cap, 0.4))
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
@@ -313,15 +332,7 @@ def _choices(inst: Instance, ev: Evaluation) -> list[JobChoice]:
 def _local_scores(inst: Instance, ev: Evaluation) -> np.ndarray:
     """Each option's contribution if its job alone switched to it: its own score plus the egress
     it would pay to or from its parents and children where they are placed."""
-    score = option_scores(inst)
-    b = inst.coef[1] + inst.tie[1]
-    site_of_job = inst.site[ev.choice]
-    extra = np.zeros(len(score))
-    for p, c, gb in inst.edges:
-        kp, kc = np.asarray(inst.options_of(p)), np.asarray(inst.options_of(c))
-        extra[kp] += gb * inst.egress_per_gb[inst.site[kp], site_of_job[c]]
-        extra[kc] += gb * inst.egress_per_gb[site_of_job[p], inst.site[kc]]
-    result: np.ndarray = score + b * extra
+    result: np.ndarray = option_scores(inst) + (inst.coef[1] + inst.tie[1]) * local_egress(inst, ev.choice)
     return result
 
 

@@ -61,16 +61,22 @@ def repair(
     Each round, for each violated limit, takes the moves with the best ratio (resource freed per
     unit of score lost, one per job) until they cover the excess, then re-evaluates the plan: one
     evaluation per round rather than per move keeps this linear enough for 1,000-job workflows.
+    Jobs moved in one round are never neighbours, so each move's egress and transfer estimate
+    holds (neighbours moving together oscillated around 1,130 against a budget of 740).
     """
     choice = choice.copy()
     job_of = inst.job_of()
+    neighbours = _neighbours(inst)
     rounds = MAX_ROUNDS if max_rounds is None else max_rounds
     ev = evaluate_choice(inst, choice)
     while ev.violations and rounds > 0:
+        blocked = np.zeros(inst.n, dtype=bool)
         moves = [
             k
             for v in ev.violations
-            for k in _moves(inst, ev, v.constraint, v.needed - v.available, score, job_of)
+            for k in _moves(
+                inst, ev, v.constraint, v.needed - v.available, score, job_of, neighbours, blocked
+            )
         ]
         if not moves:
             break
@@ -80,10 +86,26 @@ def repair(
     return ev
 
 
+def _neighbours(inst: Instance) -> list[list[int]]:
+    out: list[list[int]] = [[] for _ in range(inst.n)]
+    for p, c, _gb in inst.edges:
+        out[p].append(c)
+        out[c].append(p)
+    return out
+
+
 def _moves(
-    inst: Instance, ev: Evaluation, constraint: str, excess: float, score: FloatArray, job_of: IntArray
+    inst: Instance,
+    ev: Evaluation,
+    constraint: str,
+    excess: float,
+    score: FloatArray,
+    job_of: IntArray,
+    neighbours: list[list[int]],
+    blocked: np.ndarray,
 ) -> list[int]:
-    """Options to switch to (one per job) that together free ``excess`` of ``constraint`` most cheaply."""
+    """Options to switch to (one per job, no two neighbours, none ``blocked``) that together free
+    ``excess`` of ``constraint`` most cheaply; marks the moved jobs and their neighbours blocked."""
     current = ev.choice[job_of]
     gain = _resource_gain(inst, ev, constraint, current, job_of)
     if gain is None:
@@ -91,13 +113,14 @@ def _moves(
     loss = np.maximum(score - score[current], 0.0)
     ratio = np.where(gain > _EPS, loss / np.maximum(gain, _EPS), np.inf)
     picked: list[int] = []
-    seen: set[int] = set()
     freed = 0.0
     for k in np.argsort(ratio, kind="stable"):
         if not np.isfinite(ratio[k]) or freed >= excess:
             break
-        if int(job_of[k]) not in seen:
-            seen.add(int(job_of[k]))
+        job = int(job_of[k])
+        if not blocked[job]:
+            blocked[job] = True
+            blocked[neighbours[job]] = True
             picked.append(int(k))
             freed += float(gain[k])
     return picked
@@ -108,7 +131,10 @@ def _resource_gain(
 ) -> FloatArray | None:
     """How much of the violated resource each option frees if its job switches to it."""
     if constraint == "budget":
-        gain: FloatArray = inst.cost[current] - inst.cost
+        # egress counts: at 1,000 jobs the per-job cheapest options can still break the budget by
+        # their egress alone (measured: 1,046 against 740, while the cheapest plan costs 581)
+        price = inst.cost + local_egress(inst, ev.choice)
+        gain: FloatArray = price[current] - price
         return gain
     if constraint == "deadline":
         critical = critical_jobs(inst, ev)
@@ -124,6 +150,17 @@ def _resource_gain(
         n = inst.licence_names.index(name)
         return np.where((inst.licence[current] == n) & (inst.licence != n), 1.0, 0.0)
     return None
+
+
+def local_egress(inst: Instance, choice: IntArray) -> FloatArray:
+    """Egress each option would pay if its job alone moved to it, its parents and children staying put."""
+    site_of_job = inst.site[choice]
+    extra = np.zeros(len(inst.time))
+    for p, c, gb in inst.edges:
+        kp, kc = np.arange(inst.begin[p], inst.begin[p + 1]), np.arange(inst.begin[c], inst.begin[c + 1])
+        extra[kp] += gb * inst.egress_per_gb[inst.site[kp], site_of_job[c]]
+        extra[kc] += gb * inst.egress_per_gb[site_of_job[p], inst.site[kc]]
+    return extra
 
 
 def critical_jobs(inst: Instance, ev: Evaluation) -> np.ndarray:

@@ -46,6 +46,10 @@ class ModelSpec:
     elastic: bool = False  # resource rows get a penalised slack (which rows bind, by how much)
     integral: bool = True
     rel_gap: float = 1e-6
+    # HiGHS restarts after fixing columns at the root; on models of a few hundred options the
+    # restarts are most of the time to proof (20 x 10 with binding limits: 1.6-2.7 s with, 0.6-0.9 s
+    # without), on 100 x 20 they pay off (a higher bound at 10 s)
+    restart: bool = True
 
 
 @dataclass
@@ -281,16 +285,25 @@ def warm_start(inst: Instance, layout: _Layout, choice: IntArray, num_col: int) 
 
 
 def solve_milp(
-    inst: Instance, spec: ModelSpec, *, deadline: float, incumbent: IntArray | None = None
+    inst: Instance,
+    spec: ModelSpec,
+    *,
+    deadline: float,
+    incumbent: IntArray | None = None,
+    target: float | None = None,
 ) -> MilpOutcome:
-    """Solve the model until proven (to ``spec.rel_gap``) or until the wall clock reaches ``deadline``."""
+    """Solve the model until proven (to ``spec.rel_gap``) or until the wall clock reaches ``deadline``;
+    with ``target``, stop at the first plan whose model objective is at most ``target``."""
     lp, layout = build(inst, spec)
     h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.silent()
     h.setOptionValue("time_limit", max(deadline - time.monotonic(), 0.01))
+    if target is not None:
+        h.setOptionValue("objective_target", target)
     h.setOptionValue("mip_rel_gap", spec.rel_gap)
     h.setOptionValue("mip_abs_gap", 1e-9)
     h.setOptionValue("random_seed", 0)
+    h.setOptionValue("mip_allow_restart", spec.restart)
     if not spec.integral:
         h.setOptionValue("solver", "simplex")
     h.passModel(lp)

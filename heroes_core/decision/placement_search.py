@@ -52,6 +52,22 @@ def rens(
     return _solve_restricted(inst, spec, keep, incumbent, deadline)
 
 
+def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> Evaluation:
+    """A plan that meets budget and deadline together, when the heuristics found none.
+
+    Under a tight budget *and* deadline, repairing one limit breaks the other, and HiGHS on the
+    weighted model may find no plan in 10 s (measured). The cheapest plan meeting the deadline
+    costs at most the budget whenever any plan meets both, and its cost-only model finds such
+    plans in 2-4 s at 100 x 20, so it is solved until its first plan within budget.
+    """
+    cost_first = ModelSpec(objective=(0.0, 1.0, 0.0), budget=False)
+    outcome = solve_milp(inst, cost_first, deadline=deadline, target=inst.budget)
+    if outcome.choice is None:
+        return incumbent
+    found = evaluate_choice(inst, outcome.choice)
+    return found if better(found, incumbent) else incumbent
+
+
 def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: float) -> Evaluation:
     """Free one neighbourhood at a time (critical jobs first) until the deadline; keep every improvement."""
     best = incumbent
