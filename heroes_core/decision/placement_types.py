@@ -9,9 +9,9 @@ constraints, so the error says *which* job is wrong instead of "value must be >=
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 Strategy = Literal["time", "price", "energy", "weighted"]
 Status = Literal["optimal", "feasible", "infeasible"]
@@ -55,13 +55,23 @@ class Edge(BaseModel):
     data_gb: float = 0.0
 
 
+def _site_pair(value: object) -> object:
+    """JSON writes a ``(from, to)`` key as ``"from,to"``; read it back so a problem round-trips."""
+    if isinstance(value, str) and value.count(",") == 1:
+        return tuple(value.split(","))
+    return value
+
+
+SitePair = Annotated[tuple[str, str], BeforeValidator(_site_pair)]
+
+
 class Network(BaseModel):
     """Directed site-to-site links. Same site: free and instantaneous; unlisted pairs: the defaults."""
 
     model_config = ConfigDict(frozen=True)
 
-    bandwidth_gbps: dict[tuple[str, str], float] = Field(default_factory=dict)
-    egress_per_gb: dict[tuple[str, str], float] = Field(default_factory=dict)
+    bandwidth_gbps: dict[SitePair, float] = Field(default_factory=dict)
+    egress_per_gb: dict[SitePair, float] = Field(default_factory=dict)
     default_bandwidth_gbps: float = 1.0
     default_egress_per_gb: float = 0.0
 

@@ -275,3 +275,9 @@ def test_solve_returns_within_its_time_limit() -> None:
     assert result.status in ("optimal", "feasible")
     assert result.solve_s < 2.0
     assert 0 <= result.lower_bound <= result.objective
+
+
+def test_problem_round_trips_through_json() -> None:
+    net = Network(bandwidth_gbps={("hpc", "cloud"): 2.5}, egress_per_gb={("cloud", "hpc"): 0.09})
+    original = problem(FAST_OR_CHEAP, [Edge(parent="a", child="b", data_gb=3)], network=net, budget=30)
+    assert PlacementProblem.model_validate_json(original.model_dump_json()) == original
