@@ -304,6 +304,7 @@ def main() -> None:
         default=300.0,
         help="seconds of the long reference solve per 100x20 instance (0: skip; --quick skips it)",
     )
+    parser.add_argument("--only", help="run one shape only (20x10, 100x20, 1000x50-dag, 1000x50-bulk)")
     args = parser.parse_args()
     reference_s = 0.0 if args.quick else args.reference_s
     shapes = [Shape("20x10", 20, 10, 5, 10.0), Shape("100x20", 100, 20, 8, 10.0)]
@@ -323,7 +324,7 @@ def main() -> None:
         "# share of the limit the plan uses; '-': no feasible plan / not measured"
     )
     rows: list[dict[str, object]] = []
-    for shape in shapes:
+    for shape in [s for s in shapes if args.only in (None, s.name)]:
         if not shape.pairwise and shape.dag:
             print(
                 f"# {shape.name}: pairwise baseline skipped: ~3 million pair variables (43 s and 3 GB "
