@@ -1,9 +1,7 @@
 """Performance metadata store: upsert, queries, sacct usage parsing, energy provenance, accuracy, schema."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,18 +25,6 @@ from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'heroes.db'}")
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def store(database: Database) -> MetadataStore:
-    return MetadataStore(database)
 
 
 def rec(job_key: str = "wf1-job1", **overrides: Any) -> JobRecordIn:

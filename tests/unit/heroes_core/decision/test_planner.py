@@ -1,9 +1,7 @@
 """From a workflow spec to a placement problem: options, prices, predictions, refusals."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 
@@ -19,13 +17,6 @@ from heroes_core.workflows import WorkflowSpec
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 DIGEST = "sha256:" + "b" * 64
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

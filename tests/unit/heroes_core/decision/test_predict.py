@@ -1,15 +1,12 @@
 """Predictor: user-estimate fallback, quantile models on synthetic history, refits, energy model, evaluation."""
 
 import math
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from heroes_core.costs.db import Database
 from heroes_core.decision.metadata import JobRecordIn, MetadataStore
 from heroes_core.decision.predict import Predictor
 from heroes_core.errors import SpecError
@@ -22,18 +19,6 @@ Z90 = 1.2815515655446004
 
 def truth(size: float, cores: int) -> float:
     return A * size / cores
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(f"sqlite:///{tmp_path / 'heroes.db'}")
-    yield db
-    db.dispose()
-
-
-@pytest.fixture
-def store(database: Database) -> MetadataStore:
-    return MetadataStore(database)
 
 
 def record(i: int, *, size: float, cores: int, runtime: float, **overrides: Any) -> JobRecordIn:
