@@ -66,7 +66,7 @@ def repair(
     """
     choice = choice.copy()
     job_of = inst.job_of()
-    neighbours = _neighbours(inst)
+    adjacent = neighbours(inst)
     rounds = MAX_ROUNDS if max_rounds is None else max_rounds
     ev = evaluate_choice(inst, choice)
     while ev.violations and rounds > 0:
@@ -75,7 +75,7 @@ def repair(
             k
             for v in ev.violations
             for k in _moves(
-                inst, ev, v.constraint, v.needed - v.available, score, job_of, neighbours, blocked
+                inst, ev, v.constraint, v.needed - v.available, score, job_of, adjacent, blocked
             )
         ]
         if not moves:
@@ -86,7 +86,8 @@ def repair(
     return ev
 
 
-def _neighbours(inst: Instance) -> list[list[int]]:
+def neighbours(inst: Instance) -> list[list[int]]:
+    """Per job, the jobs it shares an edge with (either direction)."""
     out: list[list[int]] = [[] for _ in range(inst.n)]
     for p, c, _gb in inst.edges:
         out[p].append(c)
@@ -101,7 +102,7 @@ def _moves(
     excess: float,
     score: FloatArray,
     job_of: IntArray,
-    neighbours: list[list[int]],
+    adjacent: list[list[int]],
     blocked: np.ndarray,
 ) -> list[int]:
     """Options to switch to (one per job, no two neighbours, none ``blocked``) that together free
@@ -120,7 +121,7 @@ def _moves(
         job = int(job_of[k])
         if not blocked[job]:
             blocked[job] = True
-            blocked[neighbours[job]] = True
+            blocked[adjacent[job]] = True
             picked.append(int(k))
             freed += float(gain[k])
     return picked

@@ -20,7 +20,7 @@ from collections import deque
 
 import numpy as np
 
-from heroes_core.decision.placement_heuristics import better, option_scores, repair
+from heroes_core.decision.placement_heuristics import better, neighbours, option_scores, repair
 from heroes_core.decision.placement_instance import FloatArray, Instance, IntArray, restrict
 from heroes_core.decision.placement_milp import ModelSpec, solve_milp
 from heroes_core.decision.placement_plan import Evaluation, evaluate_choice
@@ -71,10 +71,7 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
 def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: float) -> Evaluation:
     """Free one neighbourhood at a time (critical jobs first) until the deadline; keep every improvement."""
     best = incumbent
-    neighbours: list[list[int]] = [[] for _ in range(inst.n)]
-    for p, c, _gb in inst.edges:
-        neighbours[p].append(c)
-        neighbours[c].append(p)
+    adjacent = neighbours(inst)
     for seeds in _seed_orders(inst, best):
         improved = False
         covered = np.zeros(inst.n, dtype=bool)
@@ -83,7 +80,7 @@ def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: flo
                 continue
             if deadline - time.monotonic() < MIN_STEP_S:
                 return best
-            free = _neighbourhood(inst, neighbours, int(seed))
+            free = _neighbourhood(inst, adjacent, int(seed))
             covered[free] = True
             keep = np.zeros(len(inst.time), dtype=bool)
             keep[best.choice] = True
@@ -106,7 +103,7 @@ def _seed_orders(inst: Instance, start: Evaluation) -> list[IntArray]:
     return [order, order[::-1].copy(), order]
 
 
-def _neighbourhood(inst: Instance, neighbours: list[list[int]], seed: int) -> list[int]:
+def _neighbourhood(inst: Instance, adjacent: list[list[int]], seed: int) -> list[int]:
     """Jobs reached from ``seed`` breadth-first along edges (either way) up to the option budget."""
     sizes = np.diff(inst.begin)
     picked: list[int] = []
@@ -117,7 +114,7 @@ def _neighbourhood(inst: Instance, neighbours: list[list[int]], seed: int) -> li
         i = queue.popleft()
         picked.append(i)
         total += int(sizes[i])
-        for j in neighbours[i]:
+        for j in adjacent[i]:
             if j not in seen:
                 seen.add(j)
                 queue.append(j)
