@@ -1,8 +1,9 @@
 """Background processes as a batch system, for laptops and sites without a scheduler.
 
-Each job gets a registry directory named by its key, holding its pid and, once
-it ends, its exit code; the key *is* the job id, which makes ``find`` trivial
-and resubmission impossible. A time limit is enforced with ``timeout``.
+Each job gets a registry directory named by its key, holding the id of the
+session it runs in and, once it ends, its exit code; the key *is* the job id,
+which makes ``find`` trivial and resubmission impossible. A time limit is
+enforced with ``timeout``; cancel stops the whole session, TERM then KILL.
 """
 
 from __future__ import annotations
@@ -23,33 +24,80 @@ umask 077
 mkdir "$reg"
 cat > "$script"
 cd "$dir"
-run='timeout --signal=TERM --kill-after=5 "$1" bash "$2" >>"$3" 2>&1
+run='echo $$ > "$4/pid.tmp"; mv "$4/pid.tmp" "$4/pid"
+timeout --signal=TERM --kill-after=5 "$1" bash "$2" >>"$3" 2>&1
 echo $? > "$4/exitcode.tmp"; mv "$4/exitcode.tmp" "$4/exitcode"'
 setsid sh -c "$run" sh "$limit" "$script" "$out" "$reg" </dev/null >/dev/null 2>&1 &
-echo $! > "$reg/pid"
+i=0
+while [ ! -s "$reg/pid" ]; do
+  i=$((i + 1))
+  if [ "$i" -gt 600 ]; then echo "the job did not start within 30 s" >&2; exit 1; fi
+  sleep 0.05
+done
 """
+
+# Sessions (``ps`` SID column) that still hold a process that is not a zombie.
+_LIVE_SESSIONS = r"""ps -A -o sid=,stat= | awk '$2 !~ /^Z/ {print " " $1 " "}' | sort -u"""
 
 _QUERY = r"""
 root="$1"; shift
+live=""; looked=""
 for key in "$@"; do
   reg="$root/$key"
   if [ ! -d "$reg" ]; then echo "$key|missing|"; continue; fi
-  if [ -f "$reg/exitcode" ]; then echo "$key|done|$(cat "$reg/exitcode")"; continue; fi
   if [ -f "$reg/cancelled" ]; then echo "$key|cancelled|"; continue; fi
-  pid=$(cat "$reg/pid" 2>/dev/null || true)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$key|running|"; else echo "$key|lost|"; fi
+  if [ -f "$reg/exitcode" ]; then echo "$key|done|$(cat "$reg/exitcode")"; continue; fi
+  if [ -z "$looked" ]; then live=$(LIVE); looked=1; fi
+  sid=$(cat "$reg/pid" 2>/dev/null || true)
+  case "$sid" in ''|*[!0-9]*) echo "$key|lost|"; continue ;; esac
+  case "$live" in *" $sid "*) echo "$key|running|" ;; *) echo "$key|lost|" ;; esac
 done
-"""
+""".replace("LIVE", _LIVE_SESSIONS)
 
+# Each job is a session of its own (``setsid``); ``timeout`` moves the job into a process
+# group of its own, so the session, not a group, is what holds every process of the job.
+# TERM the session, wait up to the grace, KILL what is left, and mark the job cancelled
+# only once nothing of it runs any more.
 _CANCEL = r"""
-root="$1"; shift
+set -u
+root="$1"; grace="$2"; shift 2
+live() { LIVE; }
+keys=(); sids=()
 for key in "$@"; do
   reg="$root/$key"
-  [ -f "$reg/pid" ] || continue
-  touch "$reg/cancelled"
-  kill -TERM -- "-$(cat "$reg/pid")" 2>/dev/null || true
+  [ -f "$reg/exitcode" ] && continue
+  sid=$(cat "$reg/pid" 2>/dev/null || true)
+  if [[ ! "$sid" =~ ^[0-9]+$ ]] || [ "$sid" -le 1 ]; then
+    [ -d "$reg" ] && touch "$reg/cancelled"
+    continue
+  fi
+  keys+=("$key"); sids+=("$sid")
+  pkill -TERM -s "$sid" || true
 done
-"""
+((${#keys[@]})) || exit 0
+running() {
+  local now; now=$(live); left=()
+  for i in "${!keys[@]}"; do [[ "$now" == *" ${sids[$i]} "* ]] && left+=("$i"); done
+  ((${#left[@]}))
+}
+end=$((SECONDS + grace))
+while running && ((SECONDS < end)); do sleep 0.1; done
+if running; then
+  for i in "${left[@]}"; do pkill -KILL -s "${sids[$i]}" || true; done
+  end=$((SECONDS + 10))
+  while running && ((SECONDS < end)); do sleep 0.1; done
+fi
+running || true
+status=0
+for i in "${!keys[@]}"; do
+  if [[ " ${left[*]} " == *" $i "* ]]; then
+    echo "${keys[$i]}: processes of session ${sids[$i]} survived SIGKILL" >&2; status=1
+  else
+    touch "$root/${keys[$i]}/cancelled"
+  fi
+done
+exit "$status"
+""".replace("LIVE", _LIVE_SESSIONS)
 
 
 class LocalScheduler(Scheduler):
@@ -57,9 +105,11 @@ class LocalScheduler(Scheduler):
 
     name = "local"
 
-    def __init__(self, transport: Transport, registry_dir: str) -> None:
+    def __init__(self, transport: Transport, registry_dir: str, *,
+                 cancel_grace: int = 10) -> None:
         super().__init__(transport)
         self.registry_dir = registry_dir.rstrip("/")
+        self.cancel_grace = cancel_grace
 
     def submit(self, submission: JobSubmission) -> str:
         reg = f"{self.registry_dir}/{submission.key}"
@@ -109,8 +159,16 @@ class LocalScheduler(Scheduler):
                          exit_code=code)
 
     def cancel(self, job_ids: Collection[str]) -> None:
-        if job_ids:
-            self.transport.check(["sh", "-c", _CANCEL, "sh", self.registry_dir, *job_ids])
+        """TERM every process of each job, KILL what is left after the grace; returns once
+        they are gone (only then does the job read CANCELLED)."""
+        if not job_ids:
+            return
+        result = self.transport.run(["bash", "-c", _CANCEL, "bash", self.registry_dir,
+                                     str(self.cancel_grace), *job_ids],
+                                    timeout=self.cancel_grace + 60)
+        if not result.ok:
+            raise SchedulerError(f"could not stop every process: {result.describe()}",
+                                 site=self.site, fix="check the processes left on the host")
 
     def partitions(self) -> list[str]:
         return ["local"]
