@@ -4,15 +4,27 @@
 Prefect runner): runs launched from the UI execute here, and cancelling one in
 the UI kills its process and runs the flow's cancellation hook, which cancels
 the batch job on the centre.
+
+``prefect deploy`` (prefect.yaml) registers the same names on a work pool, with
+pull steps for a worker. A runner that "serves" such a deployment only updates
+it, keeping the pool and dropping its path, so its runs crash looking for code.
+Serving therefore refuses a name a work pool owns, unless told to take it over.
 """
 
 from __future__ import annotations
 
+from prefect.client.orchestration import get_client
 from prefect.deployments.runner import RunnerDeployment
+from prefect.exceptions import ObjectNotFound
 
 from heroes.deployments.centres import centre_deployments
 from heroes.deployments.cloud import cloud_deployments
 from heroes.flows import billing_report, decision_dashboard, run_job, run_workflow, watch_budgets
+from heroes_core.errors import HeroesError
+
+
+class DeploymentClashError(HeroesError):
+    """A deployment to serve is already registered on a work pool by ``prefect deploy``."""
 
 
 def user_deployments() -> list[RunnerDeployment]:
@@ -49,18 +61,72 @@ def architecture_deployments() -> list[RunnerDeployment]:
     ]
 
 
-def serve(limit: int | None = None, centres: list[str] | None = None,
-          cloud_account: str | None = None) -> None:
-    """Serve every HEROES deployment until interrupted.
+def pool_owned(deployments: list[RunnerDeployment]) -> dict[str, str]:
+    """``flow/deployment`` -> work pool, for each of ``deployments`` a work pool already owns."""
+    owned: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        for deployment in deployments:
+            name = f"{deployment.flow_name}/{deployment.name}"
+            try:
+                existing = client.read_deployment_by_name(name)
+            except ObjectNotFound:
+                continue
+            if existing.work_pool_name:
+                owned[name] = existing.work_pool_name
+    return owned
 
-    Compliance checks are scheduled for ``centres``; idle cloud nodes are cleaned up
-    only when an ``AWSAccount`` block name is given (nothing to clean otherwise).
+
+def take_over(deployments: list[RunnerDeployment], *, replace: bool) -> list[str]:
+    """Make sure serving ``deployments`` cannot clash with ``prefect deploy``'s.
+
+    Without ``replace`` a clash is refused with the way out; with it, the pool's
+    deployments of those names are deleted (their flow runs stay) so the runner
+    registers its own. Returns the names taken over.
     """
+    owned = pool_owned(deployments)
+    if owned and not replace:
+        listing = ", ".join(f"{name} (work pool '{pool}')" for name, pool in sorted(owned.items()))
+        raise DeploymentClashError(
+            f"{listing} {'is' if len(owned) == 1 else 'are'} registered by `prefect deploy`; "
+            "serving the same name here would leave its runs looking for code that is not there",
+            site="prefect",
+            fix="keep the work pool and start a worker (`prefect worker start --pool "
+                f"{sorted(owned.values())[0]}`), or take the names over with "
+                "`python -m heroes.deployments --replace`")
+    if owned:
+        with get_client(sync_client=True) as client:
+            for name in sorted(owned):
+                client.delete_deployment(client.read_deployment_by_name(name).id)
+    return sorted(owned)
+
+
+def all_deployments(centres: list[str] | None = None,
+                    cloud_account: str | None = None) -> list[RunnerDeployment]:
+    """Every deployment ``serve`` offers: compliance checks for ``centres``; idle cloud nodes
+    are cleaned up only when an ``AWSAccount`` block name is given (nothing to clean otherwise)."""
+    cloud = cloud_deployments(cloud_account) if cloud_account else []
+    return [*user_deployments(), *architecture_deployments(),
+            *centre_deployments(centres or ["local-slurm"]), *cloud]
+
+
+def serve(limit: int | None = None, centres: list[str] | None = None,
+          cloud_account: str | None = None, *, replace: bool = False) -> None:
+    """Serve every HEROES deployment until interrupted (see :func:`take_over` for ``replace``)."""
     from prefect import serve as prefect_serve
 
-    cloud = cloud_deployments(cloud_account) if cloud_account else []
-    prefect_serve(*user_deployments(), *architecture_deployments(),
-                  *centre_deployments(centres or ["local-slurm"]), *cloud, limit=limit)
+    deployments = all_deployments(centres, cloud_account)
+    taken = take_over(deployments, replace=replace)
+    if taken:
+        print(f"Took over from their work pool: {', '.join(taken)}")
+    prefect_serve(*deployments, limit=limit)
 
 
-__all__ = ["architecture_deployments", "serve", "user_deployments"]
+__all__ = [
+    "DeploymentClashError",
+    "all_deployments",
+    "architecture_deployments",
+    "pool_owned",
+    "serve",
+    "take_over",
+    "user_deployments",
+]

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration.prefect_runner import serving
+
 ROOT = Path(__file__).resolve().parents[2]
 TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
 
@@ -80,35 +82,10 @@ def archive(blocks: dict[str, str]):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def runner(blocks: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A Prefect runner serving the HEROES deployments, as `python -m heroes.deployments`."""
-    import sys
-    import time
-    from datetime import UTC, datetime
+    """A Prefect runner serving the HEROES deployments, as `python -m heroes.deployments`.
 
-    from prefect.client.orchestration import get_client
-
-    env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
-    started = datetime.now(UTC)
-    log_path = tmp_path / "runner.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "heroes.deployments"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 90
-    with get_client(sync_client=True) as client:
-        while True:
-            try:
-                deployment = client.read_deployment_by_name("run-job/run-job")
-                if deployment.updated and deployment.updated >= started:
-                    break
-            except Exception:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the Prefect runner did not start serving run-job:\n"
-                            f"{log_path.read_text()}", pytrace=False)
-            time.sleep(0.5)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    It takes the names over (``--replace``) so a `prefect deploy` left in Prefect's
+    database by anything earlier cannot change what these tests run.
+    """
+    with serving(tmp_path / "runner.log", "--replace") as proc:
+        yield proc

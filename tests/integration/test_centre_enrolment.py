@@ -10,13 +10,16 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 
 from heroes.blocks import HeroesDatabase, HPCCentre
 from heroes.flows.architecture.centres import (
@@ -120,24 +123,41 @@ def test_a_centre_failing_a_prerequisite_is_not_enrolled(blocks) -> None:  # typ
     assert enrolments().get("local-slurm-bad-partition") is None
 
 
-def test_prefect_deploy_all_from_the_repository(testbed, blocks) -> None:  # type: ignore[no-untyped-def]
+def test_prefect_deploy_all_from_the_repository(testbed, blocks, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The repository's prefect.yaml deploys as is; under names of its own so that nothing it
+    registers can meet another test's (or a user's) deployments, and removed afterwards."""
+    suffix = uuid.uuid4().hex[:8]
+    pool = f"heroes-process-{suffix}"
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    for deployment in config["deployments"]:
+        deployment["name"] = f"{deployment['name']}-{suffix}"
+        deployment["work_pool"]["name"] = pool
+    prefect_file = tmp_path / "prefect.yaml"
+    prefect_file.write_text(yaml.safe_dump(config))
     env = {**os.environ, "PREFECT_API_URL": testbed["prefect"]["api_url"], "HEROES_HOME": str(ROOT)}
     prefect = [sys.executable, "-m", "prefect"]
-    pools = subprocess.run([*prefect, "work-pool", "inspect", "heroes-process"], env=env,
-                           capture_output=True, text=True, check=False)
-    if pools.returncode != 0:
-        subprocess.run([*prefect, "work-pool", "create", "heroes-process", "--type", "process"],
-                       env=env, capture_output=True, text=True, check=True)
-    done = subprocess.run([*prefect, "--no-prompt", "deploy", "--all"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    with get_client(sync_client=True) as client:
-        deployment = client.read_deployment_by_name(
-            "check-hpc-centre-compliance/check-compliance-local-slurm")
-        assert deployment.parameters == {"centre": "local-slurm"}
-        assert deployment.work_pool_name == "heroes-process"
-        assert [s.schedule.cron for s in deployment.schedules] == ["0 * * * *"]  # type: ignore[union-attr]
-        client.read_deployment_by_name("enroll-hpc-centre/enroll-hpc-centre")
+    subprocess.run([*prefect, "work-pool", "create", pool, "--type", "process"],
+                   env=env, capture_output=True, text=True, check=True)
+    try:
+        done = subprocess.run([*prefect, "--no-prompt", "deploy", "--all", "--prefect-file",
+                               str(prefect_file)], cwd=ROOT, env=env, capture_output=True,
+                              text=True, check=False, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name(
+                f"check-hpc-centre-compliance/check-compliance-local-slurm-{suffix}")
+            assert deployment.parameters == {"centre": "local-slurm"}
+            assert deployment.work_pool_name == pool
+            assert [s.schedule.cron for s in deployment.schedules] == ["0 * * * *"]  # type: ignore[union-attr]
+            assert client.read_deployment_by_name(
+                f"enroll-hpc-centre/enroll-hpc-centre-{suffix}").work_pool_name == pool
+    finally:
+        with get_client(sync_client=True) as client:
+            for found in client.read_deployments(work_pool_filter=WorkPoolFilter(
+                    name=WorkPoolFilterName(any_=[pool]))):
+                client.delete_deployment(found.id)
+        subprocess.run([*prefect, "work-pool", "delete", pool], env=env, input="y\n",
+                       capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(autouse=True)

@@ -1,20 +1,30 @@
-"""run_job launched as a deployment, as from the Prefect UI: cancellation and crash recovery."""
+"""run_job launched as a deployment, as from the Prefect UI: cancellation, crash recovery, and
+serving after `prefect deploy` registered the same names on a work pool."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.deployments import run_deployment
 from prefect.states import Cancelling, Scheduled
 
+from heroes.flows import run_job
 from heroes_core.jobs import job_key
 from heroes_core.models import JobState
+from tests.integration.conftest import ROOT
+from tests.integration.prefect_runner import serving
 
 
 def parameters(image: dict[str, str], user: str, command: list[str]) -> dict[str, Any]:
@@ -90,3 +100,36 @@ def test_a_flow_run_killed_while_polling_resumes_its_job_exactly_once(runner, si
     body = client.get_object(Bucket="heroes-itest", Key=f"{user}/jobs/{key}/runs.txt")["Body"].read()
     assert body == b"ran\n"
     assert client.get_object(Bucket="heroes-itest", Key=f"{user}/jobs/{key}/done.txt")["Body"].read() == b"done\n"
+
+
+@pytest.fixture
+def run_job_on_a_work_pool(blocks) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """``run-job/run-job`` registered on a work pool with pull steps, as `prefect deploy` does:
+    the state a fresh machine is in after the prefect.yaml test ran."""
+    pool = f"heroes-process-{uuid.uuid4().hex[:8]}"
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        client.create_deployment(
+            flow_id=client.create_flow_from_name(run_job.name), name="run-job",
+            entrypoint="flows/user/run_job.py:run_job", work_pool_name=pool, path=None,
+            pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}])
+    yield pool
+    with get_client(sync_client=True) as client:
+        client.delete_work_pool(pool)
+
+
+def test_serving_after_prefect_deploy_refuses_then_takes_over_and_runs(  # type: ignore[no-untyped-def]
+        run_job_on_a_work_pool, site, image, user, tmp_path) -> None:
+    refused = subprocess.run([sys.executable, "-m", "heroes.deployments"], capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert f"run-job/run-job (work pool '{run_job_on_a_work_pool}')" in refused.stderr
+    assert "--replace" in refused.stderr
+    with serving(tmp_path / "runner.log", "--replace"):
+        flow_run = run_deployment("run-job/run-job", timeout=0,
+                                  parameters=parameters(image, user, ["true"]))
+        final = wait_for(lambda: (s := flow_run_state(flow_run.id)).is_final() and s, 240,
+                         "the flow run to finish")
+    assert final.is_completed(), final.message
+    with get_client(sync_client=True) as client:
+        assert client.read_deployment_by_name("run-job/run-job").work_pool_name is None
