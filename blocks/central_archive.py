@@ -6,18 +6,19 @@ from typing import Any
 
 import boto3
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL
-from heroes_core.data import S3Endpoint
+from heroes_core.data import S3Endpoint, check_bucket_template
 
 
 class CentralArchive(Block):
     """The HEROES central archive: an S3-compatible object store.
 
     Each organisation has one bucket (named by ``bucket_template``); each user's
-    files live below ``<bucket>/<user>/``, and each job's outputs below
-    ``<bucket>/<user>/jobs/<job key>/``.
+    files live below ``<bucket>/<user>/``, each job's outputs below
+    ``<bucket>/<user>/jobs/<job key>/``, and what HEROES owns (ledger exports,
+    Terraform state) below ``<bucket>/_heroes/``, where no user name can reach.
     """
 
     _block_type_name = "HEROES Central Archive"
@@ -38,7 +39,12 @@ class CentralArchive(Block):
     region: str = Field(default="us-east-1", description="S3 region name.")
     bucket_template: str = Field(
         default="heroes-{organisation}",
-        description="How an organisation's bucket is named; '{organisation}' is replaced.")
+        description="How an organisation's bucket is named; '{organisation}' is replaced (once).")
+
+    @field_validator("bucket_template")
+    @classmethod
+    def _one_bucket_per_organisation(cls, value: str) -> str:
+        return check_bucket_template(value)
 
     def endpoint(self) -> S3Endpoint:
         return S3Endpoint(endpoint_url=self.endpoint_url, access_key_id=self.access_key_id,
@@ -53,7 +59,7 @@ class CentralArchive(Block):
 
     def ensure_bucket(self, organisation: str) -> str:
         """Create the organisation's bucket if it does not exist yet; return its name."""
-        bucket = self.bucket_template.format(organisation=organisation.lower())
+        bucket = self.endpoint().bucket_for(organisation)
         client = self.s3_client()
         existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
         if bucket not in existing:

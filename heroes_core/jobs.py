@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shlex
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pydantic import BaseModel
 from heroes_core.containers import verify_image
 from heroes_core.data import ARCHIVE, CENTRE, Rclone, S3Endpoint, TransferReport
 from heroes_core.errors import (
+    CommandTimeoutError,
     ConnectionLostError,
     PathEscapeError,
     SpecError,
@@ -27,16 +27,50 @@ from heroes_core.errors import (
     TransportError,
 )
 from heroes_core.models import JobSpec, JobState, JobStatus, UserArea
-from heroes_core.schedulers import JobSubmission, SlurmScheduler
+from heroes_core.schedulers import KEY_PATTERN, JobSubmission, SlurmScheduler
 from heroes_core.sites import Site
+from heroes_core.transport import shell_join
 
 _GLOB_SPECIALS = re.compile(r"([\\*?\[\]{}])")
 
 
-def job_key(run_id: str, step: str = "main") -> str:
-    """A stable, scheduler-safe key for one job of one flow run."""
-    digest = hashlib.sha256(f"{run_id}/{step}".encode()).hexdigest()[:20]
-    return f"heroes-{digest}"
+def job_key(run_id: str, step: str = "main", *, owner: UserArea | None = None) -> str:
+    """A stable, scheduler-safe key for one job of one flow run.
+
+    Every job of a centre runs under the same service account, so the key is what
+    tells tenants' jobs apart in ``squeue --name``: a user's key carries a tag of
+    its organisation and user (see :func:`require_job_key`). Keys without an owner
+    are for HEROES' own jobs (smoke tests, benchmarks).
+    """
+    if owner is None:
+        return f"heroes-{_digest(f'{run_id}/{step}', 20)}"
+    scope = f"{owner.organisation}/{owner.user}"
+    return f"heroes-{_owner_tag(owner)}-{_digest(f'{scope}/{run_id}/{step}', 20)}"
+
+
+def require_job_key(key: str, owner: UserArea) -> str:
+    """Accept a caller's job key only if it is well formed and belongs to ``owner``.
+
+    Checked where the key enters (``run_job(job_key=...)``), before it names a
+    directory, a batch job or a ledger line: another tenant's key, a path or a
+    comma-separated list of names is refused.
+    """
+    if not re.fullmatch(KEY_PATTERN, key):
+        raise SpecError(f"job key {key!r} is malformed", site="heroes",
+                        fix="leave job_key empty (one is derived from the run), or pass a key "
+                            "made by heroes_core.jobs.job_key(..., owner=...)")
+    if not key.startswith(f"heroes-{_owner_tag(owner)}-"):
+        raise SpecError(f"job key {key!r} does not belong to {owner.organisation}/{owner.user}",
+                        site="heroes", fix="use a key derived for your own organisation and user")
+    return key
+
+
+def _owner_tag(owner: UserArea) -> str:
+    return _digest(f"{owner.organisation}/{owner.user}", 8)
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def job_directory(site: Site, area: UserArea, key: str) -> str:
@@ -89,21 +123,27 @@ def ensure_job_directory(site: Site, area: UserArea, key: str) -> str:
 
 
 def render_script(site: Site, spec: JobSpec, job_dir: str) -> str:
-    """The batch script: re-check the image digest, prepare it, run the container."""
+    """The batch script: re-check the image digest, prepare it, run the container.
+
+    Every line that carries a value is built from an argv by :func:`shell_join`:
+    no value is ever pasted inside another quoted string.
+    """
     image = spec.image
     argv = site.runtime.exec_argv(image, spec.command, job_dir, spec.env, site.image_cache_dir)
-    check = shlex.quote(f"{image.hex_digest}  {image.path}")
+    check = shell_join(["printf", r"%s  %s\n", image.hex_digest, image.path])
+    complaint = shell_join(["printf", r"HEROES: image %s does not match %s\n", image.path,
+                            image.digest])
     lines = [
         "#!/bin/bash",
         "set -euo pipefail",
         f"# HEROES job {spec.name}",
-        f"cd {shlex.quote(job_dir)}",
-        f"if ! echo {check} | sha256sum --check --status; then",
-        f"  echo 'HEROES: image {shlex.quote(image.path)} does not match {image.digest}' >&2",
+        shell_join(["cd", "--", job_dir]),
+        f"if ! {check} | sha256sum --check --status; then",
+        f"  {complaint} >&2",
         "  exit 97",
         "fi",
         *site.runtime.prepare_lines(image, site.image_cache_dir),
-        " ".join(shlex.quote(arg) for arg in argv),
+        shell_join(argv),
         "",
     ]
     return "\n".join(lines)
@@ -116,22 +156,34 @@ def submission_for(site: Site, spec: JobSpec, key: str, job_dir: str) -> JobSubm
 
 
 def find_job(site: Site, key: str) -> str | None:
-    """The newest job already carrying ``key``, if any."""
+    """The job already carrying ``key``, if any; extra copies are cancelled (see submit_once)."""
     found = site.scheduler.find(key)
-    return found[-1] if found else None
+    if len(found) > 1:
+        site.scheduler.cancel(found[1:])
+    return found[0] if found else None
 
 
-def submit_once(site: Site, submission: JobSubmission) -> SubmitResult:
-    """Submit unless a job with this key exists; reconcile by key if the link drops mid-submit."""
+def submit_once(site: Site, submission: JobSubmission, *, settle_s: float = 2.0,
+                attempts: int = 5) -> SubmitResult:
+    """Submit unless a job with this key exists; reconcile by key if the outcome is unknown.
+
+    A dropped link and a command that timed out both leave the submission's fate
+    unknown: the batch system may have the job, or may get it a moment later. The
+    key is looked up again (a few times, ``settle_s`` apart) instead of submitting
+    twice, and if two jobs ever carry the key the later ones are cancelled.
+    """
     existing = find_job(site, submission.key)
     if existing:
         return SubmitResult(job_id=existing, reused=True)
     try:
         return SubmitResult(job_id=site.scheduler.submit(submission), reused=False)
-    except ConnectionLostError:
-        existing = find_job(site, submission.key)
-        if existing:
-            return SubmitResult(job_id=existing, reused=False)
+    except (ConnectionLostError, CommandTimeoutError):
+        for attempt in range(attempts):
+            existing = find_job(site, submission.key)
+            if existing:
+                return SubmitResult(job_id=existing, reused=False)
+            if attempt + 1 < attempts:
+                time.sleep(settle_s)
         raise
 
 
@@ -177,8 +229,12 @@ class JobTracker:
         self.rounds = 0
 
     def track(self, job_id: str, submitted: datetime | None = None) -> None:
+        """Follow ``job_id``, submitted at the aware instant ``submitted`` (default: now)."""
+        if submitted is not None and submitted.utcoffset() is None:
+            raise ValueError(f"submitted={submitted.isoformat()} has no time zone: give an "
+                             "aware datetime (e.g. datetime.now(UTC))")
         self.jobs.setdefault(job_id, None)
-        stamp = submitted or datetime.now(UTC).astimezone().replace(tzinfo=None)
+        stamp = (submitted or datetime.now(UTC)).astimezone(UTC)
         self.since = min(self.since, stamp) if self.since else stamp
 
     def poll(self) -> dict[str, JobStatus]:
@@ -187,8 +243,8 @@ class JobTracker:
         if not live:
             return {}
         self.rounds += 1
-        since = self.since.replace(hour=0, minute=0, second=0) if self.since else None
-        statuses = self.site.scheduler.query(live, since=since)
+        # An instant: the scheduler turns it into the centre's own terms (and adds a margin).
+        statuses = self.site.scheduler.query(live, since=self.since)
         self.jobs.update(statuses)
         return statuses
 

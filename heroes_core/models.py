@@ -8,14 +8,28 @@ from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from heroes_core.errors import PathEscapeError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+ORGANISATION_PATTERN = r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"
 DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+IMAGE_PATH_PATTERN = r"^(/[A-Za-z0-9._+-]+)+$"
+
+# Names a user may not take: HEROES keeps (or will keep) its own things beside users' homes.
+RESERVED_USER_NAMES = frozenset({"heroes", "billing", "terraform", "projects", "shared", "system"})
+
+# A single argument or environment value, and all of them together, must fit what execve
+# and sbatch accept (Linux: 128 KiB per string); refuse before anything is staged or reserved.
+MAX_ARGUMENT_BYTES = 64 * 1024
+MAX_COMMAND_BYTES = 256 * 1024
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Organisation = Annotated[str, Field(
+    pattern=ORGANISATION_PATTERN,
+    description="Lower-case letters, digits and '-', 3-40 characters: it names the organisation's "
+                "bucket and directories, so two organisations can never share them.")]
 
 
 def safe_relative_path(value: str) -> str:
@@ -82,9 +96,12 @@ class ImageRef(BaseModel):
 
     @field_validator("path")
     @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/") or "\n" in value or "\x00" in value:
-            raise ValueError(f"image path {value!r} must be an absolute path on the centre")
+    def _safe_absolute(cls, value: str) -> str:
+        if not re.fullmatch(IMAGE_PATH_PATTERN, value):
+            raise ValueError(f"image path {value!r} must be an absolute path of letters, digits and "
+                             "'._+-' (no spaces, quotes or shell characters)")
+        if any(part in (".", "..") for part in value.split("/")):
+            raise ValueError(f"image path {value!r} must not contain '.' or '..' components")
         return value
 
     @property
@@ -110,6 +127,13 @@ class JobSpec(BaseModel):
     env: dict[str, str] = Field(default_factory=dict,
                                 description="Environment variables set inside the container.")
 
+    @field_validator("command")
+    @classmethod
+    def _command_runs_as_given(cls, value: list[str]) -> list[str]:
+        for index, arg in enumerate(value):
+            _check_text(f"command argument {index}", arg)
+        return value
+
     @field_validator("inputs")
     @classmethod
     def _inputs_stay_inside(cls, value: list[str]) -> list[str]:
@@ -119,9 +143,20 @@ class JobSpec(BaseModel):
     @classmethod
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", key):
                 raise ValueError(f"environment variable name {key!r} is not a valid name")
+            _check_text(f"environment variable {key}", value[key])
         return value
+
+    @model_validator(mode="after")
+    def _fits_a_command_line(self) -> JobSpec:
+        total = sum(len(arg.encode()) + 1 for arg in self.command) + sum(
+            len(k.encode()) + len(v.encode()) + 2 for k, v in self.env.items())
+        if total > MAX_COMMAND_BYTES:
+            raise ValueError(f"command and environment take {total} bytes; at most "
+                             f"{MAX_COMMAND_BYTES} fit a job's command line (put large data in an "
+                             "input file)")
+        return self
 
     @field_validator("partition")
     @classmethod
@@ -131,10 +166,35 @@ class JobSpec(BaseModel):
         return value
 
 
+def _check_text(what: str, value: str) -> None:
+    """Text that reaches a batch script must survive it byte for byte, or be refused now.
+
+    sbatch rejects scripts with carriage returns, execve cuts at NUL, a lone surrogate
+    cannot be encoded, and one string over 128 KiB fails at exec time: all of them
+    after stage-in and the budget reservation, unless caught here.
+    """
+    if "\x00" in value or "\r" in value:
+        raise ValueError(f"{what} contains a NUL or carriage-return character")
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode text (lone surrogate)") from None
+    if size > MAX_ARGUMENT_BYTES:
+        raise ValueError(f"{what} is {size} bytes; at most {MAX_ARGUMENT_BYTES} are accepted "
+                         "(put large data in an input file)")
+
+
 class UserArea(BaseModel):
     """Who a job belongs to: it decides the job's directory on the centre and in the archive."""
 
     model_config = ConfigDict(frozen=True)
 
-    organisation: Name
+    organisation: Organisation
     user: Name
+
+    @field_validator("user")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value.lower() in RESERVED_USER_NAMES:
+            raise ValueError(f"user name {value!r} is reserved for HEROES; choose another")
+        return value

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
 from heroes.tasks._context import load_centre, load_database
+from heroes.tasks.artifacts import artifact_key
 from heroes_core.decision.metadata import JobRecordIn, MetadataStore, parse_sacct_usage, sacct_usage_argv
 from heroes_core.decision.placement import PlacementProblem, PlacementResult, evaluate, solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
@@ -97,7 +98,7 @@ def plan_workflow(spec: WorkflowSpec, centres: list[str], catalog: str, database
                          violation.constraint, violation.needed, violation.available, violation.detail)
         return plan
     create_table_artifact(
-        key=f"placement-{spec.name}".lower(), table=placement_table(plan),
+        key=artifact_key("placement", spec.name), table=placement_table(plan),
         description=(f"Proposed placement ({result.status}, gap {result.gap:.1%}): makespan "
                      f"{result.makespan_s:.0f} s, cost {result.cost:.2f} {inputs.currency}, "
                      f"energy {result.energy_j / 1000:.1f} kJ"))

@@ -18,34 +18,40 @@ from heroes.blocks import CentralArchive, HPCCentre
 from heroes.tasks._context import load_archive, load_centre, rclone_between
 from heroes_core import jobs
 from heroes_core.data import TransferReport
-from heroes_core.errors import CommandTimeoutError, ConnectionLostError, HeroesError
+from heroes_core.errors import CommandTimeoutError, ConnectionLostError
 from heroes_core.models import JobSpec, JobStatus, UserArea
 
 
 def _retry_transient(task: object, task_run: object, state: State[object]) -> bool:
     """Retry a link that dropped or a command that timed out; fail fast on anything else.
 
-    Bad input, refused keys and unreachable hosts are not retried here: the
-    transport already reconnects with back-off, and rclone retries its own
-    transient errors, so a second attempt would only delay the message.
+    Bad input, refused keys, unreachable hosts and programming errors are not
+    retried here: the transport already reconnects with back-off, and rclone
+    retries its own transient errors, so a second attempt would only delay the
+    message.
     """
     try:
         state.result()
     except (ConnectionLostError, CommandTimeoutError):
         return True
-    except HeroesError:
-        return False
     except Exception:
-        return True
+        return False
     return False
 
 
 @task(name="prepare-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
       retry_condition_fn=_retry_transient)
-def prepare_job(centre: HPCCentre | str, spec: JobSpec, area: UserArea, key: str) -> str:
-    """Check limits, partition and image digest, then make the job directory (0700)."""
+def prepare_job(centre: HPCCentre | str, spec: JobSpec, area: UserArea, key: str,
+                check: bool = True) -> str:
+    """Check limits, partition and image digest, then make the job directory (0700).
+
+    ``check=False`` is for a resumed run whose job already exists: the image was
+    checked before it was submitted, and a republished image must not now keep
+    its outputs from being staged out.
+    """
     site = load_centre(centre).site()
-    jobs.validate(site, spec)
+    if check:
+        jobs.validate(site, spec)
     job_dir = jobs.ensure_job_directory(site, area, key)
     get_run_logger().info("Job %s will run in %s on %s", key, job_dir, site.name)
     return job_dir

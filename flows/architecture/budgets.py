@@ -16,8 +16,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from heroes.tasks._context import load_archive, load_database
+from heroes.tasks.artifacts import artifact_key
 from heroes_core.costs import Ledger
 from heroes_core.costs.ledger import Dimension
+from heroes_core.data import HEROES_PREFIX
 
 THRESHOLD_EVENT = "heroes.budget.threshold-crossed"
 
@@ -63,13 +65,13 @@ def billing_report(organisation: str, database: str = "heroes-database",
         raise ValueError(f"cannot group by {unknown}; choose from {sorted(allowed)}")
     ledger = Ledger(load_database(database).database())
     rows = ledger.consolidate(ledger.lines(organisation=organisation), dimensions)  # type: ignore[arg-type]
-    create_table_artifact(key=f"billing-{organisation}".lower(), table=rows,
+    create_table_artifact(key=artifact_key("billing", organisation), table=rows,
                           description=f"Consumption of {organisation} by {', '.join(dimensions)}")
     archive_block = load_archive(archive)
     bucket = archive_block.ensure_bucket(organisation)
-    key = f"billing/{datetime.now(UTC):%Y%m%dT%H%M%S}-{'-'.join(dimensions)}.csv"
+    key = f"{HEROES_PREFIX}/billing/{datetime.now(UTC):%Y%m%dT%H%M%S}-{'-'.join(dimensions)}.csv"
     archive_block.s3_client().put_object(Bucket=bucket, Key=key, Body=ledger.to_csv(rows).encode())
     location = f"s3://{bucket}/{key}"
-    create_markdown_artifact(key=f"billing-{organisation}-csv".lower(),
+    create_markdown_artifact(key=artifact_key("billing", organisation, "csv"),
                              markdown=f"CSV export: `{location}` ({len(rows)} rows)")
     return location

@@ -15,7 +15,6 @@ nothing is changed by the check), and a smoke job runs. It emits
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +25,7 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run as current_run
 
 from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
+from heroes.tasks.artifacts import artifact_key
 from heroes_core.deployment import (
     COMPLIANCE_PLAYBOOK,
     RUNTIME_PLAYBOOK,
@@ -49,10 +49,6 @@ from heroes_core.sites import Site, SiteConfig, open_site
 
 COMPLIANCE_PASSED = "heroes.centre.compliance.passed"
 COMPLIANCE_FAILED = "heroes.centre.compliance.failed"
-
-
-def _key(*parts: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", "-".join(parts).lower()).strip("-")
 
 
 def _rows(results: list[CheckResult]) -> list[dict[str, str]]:
@@ -110,12 +106,12 @@ def enroll_hpc_centre(centre: str, archive: str = "heroes-archive",
     block: HPCCentre = HPCCentre.load(centre)  # type: ignore[assignment]
     config = block.site_config()
     results = prerequisites(config, _archive_endpoint(archive), min_free_gb)
-    create_table_artifact(key=_key("centre-prerequisites", centre), table=_rows(results),
+    create_table_artifact(key=artifact_key("centre-prerequisites", centre), table=_rows(results),
                           description=f"Prerequisites of {centre}")
     failed = blocking(results)
     if failed:
         create_markdown_artifact(
-            key=_key("centre-enrolment", centre),
+            key=artifact_key("centre-enrolment", centre),
             markdown=f"# {centre} is not enrolled\n\nFix these and run the enrolment again:\n\n"
                      + "\n".join(f"- **{r.name}**: {r.detail}. Fix: {r.fix or 'see the report'}"
                                  for r in failed))
@@ -138,19 +134,19 @@ def enroll_hpc_centre(centre: str, archive: str = "heroes-archive",
     if install.ok and again.ok and again.changed == 0:
         steps.append(smoke_job(open_site(config), _smoke_key("enrol-smoke")))
     rows = _rows(results + steps)
-    create_table_artifact(key=_key("centre-enrolment-steps", centre), table=rows,
+    create_table_artifact(key=artifact_key("centre-enrolment-steps", centre), table=rows,
                           description=f"Enrolment of {centre}")
     failed = blocking(steps)
     if failed:
         create_markdown_artifact(
-            key=_key("centre-enrolment", centre),
+            key=artifact_key("centre-enrolment", centre),
             markdown=f"# {centre} is not enrolled\n\n"
                      + "\n".join(f"- **{r.name}**: {r.detail}. Fix: {r.fix}" for r in failed))
         raise EnrolmentRefused(f"enrolment failed: {_fixes(failed)}", site=centre,
                                fix="fix the failed steps listed, then enrol again")
     view = _enrolments(database).record_enrolment(centre, version)
     create_markdown_artifact(
-        key=_key("centre-enrolment", centre),
+        key=artifact_key("centre-enrolment", centre),
         markdown=f"# {centre} is enrolled\n\n| | |\n|---|---|\n| runtime version | {version} |\n"
                  f"| enrolled at | {view.enrolled_at:%Y-%m-%d %H:%M:%S} UTC |\n"
                  f"| login node | {config.user}@{config.host}:{config.port} |\n"
@@ -198,7 +194,7 @@ def check_hpc_centre_compliance(centre: str, database: str = "heroes-database",
         payload={"failed": failures, "expected_version": expected, "installed_version": installed,
                  "checks": [r.name for r in checks]},
     )
-    create_table_artifact(key=_key("centre-compliance", centre), table=_rows(checks),
+    create_table_artifact(key=artifact_key("centre-compliance", centre), table=_rows(checks),
                           description=f"Compliance of {centre}: "
                                       f"{'FAILED' if failed else 'passed'}")
     if failed:

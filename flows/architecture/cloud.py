@@ -4,9 +4,17 @@
 private cloud cluster with Terraform: plan, show the plan, pause for an admin's
 approval, apply the saved plan, register the headnode as an ``HPCCentre`` block.
 The Terraform state lives in the organisation's archive bucket
-(``<org>/terraform.tfstate``) and is the record of what exists: if an apply
+(``_heroes/terraform/terraform.tfstate``) and is the record of what exists: if an apply
 stops half way, the created resources are in the state and running the flow
 again creates only what is missing.
+
+HEROES never holds the nodes' SSH host private keys: each node generates its own
+on first boot and prints the public key on its serial console; the flow reads it
+there through the provider's API (EC2 GetConsoleOutput, OCI console history) and
+pins it in the ``HPCCentre`` block, or fails, never trusting a key on first use
+(:mod:`heroes_core.cloud.host_keys`). The admin inputs that reach the nodes'
+cloud-init are validated before anything is created
+(:mod:`heroes_core.cloud.cluster_inputs`).
 
 The node flows start/stop a cluster's compute nodes, deploy and undeploy a
 user's temporary nodes, and terminate idle nodes (scheduled every 15 minutes).
@@ -49,8 +57,10 @@ from heroes_core.cloud import (
 from heroes_core.cloud import start_cluster_nodes as _start_cluster_nodes
 from heroes_core.cloud import stop_cluster_nodes as _stop_cluster_nodes
 from heroes_core.cloud import terminate_idle_nodes as _terminate_idle_nodes
+from heroes_core.cloud.cluster_inputs import validate_cluster_variables
+from heroes_core.cloud.host_keys import pin_host_key
 from heroes_core.cloud.terraform import BackendConfig, TerraformRun, plan_markdown
-from heroes_core.errors import HeroesError
+from heroes_core.errors import HeroesError, HostKeyError
 
 Provider = Literal["aws", "oci"]
 MODULES = Path(__file__).resolve().parents[2] / "terraform"
@@ -75,7 +85,10 @@ def load_account(account: str, provider: Provider = "aws") -> AWSAccount | OCIAc
 
 
 def node_provider(account: str, provider: Provider = "aws") -> NodeProvider:
-    block = load_account(account, provider)
+    return _nodes_of(load_account(account, provider))
+
+
+def _nodes_of(block: AWSAccount | OCIAccount) -> NodeProvider:
     if isinstance(block, AWSAccount):
         return block.nodes()
     from heroes_core.cloud.oci import OCINodes
@@ -220,36 +233,63 @@ def terminate_idle_nodes(account: str, idle_minutes: float = 30.0, provider: Pro
 
 # --- private cloud cluster -----------------------------------------------------------------
 
-def _generate_keys() -> dict[str, str]:
+def _generate_service_keys() -> dict[str, str]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    keys = {}
-    for name in ("service", "host"):
-        private = Ed25519PrivateKey.generate()
-        keys[f"{name}_private"] = private.private_bytes(
+    private = Ed25519PrivateKey.generate()
+    return {
+        "service_private": private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption()).decode()
-        keys[f"{name}_public"] = private.public_key().public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
-    return keys
+            serialization.NoEncryption()).decode(),
+        "service_public": private.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode(),
+    }
 
 
 def cluster_keys(secret_name: str) -> dict[str, str]:
-    """The cluster's service-account and host key pairs, made once and kept in a Secret block.
+    """The cluster's service-account key pair (HEROES logs in with it), made once and kept in a Secret block.
 
-    They are saved *before* Terraform runs, so a re-run after a half-applied
-    cluster uses the same keys the headnode was given.
+    It is saved *before* Terraform runs, so a re-run after a half-applied
+    cluster uses the key the headnode was given. There is no host key pair
+    here: the nodes make their own. A host key pair an older HEROES stored in
+    the secret is dropped from it.
     """
     try:
         stored: Any = Secret.load(secret_name).get()  # type: ignore[union-attr]
-        if isinstance(stored, dict) and {"service_private", "host_public"} <= set(stored):
-            return {str(k): str(v) for k, v in stored.items()}
+        if isinstance(stored, dict) and {"service_private", "service_public"} <= set(stored):
+            keys = {name: str(stored[name]) for name in ("service_private", "service_public")}
+            if set(stored) != set(keys):
+                Secret(value=keys).save(secret_name, overwrite=True)  # type: ignore[arg-type]
+            return keys
     except ValueError:
         pass
-    keys = _generate_keys()
+    keys = _generate_service_keys()
     Secret(value=keys).save(secret_name, overwrite=True)  # type: ignore[arg-type]
     return keys
+
+
+def _pinned_before(block_name: str, host: str) -> str | None:
+    """The host key an earlier run pinned for ``host`` in the centre block, if any."""
+    try:
+        existing: Any = HPCCentre.load(block_name)
+    except ValueError:
+        return None
+    key = str(getattr(existing, "host_key", "") or "").strip()
+    return key if key and getattr(existing, "host", None) == host else None
+
+
+def headnode_host_key(nodes: NodeProvider, outputs: dict[str, Any], block_name: str, *, site: str,
+                      timeout: float) -> str:
+    """The headnode's SSH host key to pin: read from its console, checked against an earlier pin."""
+    headnode = outputs.get("headnode_id")
+    if not headnode:
+        raise HostKeyError("the Terraform outputs name no headnode_id, so HEROES cannot read the headnode's "
+                           "host key from its console", site=site,
+                           fix="use the HEROES module (terraform/aws or terraform/oci), which outputs it")
+    observed = nodes.read_host_keys(str(headnode), timeout=timeout)
+    return pin_host_key(observed, _pinned_before(block_name, str(outputs["headnode_address"])), site=site,
+                        node=f"headnode {headnode}")
 
 
 @flow(name="integrate-cloud-platform")
@@ -257,14 +297,21 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
                              approve: bool = False, archive: str = "heroes-archive",
                              variables: dict[str, Any] | None = None, module_dir: str | None = None,
                              terraform_binary: str = "terraform", approval_timeout: int = 24 * 3600,
-                             centre_block: str | None = None) -> str:
+                             centre_block: str | None = None, host_key_timeout: float = 900.0) -> str:
     """Create or converge the organisation's private cloud cluster; register it as an HPC centre.
 
-    Returns the name of the ``HPCCentre`` block (re-saved on every run, so it
-    follows the cluster's outputs).
+    ``organisation`` follows the HEROES organisation name rule (lower case);
+    ``variables`` override the module's (``service_account``, ``partitions``, ...)
+    and are validated before anything is created. After the apply, the
+    headnode's SSH host key is read from its serial console (waiting up to
+    ``host_key_timeout`` seconds for the node to print it) and pinned. Returns
+    the name of the ``HPCCentre`` block (re-saved on every run, so it follows
+    the cluster's outputs).
     """
     logger = get_run_logger()
-    org = organisation.lower()
+    org = organisation
+    site = f"{provider}:{org}"
+    validate_cluster_variables({"organisation": org, **(variables or {})}, site=site)
     block_name = centre_block or f"{org}-{provider}-cloud"
     account_block = load_account(account, provider)
     archive_block: CentralArchive = CentralArchive.load(archive)  # type: ignore[assignment]
@@ -273,16 +320,14 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
         org, bucket, region=archive_block.region, endpoint_url=archive_block.endpoint_url,
         access_key=archive_block.access_key_id, secret_key=archive_block.secret_access_key)
     keys = cluster_keys(f"{block_name}-keys")
-    tf_vars: dict[str, Any] = {
-        **account_block.terraform_variables(), "organisation": org,
-        "service_account_public_key": keys["service_public"],
-        "host_private_key": keys["host_private"], "host_public_key": keys["host_public"],
-        **(variables or {}),
-    }
     with tempfile.TemporaryDirectory(prefix=f"heroes-tf-{org}-") as work:
         run = TerraformRun(Path(module_dir) if module_dir else MODULES / provider, work,
-                           binary=terraform_binary, site=f"{provider}:{org}")
+                           binary=terraform_binary, site=site)
         try:
+            tf_vars = validate_cluster_variables({
+                **account_block.terraform_variables(run.working_dir), "organisation": org,
+                "service_account_public_key": keys["service_public"], **(variables or {}),
+            }, site=site)
             run.init(backend)
             changes = run.plan(tf_vars)
             markdown = plan_markdown(run.show_plan(), title=f"Private cloud cluster of {org} on {provider}")
@@ -294,19 +339,21 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
                 logger.info("plan %s: %s", "approved" if answer.approve else "rejected", answer.comment)
                 if not answer.approve:
                     raise PlanRejectedError(f"the cluster plan for {org} was not approved: {answer.comment}",
-                                            site=f"{provider}:{org}",
-                                            fix="change the variables and run the flow again")
+                                            site=site, fix="change the variables and run the flow again")
             if changes:
                 run.apply()
             outputs = run.outputs()
         finally:
             run.cleanup()
+    host_key = headnode_host_key(_nodes_of(account_block), outputs, block_name, site=site,
+                                 timeout=host_key_timeout)
     centre = HPCCentre(host=outputs["headnode_address"], user=outputs["service_account"],
                        private_key=keys["service_private"],  # type: ignore[arg-type]
-                       host_key=outputs.get("host_key") or keys["host_public"],
+                       host_key=host_key,
                        partitions=list(outputs.get("partitions") or []), scheduler="slurm",
                        work_root=outputs.get("work_root") or "/shared/heroes",
                        container_runtime=outputs.get("container_runtime") or "apptainer")
     centre.save(block_name, overwrite=True)
-    logger.info("registered %s as HPC centre block %r", outputs["headnode_address"], block_name)
+    logger.info("registered %s as HPC centre block %r; pinned host key %s (from headnode %s's console)",
+                outputs["headnode_address"], block_name, host_key, outputs["headnode_id"])
     return block_name

@@ -27,6 +27,7 @@ from pydantic import Field
 from heroes.blocks import ApplicationCatalog
 from heroes.flows.user.run_job import run_job
 from heroes.tasks._context import load_centre, load_database
+from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.decision import Plan, plan_workflow, record_job_metadata, with_overrides
 from heroes_core.costs import Ledger
 from heroes_core.decision.metadata import MetadataStore
@@ -34,7 +35,7 @@ from heroes_core.decision.placement import Option, evaluate
 from heroes_core.decision.planner import OptionDetail, expected_queue_wait_s
 from heroes_core.errors import HeroesError, JobFailedError
 from heroes_core.jobs import job_key as derive_job_key
-from heroes_core.models import JobSpec, JobStatus
+from heroes_core.models import JobSpec, JobStatus, UserArea
 from heroes_core.schedulers import SiteLoad
 from heroes_core.workflows import WorkflowSpec
 
@@ -163,6 +164,7 @@ def run_workflow(
 ) -> dict[str, JobStatus]:
     """Place a DAG of jobs across centres to meet the organisation's goals, then run it."""
     logger = get_run_logger()
+    area = UserArea(organisation=organisation, user=user)  # names checked before any planning
     centres = centres or DEFAULT_CENTRES
     workflow_id = str(current_run.id)
     plan = plan_workflow(workflow, centres, catalog, database, organisation, project,
@@ -174,7 +176,7 @@ def run_workflow(
                              fix="relax the deadline, raise the budget or allow more centres")
     chosen = _choose(plan, auto_accept=auto_accept, timeout=decision_timeout)
     catalog_block: ApplicationCatalog = ApplicationCatalog.load(catalog)  # type: ignore[assignment]
-    keys = {job.id: derive_job_key(workflow_id, job.id) for job in workflow.jobs}
+    keys = {job.id: derive_job_key(workflow_id, job.id, owner=area) for job in workflow.jobs}
     statuses: dict[str, JobStatus] = {}
     problems: dict[str, str] = {}
     for index, wave in enumerate(workflow.levels()):
@@ -253,7 +255,7 @@ def _summary(plan: Plan, chosen: dict[str, int], workflow: WorkflowSpec, statuse
             if detail.prediction else "",
             "actual energy (kJ)": _energy(database, keys[job.id]), "note": problems.get(job.id, ""),
         })
-    create_table_artifact(key=f"workflow-summary-{workflow.name}".lower(), table=rows,
+    create_table_artifact(key=artifact_key("workflow-summary", workflow.name), table=rows,
                           description="Predicted vs actual time, cost and energy per job")
 
 

@@ -2,9 +2,12 @@
 
 One run = a private working directory holding a copy of the module, a
 ``backend.hcl`` naming the organisation's state in the archive bucket
-(``key=<organisation>/terraform.tfstate``) and a ``heroes.tfvars.json`` with the
+(``key=_heroes/terraform/terraform.tfstate``) and a ``heroes.tfvars.json`` with the
 variables (credentials included). Both files are mode 0600 and passed by path,
-so no secret appears on a command line or in python-terraform's debug log.
+so no secret appears on a command line or in python-terraform's debug log. A
+provider's private key (OCI's API signing key) is not a variable at all: it is
+written to :data:`PROVIDER_KEY_FILE` (0600) and the variable holds its path, so
+no private key lands in the variables file or the saved plan.
 
 The state in the archive is the record of what exists: an apply that stopped
 half way leaves the created resources in the state, and running the same plan
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,11 +29,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from heroes_core.data import HEROES_PREFIX
 from heroes_core.errors import HeroesError
+from heroes_core.models import ORGANISATION_PATTERN
 
 PLAN_FILE = "heroes.tfplan"
 VARS_FILE = "heroes.tfvars.json"
 BACKEND_FILE = "backend.hcl"
+PROVIDER_KEY_FILE = "provider-api-key.pem"
 _MODULE_SUFFIXES = (".tf", ".tpl", ".tftpl", ".yaml")
 
 
@@ -68,10 +75,11 @@ class BackendConfig(BaseModel):
 
 
 def state_key(organisation: str) -> str:
-    name = organisation.strip().lower()
-    if not name or "/" in name or name.startswith("."):
+    """Where an organisation's state lives in its bucket: below HEROES' own prefix, which no
+    user's home can be (a user named like the organisation used to own the state)."""
+    if not re.fullmatch(ORGANISATION_PATTERN, organisation):
         raise ValueError(f"invalid organisation name for a state key: {organisation!r}")
-    return f"{name}/terraform.tfstate"
+    return f"{HEROES_PREFIX}/terraform/terraform.tfstate"
 
 
 def _hcl_value(value: str | bool) -> str:
@@ -80,7 +88,8 @@ def _hcl_value(value: str | bool) -> str:
     return json.dumps(value)  # a JSON string is a valid HCL string literal
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only (0600) from the moment it exists."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
@@ -119,17 +128,17 @@ class TerraformRun:
 
     def write_variables(self, variables: Mapping[str, Any]) -> Path:
         path = self.working_dir / VARS_FILE
-        _write_private(path, json.dumps(dict(variables), indent=2, sort_keys=True))
+        write_private(path, json.dumps(dict(variables), indent=2, sort_keys=True))
         return path
 
     def write_backend(self, backend: BackendConfig) -> Path:
         path = self.working_dir / BACKEND_FILE
-        _write_private(path, backend.hcl())
+        write_private(path, backend.hcl())
         return path
 
     def cleanup(self) -> None:
-        """Remove the files holding secrets (variables, backend, plan)."""
-        for name in (VARS_FILE, BACKEND_FILE, PLAN_FILE):
+        """Remove the files holding secrets (variables, backend, plan, provider key)."""
+        for name in (VARS_FILE, BACKEND_FILE, PLAN_FILE, PROVIDER_KEY_FILE):
             (self.working_dir / name).unlink(missing_ok=True)
 
     # --- commands -----------------------------------------------------------------------

@@ -1,10 +1,22 @@
-"""Where data lives: the central archive (S3) and a centre's file system (SFTP)."""
+"""Where data lives: the central archive (S3) and a centre's file system (SFTP).
+
+Archive layout, per organisation bucket: ``<user>/`` is a user's home (their
+inputs, ``jobs/<key>/`` outputs); ``_heroes/`` holds what HEROES itself owns
+(ledger exports, Terraform state). User names start with a letter or digit,
+so no user's prefix can ever be ``_heroes/``.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import re
 
-from heroes_core.models import UserArea
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from heroes_core.errors import SpecError
+from heroes_core.models import ORGANISATION_PATTERN, UserArea
+
+HEROES_PREFIX = "_heroes"
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
 class S3Endpoint(BaseModel):
@@ -18,8 +30,25 @@ class S3Endpoint(BaseModel):
     region: str = "us-east-1"
     bucket_template: str = Field(default="heroes-{organisation}")
 
+    @field_validator("bucket_template")
+    @classmethod
+    def _one_bucket_per_organisation(cls, value: str) -> str:
+        return check_bucket_template(value)
+
+    def bucket_for(self, organisation: str) -> str:
+        """The organisation's bucket; a name that could share or escape a bucket is refused."""
+        if not re.fullmatch(ORGANISATION_PATTERN, organisation):
+            raise SpecError(f"organisation name {organisation!r} is not valid", site="archive",
+                            fix="use 3-40 lower-case letters, digits and '-' (no leading or "
+                                "trailing '-')")
+        return self.bucket_template.format(organisation=organisation)
+
     def bucket(self, area: UserArea) -> str:
-        return self.bucket_template.format(organisation=area.organisation.lower())
+        return self.bucket_for(area.organisation)
+
+    def heroes_prefix(self, organisation: str) -> str:
+        """'bucket/_heroes': objects HEROES owns in an organisation's bucket, out of users' reach."""
+        return f"{self.bucket_for(organisation)}/{HEROES_PREFIX}"
 
     def user_prefix(self, area: UserArea) -> str:
         """'bucket/user': everything a user owns in the archive lives below it."""
@@ -27,6 +56,23 @@ class S3Endpoint(BaseModel):
 
     def job_prefix(self, area: UserArea, key: str) -> str:
         return f"{self.user_prefix(area)}/jobs/{key}"
+
+
+def check_bucket_template(template: str) -> str:
+    """A bucket template names one bucket per organisation and nothing else.
+
+    The organisation is put in exactly once and as is (organisation names are
+    already lower-case and bucket-safe), so two organisations never share a
+    bucket: ``ACME`` and ``acme`` cannot both exist.
+    """
+    if template.count("{organisation}") != 1 or template.replace("{organisation}", "").count("{"):
+        raise ValueError(f"bucket template {template!r} must contain '{{organisation}}' exactly once "
+                         "and no other placeholder")
+    example = template.format(organisation="a" * 40)
+    if not _BUCKET.fullmatch(example) or "--" in template.replace("{organisation}", ""):
+        raise ValueError(f"bucket template {template!r} does not make valid S3 bucket names "
+                         "(lower-case letters, digits and '-', at most 63 characters)")
+    return template
 
 
 class SFTPEndpoint(BaseModel):

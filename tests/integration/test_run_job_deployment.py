@@ -22,7 +22,7 @@ from prefect.states import Cancelling, Scheduled
 
 from heroes.flows import run_job
 from heroes_core.jobs import job_key
-from heroes_core.models import JobState
+from heroes_core.models import JobState, UserArea
 from tests.integration.conftest import ROOT
 from tests.integration.prefect_runner import serving
 
@@ -70,7 +70,7 @@ def flow_run_process(flow_run_id: UUID) -> int | None:
 def test_cancelling_the_flow_run_in_prefect_cancels_the_slurm_job(runner, site, image, user) -> None:  # type: ignore[no-untyped-def]
     flow_run = run_deployment("run-job/run-job", timeout=0,
                               parameters=parameters(image, user, ["sleep", "300"]))
-    key = job_key(str(flow_run.id))
+    key = job_key(str(flow_run.id), owner=UserArea(organisation="itest", user=user))
     job_id = wait_for(lambda: running_job(site, key), 120, "the Slurm job to run")
     with get_client(sync_client=True) as client:
         client.set_flow_run_state(flow_run.id, Cancelling(), force=True)
@@ -84,7 +84,7 @@ def test_a_flow_run_killed_while_polling_resumes_its_job_exactly_once(runner, si
     command = ["sh", "-c", "echo ran >> runs.txt; sleep 8; echo done > done.txt"]
     flow_run = run_deployment("run-job/run-job", timeout=0,
                               parameters=parameters(image, user, command))
-    key = job_key(str(flow_run.id))
+    key = job_key(str(flow_run.id), owner=UserArea(organisation="itest", user=user))
     job_id = wait_for(lambda: running_job(site, key), 120, "the Slurm job to run")
     pid = wait_for(lambda: flow_run_process(flow_run.id), 30, "the flow run's process")
     os.kill(pid, signal.SIGKILL)

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from heroes.flows import run_job
-from heroes_core.models import ImageRef, JobSpec, JobState
+from heroes_core.jobs import job_key
+from heroes_core.models import ImageRef, JobSpec, JobState, UserArea
 
 
 def spec(image: dict[str, str], command: list[str], **extra: Any) -> JobSpec:
@@ -90,7 +91,7 @@ def test_a_job_over_its_time_limit_ends_as_timeout(archive, image, user) -> None
 
 
 def test_a_missing_input_fails_before_anything_is_submitted(archive, image, user, site) -> None:  # type: ignore[no-untyped-def]
-    key = f"heroes-missing-{user}"
+    key = job_key("missing", owner=UserArea(organisation="itest", user=user))
     state = run(spec(image, ["true"], inputs=["inputs/absent.txt"]), user, job_key=key)
     assert state.is_failed()
     assert "inputs/absent.txt not found in the archive" in state.message
@@ -98,7 +99,7 @@ def test_a_missing_input_fails_before_anything_is_submitted(archive, image, user
 
 
 def test_a_wrong_image_digest_fails_before_anything_is_submitted(archive, image, user, site) -> None:  # type: ignore[no-untyped-def]
-    key = f"heroes-digest-{user}"
+    key = job_key("digest", owner=UserArea(organisation="itest", user=user))
     wrong = {"path": image["path"], "digest": "sha256:" + "1" * 64}
     state = run(spec(wrong, ["true"]), user, job_key=key)
     assert state.is_failed() and "not the expected sha256:1111" in state.message
@@ -106,7 +107,7 @@ def test_a_wrong_image_digest_fails_before_anything_is_submitted(archive, image,
 
 
 def test_a_missing_partition_fails_before_anything_is_submitted(archive, image, user, site) -> None:  # type: ignore[no-untyped-def]
-    key = f"heroes-partition-{user}"
+    key = job_key("partition", owner=UserArea(organisation="itest", user=user))
     state = run(spec(image, ["true"], partition="gpu"), user, job_key=key)
     assert state.is_failed() and "partition 'gpu'" in state.message and "debug" in state.message
     assert site.scheduler.find(key) == []
@@ -119,7 +120,7 @@ def test_an_escaping_input_path_is_refused_by_the_spec() -> None:
 
 
 def test_running_the_same_job_key_twice_submits_once_and_outputs_arrive_once(archive, image, user, site) -> None:  # type: ignore[no-untyped-def]
-    key = f"heroes-twice-{user}"
+    key = job_key("twice", owner=UserArea(organisation="itest", user=user))
     job = spec(image, ["sh", "-c", "echo ran >> runs.txt"])
     first = run(job, user, job_key=key)
     second = run(job, user, job_key=key)

@@ -41,7 +41,8 @@ def test_job_directory_is_per_organisation_and_user() -> None:
 
 def test_rendered_script_checks_digest_and_keeps_arguments_literal(tmp_path: Path) -> None:
     script = jobs.render_script(site(ScriptedTransport({})), SPEC, "/w/acme/ada/heroes-k")
-    assert f"{HEX}  /img/busybox.tar.gz" in script and "exit 97" in script
+    assert f"printf '%s  %s\\n' {HEX} /img/busybox.tar.gz | sha256sum --check" in script
+    assert "exit 97" in script
     # The script is valid bash and the user's command is one quoted argument, not code.
     subprocess.run(["bash", "-n"], input=script.encode(), check=True)
     last = script.strip().splitlines()[-1]
@@ -86,3 +87,110 @@ def test_submit_once_reconciles_by_key_when_the_link_drops_mid_submit() -> None:
     result = jobs.submit_once(the_site, jobs.submission_for(the_site, SPEC, jobs.job_key("r"), "/w/x"))
     assert result.job_id == "56" and not result.reused
     assert transport.programs().count("sbatch") == 1
+
+
+OWNER = UserArea(organisation="acme", user="ada")
+
+
+def test_owned_job_keys_are_stable_scheduler_safe_and_tell_tenants_apart() -> None:
+    key = jobs.job_key("run-1", owner=OWNER)
+    assert key == jobs.job_key("run-1", owner=OWNER)
+    assert re.fullmatch(KEY_PATTERN, key)
+    assert key != jobs.job_key("run-1", owner=UserArea(organisation="acme", user="bob"))
+    assert key != jobs.job_key("run-1", owner=UserArea(organisation="other", user="ada"))
+    assert jobs.require_job_key(key, OWNER) == key
+
+
+@pytest.mark.parametrize("key", ["../../other-org/heroes-x", "heroes-aaaaaaaa,heroes-bbbbbbbb",
+                                 "heroes-aaaaaaaaaa/..", "heroes-AAAAAAAAAA", "", "heroes-a b c d e"])
+def test_a_malformed_job_key_is_refused_where_it_enters(key: str) -> None:
+    with pytest.raises(SpecError, match="is malformed"):
+        jobs.require_job_key(key, OWNER)
+
+
+def test_another_tenants_job_key_is_refused() -> None:
+    theirs = jobs.job_key("run-1", owner=UserArea(organisation="globex", user="ada"))
+    with pytest.raises(SpecError, match="does not belong to acme/ada"):
+        jobs.require_job_key(theirs, OWNER)
+    with pytest.raises(SpecError, match="does not belong"):
+        jobs.require_job_key(jobs.job_key("run-1"), OWNER)  # HEROES' own keys are not a user's
+
+
+def _digest_check_part(script: str) -> str:
+    """The script up to the container command: what runs before the image is trusted."""
+    lines = script.splitlines()
+    return "\n".join(lines[:lines.index("fi") + 1]) + "\n"
+
+
+def test_the_digest_check_runs_no_part_of_a_hostile_image_path(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    for path in (f"/img/x';touch {marker};'.tar.gz", f"/img/$(touch {marker})", f"/img/`touch {marker}`"):
+        hostile = SPEC.model_copy(update={"image": ImageRef.model_construct(path=path,
+                                                                            digest=f"sha256:{HEX}")})
+        script = jobs.render_script(site(ScriptedTransport({})), hostile, str(tmp_path))
+        subprocess.run(["bash", "-n"], input=script.encode(), check=True)
+        ran = subprocess.run(["bash"], input=_digest_check_part(script).encode(), capture_output=True,
+                             check=False)
+        assert ran.returncode == 97, ran.stderr
+        assert not marker.exists(), path
+        assert ran.stderr.decode().endswith(f"HEROES: image {path} does not match sha256:{HEX}\n")
+
+
+def test_the_digest_check_passes_a_matching_image(tmp_path: Path) -> None:
+    import hashlib
+    image_file = tmp_path / "image.tar.gz"
+    image_file.write_bytes(b"image bytes")
+    good = SPEC.model_copy(update={"image": ImageRef(
+        path=str(image_file), digest="sha256:" + hashlib.sha256(b"image bytes").hexdigest())})
+    script = jobs.render_script(site(ScriptedTransport({})), good, str(tmp_path))
+    ran = subprocess.run(["bash"], input=_digest_check_part(script).encode(), capture_output=True,
+                         check=False)
+    assert ran.returncode == 0, ran.stderr
+
+
+def _slurm_site(transport: ScriptedTransport):  # type: ignore[no-untyped-def]
+    from heroes_core.schedulers import SlurmScheduler
+    the_site = site(transport)
+    the_site.scheduler = SlurmScheduler(transport)
+    return the_site
+
+
+def test_submit_once_reconciles_by_key_when_sbatch_times_out() -> None:
+    from heroes_core.errors import CommandTimeoutError
+    from tests.unit.heroes_core.fakes import ok
+    finds = iter(["", "", "57\n"])
+
+    def slow(argv, stdin):  # type: ignore[no-untyped-def]
+        raise CommandTimeoutError("sbatch did not answer in 60 s", site="hpc1")
+
+    def sacct(argv, stdin):  # type: ignore[no-untyped-def]
+        return ok(argv, next(finds))
+    transport = ScriptedTransport({"squeue": "", "sacct": sacct, "sbatch": slow})
+    the_site = _slurm_site(transport)
+    submission = jobs.submission_for(the_site, SPEC, jobs.job_key("r", owner=OWNER), "/w/x")
+    result = jobs.submit_once(the_site, submission, settle_s=0)
+    assert result.job_id == "57" and not result.reused
+    assert transport.programs().count("sbatch") == 1
+
+
+def test_submit_once_gives_up_with_the_timeout_when_no_job_appears() -> None:
+    from heroes_core.errors import CommandTimeoutError
+
+    def slow(argv, stdin):  # type: ignore[no-untyped-def]
+        raise CommandTimeoutError("sbatch did not answer in 60 s", site="hpc1")
+    transport = ScriptedTransport({"squeue": "", "sacct": "", "sbatch": slow})
+    the_site = _slurm_site(transport)
+    submission = jobs.submission_for(the_site, SPEC, jobs.job_key("r", owner=OWNER), "/w/x")
+    with pytest.raises(CommandTimeoutError, match="did not answer"):
+        jobs.submit_once(the_site, submission, settle_s=0, attempts=3)
+    assert transport.programs().count("sbatch") == 1
+
+
+def test_extra_jobs_carrying_one_key_are_cancelled_and_the_first_is_kept() -> None:
+    transport = ScriptedTransport({"squeue": "61\n", "sacct": "60\n62\n", "scancel": ""})
+    the_site = _slurm_site(transport)
+    submission = jobs.submission_for(the_site, SPEC, jobs.job_key("r", owner=OWNER), "/w/x")
+    result = jobs.submit_once(the_site, submission)
+    assert result.job_id == "60" and result.reused
+    assert ["scancel", "61", "62"] in transport.calls
+    assert "sbatch" not in transport.programs()

@@ -37,7 +37,7 @@ def test_an_edge_to_an_unknown_job_is_refused() -> None:
 def test_duplicate_ids_negative_resources_and_bad_weights_are_refused() -> None:
     with pytest.raises(ValidationError, match="more than once"):
         spec(jobs=[{"id": "a", "application": "sim", "command": ["x"]}] * 2, edges=[])
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="cores\n  Input should be greater than or equal to 1"):
         spec(jobs=[{"id": "a", "application": "sim", "command": ["x"], "cores": -1}], edges=[])
     with pytest.raises(ValidationError, match="positive"):
         spec(strategy="weighted", weights={"time": 0, "cost": 0})

@@ -16,6 +16,7 @@ import python_terraform
 
 from heroes_core.cloud.terraform import (
     BACKEND_FILE,
+    PROVIDER_KEY_FILE,
     VARS_FILE,
     BackendConfig,
     TerraformError,
@@ -57,9 +58,11 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return rec
 
 
-def test_state_key_per_organisation() -> None:
-    assert state_key("ACME") == "acme/terraform.tfstate"
-    with pytest.raises(ValueError):
+def test_terraform_state_lives_where_no_user_prefix_reaches() -> None:
+    assert state_key("acme") == "_heroes/terraform/terraform.tfstate"
+    with pytest.raises(ValueError, match="invalid organisation name"):
+        state_key("ACME")
+    with pytest.raises(ValueError, match="invalid organisation name"):
         state_key("../x")
 
 
@@ -67,7 +70,7 @@ def test_backend_hcl_for_the_archive() -> None:
     backend = BackendConfig.for_organisation("acme", "heroes-acme", endpoint_url="http://127.0.0.1:8333",
                                              access_key="AK", secret_key="S3CRET")  # type: ignore[arg-type]
     text = backend.hcl()
-    assert 'bucket = "heroes-acme"\n' in text and 'key = "acme/terraform.tfstate"\n' in text
+    assert 'bucket = "heroes-acme"\n' in text and 'key = "_heroes/terraform/terraform.tfstate"\n' in text
     assert 'endpoint = "http://127.0.0.1:8333"\n' in text and "force_path_style = true\n" in text
     assert 'secret_key = "S3CRET"' in text and "S3CRET" not in repr(backend)
     plain = BackendConfig.for_organisation("acme", "b").hcl()
@@ -102,6 +105,13 @@ def test_full_run_command_lines(recorder: Recorder, tmp_path: Path) -> None:
     assert "S3CRET" in (work / BACKEND_FILE).read_text()
     run.cleanup()
     assert not (work / BACKEND_FILE).exists() and not (work / VARS_FILE).exists()
+
+
+def test_cleanup_removes_the_provider_key_file_too(recorder: Recorder, tmp_path: Path) -> None:
+    run = TerraformRun(MODULES / "oci", tmp_path)
+    (tmp_path / PROVIDER_KEY_FILE).write_text("-----BEGIN PRIVATE KEY-----\n")
+    run.cleanup()
+    assert not (tmp_path / PROVIDER_KEY_FILE).exists()
 
 
 def test_plan_without_changes(recorder: Recorder, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_amounts_round_half_even_to_the_cent() -> None:
 
 
 def test_negative_zero_and_unknown_currency_prices_are_refused() -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="fixed\n  Input should be greater than or equal to 0"):
         PriceModel(currency="EUR", fixed=D("-1"))
     with pytest.raises(ValidationError, match="every component is zero"):
         PriceModel(currency="EUR")

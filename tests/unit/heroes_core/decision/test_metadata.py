@@ -99,9 +99,9 @@ def test_input_validation() -> None:
         rec(submitted_at=datetime(2025, 1, 1))
     with pytest.raises(ValidationError, match="outcome"):
         rec(outcome="EXPLODED")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="energy_source\n  Input should be"):
         rec(energy_source="guess")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="unknown_field\n  Extra inputs are not permitted"):
         rec(unknown_field=1)
 
 
