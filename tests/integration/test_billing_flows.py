@@ -12,10 +12,10 @@ import httpx
 from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 
-from heroes.blocks import HeroesDatabase
+from heroes.blocks import HeroesDatabase, HPCCentre
 from heroes.flows import billing_report, run_job, watch_budgets
 from heroes_core.costs import Ledger
-from heroes_core.models import ImageRef, JobSpec
+from heroes_core.models import ImageRef, JobSpec, JobState
 
 
 def budgets():  # type: ignore[no-untyped-def]
@@ -94,7 +94,7 @@ def test_a_job_is_charged_its_actual_cost_and_the_rest_is_released(image, user, 
 
 def test_a_workflow_over_budget_pauses_until_a_billing_admin_raises_it(image, blocks) -> None:  # type: ignore[no-untyped-def]
     organisation = f"poor{uuid.uuid4().hex[:8]}"
-    budget_id = budgets().create(organisation, Decimal("0.001"), "EUR", hard=True)
+    budget_id = budgets().create(organisation, Decimal("0.01"), "EUR", hard=True)
     holder: dict[str, Any] = {}
     thread = start_paused_run(organisation, image, holder)
     flow_run_id = wait_paused(holder)
@@ -109,7 +109,7 @@ def test_a_workflow_over_budget_pauses_until_a_billing_admin_raises_it(image, bl
 
 def test_a_billing_admin_can_cancel_a_paused_workflow(image, blocks) -> None:  # type: ignore[no-untyped-def]
     organisation = f"poor{uuid.uuid4().hex[:8]}"
-    budget_id = budgets().create(organisation, Decimal("0.001"), "EUR", hard=True)
+    budget_id = budgets().create(organisation, Decimal("0.01"), "EUR", hard=True)
     holder: dict[str, Any] = {}
     thread = start_paused_run(organisation, image, holder)
     flow_run_id = wait_paused(holder)
@@ -145,5 +145,46 @@ def test_billing_report_exports_a_csv_to_the_archive(archive, image, user, block
     location = billing_report(organisation="itest", by=["user", "month"])
     bucket, key = location.removeprefix("s3://").split("/", 1)
     csv_text = archive.s3_client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    assert csv_text.splitlines()[0] == "user,month,currency,amount"
+    assert csv_text.splitlines()[0] == "user,month,currency,amount,overage"
     assert any(line.startswith(f"{user},") for line in csv_text.splitlines())
+
+
+def test_the_budget_watch_keeps_the_reservation_of_a_job_still_running(image, blocks) -> None:  # type: ignore[no-untyped-def]
+    organisation = f"long{uuid.uuid4().hex[:8]}"
+    budget_id = budgets().create(organisation, Decimal("10"), "EUR", hard=True)
+    holder: dict[str, Any] = {}
+
+    def target() -> None:
+        spec = JobSpec(image=ImageRef(**image), command=["sh", "-c", "sleep 20; echo ok > ok.txt"],
+                       time_limit_minutes=2)
+        holder["state"] = run_job(spec=spec, organisation=organisation, user="ada", return_state=True)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    scheduler = HPCCentre.load("local-slurm").site().scheduler
+    deadline = time.monotonic() + 120
+    running: list[str] = []
+    while not running and time.monotonic() < deadline:
+        keys = open_job_keys(budget_id)
+        if keys:
+            found = scheduler.find(keys[0])
+            running = [s.job_id for s in scheduler.query(found).values() if s.state is JobState.RUNNING]
+        time.sleep(0.5)
+    assert running, "the job never started running"
+    watch_budgets(stale_after_hours=0, organisation=organisation)  # every reservation is "old"
+    assert budgets().get(budget_id).reserved > 0
+    assert open_job_keys(budget_id)
+    thread.join(timeout=240)
+    assert holder["state"].is_completed(), holder["state"].message
+    view = budgets().get(budget_id)
+    assert view.reserved == 0 and view.committed > 0
+
+
+def open_job_keys(budget_id: int) -> list[str]:
+    """The job keys recorded on the budget's open reservations."""
+    from sqlalchemy import select
+
+    from heroes_core.costs.schema import Reservation
+    with budgets().db.transaction() as session:
+        return [key for key in session.scalars(select(Reservation.job_key).where(
+            Reservation.budget_id == budget_id, Reservation.state == "open")) if key]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from heroes_core.costs.budgets import BudgetExceededError, Budgets, ChargeItem
@@ -21,7 +23,8 @@ from heroes_core.costs.catalogue import PriceBook
 from heroes_core.costs.db import Database
 from heroes_core.costs.ledger import Ledger
 from heroes_core.costs.pricing import PriceModel, Usage
-from heroes_core.costs.schema import Base, CostLine, Reservation
+from heroes_core.costs.schema import Base, Budget, CostLine, Reservation
+from heroes_core.errors import SpecError
 
 NOW = datetime.now(UTC)
 
@@ -141,8 +144,130 @@ def test_a_database_failure_mid_transaction_leaves_no_partial_reservation(
 
 
 def test_a_crashed_workflow_reservation_is_released_by_the_cleanup(budgets: Budgets) -> None:
-    budget = budgets.create("acme", D("10"), "EUR", period_start=NOW - timedelta(days=1))
-    budgets.reserve("acme", None, "crashed", D("4"), "EUR", now=NOW - timedelta(hours=2))
-    assert budgets.release_stale(older_than=NOW - timedelta(hours=1)) == ["crashed"]
+    budget = budgets.create("acme", D("10"), "EUR", period_start=NOW - timedelta(days=3))
+    budgets.reserve("acme", None, "crashed", D("4"), "EUR", now=NOW - timedelta(hours=49))
+    outcomes = budgets.sweep_stale(now=NOW)
+    assert [(o.workflow_id, o.action) for o in outcomes] == [("crashed", "released")]
     assert budgets.get(budget).reserved == 0
     assert Ledger(budgets.db).lines() == []
+
+
+# -- races on one workflow (issue 9, item 7) -------------------------------------------------------
+
+def small_job_offering(book: PriceBook) -> int:
+    book.register_provider("centre", "Centre", "resource")
+    offering = book.offering("centre", "partition", "hpc/debug")
+    book.publish("centre", offering, PriceModel(currency="EUR", fixed=D("0.10")),
+                 valid_from=NOW - timedelta(days=1), now=NOW - timedelta(days=2))
+    return offering
+
+
+def all_at_once(count: int, action: Callable[[int], object]) -> list[object]:
+    """Run ``action(n)`` for n in range(count) on as many threads released together."""
+    gate = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def run(n: int) -> None:
+        gate.wait()
+        try:
+            results[n] = action(n)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            results[n] = exc
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_16_concurrent_reserves_of_one_workflow_hold_one_reservation_and_charge_once(
+        budgets: Budgets, book: PriceBook) -> None:
+    offering = small_job_offering(book)
+    budget = budgets.create("acme", D("1000"), "EUR", period_start=NOW - timedelta(days=1))
+    for race in range(10):
+        workflow_id = f"wf-{race}"
+        results = all_at_once(16, lambda n, w=workflow_id: budgets.reserve("acme", None, w, D("5"), "EUR"))
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert len({tuple(r) for r in results if isinstance(r, list)}) == 1  # all got the same one
+        budgets.commit(workflow_id, organisation="acme", project=None, user="u", job_key="job",
+                       items=[ChargeItem(offering_id=offering, usage=Usage())], incurred_at=NOW)
+    with budgets.db.transaction() as session:
+        per_workflow = session.execute(select(Reservation.workflow_id, func.count()).group_by(
+            Reservation.workflow_id)).all()
+    assert sorted(count for _, count in per_workflow) == [1] * 10
+    for race in range(10):
+        budgets.release(f"wf-{race}")
+    view = budgets.get(budget)
+    assert (view.reserved, view.committed) == (D("0"), D("1.00"))  # ten small jobs of 0.10
+    assert sum(line.amount for line in Ledger(budgets.db).lines()) == D("1.00")
+
+
+def test_racing_commits_and_releases_of_one_workflow_never_drive_reserved_negative(
+        budgets: Budgets, book: PriceBook) -> None:
+    offering = small_job_offering(book)
+    budget = budgets.create("acme", D("1000"), "EUR", period_start=NOW - timedelta(days=1))
+    lowest = D(0)
+    for race in range(60):
+        workflow_id = f"wf-{race}"
+        budgets.reserve("acme", None, workflow_id, D("1"), "EUR")
+
+        def step(n: int, workflow_id: str = workflow_id) -> object:
+            if n % 2:
+                return budgets.release(workflow_id)
+            return budgets.commit(workflow_id, organisation="acme", project=None, user="u",
+                                  job_key="job", items=[ChargeItem(offering_id=offering, usage=Usage())],
+                                  incurred_at=NOW)
+
+        results = all_at_once(4, step)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        lowest = min(lowest, budgets.get(budget).reserved)
+    view = budgets.get(budget)
+    assert lowest == 0 and view.reserved == 0
+    assert view.committed == D("6.00")  # each workflow's job charged once: 60 x 0.10
+    with budgets.db.transaction() as session:
+        assert session.scalar(select(func.sum(CostLine.amount))) == view.committed
+
+
+def test_the_database_refuses_a_second_open_reservation_for_one_workflow_and_budget(
+        budgets: Budgets) -> None:
+    budget = budgets.create("acme", D("10"), "EUR", period_start=NOW - timedelta(days=1))
+    budgets.reserve("acme", None, "wf", D("1"), "EUR")
+    with pytest.raises(IntegrityError), budgets.db.transaction() as session:
+        session.add(Reservation(budget_id=budget, workflow_id="wf", amount=D(1), committed=D(0),
+                                state="open", created_at=NOW))
+    budgets.release("wf")
+    budgets.reserve("acme", None, "wf", D("2"), "EUR")  # a released one does not block a new one
+    assert budgets.get(budget).reserved == D("2.00")
+
+
+# -- money on both databases (issue 9, item 9) -----------------------------------------------------
+
+HOSTILE = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.sampled_from([D("NaN"), D("Infinity"), D("1e30"), D("1e12"), D("999999999999.995"), D("0.001"),
+                     D("-0.01"), D("999999999999.99"), D("123456789012.34")]),
+    st.decimals(min_value=D("-1e13"), max_value=D("1e13"), places=3),
+    st.text(max_size=8),
+    st.integers(),
+)
+
+
+@given(value=HOSTILE)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_money_is_refused_clearly_or_stored_exactly(budgets: Budgets, value: object) -> None:
+    try:
+        budget = budgets.create("acme", value, "EUR", hard=False, period_start=NOW - timedelta(days=1))  # type: ignore[arg-type]
+        budgets.reserve("acme", None, "wf", value, "EUR")  # type: ignore[arg-type]
+    except SpecError as error:
+        assert (str(value) in str(error) or repr(value) in str(error)) and "Fix:" in str(error), str(error)
+    else:
+        assert isinstance(value, D)
+        view = budgets.get(budget)
+        assert view.amount == view.reserved == value.quantize(D("0.01"))
+    finally:
+        with budgets.db.transaction() as session:
+            session.query(Reservation).delete()
+            session.query(Budget).delete()
