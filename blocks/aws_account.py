@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -78,8 +79,11 @@ class AWSAccount(Block):
         """The account's EC2 nodes in its region, as HEROES manages them."""
         return AWSNodes(self.client("ec2"), self.region)
 
-    def terraform_variables(self) -> dict[str, str]:
-        """Provider credentials for the Terraform module (written to a private var file, never argv)."""
+    def terraform_variables(self, secret_dir: str | Path | None = None) -> dict[str, str]:
+        """Provider credentials for the Terraform module (written to a private var file, never argv).
+
+        ``secret_dir`` is unused: AWS credentials are plain strings, not key files.
+        """
         credentials = self.session().get_credentials()
         if credentials is None:
             raise ValueError(f"no AWS credentials found for profile {self.profile_name!r}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL
+from heroes_core.cloud.terraform import PROVIDER_KEY_FILE, write_private
 
 
 class OCIAccount(Block):
@@ -54,8 +56,15 @@ class OCIAccount(Block):
     def compartment_id(self) -> str:
         return self.compartment or self.tenancy
 
-    def terraform_variables(self) -> dict[str, str]:
-        """Provider credentials for the Terraform module (written to a private var file, never argv)."""
+    def terraform_variables(self, secret_dir: str | Path) -> dict[str, str]:
+        """Provider settings for the Terraform module (written to a private var file, never argv).
+
+        The API signing key itself is written to ``secret_dir`` (mode 0600) and
+        only its path is a variable, so the variables file and the saved plan hold
+        no private key.
+        """
+        key_file = Path(secret_dir).resolve() / PROVIDER_KEY_FILE
+        write_private(key_file, self.private_key.get_secret_value())
         return {"region": self.region, "tenancy_ocid": self.tenancy, "user_ocid": self.user,
-                "fingerprint": self.fingerprint, "private_key": self.private_key.get_secret_value(),
+                "fingerprint": self.fingerprint, "private_key_path": str(key_file),
                 "compartment_ocid": self.compartment_id()}

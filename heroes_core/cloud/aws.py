@@ -8,6 +8,12 @@ waiters get ``Delay``/``MaxAttempts`` computed from the caller's timeout.
 Only instances tagged ``heroes:organisation`` are ever started, stopped or
 terminated: ids of other instances are refused, so a typo cannot stop someone
 else's machine.
+
+Every instance HEROES launches answers only IMDSv2 (session tokens required) with
+a PUT hop limit of 1, so a token cannot be fetched through a container's extra
+network hop (:data:`METADATA_OPTIONS`, the same as the Terraform module's). A
+node's SSH host key is read from its console output
+(:meth:`AWSNodes.console_output`, see :mod:`heroes_core.cloud.host_keys`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from heroes_core.cloud.errors import CloudError, NodeNotFoundError, NodeTimeoutE
 _WAITERS = {"running": "instance_running", "stopped": "instance_stopped",
             "terminated": "instance_terminated"}
 _BATCH = 200
+METADATA_OPTIONS = {"HttpTokens": "required", "HttpPutResponseHopLimit": 1, "HttpEndpoint": "enabled"}
 
 
 class AWSNodes(NodeProvider):
@@ -67,7 +74,7 @@ class AWSNodes(NodeProvider):
             raise ValueError(f"HEROES nodes must carry the {TAG_ORGANISATION} tag")
         tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
         request: dict[str, Any] = {
-            "MinCount": count, "MaxCount": count,
+            "MinCount": count, "MaxCount": count, "MetadataOptions": dict(METADATA_OPTIONS),
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tag_list},
                                   {"ResourceType": "volume", "Tags": tag_list}],
         }
@@ -150,6 +157,24 @@ class AWSNodes(NodeProvider):
             stamp = (at or datetime.now(UTC)).isoformat()
             self._call("CreateTags", self.ec2.create_tags, Resources=ids,
                        Tags=[{"Key": TAG_LAST_USED, "Value": stamp}], subject=", ".join(ids))
+
+    def console_output(self, node_id: str) -> str:
+        """The instance's console output (``GetConsoleOutput``) as text; "" while EC2 has none.
+
+        EC2 sends it base64-encoded and botocore decodes it. ``Latest=True``
+        reads the serial console now (Nitro instances); other instance types
+        answer ``UnsupportedOperation`` and get the output EC2 buffered at the
+        last state change instead.
+        """
+        try:
+            answer = self.ec2.get_console_output(InstanceId=node_id, Latest=True)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "UnsupportedOperation":
+                raise aws_error(exc, operation="GetConsoleOutput", region=self.region,
+                                subject=node_id) from exc
+            answer = self._call("GetConsoleOutput", self.ec2.get_console_output, InstanceId=node_id,
+                                subject=node_id)
+        return str(answer.get("Output") or "")
 
     # --- helpers ---------------------------------------------------------------------------
 

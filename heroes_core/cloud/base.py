@@ -32,6 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from heroes_core.cloud.errors import NodeUnhealthyError
+from heroes_core.cloud.host_keys import host_keys_from_console
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class NodeProvider(ABC):
     """Cloud nodes of one account in one region."""
 
     site: str
+    poll_interval: float = 5.0
 
     @abstractmethod
     def deploy(self, spec: NodeSpec, count: int, tags: Mapping[str, str], *,
@@ -144,6 +146,10 @@ class NodeProvider(ABC):
     def mark_used(self, node_ids: Sequence[str], at: datetime | None = None) -> None:
         """Set ``heroes:last-used`` on the nodes."""
 
+    @abstractmethod
+    def console_output(self, node_id: str) -> str:
+        """What the provider keeps of the node's serial console, as text ("" if nothing yet)."""
+
     # --- derived operations, the same on every provider -------------------------------------
 
     def terminate_by_tags(self, tags: Mapping[str, str]) -> list[str]:
@@ -152,6 +158,21 @@ class NodeProvider(ABC):
         if ids:
             self.terminate(ids)
         return ids
+
+    def read_host_keys(self, node_id: str, *, timeout: float) -> list[str]:
+        """The SSH host public keys the node printed on its serial console; [] if none by ``timeout``.
+
+        The console is read at least once, then every ``poll_interval`` seconds
+        until a key appears (a node prints it at the end of its first boot). See
+        :mod:`heroes_core.cloud.host_keys` for why the console, and
+        :func:`~heroes_core.cloud.host_keys.pin_host_key` for what to do with the result.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            keys = host_keys_from_console(self.console_output(node_id))
+            if keys or time.monotonic() >= deadline:
+                return keys
+            time.sleep(self.poll_interval)
 
     def wait_healthy(self, nodes: Sequence[Node], check: HealthCheck, *, timeout: float,
                      interval: float = 5.0) -> None:

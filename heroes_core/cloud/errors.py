@@ -76,7 +76,8 @@ def aws_error(exc: Any, *, operation: str, region: str, instance_type: str | Non
     if code in AUTH_CODES:
         if code == "UnauthorizedOperation" or code == "AccessDenied":
             fix = ("grant the HEROES AWS account's IAM policy the EC2 permissions it needs "
-                   "(ec2:RunInstances, Start/Stop/TerminateInstances, Describe*, CreateTags)")
+                   "(ec2:RunInstances, Start/Stop/TerminateInstances, Describe*, CreateTags, "
+                   "GetConsoleOutput)")
         else:
             fix = ("check the access key id and secret (and session token, if any) of the AWS "
                    "account block, that the key is active, and that the region is enabled for the account")

@@ -6,10 +6,16 @@ so on) and mapped back when read. No OCI endpoint can run on this machine:
 this module is exercised only by unit tests that drive the real SDK through a
 fake HTTP session with recorded responses
 (``tests/unit/heroes_core/cloud/test_oci_nodes.py``).
+
+Every instance HEROES launches has the legacy IMDS v1 endpoints disabled
+(``are_legacy_imds_endpoints_disabled``, as in the Terraform module). A node's
+SSH host key is read from a capture of its serial console history
+(:meth:`OCINodes.console_output`, see :mod:`heroes_core.cloud.host_keys`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -30,6 +36,7 @@ _STATE_FROM_OCI: dict[str, Any] = {
     "STOPPED": "stopped", "TERMINATING": "shutting-down", "TERMINATED": "terminated",
     "CREATING_IMAGE": "running", "MOVING": "pending",
 }
+_CONSOLE_BYTES = 1024 * 1024  # OCI keeps the last megabyte of a console
 _OCI_FROM_STATE = {"pending": "PROVISIONING", "running": "RUNNING", "stopping": "STOPPING",
                    "stopped": "STOPPED", "shutting-down": "TERMINATING", "terminated": "TERMINATED"}
 
@@ -114,7 +121,8 @@ class OCINodes(NodeProvider):
                     freeform_tags={oci_tag(k): v for k, v in tags.items()},
                     source_details=oci.core.models.InstanceSourceViaImageDetails(image_id=spec.image_id),
                     create_vnic_details=oci.core.models.CreateVnicDetails(subnet_id=spec.subnet_id),
-                    metadata={"user_data": spec.user_data} if spec.user_data else None)
+                    metadata={"user_data": spec.user_data} if spec.user_data else None,
+                    instance_options=oci.core.models.InstanceOptions(are_legacy_imds_endpoints_disabled=True))
                 token = f"{idempotency_key}-{index}"[:64] if idempotency_key else None
                 answer = self._call("LaunchInstance", self.compute.launch_instance, details,
                                     shape=spec.instance_type,
@@ -174,6 +182,35 @@ class OCINodes(NodeProvider):
             tags = {oci_tag(k): v for k, v in node.tags.items()} | {oci_tag(TAG_LAST_USED): stamp}
             self._call("UpdateInstance", self.compute.update_instance, node.id,
                        oci.core.models.UpdateInstanceDetails(freeform_tags=tags))
+
+    def console_output(self, node_id: str, *, capture_timeout: float = 120.0) -> str:
+        """The instance's serial console history (the last megabyte), captured now, as text.
+
+        ``CaptureConsoleHistory`` starts a capture, ``GetConsoleHistory`` is polled
+        until it has ``SUCCEEDED``, ``GetConsoleHistoryContent`` reads it; the
+        capture is deleted afterwards whatever happened.
+        """
+        import oci
+
+        capture = self._call("CaptureConsoleHistory", self.compute.capture_console_history,
+                             oci.core.models.CaptureConsoleHistoryDetails(instance_id=node_id)).data
+        try:
+            deadline = time.monotonic() + capture_timeout
+            state = str(capture.lifecycle_state)
+            while state != "SUCCEEDED":
+                if state == "FAILED" or time.monotonic() >= deadline:
+                    raise CloudError(f"the console history capture of {node_id} ended {state}",
+                                     site=self.site, fix="look at the instance in the OCI console (is it "
+                                                         "running?) and run the flow again")
+                time.sleep(self.poll_interval)
+                state = str(self._call("GetConsoleHistory", self.compute.get_console_history,
+                                       capture.id).data.lifecycle_state)
+            content = self._call("GetConsoleHistoryContent", self.compute.get_console_history_content,
+                                 capture.id, length=_CONSOLE_BYTES).data
+        finally:
+            with contextlib.suppress(CloudError):  # a leftover capture holds no secret
+                self._call("DeleteConsoleHistory", self.compute.delete_console_history, capture.id)
+        return content.decode("utf-8", errors="replace") if isinstance(content, bytes) else str(content or "")
 
     def _owned(self, node_ids: Sequence[str], *, missing_ok: bool = False) -> list[str]:
         owned = []

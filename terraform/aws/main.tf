@@ -30,8 +30,6 @@ locals {
     cluster            = local.cluster
     service_account    = var.service_account
     service_public_key = var.service_account_public_key
-    host_private_key   = var.host_private_key
-    host_public_key    = var.host_public_key
     shared_fs          = "${aws_efs_file_system.shared.dns_name}:/"
     partitions         = var.partitions
     compute_count      = var.max_compute_nodes
@@ -119,6 +117,11 @@ resource "aws_instance" "headnode" {
   user_data              = local.headnode_init
   tags                   = { Name = "heroes-${local.cluster}-headnode", "heroes:role" = "headnode" }
   depends_on             = [aws_efs_mount_target.shared]
+  metadata_options { # IMDSv2 only, and its token cannot leave the node (no container hop)
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
   lifecycle {
     ignore_changes = [user_data, ami] # a re-run never replaces a configured headnode
   }
@@ -130,6 +133,11 @@ resource "aws_launch_template" "compute" {
   instance_type          = var.compute_type
   vpc_security_group_ids = [aws_security_group.cluster.id]
   user_data              = base64encode(local.compute_init)
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
   tag_specifications {
     resource_type = "instance"
     tags          = { "heroes:role" = "compute", "heroes:organisation" = var.organisation, "heroes:cluster" = local.cluster }

@@ -1,10 +1,12 @@
-# Exactly what an HPCCentre block needs.
+# What an HPCCentre block needs. Nothing secret: the host key is generated on the node
+# and HEROES reads its public half from the node's console (see cloud-init.yaml.tpl).
 output "headnode_address" {
   value = aws_instance.headnode.public_ip
 }
 
-output "host_key" {
-  value = var.host_public_key
+output "headnode_id" {
+  description = "Instance id of the headnode: HEROES reads the host key it printed on its console and pins it."
+  value       = aws_instance.headnode.id
 }
 
 output "service_account" {

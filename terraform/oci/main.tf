@@ -12,11 +12,11 @@ terraform {
 }
 
 provider "oci" {
-  region       = var.region
-  tenancy_ocid = var.tenancy_ocid
-  user_ocid    = var.user_ocid
-  fingerprint  = var.fingerprint
-  private_key  = var.private_key
+  region           = var.region
+  tenancy_ocid     = var.tenancy_ocid
+  user_ocid        = var.user_ocid
+  fingerprint      = var.fingerprint
+  private_key_path = var.private_key_path
 }
 
 locals {
@@ -26,8 +26,6 @@ locals {
     cluster            = local.cluster
     service_account    = var.service_account
     service_public_key = var.service_account_public_key
-    host_private_key   = var.host_private_key
-    host_public_key    = var.host_public_key
     shared_fs          = "${oci_file_storage_mount_target.shared.ip_address}:/shared"
     partitions         = var.partitions
     compute_count      = var.max_compute_nodes
@@ -133,6 +131,9 @@ resource "oci_core_instance" "headnode" {
   metadata = {
     user_data = base64encode(local.headnode_init)
   }
+  instance_options { # IMDS v2 only: the legacy v1 endpoints are off
+    are_legacy_imds_endpoints_disabled = true
+  }
   lifecycle {
     ignore_changes = [metadata, source_details] # a re-run never replaces a configured headnode
   }
@@ -160,6 +161,9 @@ resource "oci_core_instance_configuration" "compute" {
       }
       metadata = {
         user_data = base64encode(local.compute_init)
+      }
+      instance_options {
+        are_legacy_imds_endpoints_disabled = true
       }
     }
   }

