@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL
-from heroes_core.sites import Site, SiteConfig, SiteLimits, open_site
+from heroes_core.sites import Site, SiteConfig, SiteLimits, image_root, open_site
 
 
 class HPCCentre(Block):
@@ -55,6 +55,11 @@ class HPCCentre(Block):
         default="apptainer", description="Container runtime installed on the centre's compute nodes.")
     image_cache_dir: str | None = Field(
         default=None, description="Where unpacked images are cached; defaults to <work_root>/.images.")
+    image_roots: list[str] = Field(
+        default_factory=list,
+        description=("Directories on the centre where container images are published (absolute "
+                     "paths). A job's image must be a regular file inside one of them once "
+                     "symbolic links are resolved on the centre; empty means <work_root>/images."))
     max_cores_per_job: int = Field(default=1024, ge=1, description="Largest core count one job may ask.")
     max_nodes_per_job: int = Field(default=64, ge=1, description="Largest node count one job may ask.")
     max_time_limit_minutes: int = Field(
@@ -65,6 +70,11 @@ class HPCCentre(Block):
     connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for the SSH connection.")
     command_timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for one remote command.")
 
+    @field_validator("image_roots")
+    @classmethod
+    def _image_roots(cls, value: list[str]) -> list[str]:
+        return [image_root(root) for root in value]
+
     def site_config(self) -> SiteConfig:
         """The centre as the core library sees it."""
         return SiteConfig(
@@ -74,7 +84,7 @@ class HPCCentre(Block):
             known_hosts_path=self.known_hosts_path, scheduler=self.scheduler,
             partitions=tuple(self.partitions), default_partition=self.default_partition,
             work_root=self.work_root, container_runtime=self.container_runtime,
-            image_cache_dir=self.image_cache_dir,
+            image_cache_dir=self.image_cache_dir, image_roots=tuple(self.image_roots),
             limits=SiteLimits(max_cores_per_job=self.max_cores_per_job,
                               max_nodes_per_job=self.max_nodes_per_job,
                               max_time_limit_minutes=self.max_time_limit_minutes),

@@ -11,7 +11,7 @@ import json
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
@@ -41,6 +41,7 @@ def centre_block(centre: dict[str, Any]) -> HPCCentre:
         host_key=centre["host_key"], partitions=centre["partitions"],
         default_partition=centre["partitions"][0], work_root=centre["work_root"],
         container_runtime="charliecloud", max_cores_per_job=4, max_time_limit_minutes=60,
+        image_roots=[str(PurePosixPath(centre["image"]["path"]).parent)],
     )
 
 

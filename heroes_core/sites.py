@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from heroes_core.containers import ContainerRuntime, runtime_named
 from heroes_core.data import SFTPEndpoint
@@ -27,6 +27,14 @@ class SiteLimits(BaseModel):
     max_cores_per_job: int = Field(default=1024, ge=1)
     max_nodes_per_job: int = Field(default=64, ge=1)
     max_time_limit_minutes: int = Field(default=24 * 60, ge=1)
+
+
+def image_root(value: str) -> str:
+    """An allowed image root: an absolute path on the centre, without a trailing slash."""
+    if not value.startswith("/") or "\n" in value or "\x00" in value:
+        raise ValueError(f"image root {value!r} must be an absolute path on the centre "
+                         "(e.g. /scratch/heroes/images)")
+    return value.rstrip("/") or "/"
 
 
 class SiteConfig(BaseModel):
@@ -48,10 +56,22 @@ class SiteConfig(BaseModel):
     work_root: str
     container_runtime: Literal["apptainer", "singularity", "charliecloud"] = "apptainer"
     image_cache_dir: str | None = None
+    # Jobs may only use image files inside one of these (after links are resolved on the
+    # centre); empty means <work_root>/images.
+    image_roots: tuple[str, ...] = ()
     limits: SiteLimits = SiteLimits()
     max_channels: int = 8
     connect_timeout: float = 10.0
     command_timeout: float = 60.0
+
+    @field_validator("image_roots")
+    @classmethod
+    def _image_roots(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(image_root(root) for root in value)
+
+    def effective_image_roots(self) -> tuple[str, ...]:
+        """The image roots in force: the configured ones, else ``<work_root>/images``."""
+        return self.image_roots or (f"{self.work_root.rstrip('/')}/images",)
 
     def ssh_config(self) -> SSHConfig:
         return SSHConfig(site=self.name, host=self.host, port=self.port, user=self.user,
@@ -86,6 +106,11 @@ class Site:
     @property
     def image_cache_dir(self) -> str:
         return self.config.image_cache_dir or f"{self.config.work_root}/.images"
+
+    @property
+    def image_roots(self) -> tuple[str, ...]:
+        """Directories on the centre that job images must lie in (checked by verify_image)."""
+        return self.config.effective_image_roots()
 
     def partition_for(self, spec: JobSpec) -> str | None:
         """The partition the job will use, refused early if the site does not allow it."""

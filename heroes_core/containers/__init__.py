@@ -1,7 +1,7 @@
 """Container runtimes: Apptainer, Singularity and Charliecloud behind one interface."""
 
 from heroes_core.containers._apptainer import ApptainerRuntime, SingularityRuntime
-from heroes_core.containers._base import JOB_MOUNT, ContainerRuntime
+from heroes_core.containers._base import ENV_FILE_NAME, JOB_MOUNT, ContainerRuntime
 from heroes_core.containers._charliecloud import CharliecloudRuntime
 from heroes_core.containers._verify import verify_image
 
@@ -21,6 +21,7 @@ def runtime_named(name: str) -> ContainerRuntime:
 
 
 __all__ = [
+    "ENV_FILE_NAME",
     "JOB_MOUNT",
     "RUNTIMES",
     "ApptainerRuntime",

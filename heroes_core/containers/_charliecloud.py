@@ -4,6 +4,14 @@ The image on the centre is a gzip tarball named by its sha256 digest. It is
 unpacked once per digest into the service account's image cache, atomically,
 so concurrent jobs never see a half-unpacked image. Charliecloud does not create
 a network namespace, so jobs keep the node's network (``isolates_network``).
+
+Every job gets a private /tmp (``-t``) and an environment cleared of everything
+the service account (and Slurm) had (``--unset-env=*``), then holding only a
+default PATH and the job spec's variables. ``--set-env=NAME=VALUE`` keeps the value
+as given except that ch-run strips one pair of single quotes from a value that
+starts and ends with one, and expands ``$`` in search-path-like values unless
+``--env-no-expand`` comes first: such values get one extra pair of quotes, and
+expansion is turned off, so every value arrives exactly.
 """
 
 from __future__ import annotations
@@ -11,8 +19,15 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping, Sequence
 
-from heroes_core.containers._base import JOB_MOUNT, ContainerRuntime
+from heroes_core.containers._base import DEFAULT_PATH, JOB_MOUNT, ContainerRuntime
 from heroes_core.models import ImageRef
+
+
+def set_env_arg(name: str, value: str) -> str:
+    """``--set-env`` for one variable, such that ch-run sets exactly ``value``."""
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        value = f"'{value}'"  # ch-run removes exactly this outer pair
+    return f"--set-env={name}={value}"
 
 
 class CharliecloudRuntime(ContainerRuntime):
@@ -24,7 +39,8 @@ class CharliecloudRuntime(ContainerRuntime):
     def image_dir(self, image: ImageRef, cache_dir: str) -> str:
         return f"{cache_dir}/{image.hex_digest}"
 
-    def prepare_lines(self, image: ImageRef, cache_dir: str) -> list[str]:
+    def prepare_lines(self, image: ImageRef, cache_dir: str, *, job_dir: str | None = None,
+                      env: Mapping[str, str] | None = None) -> list[str]:
         target = shlex.quote(self.image_dir(image, cache_dir))
         cache = shlex.quote(cache_dir)
         tarball = shlex.quote(image.path)
@@ -39,8 +55,11 @@ class CharliecloudRuntime(ContainerRuntime):
 
     def exec_argv(self, image: ImageRef, command: Sequence[str], job_dir: str,
                   env: Mapping[str, str], cache_dir: str) -> list[str]:
-        argv = ["ch-run", "-b", f"{job_dir}:{JOB_MOUNT}", "-c", JOB_MOUNT,
+        variables = {"PATH": DEFAULT_PATH, **env}
+        # Order matters: ch-run applies --unset-env and --set-env in command-line order.
+        argv = ["ch-run", "-t", "--unset-env=*", "--env-no-expand",
+                set_env_arg("PATH", variables.pop("PATH")),
+                *(set_env_arg(name, value) for name, value in sorted(variables.items())),
+                "-b", f"{job_dir}:{JOB_MOUNT}", "-c", JOB_MOUNT,
                 self.image_dir(image, cache_dir), "--"]
-        if env:
-            argv += ["env", *(f"{key}={value}" for key, value in sorted(env.items()))]
         return [*argv, *command]
