@@ -70,7 +70,11 @@ class Scheduler(ABC):
     @abstractmethod
     def query(self, job_ids: Collection[str], *, since: datetime | None = None
               ) -> dict[str, JobStatus]:
-        """States of all ``job_ids`` in a bounded number of commands, whatever their count."""
+        """States of all ``job_ids`` in a bounded number of commands, whatever their count.
+
+        ``since`` is an aware instant no later than the jobs' submission (it bounds the
+        accounting search); times in the answer are aware UTC datetimes.
+        """
 
     @abstractmethod
     def cancel(self, job_ids: Collection[str]) -> None:

@@ -3,13 +3,20 @@
 One ``squeue`` per poll round covers every live job of the service account, and
 at most one ``sacct`` (bounded by a start time) covers the jobs that left the
 queue, so the cost of a poll does not grow with the number of commands.
+
+Slurm prints times as the centre's local wall clock, whose zone the orchestrator
+does not know. So times are asked for as seconds since the epoch
+(``SLURM_TIME_FORMAT=%s``, honoured by squeue and sacct) and returned as aware UTC
+datetimes, and the ``sacct`` window is given relative to the centre's own clock
+(``now-N seconds``), never as a wall-clock date.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState, JobStatus
@@ -20,15 +27,26 @@ from heroes_core.transport import Transport
 SQUEUE_FORMAT = "%i|%T|%r|%V|%S"
 SACCT_FIELDS = "JobIDRaw,State,ExitCode,Reason,Submit,Start,End"
 _JOB_ID = re.compile(r"^\d+$")
+# squeue and sacct print every time as seconds since the epoch under this variable.
+EPOCH_TIMES = ("env", "SLURM_TIME_FORMAT=%s")
+# How much further back than asked sacct looks: clock skew between the orchestrator and the
+# centre, and jobs that had already finished when they were first tracked.
+SINCE_MARGIN = timedelta(hours=1)
 
 
 def _slurm_time(value: str) -> datetime | None:
-    if not value or value in ("N/A", "Unknown", "None"):
-        return None
+    """An aware UTC time from epoch seconds (or ISO 8601 with an offset); None if absent.
+
+    A wall-clock time without an offset is in the centre's unknown zone, so it is not
+    guessed at: None.
+    """
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), UTC) if int(value) else None
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
 def _exit_code(value: str) -> int | None:
@@ -97,7 +115,8 @@ class SlurmScheduler(Scheduler):
         return sorted((i for i in ids if _JOB_ID.match(i)), key=int)
 
     def status_argv(self) -> list[str]:
-        return ["squeue", "--me", "--noheader", "--states=all", f"--format={SQUEUE_FORMAT}"]
+        return [*EPOCH_TIMES, "squeue", "--me", "--noheader", "--states=all",
+                f"--format={SQUEUE_FORMAT}"]
 
     def parse_status(self, stdout: str) -> dict[str, JobStatus]:
         statuses: dict[str, JobStatus] = {}
@@ -112,10 +131,20 @@ class SlurmScheduler(Scheduler):
                                          start_time=_slurm_time(started))
         return statuses
 
-    def accounting_argv(self, job_ids: Iterable[str], since: datetime | None) -> list[str]:
-        start = since.strftime("%Y-%m-%dT%H:%M:%S") if since else f"now-{self.history_days}days"
-        return ["sacct", "--allocations", "--noheader", "--parsable2", f"--starttime={start}",
-                f"--jobs={','.join(job_ids)}", f"--format={SACCT_FIELDS}"]
+    def accounting_argv(self, job_ids: Iterable[str], since: datetime | None, *,
+                        now: datetime | None = None) -> list[str]:
+        """``sacct`` for jobs that ran at or after ``since`` (an aware instant), counted back
+        from the centre's clock, so neither side's time zone matters."""
+        if since is None:
+            start = f"now-{self.history_days}days"
+        elif since.tzinfo is None or since.utcoffset() is None:
+            raise ValueError(f"since={since.isoformat()} has no time zone: the instant is "
+                             "ambiguous; give an aware datetime (e.g. datetime.now(UTC))")
+        else:
+            back = (now or datetime.now(UTC)) - since + SINCE_MARGIN
+            start = f"now-{max(math.ceil(back.total_seconds()), 0)}seconds"
+        return [*EPOCH_TIMES, "sacct", "--allocations", "--noheader", "--parsable2",
+                f"--starttime={start}", f"--jobs={','.join(job_ids)}", f"--format={SACCT_FIELDS}"]
 
     def parse_accounting(self, stdout: str) -> dict[str, JobStatus]:
         statuses: dict[str, JobStatus] = {}

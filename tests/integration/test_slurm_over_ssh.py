@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -72,3 +74,40 @@ def test_a_symlinked_user_area_is_refused(site) -> None:  # type: ignore[no-unty
     with pytest.raises(PathEscapeError, match="symbolic link"):
         jobs.ensure_job_directory(site, UserArea(organisation=org, user="eve"), key)
     assert site.transport.run(["test", "-e", f"/tmp/{key}"]).exit_code == 1  # nothing made there
+
+
+@pytest.fixture
+def orchestrator_at_utc_plus_14(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The orchestrator's zone 14 h ahead of the centre's (the test bed runs at UTC)."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    assert datetime.now().astimezone().utcoffset() == timedelta(hours=14)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("orchestrator_at_utc_plus_14")
+def test_a_finished_job_is_found_in_accounting_with_its_true_times_at_utc_plus_14(site) -> None:  # type: ignore[no-untyped-def]
+    key = f"heroes-itest-{uuid.uuid4().hex[:12]}"
+    job_dir = jobs.ensure_job_directory(site, UserArea(organisation="itest", user="slurm"), key)
+    before = datetime.now(UTC).replace(microsecond=0)  # Slurm keeps whole seconds
+    job_id = site.scheduler.submit(JobSubmission(key=key, job_dir=job_dir, partition="debug",
+                                                 script="#!/bin/bash\nsleep 1\n"))
+    tracker = jobs.JobTracker(site)
+    tracker.track(job_id)
+    # Poll with the tracker's bound until accounting (not squeue, which gives no exit code)
+    # reports the job: a bound in the future would never find it.
+    deadline = time.monotonic() + 120
+    while True:
+        status = site.scheduler.query([job_id], since=tracker.since)[job_id]
+        if status.state.is_final and status.exit_code is not None:
+            break
+        assert time.monotonic() < deadline, f"accounting never reported job {job_id}: {status}"
+        time.sleep(0.5)
+    after = datetime.now(UTC)
+    assert status.state is JobState.COMPLETED
+    assert status.submit_time is not None and status.start_time is not None
+    assert status.end_time is not None
+    assert before <= status.submit_time <= status.start_time <= status.end_time <= after
+    assert status.end_time - status.start_time >= timedelta(seconds=1)

@@ -1,6 +1,14 @@
 """SlurmScheduler's command lines and parsing, against a scripted transport."""
 
-from datetime import datetime
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -8,6 +16,9 @@ from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState
 from heroes_core.schedulers import JobSubmission, SlurmScheduler
 from tests.unit.heroes_core.fakes import ScriptedTransport, ok
+
+if TYPE_CHECKING:
+    from _typeshed import TraceFunction
 
 KEY = "heroes-0123456789abcdef0123"
 
@@ -47,40 +58,90 @@ def test_key_must_be_scheduler_safe() -> None:
         submission(key="heroes-$(reboot)")
 
 
+# Times as Slurm prints them under SLURM_TIME_FORMAT=%s: seconds since the epoch.
+T0 = 1795989600  # 2026-11-29T22:00:00Z
+UTC0 = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 SQUEUE = "\n".join([
-    "10|RUNNING|None|2026-11-26T06:00:00|2026-11-26T06:00:01",
-    "11|PENDING|Resources|2026-11-26T06:00:00|N/A",
-    "12|COMPLETED|None|2026-11-26T06:00:00|2026-11-26T06:00:01",
-    "99|RUNNING|None|2026-11-26T06:00:00|2026-11-26T06:00:01",
+    f"10|RUNNING|None|{T0}|{T0 + 1}",
+    f"11|PENDING|Resources|{T0}|N/A",
+    f"12|COMPLETED|None|{T0}|{T0 + 1}",
+    f"99|RUNNING|None|{T0}|{T0 + 1}",
 ])
 SACCT = "\n".join([
-    "12|COMPLETED|0:0|None|2026-11-26T06:00:00|2026-11-26T06:00:01|2026-11-26T06:00:05",
-    "13|FAILED|3:0|None|2026-11-26T06:00:00|2026-11-26T06:00:01|2026-11-26T06:00:02",
-    "14|TIMEOUT|0:15|None|2026-11-26T06:00:00|2026-11-26T06:00:01|2026-11-26T06:01:02",
+    f"12|COMPLETED|0:0|None|{T0}|{T0 + 1}|{T0 + 5}",
+    f"13|FAILED|3:0|None|{T0}|{T0 + 1}|{T0 + 2}",
+    f"14|TIMEOUT|0:15|None|{T0}|{T0 + 1}|{T0 + 62}",
+    "15|PENDING|0:0|None|{T0}|Unknown|Unknown".replace("{T0}", str(T0)),
 ])
+TIME_ENV = ["env", "SLURM_TIME_FORMAT=%s"]
+
+
+def slurm(answers: dict[str, str]) -> ScriptedTransport:
+    """A centre whose squeue and sacct answer when called as ``env SLURM_TIME_FORMAT=%s ...``."""
+    def under_env(argv: list[str], stdin: bytes | None):  # type: ignore[no-untyped-def]
+        return ok(argv, answers.get(argv[2], "") if argv[:2] == TIME_ENV else "")
+    return ScriptedTransport({"env": under_env, **answers})
+
+
+def programs(transport: ScriptedTransport) -> list[str]:
+    return [call[2] if call[:2] == TIME_ENV else call[0] for call in transport.calls]
 
 
 def test_one_squeue_and_one_sacct_cover_every_job_per_round() -> None:
-    transport = ScriptedTransport({"squeue": SQUEUE, "sacct": SACCT})
-    statuses = SlurmScheduler(transport).query(["10", "11", "12", "13", "14", "15"],
-                                               since=datetime(2026, 11, 26))
-    assert transport.programs() == ["squeue", "sacct"]
+    transport = slurm({"squeue": SQUEUE, "sacct": SACCT})
+    statuses = SlurmScheduler(transport).query(["10", "11", "12", "13", "14", "15", "16"],
+                                               since=UTC0)
+    assert programs(transport) == ["squeue", "sacct"]
     assert statuses["10"].state is JobState.RUNNING
     assert statuses["11"].state is JobState.PENDING and "Resources" in statuses["11"].reason
     assert statuses["12"].state is JobState.COMPLETED and statuses["12"].exit_code == 0
     assert statuses["13"].state is JobState.FAILED and statuses["13"].exit_code == 3
     assert statuses["14"].state is JobState.FAILED and "TIMEOUT" in statuses["14"].reason
-    assert statuses["15"].state is JobState.UNKNOWN
+    assert statuses["15"].state is JobState.PENDING
+    assert statuses["16"].state is JobState.UNKNOWN
     assert "99" not in statuses
-    sacct = transport.calls[1]
-    assert "--starttime=2026-11-26T00:00:00" in sacct
-    assert "--jobs=12,13,14,15" in sacct
+    assert "--jobs=12,13,14,15,16" in transport.calls[1]
+
+
+def test_queue_and_accounting_times_are_asked_as_epoch_seconds_and_read_as_aware_utc() -> None:
+    transport = slurm({"squeue": SQUEUE, "sacct": SACCT})
+    statuses = SlurmScheduler(transport).query(["10", "11", "14", "15"], since=UTC0)
+    assert [call[:3] for call in transport.calls] == [[*TIME_ENV, "squeue"], [*TIME_ENV, "sacct"]]
+    running, pending, timed_out = statuses["10"], statuses["11"], statuses["14"]
+    assert (running.submit_time, running.start_time) == (UTC0, UTC0 + timedelta(seconds=1))
+    assert pending.start_time is None
+    assert (timed_out.start_time, timed_out.end_time) == (UTC0 + timedelta(seconds=1),
+                                                          UTC0 + timedelta(seconds=62))
+    assert statuses["15"].end_time is None
+    for status in (running, timed_out):
+        assert status.submit_time is not None and status.submit_time.utcoffset() == timedelta(0)
+
+
+def test_the_accounting_window_is_counted_back_from_the_centres_own_now() -> None:
+    scheduler = SlurmScheduler(ScriptedTransport({}))
+    now = UTC0 + timedelta(hours=2)
+    # Any zone: the same instant gives the same window, and the window reaches back an hour
+    # further than asked (clock skew between orchestrator and centre, jobs tracked late).
+    kiritimati = timezone(timedelta(hours=14))
+    for since in (UTC0, UTC0.astimezone(kiritimati)):
+        argv = scheduler.accounting_argv(["12"], since, now=now)
+        assert f"--starttime=now-{2 * 3600 + 3600}seconds" in argv
+    ahead = now + timedelta(minutes=30)  # the orchestrator's clock runs ahead of the centre's
+    assert "--starttime=now-1800seconds" in scheduler.accounting_argv(["12"], ahead, now=now)
+    assert "--starttime=now-0seconds" in scheduler.accounting_argv(["12"], now + timedelta(hours=2),
+                                                                   now=now)
+    assert "--starttime=now-30days" in scheduler.accounting_argv(["12"], None, now=now)
+
+
+def test_a_naive_since_is_refused_as_ambiguous() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        SlurmScheduler(ScriptedTransport({})).accounting_argv(["12"], datetime(2026, 11, 26))
 
 
 def test_live_jobs_need_no_sacct() -> None:
-    transport = ScriptedTransport({"squeue": SQUEUE})
+    transport = slurm({"squeue": SQUEUE})
     SlurmScheduler(transport).query(["10", "11"])
-    assert transport.programs() == ["squeue"]
+    assert programs(transport) == ["squeue"]
 
 
 def test_find_looks_in_queue_and_accounting_by_name() -> None:
@@ -103,10 +164,50 @@ def test_a_missing_partition_names_the_available_ones() -> None:
         scheduler.require_partition("gpu")
 
 
-def test_parse_time_for_5000_jobs_is_linear_in_lines() -> None:
-    lines = "\n".join(f"{i}|RUNNING|None|2026-11-26T06:00:00|2026-11-26T06:00:01" for i in range(5000))
-    statuses = SlurmScheduler(ScriptedTransport({})).parse_status(lines)
-    assert len(statuses) == 5000
+def _interpreter_steps(work: Callable[[], object]) -> int:
+    """Python lines executed and functions called (Python and C) while ``work`` runs: a
+    deterministic measure of work, where a clock would be noisy."""
+    steps = 0
+
+    def trace(frame: FrameType, event: str, arg: Any) -> TraceFunction:
+        nonlocal steps
+        steps += 1
+        return trace
+
+    def profile(frame: FrameType, event: str, arg: Any) -> None:
+        nonlocal steps
+        if event == "c_call":
+            steps += 1
+
+    previous = sys.gettrace(), sys.getprofile()  # a debugger's or coverage's, put back after
+    gc.collect()
+    gc.disable()  # collections run finalizers at moments that depend on everything before
+    sys.settrace(trace)
+    sys.setprofile(profile)
+    try:
+        work()
+    finally:
+        sys.setprofile(previous[1])
+        sys.settrace(previous[0])
+        gc.enable()
+    return steps
+
+
+def _squeue_lines(count: int) -> str:
+    return "\n".join(f"{i}|RUNNING|None|{T0 + i}|{T0 + i + 1}" for i in range(count))
+
+
+def test_parsing_squeue_costs_the_same_for_each_line_whatever_the_queue_length() -> None:
+    parser = SlurmScheduler(ScriptedTransport({}))
+    warm = _squeue_lines(10)
+    _interpreter_steps(lambda: parser.parse_status(warm))  # caches and imports, first use only
+    steps = {n: _interpreter_steps(partial(parser.parse_status, _squeue_lines(n)))
+             for n in (1000, 2000, 3000)}
+    assert steps[3000] - steps[2000] == steps[2000] - steps[1000] > 0
+    statuses = parser.parse_status(_squeue_lines(5000))
+    assert list(statuses) == [str(i) for i in range(5000)]
+    assert all(s.state is JobState.RUNNING and s.start_time == UTC0 + timedelta(seconds=int(i) + 1)
+               for i, s in statuses.items())
 
 
 def test_site_load_counts_everyones_jobs_and_cpus() -> None:
