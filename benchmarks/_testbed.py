@@ -30,6 +30,7 @@ def open_centre(**overrides: Any) -> Site:
     config = SiteConfig(name=info["name"], host=info["host"], port=info["port"], user=info["user"],
                         private_key=Path(info["private_key_path"]).read_text(),  # type: ignore[arg-type]
                         host_keys=(info["host_key"],), work_root=info["work_root"],
+                        image_roots=(str(Path(info["image"]["path"]).parent),),
                         container_runtime="charliecloud", **overrides)
     return open_site(config)
 

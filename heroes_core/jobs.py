@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from heroes_core.containers import verify_image
+from heroes_core.containers import ENV_FILE_NAME, verify_image
 from heroes_core.data import ARCHIVE, CENTRE, Rclone, S3Endpoint, TransferReport
 from heroes_core.errors import (
     CommandTimeoutError,
@@ -88,7 +88,7 @@ def validate(site: Site, spec: JobSpec) -> None:
     partition = site.partition_for(spec)
     if partition and isinstance(site.scheduler, SlurmScheduler):
         site.scheduler.require_partition(partition)
-    verify_image(site.transport, spec.image)
+    verify_image(site.transport, spec.image, roots=site.image_roots)
 
 
 _MAKE_AREA = r"""
@@ -142,7 +142,7 @@ def render_script(site: Site, spec: JobSpec, job_dir: str) -> str:
         f"  {complaint} >&2",
         "  exit 97",
         "fi",
-        *site.runtime.prepare_lines(image, site.image_cache_dir),
+        *site.runtime.prepare_lines(image, site.image_cache_dir, job_dir=job_dir, env=spec.env),
         shell_join(argv),
         "",
     ]
@@ -214,7 +214,7 @@ def stage_in(rclone: Rclone, archive: S3Endpoint, area: UserArea, spec: JobSpec,
 def stage_out(rclone: Rclone, archive: S3Endpoint, area: UserArea, spec: JobSpec, key: str,
               job_dir: str) -> TransferReport:
     """Copy everything the job produced (logs included, inputs and links excluded)."""
-    excludes = [_GLOB_SPECIALS.sub(r"\\\1", "/" + name) for name in spec.inputs]
+    excludes = [_GLOB_SPECIALS.sub(r"\\\1", "/" + name) for name in [*spec.inputs, ENV_FILE_NAME]]
     return rclone.copy_verified(f"{CENTRE}:{job_dir}", f"{ARCHIVE}:{archive.job_prefix(area, key)}",
                                 exclude=excludes)
 

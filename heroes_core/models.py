@@ -19,6 +19,9 @@ IMAGE_PATH_PATTERN = r"^(/[A-Za-z0-9._+-]+)+$"
 
 # Names a user may not take: HEROES keeps (or will keep) its own things beside users' homes.
 RESERVED_USER_NAMES = frozenset({"heroes", "billing", "terraform", "projects", "shared", "system"})
+# Organisation directories sit beside these in a centre's work root (images is the default
+# image root, the rest are HEROES' caches and registries).
+RESERVED_ORGANISATION_NAMES = frozenset({"images", "heroes"})
 
 # A single argument or environment value, and all of them together, must fit what execve
 # and sbatch accept (Linux: 128 KiB per string); refuse before anything is staged or reserved.
@@ -191,6 +194,13 @@ class UserArea(BaseModel):
 
     organisation: Organisation
     user: Name
+
+    @field_validator("organisation")
+    @classmethod
+    def _organisation_not_reserved(cls, value: str) -> str:
+        if value in RESERVED_ORGANISATION_NAMES:
+            raise ValueError(f"organisation name {value!r} is reserved for HEROES; choose another")
+        return value
 
     @field_validator("user")
     @classmethod

@@ -38,12 +38,10 @@ class ApptainerRuntime(ContainerRuntime):
     def env_file(self, job_dir: str) -> str:
         return f"{job_dir.rstrip('/')}/{ENV_FILE_NAME}"
 
-    def prepare_lines(self, image: ImageRef, cache_dir: str, *, job_dir: str | None = None,
-                      env: Mapping[str, str] | None = None) -> list[str]:
+    def prepare_lines(self, image: ImageRef, cache_dir: str, *, job_dir: str,
+                      env: Mapping[str, str]) -> list[str]:
         if not env:
             return []
-        if job_dir is None:
-            raise ValueError("the job's environment file needs the job directory")
         path = shlex.quote(self.env_file(job_dir))
         lines = " ".join(shlex.quote(line) for line in env_file_lines(env))
         # A fresh file (a planted link is removed, not followed), private to the service account.

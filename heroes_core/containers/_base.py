@@ -27,8 +27,8 @@ class ContainerRuntime(ABC):
     name: str
     isolates_network: bool
 
-    def prepare_lines(self, image: ImageRef, cache_dir: str, *, job_dir: str | None = None,
-                      env: Mapping[str, str] | None = None) -> list[str]:
+    def prepare_lines(self, image: ImageRef, cache_dir: str, *, job_dir: str,
+                      env: Mapping[str, str]) -> list[str]:
         """Shell lines (already quoted) run in the batch script before the container starts.
 
         Pass the same ``job_dir`` and ``env`` as to :meth:`exec_argv`: a runtime that reads the

@@ -39,8 +39,8 @@ class CharliecloudRuntime(ContainerRuntime):
     def image_dir(self, image: ImageRef, cache_dir: str) -> str:
         return f"{cache_dir}/{image.hex_digest}"
 
-    def prepare_lines(self, image: ImageRef, cache_dir: str, *, job_dir: str | None = None,
-                      env: Mapping[str, str] | None = None) -> list[str]:
+    def prepare_lines(self, image: ImageRef, cache_dir: str, *, job_dir: str,
+                      env: Mapping[str, str]) -> list[str]:
         target = shlex.quote(self.image_dir(image, cache_dir))
         cache = shlex.quote(cache_dir)
         tarball = shlex.quote(image.path)

@@ -26,29 +26,25 @@ def _inside(path: str, root: str) -> bool:
     return candidate != base and candidate.is_relative_to(base)
 
 
-def verify_image(transport: Transport, image: ImageRef,
-                 roots: Sequence[str] | None = None) -> str:
+def verify_image(transport: Transport, image: ImageRef, *, roots: Sequence[str]) -> str:
     """Raise :class:`ImageError` unless the image is a regular file, inside one of ``roots``
     once symbolic links are resolved on the centre, with the expected digest.
 
-    Returns the resolved path that was checked. ``roots=None`` skips the roots check
-    (the file must still be a regular file with the right digest).
+    Returns the resolved path that was checked.
     """
     site = transport.site
-    allowed = ", ".join(roots) if roots is not None else ""
-    where = f" (allowed image roots: {allowed})" if roots is not None else ""
-    publish = (f"publish the image under one of the allowed image roots ({allowed}) or correct "
-               "the path" if roots is not None else
-               "publish the image to the centre (or correct the path)")
+    allowed = ", ".join(roots)
+    where = f" (allowed image roots: {allowed})"
+    publish = f"publish the image under one of the allowed image roots ({allowed}) or correct the path"
 
     # `-m`: resolve every link that exists; a missing image is reported by `stat` below.
-    resolved = transport.run(["realpath", "-m", "-z", "--", image.path, *(roots or ())])
+    resolved = transport.run(["realpath", "-m", "-z", "--", image.path, *roots])
     paths = resolved.stdout.split("\0")[:-1]
-    if not resolved.ok or len(paths) != 1 + len(roots or ()):
+    if not resolved.ok or len(paths) != 1 + len(roots):
         raise ImageError(f"image {image.path} cannot be read: {resolved.describe()}{where}",
                          site=site, fix=publish)
     real, real_roots = paths[0], paths[1:]
-    if roots is not None and not any(_inside(real, root) for root in real_roots):
+    if not any(_inside(real, root) for root in real_roots):
         via = f" resolves to {real}," if real != image.path else " is"
         raise ImageError(
             f"image {image.path}{via} outside the centre's allowed image roots ({allowed})",

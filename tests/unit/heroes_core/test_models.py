@@ -87,6 +87,12 @@ def test_organisation_names_are_lower_case_bucket_safe_so_none_can_share_a_bucke
         UserArea(organisation=organisation, user="ada")
 
 
+@pytest.mark.parametrize("organisation", ["images", "heroes"])
+def test_organisation_names_heroes_keeps_for_itself_are_reserved(organisation: str) -> None:
+    with pytest.raises(ValidationError, match=f"organisation name '{organisation}' is reserved"):
+        UserArea(organisation=organisation, user="ada")
+
+
 @pytest.mark.parametrize("user", ["billing", "Terraform", "heroes", "projects"])
 def test_user_names_heroes_keeps_for_itself_are_reserved(user: str) -> None:
     with pytest.raises(ValidationError, match=f"user name '{user}' is reserved"):
