@@ -2,26 +2,43 @@
 
 Each operation is one database transaction that first locks every budget row it
 touches (``FOR UPDATE`` on PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), always in
-id order so two workflows can never deadlock. A hard budget never lets
-``reserved + committed`` exceed its amount; a soft one lets it and says so.
+id order so two workflows can never deadlock, and only then reads the workflow's
+reservations: two callers for one workflow queue on the lock and the second sees
+what the first wrote. A workflow holds at most one open reservation per budget
+(a unique index backs this up). A hard budget never lets ``reserved + committed``
+exceed its amount: what a job costs beyond its reservation comes from the budget's
+free room, and what does not fit is recorded as ``overage``, never spent. A soft
+budget lets it through and says so.
+
+Money comes in as finite Decimals only, rounded to the cent before it is checked
+(:func:`~heroes_core.costs.currencies.money`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from heroes_core.costs.catalogue import PriceBook
-from heroes_core.costs.currencies import currency, to_cents
+from heroes_core.costs.currencies import MAX_AMOUNT, currency, money, to_cents
 from heroes_core.costs.db import Database
-from heroes_core.costs.pricing import Usage, price_lines
-from heroes_core.costs.schema import Budget, BudgetAlert, CostLine, Reservation
+from heroes_core.costs.pricing import PriceModel, Usage, price_lines
+from heroes_core.costs.schema import Budget, BudgetAlert, CostLine, PriceVersion, Reservation
 from heroes_core.errors import HeroesError, SpecError
+from heroes_core.models import JobState, JobStatus
+
+T = TypeVar("T")
+
+# How the stale-reservation sweep asks a centre about a job: (site, job key) -> its jobs.
+JobStates = Callable[[str, str], Sequence[JobStatus]]
 
 
 class BudgetExceededError(HeroesError):
@@ -44,6 +61,7 @@ class BudgetView(BaseModel):
     hard: bool
     reserved: Decimal
     committed: Decimal
+    overage: Decimal = Decimal(0)
 
     @property
     def available(self) -> Decimal:
@@ -55,11 +73,28 @@ class BudgetView(BaseModel):
 
 
 class ChargeItem(BaseModel):
-    """One job's use of one offering, to be priced at the instant it was incurred."""
+    """One job's use of one offering, to be priced at the reserved version or the instant
+    it was incurred."""
 
     offering_id: int
     usage: Usage
     site: str | None = None
+
+
+class SweepOutcome(BaseModel):
+    """What the stale-reservation sweep did with one workflow's reservations, and why."""
+
+    workflow_id: str
+    action: Literal["released", "kept"]
+    reason: str
+    site: str | None = None
+    job_key: str | None = None
+    reserved_at: datetime
+    returned: Decimal = Decimal(0)
+
+
+class _LockSetChanged(Exception):
+    """A workflow gained a reservation on a budget this transaction had not locked."""
 
 
 def _now() -> datetime:
@@ -69,7 +104,11 @@ def _now() -> datetime:
 def _view(budget: Budget) -> BudgetView:
     return BudgetView(id=budget.id, organisation=budget.organisation, project=budget.project,
                       amount=budget.amount, currency=budget.currency, hard=budget.hard,
-                      reserved=budget.reserved, committed=budget.committed)
+                      reserved=budget.reserved, committed=budget.committed, overage=budget.overage)
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.0f} h"
 
 
 class Budgets:
@@ -85,8 +124,7 @@ class Budgets:
                project: str | None = None, hard: bool = True, period_start: datetime | None = None,
                period_end: datetime | None = None) -> int:
         """A budget for an organisation (or one project); no end means a prepaid balance."""
-        if amount <= 0:
-            raise SpecError(f"a budget must be positive, not {amount}")
+        amount = money(amount, "budget amount")
         start = period_start or _now()
         if period_end is not None and period_end <= start:
             raise SpecError("a budget period must end after it starts")
@@ -94,16 +132,19 @@ class Budgets:
             budget = Budget(organisation=organisation, project=project, amount=amount,
                             currency=currency(currency_code), period_start=start,
                             period_end=period_end, hard=hard, reserved=Decimal(0),
-                            committed=Decimal(0))
+                            committed=Decimal(0), overage=Decimal(0))
             session.add(budget)
             session.flush()
             return budget.id
 
     def raise_amount(self, budget_id: int, new_amount: Decimal) -> None:
+        new_amount = money(new_amount, "new budget amount")
         with self.db.transaction() as session:
             budget = self._locked(session, [budget_id])[0]
             if new_amount < budget.reserved + budget.committed:
-                raise SpecError("the new amount is below what is already reserved and spent")
+                raise SpecError(f"the new amount {new_amount} is below what is already reserved and "
+                                f"spent ({budget.reserved + budget.committed})",
+                                fix="give an amount at least that large")
             budget.amount = new_amount
 
     def get(self, budget_id: int) -> BudgetView:
@@ -143,36 +184,86 @@ class Budgets:
         ).order_by(Budget.id)
         return list(session.scalars(query))
 
-    def _locked(self, session: Session, ids: Sequence[int]) -> list[Budget]:
+    def _locked(self, session: Session, ids: Iterable[int]) -> list[Budget]:
         query = select(Budget).where(Budget.id.in_(sorted(ids))).order_by(Budget.id)
         if self.db.is_postgres:
             query = query.with_for_update()
         return list(session.scalars(query))
 
+    def _lock_workflow(self, session: Session, workflow_id: str, *, open_only: bool
+                       ) -> tuple[list[Reservation], dict[int, Budget]]:
+        """Lock the budgets a workflow's reservations are on, then read those reservations.
+
+        Reading after the lock is what makes two commits or releases of one workflow queue
+        instead of both acting on what they read before either wrote.
+        """
+        where = [Reservation.workflow_id == workflow_id]
+        if open_only:
+            where.append(Reservation.state == "open")
+        ids = set(session.scalars(select(Reservation.budget_id).where(*where)))
+        budgets = {b.id: b for b in self._locked(session, ids)}
+        query = select(Reservation).where(*where).order_by(Reservation.budget_id, Reservation.id)
+        if self.db.is_postgres:
+            query = query.with_for_update()
+        reservations = list(session.scalars(query))
+        if {r.budget_id for r in reservations} - budgets.keys():
+            raise _LockSetChanged(workflow_id)
+        return reservations, budgets
+
+    def _atomic(self, work: Callable[[Session], T], attempts: int = 5) -> T:
+        """Run ``work`` in one transaction; start again if a concurrent writer got there first
+        (a unique key taken meanwhile, or a new budget to lock)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.db.transaction() as session:
+                    return work(session)
+            except (IntegrityError, _LockSetChanged):
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- reserve / commit / release --------------------------------------------------------
 
     def reserve(self, organisation: str, project: str | None, workflow_id: str, amount: Decimal,
-                amount_currency: str, *, now: datetime | None = None) -> list[int]:
+                amount_currency: str, *, now: datetime | None = None,
+                price_versions: Mapping[int, int] | None = None, site: str | None = None,
+                job_key: str | None = None) -> list[int]:
         """Set ``amount`` aside on every budget that applies, or on none of them.
 
-        Idempotent per workflow: while it holds open reservations, they are returned.
+        Idempotent per workflow: while it holds open reservations, they are returned, however
+        many callers race. ``price_versions`` ({offering id: version id}, from the estimate)
+        are the prices the workflow's jobs will be charged at; ``site`` and ``job_key`` name
+        the job, for the stale-reservation sweep to ask its scheduler about.
         """
-        if amount <= 0:
-            raise SpecError(f"a reservation must be positive, not {amount}")
+        amount = money(amount, "reservation amount")
+        amount_currency = currency(amount_currency)
+        versions = {str(offering): int(version) for offering, version in (price_versions or {}).items()}
         now = now or _now()
-        with self.db.transaction() as session:
-            existing = list(session.scalars(select(Reservation.id).where(
-                Reservation.workflow_id == workflow_id, Reservation.state == "open")))
-            if existing:  # a resumed workflow keeps the reservation it already holds
-                return existing
+
+        def work(session: Session) -> list[int]:
             ids = self._applicable_ids(session, organisation, project, now)
+            held = set(session.scalars(select(Reservation.budget_id).where(
+                Reservation.workflow_id == workflow_id, Reservation.state == "open")))
+            locked = self._locked(session, set(ids) | held)
+            existing = list(session.scalars(select(Reservation).where(
+                Reservation.workflow_id == workflow_id, Reservation.state == "open"
+            ).order_by(Reservation.id)))
+            if existing:  # a resumed (or racing) caller gets the reservation already held
+                if {r.budget_id for r in existing} - {b.id for b in locked}:
+                    raise _LockSetChanged(workflow_id)
+                for reservation in existing:
+                    reservation.site = reservation.site or site
+                    reservation.job_key = reservation.job_key or job_key
+                return [r.id for r in existing]
             if not ids:
                 raise SpecError(f"organisation '{organisation}' has no budget in force",
                                 site="billing", fix="ask a billing admin to create one")
+            self._check_versions(session, versions)
             reservation_ids = []
-            for budget in self._locked(session, ids):
-                needed = to_cents(self.prices.convert(amount, amount_currency, budget.currency, now,
-                                                         session))
+            for budget in (b for b in locked if b.id in ids):
+                needed = money(to_cents(self.prices.convert(amount, amount_currency, budget.currency,
+                                                             now, session)),
+                               f"reservation of {amount} {amount_currency} in {budget.currency}")
                 available = budget.amount - budget.reserved - budget.committed
                 if budget.hard and needed > available:
                     raise BudgetExceededError(
@@ -180,83 +271,206 @@ class Budgets:
                         f"{'/' + budget.project if budget.project else ''} has "
                         f"{to_cents(available)} {budget.currency} left; this needs {needed}",
                         budget_id=budget.id, available=available, needed=needed)
+                if budget.reserved + needed >= MAX_AMOUNT:
+                    raise SpecError(
+                        f"reserving {needed} {budget.currency} would take budget {budget.id} to "
+                        f"{budget.reserved + needed} reserved, beyond the largest amount HEROES stores",
+                        site="billing", fix="release or commit older reservations first")
                 budget.reserved += needed
                 reservation = Reservation(budget_id=budget.id, workflow_id=workflow_id,
-                                          amount=needed, committed=Decimal(0), state="open",
-                                          created_at=now)
+                                          amount=needed, committed=Decimal(0), overage=Decimal(0),
+                                          state="open", created_at=now, price_versions=versions,
+                                          site=site, job_key=job_key)
                 session.add(reservation)
                 session.flush()
                 reservation_ids.append(reservation.id)
             return reservation_ids
 
-    def commit(self, workflow_id: str, *, organisation: str, project: str | None, user: str,
-               job_key: str, items: Sequence[ChargeItem], incurred_at: datetime) -> Decimal:
-        """Price what a job used at the prices in force then, write its ledger lines, and
-        move that much from reserved to committed on the workflow's budgets.
+        return self._atomic(work)
 
-        Idempotent per (job, offering, unit): committing the same job twice adds nothing.
-        Returns the amount newly committed (in the prices' currency).
+    @staticmethod
+    def _check_versions(session: Session, versions: Mapping[str, int]) -> None:
+        for offering, version_id in versions.items():
+            version = session.get(PriceVersion, version_id)
+            if version is None or str(version.offering_id) != offering:
+                raise SpecError(f"price version {version_id} is not a price of offering {offering}",
+                                fix="reserve with the version the estimate used (CostEstimate)")
+
+    def commit(self, workflow_id: str, *, organisation: str, project: str | None, user: str,
+               job_key: str, items: Sequence[ChargeItem], incurred_at: datetime,
+               scheduler_job_id: str | None = None) -> Decimal:
+        """Price what a job used, write its ledger lines, and move that much from reserved to
+        committed on the workflow's budgets.
+
+        The price is the version the workflow reserved at, if it named one for the offering,
+        else the one in force at ``incurred_at``. Beyond its reservation a job is paid from a
+        hard budget's free room; what does not fit is ``overage`` (budget, reservation and
+        ledger line), so a hard budget never ends above its amount.
+
+        Idempotent per charge: committing the same run's job (``scheduler_job_id`` on its
+        site, or without one the workflow) twice adds nothing; another run that reuses the job
+        key is charged. Returns the amount newly committed (in the prices' currency).
         """
-        added = Decimal(0)
-        with self.db.transaction() as session:
-            reservations = list(session.scalars(select(Reservation).where(
-                Reservation.workflow_id == workflow_id).order_by(Reservation.budget_id)))
-            budgets = {b.id: b for b in self._locked(session, [r.budget_id for r in reservations])}
+        sites = sorted({item.site for item in items if item.site})
+        charge_ref = (f"job:{sites[0] if sites else ''}/{scheduler_job_id}" if scheduler_job_id
+                      else f"run:{workflow_id}")
+
+        def work(session: Session) -> Decimal:
+            added = Decimal(0)
+            reservations, budgets = self._lock_workflow(session, workflow_id, open_only=False)
+            reserved_versions: dict[str, int] = {}
+            for reservation in reservations:
+                reserved_versions.update(reservation.price_versions or {})
             for item in items:
-                version_id, model = self.prices.price_at(item.offering_id, incurred_at, session)
+                version_id, model = self._price(session, reserved_versions, item.offering_id,
+                                                 incurred_at)
                 for line in price_lines(model, item.usage):
                     exists = session.scalar(select(CostLine.id).where(
-                        CostLine.job_key == job_key, CostLine.offering_id == item.offering_id,
-                        CostLine.unit == line.unit))
+                        CostLine.charge_ref == charge_ref, CostLine.job_key == job_key,
+                        CostLine.offering_id == item.offering_id, CostLine.unit == line.unit))
                     if exists is not None:
                         continue
                     added += line.amount
+                    overage = Decimal(0)  # of the line, in its currency: the worst budget's
                     for reservation in reservations:
                         budget = budgets[reservation.budget_id]
                         in_budget = to_cents(self.prices.convert(line.amount, line.currency,
                                                                  budget.currency, incurred_at, session))
-                        from_reserved = min(in_budget, reservation.amount - reservation.committed) \
-                            if reservation.state == "open" else Decimal(0)
-                        budget.reserved -= max(from_reserved, Decimal(0))
-                        budget.committed += in_budget
-                        reservation.committed += in_budget
+                        over = self._charge(budget, reservation, in_budget)
+                        if over and in_budget:
+                            overage = max(overage, to_cents(line.amount * over / in_budget))
                     first_budget = budgets[reservations[0].budget_id] if reservations else None
                     session.add(CostLine(
                         organisation=organisation, project=project, user=user,
-                        workflow_id=workflow_id, job_key=job_key, site=item.site,
-                        offering_id=item.offering_id, price_version_id=version_id, unit=line.unit,
-                        quantity=line.quantity, unit_price=line.unit_price, amount=line.amount,
-                        currency=line.currency,
+                        workflow_id=workflow_id, job_key=job_key, charge_ref=charge_ref,
+                        site=item.site, offering_id=item.offering_id, price_version_id=version_id,
+                        unit=line.unit, quantity=line.quantity, unit_price=line.unit_price,
+                        amount=line.amount, currency=line.currency, overage=overage,
                         budget_amount=to_cents(self.prices.convert(
                             line.amount, line.currency, first_budget.currency, incurred_at, session))
                         if first_budget else line.amount,
                         incurred_at=incurred_at))
-        return added
+                    session.flush()
+            return added
+
+        return self._atomic(work)
+
+    def _price(self, session: Session, reserved: Mapping[str, int], offering_id: int,
+               incurred_at: datetime) -> tuple[int, PriceModel]:
+        version_id = reserved.get(str(offering_id))
+        if version_id is not None:
+            return version_id, self.prices.version(version_id, session)
+        return self.prices.price_at(offering_id, incurred_at, session)
+
+    @staticmethod
+    def _charge(budget: Budget, reservation: Reservation, amount: Decimal) -> Decimal:
+        """Charge ``amount`` (in the budget's currency) to one budget through one reservation;
+        return the overage: the part a hard budget could not cover."""
+        left = max(reservation.amount - reservation.committed, Decimal(0)) \
+            if reservation.state == "open" else Decimal(0)
+        from_reserved = min(amount, left)
+        budget.reserved -= from_reserved
+        budget.committed += from_reserved
+        beyond = amount - from_reserved
+        room = max(budget.amount - budget.reserved - budget.committed, Decimal(0))
+        from_room = min(beyond, room) if budget.hard else beyond
+        over = beyond - from_room
+        budget.committed += from_room
+        budget.overage += over
+        reservation.committed += from_reserved + from_room
+        reservation.overage += over
+        return over
 
     def release(self, workflow_id: str, *, now: datetime | None = None) -> Decimal:
-        """Give back what the workflow reserved but did not spend; safe to call again."""
+        """Give back what the workflow reserved but did not spend; safe to call again, and
+        from two places at once."""
         now = now or _now()
-        returned = Decimal(0)
-        with self.db.transaction() as session:
-            reservations = list(session.scalars(select(Reservation).where(
-                Reservation.workflow_id == workflow_id, Reservation.state == "open")))
-            budgets = {b.id: b for b in self._locked(session, [r.budget_id for r in reservations])}
+
+        def work(session: Session) -> Decimal:
+            returned = Decimal(0)
+            reservations, budgets = self._lock_workflow(session, workflow_id, open_only=True)
             for reservation in reservations:
                 left = max(reservation.amount - reservation.committed, Decimal(0))
                 budgets[reservation.budget_id].reserved -= left
                 reservation.state = "released"
                 reservation.released_at = now
                 returned += left
-        return returned
+            return returned
 
-    def release_stale(self, older_than: datetime) -> list[str]:
-        """Release reservations of workflows that crashed before committing or releasing."""
+        return self._atomic(work)
+
+    # -- stale reservations -----------------------------------------------------------------
+
+    def sweep_stale(self, *, now: datetime | None = None, no_job_after: timedelta = timedelta(hours=48),
+                    unknown_after: timedelta = timedelta(days=31),
+                    final_grace: timedelta = timedelta(hours=1), job_states: JobStates | None = None,
+                    organisation: str | None = None) -> list[SweepOutcome]:
+        """Release reservations left by crashed workflows, but only once their job is over.
+
+        Looks at reservations open for longer than ``no_job_after``. One that names its job
+        (site and job key) is released only when ``job_states`` (the centre's scheduler) says
+        the job ended more than ``final_grace`` ago, or that there is no such job; it is kept
+        while the job is queued or running, and while the scheduler cannot tell, until
+        ``unknown_after`` (longer than any job may run). One that names no job is released.
+        Every decision comes back with its reason.
+        """
+        now = now or _now()
+        query = select(Reservation.workflow_id, Reservation.created_at, Reservation.site,
+                       Reservation.job_key).join(Budget, Budget.id == Reservation.budget_id).where(
+            Reservation.state == "open", Reservation.created_at < now - no_job_after)
+        if organisation:
+            query = query.where(Budget.organisation == organisation)
         with self.db.transaction() as session:
-            stale = sorted(set(session.scalars(select(Reservation.workflow_id).where(
-                Reservation.state == "open", Reservation.created_at < older_than))))
-        for workflow_id in stale:
-            self.release(workflow_id)
-        return stale
+            rows = session.execute(query).all()
+        workflows: dict[str, list[tuple[datetime, str | None, str | None]]] = defaultdict(list)
+        for workflow_id, created_at, site, job_key in rows:
+            workflows[workflow_id].append((created_at, site, job_key))
+        outcomes = []
+        for workflow_id, held in sorted(workflows.items()):
+            reserved_at = min(created for created, _, _ in held)
+            site = next((s for _, s, _ in held if s), None)
+            job_key = next((k for _, _, k in held if k), None)
+            release, reason = self._stale_decision(now - reserved_at, site, job_key, job_states,
+                                                   now, no_job_after, unknown_after, final_grace)
+            returned = self.release(workflow_id, now=now) if release else Decimal(0)
+            outcomes.append(SweepOutcome(workflow_id=workflow_id,
+                                         action="released" if release else "kept", reason=reason,
+                                         site=site, job_key=job_key, reserved_at=reserved_at,
+                                         returned=returned))
+        return outcomes
+
+    @staticmethod
+    def _stale_decision(age: timedelta, site: str | None, job_key: str | None,
+                        job_states: JobStates | None, now: datetime, no_job_after: timedelta,
+                        unknown_after: timedelta, final_grace: timedelta) -> tuple[bool, str]:
+        """(release?, why) for one workflow's reservations reserved ``age`` ago."""
+        if not site or not job_key:
+            return True, f"no job recorded {_hours(age)} after reserving (limit {_hours(no_job_after)})"
+        if job_states is None:
+            return False, f"job {job_key} on {site}: no scheduler to ask, so kept"
+        try:
+            statuses = list(job_states(site, job_key))
+            problem = ""
+        except Exception as exc:  # any failure to ask means "cannot tell"
+            statuses, problem = [], f"could not ask {site} about job {job_key}: {exc}"
+        live = [s for s in statuses if not s.state.is_final and s.state is not JobState.UNKNOWN]
+        if live:
+            return False, "; ".join(f"job {s.job_id} is {s.state.value} on {site}" for s in live)
+        unknown = [s for s in statuses if s.state is JobState.UNKNOWN]
+        if problem or unknown:
+            problem = problem or "; ".join(f"{site} cannot say how job {s.job_id} is ({s.reason})"
+                                           for s in unknown)
+            if age > unknown_after:
+                return True, (f"{problem}; reserved {_hours(age)} ago, longer than any job may run "
+                              f"({_hours(unknown_after)})")
+            return False, f"{problem}; kept until {_hours(unknown_after)} after reserving"
+        if not statuses:
+            return True, f"no job {job_key} on {site} {_hours(age)} after reserving"
+        ended = ", ".join(f"job {s.job_id} ended {s.state.value}" for s in statuses)
+        last_end = max((s.end_time for s in statuses if s.end_time), default=None)
+        if last_end is not None and now - last_end < final_grace:
+            return False, f"{ended} on {site} at {last_end.isoformat()}: its run may still be charging it"
+        return True, f"{ended} on {site}; its run never released the reservation"
 
     # -- alerts -----------------------------------------------------------------------------
 

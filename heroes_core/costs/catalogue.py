@@ -15,13 +15,14 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from heroes_core.costs.currencies import currency
+from heroes_core.costs.currencies import currency, money
 from heroes_core.costs.db import Database
 from heroes_core.costs.pricing import COMPONENTS, PriceModel
 from heroes_core.costs.schema import ExchangeRate, Offering, PriceEvent, PriceVersion, Provider
 from heroes_core.errors import HeroesError, SpecError
 
 OFFERING_KINDS = ("partition", "instance_type", "storage", "transfer", "application")
+RATE_STEP, MAX_RATE = Decimal("0.00000001"), Decimal(10) ** 10  # exchange_rates.rate: NUMERIC(18, 8)
 
 
 class ForbiddenError(HeroesError, PermissionError):
@@ -175,11 +176,21 @@ class PriceBook:
         return version.id, PriceModel(currency=version.currency,
                                       **{k: getattr(version, k) for k in COMPONENTS})
 
+    def version(self, version_id: int, session: Session | None = None) -> PriceModel:
+        """The model of one price version, whether or not it is still in force."""
+        if session is None:
+            with self.db.transaction() as own:
+                return self.version(version_id, own)
+        version = session.get(PriceVersion, version_id)
+        if version is None:
+            raise PriceNotFoundError(f"price version {version_id} does not exist",
+                                     fix="reserve with the version the estimate used")
+        return PriceModel(currency=version.currency, **{k: getattr(version, k) for k in COMPONENTS})
+
     # -- exchange rates ---------------------------------------------------------------------
 
     def set_rate(self, base: str, quote: str, rate: Decimal, valid_from: datetime) -> None:
-        if rate <= 0:
-            raise SpecError(f"exchange rate {base}->{quote} must be positive, not {rate}")
+        rate = money(rate, f"exchange rate {base}->{quote}", places=RATE_STEP, limit=MAX_RATE)
         with self.db.transaction() as session:
             session.add(ExchangeRate(base=currency(base), quote=currency(quote), rate=rate,
                                      valid_from=_aware(valid_from, "valid_from")))

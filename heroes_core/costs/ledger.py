@@ -34,6 +34,7 @@ class LedgerLine(BaseModel):
     amount: Decimal
     currency: str
     incurred_at: datetime
+    overage: Decimal = Decimal(0)  # the part of ``amount`` a hard budget could not cover
 
     @property
     def month(self) -> str:
@@ -66,14 +67,20 @@ class Ledger:
 
     @staticmethod
     def consolidate(lines: Iterable[LedgerLine], by: Sequence[Dimension]) -> list[dict[str, str]]:
-        """Totals per combination of ``by`` (and currency), sorted, amounts as strings."""
-        totals: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
+        """Totals per combination of ``by`` (and currency), sorted, amounts as strings.
+
+        ``amount`` is what the jobs cost; ``overage`` is the part of it beyond what their hard
+        budgets could cover (recorded, never taken from the budgets).
+        """
+        totals: dict[tuple[str, ...], list[Decimal]] = defaultdict(lambda: [Decimal("0.00")] * 2)
         for line in lines:
             key = (*(str(getattr(line, "workflow_id" if d == "workflow" else d) or "") for d in by),
                    line.currency)
-            totals[key] += line.amount
-        return [{**dict(zip([*by, "currency"], key, strict=True)), "amount": str(amount)}
-                for key, amount in sorted(totals.items())]
+            totals[key][0] += line.amount
+            totals[key][1] += line.overage
+        return [{**dict(zip([*by, "currency"], key, strict=True)), "amount": str(amount),
+                 "overage": str(overage)}
+                for key, (amount, overage) in sorted(totals.items())]
 
     @staticmethod
     def to_csv(rows: Sequence[dict[str, str]]) -> str:

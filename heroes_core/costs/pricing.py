@@ -7,11 +7,13 @@ ledger lines, one per non-zero component, so a bill shows what each part cost.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from heroes_core.costs.currencies import currency, to_cents
+from heroes_core.costs.currencies import MAX_AMOUNT, currency, to_cents
+
+MICRO = Decimal("0.000001")  # prices and quantities are stored as NUMERIC(18, 6)
 
 COMPONENTS: dict[str, tuple[str, str]] = {
     # price field: (unit on the bill, Usage field it multiplies)
@@ -30,17 +32,27 @@ class PriceModel(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     currency: str
-    fixed: Decimal = Field(default=Decimal(0), ge=0)
-    per_core_hour: Decimal = Field(default=Decimal(0), ge=0)
-    per_node_hour: Decimal = Field(default=Decimal(0), ge=0)
-    per_gpu_hour: Decimal = Field(default=Decimal(0), ge=0)
-    per_gb_month: Decimal = Field(default=Decimal(0), ge=0)
-    per_gb_transferred: Decimal = Field(default=Decimal(0), ge=0)
+    fixed: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    per_core_hour: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    per_node_hour: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    per_gpu_hour: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    per_gb_month: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    per_gb_transferred: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
 
     @field_validator("currency")
     @classmethod
     def _iso(cls, value: str) -> str:
         return currency(value)
+
+    @field_validator(*COMPONENTS)
+    @classmethod
+    def _stored_precision(cls, value: Decimal) -> Decimal:
+        """Rounded (half-even) to the 6 places the price book stores, on every database, so
+        that the price charged is the price stored; still below the column's limit."""
+        rounded = value.quantize(MICRO, rounding=ROUND_HALF_EVEN)
+        if rounded >= MAX_AMOUNT:
+            raise ValueError(f"{value} rounds to {rounded}, beyond the largest price stored")
+        return rounded
 
     def model_post_init(self, __context: object) -> None:
         if all(getattr(self, name) == 0 for name in COMPONENTS):
@@ -52,12 +64,12 @@ class Usage(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    uses: Decimal = Field(default=Decimal(1), ge=0)
-    core_hours: Decimal = Field(default=Decimal(0), ge=0)
-    node_hours: Decimal = Field(default=Decimal(0), ge=0)
-    gpu_hours: Decimal = Field(default=Decimal(0), ge=0)
-    gb_months: Decimal = Field(default=Decimal(0), ge=0)
-    gb_transferred: Decimal = Field(default=Decimal(0), ge=0)
+    uses: Decimal = Field(default=Decimal(1), ge=0, lt=MAX_AMOUNT)
+    core_hours: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    node_hours: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    gpu_hours: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    gb_months: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
+    gb_transferred: Decimal = Field(default=Decimal(0), ge=0, lt=MAX_AMOUNT)
 
     @classmethod
     def of_job(cls, *, seconds: float, cores: int, nodes: int = 1, gpus: int = 0) -> Usage:

@@ -8,7 +8,8 @@ Every change is also written to ``price_events`` (who, what, when) for audit.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -20,12 +21,81 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-MONEY = Numeric(18, 6)
+MONEY = Numeric(18, 6)  # the decision module's job_records; the costs tables use Money()
+
+
+class _UnprocessedNumeric(Numeric):  # type: ignore[type-arg]
+    """NUMERIC(p, s) in DDL, values passed through untouched (no float conversion)."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> None:
+        return None
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """``NUMERIC(precision, scale)`` whose values are exact Decimals on every backend.
+
+    PostgreSQL's numeric is exact. SQLite has no decimal type: a NUMERIC column there keeps
+    floats, which lose digits (999999999999.99 reads back as 999999999999.98999) and sum
+    inexactly. So on SQLite the value is stored as an integer count of 10**-scale (64-bit
+    integers hold all 18 digits) in the same NUMERIC column. On both backends a value is
+    rounded half-even to the scale, and one that does not fit the column is refused before
+    the database sees it.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int) -> None:
+        super().__init__(precision=precision, scale=scale)
+        self.precision = precision
+        self.scale = scale
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _UnprocessedNumeric(self.precision, self.scale)
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Decimal | int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise TypeError(f"{value!r} is a {type(value).__name__}: exact columns take Decimal")
+        number = Decimal(value)
+        if not number.is_finite() or number.copy_abs() >= Decimal(10) ** (self.precision - self.scale):
+            raise ValueError(f"{number} does not fit NUMERIC({self.precision}, {self.scale})")
+        rounded = number.quantize(Decimal(1).scaleb(-self.scale), rounding=ROUND_HALF_EVEN)
+        if dialect.name == "sqlite":
+            return int(rounded.scaleb(self.scale))
+        return rounded
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            if isinstance(value, int):
+                return Decimal(value).scaleb(-self.scale)
+            # a float or text here was not written by ExactDecimal (see migration 0004)
+            raise ValueError(f"{value!r} in an exact column was not written as exact units")
+        return Decimal(value)
+
+
+def Money() -> ExactDecimal:  # reads as a column type, like String()
+    """Prices, budgets and reservations: NUMERIC(18, 6), exact on SQLite as on PostgreSQL."""
+    return ExactDecimal(18, 6)
+
+
+def Cents() -> ExactDecimal:  # reads as a column type, like String()
+    """Ledger amounts: NUMERIC(18, 2), exact."""
+    return ExactDecimal(18, 2)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -83,12 +153,12 @@ class PriceVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     offering_id: Mapped[int] = mapped_column(ForeignKey("offerings.id"))
     currency: Mapped[str] = mapped_column(String(3))
-    fixed: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    per_core_hour: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    per_node_hour: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    per_gpu_hour: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    per_gb_month: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    per_gb_transferred: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    fixed: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    per_core_hour: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    per_node_hour: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    per_gpu_hour: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    per_gb_month: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    per_gb_transferred: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -118,7 +188,7 @@ class ExchangeRate(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     base: Mapped[str] = mapped_column(String(3))
     quote: Mapped[str] = mapped_column(String(3))
-    rate: Mapped[Decimal] = mapped_column(Numeric(18, 8))
+    rate: Mapped[Decimal] = mapped_column(ExactDecimal(18, 8))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -126,7 +196,9 @@ class Budget(Base):
     """Money an organisation (or one of its projects) may spend in a period.
 
     ``reserved`` and ``committed`` are kept on the row so one locked read decides
-    a reservation; they always equal the sums over reservations and cost lines.
+    a reservation; they always equal the sums over reservations and cost lines. A hard
+    budget's ``committed`` never exceeds its ``amount``: what a job cost beyond its
+    reservation and the budget's free room is recorded as ``overage`` instead.
     """
 
     __tablename__ = "budgets"
@@ -134,35 +206,58 @@ class Budget(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organisation: Mapped[str] = mapped_column(String(64), index=True)
     project: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    amount: Mapped[Decimal] = mapped_column(MONEY)
+    amount: Mapped[Decimal] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3))
     period_start: Mapped[datetime] = mapped_column(UTCDateTime())
     period_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     hard: Mapped[bool] = mapped_column(Boolean, default=True)
-    reserved: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
-    committed: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    reserved: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    committed: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    overage: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
 
 
 class Reservation(Base):
-    """An estimate set aside on one budget for one workflow, until committed or released."""
+    """An estimate set aside on one budget for one workflow, until committed or released.
+
+    A workflow holds at most one open reservation per budget (a unique partial index).
+    ``price_versions`` ({offering id: price version id}) are the prices the estimate used:
+    the job is charged at them. ``site`` and ``job_key`` name the job the reservation pays
+    for, so the stale-reservation sweep can ask that centre's scheduler whether it ended.
+    """
 
     __tablename__ = "reservations"
+    __table_args__ = (Index("uq_reservations_open", "workflow_id", "budget_id", unique=True,
+                            postgresql_where=text("state = 'open'"),
+                            sqlite_where=text("state = 'open'")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     budget_id: Mapped[int] = mapped_column(ForeignKey("budgets.id"), index=True)
     workflow_id: Mapped[str] = mapped_column(String(100), index=True)
-    amount: Mapped[Decimal] = mapped_column(MONEY)
-    committed: Mapped[Decimal] = mapped_column(MONEY, default=Decimal(0))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    committed: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    overage: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0), server_default=text("0"))
     state: Mapped[str] = mapped_column(String(16), default="open")  # "open" | "released"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    price_versions: Mapped[dict[str, int]] = mapped_column(JSON, default=dict,
+                                                           server_default=text("'{}'"))
+    site: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    job_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class CostLine(Base):
-    """One priced quantity of one job: the ledger. Unique per job, offering and unit."""
+    """One priced quantity of one job: the ledger.
+
+    Unique per charge, job key, offering and unit, where ``charge_ref`` names what was
+    charged: ``job:<site>/<scheduler job id>`` when the scheduler's job id is known, else
+    ``run:<workflow id>``. So committing one run's job twice adds nothing, while two runs
+    that reuse a job key are both charged. ``overage`` (in the line's currency, like
+    ``amount``) is the part of the line the workflow's hard budgets could not cover.
+    """
 
     __tablename__ = "cost_lines"
-    __table_args__ = (UniqueConstraint("job_key", "offering_id", "unit"),)
+    __table_args__ = (UniqueConstraint("charge_ref", "job_key", "offering_id", "unit",
+                                       name="uq_cost_lines_charge"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organisation: Mapped[str] = mapped_column(String(64), index=True)
@@ -170,15 +265,17 @@ class CostLine(Base):
     user: Mapped[str] = mapped_column(String(64))
     workflow_id: Mapped[str] = mapped_column(String(100), index=True)
     job_key: Mapped[str] = mapped_column(String(100))
+    charge_ref: Mapped[str] = mapped_column(String(200))
     site: Mapped[str | None] = mapped_column(String(100), nullable=True)
     offering_id: Mapped[int] = mapped_column(ForeignKey("offerings.id"))
     price_version_id: Mapped[int] = mapped_column(ForeignKey("price_versions.id"))
     unit: Mapped[str] = mapped_column(String(32))
-    quantity: Mapped[Decimal] = mapped_column(Numeric(18, 6))
-    unit_price: Mapped[Decimal] = mapped_column(MONEY)
-    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    quantity: Mapped[Decimal] = mapped_column(Money())
+    unit_price: Mapped[Decimal] = mapped_column(Money())
+    amount: Mapped[Decimal] = mapped_column(Cents())
     currency: Mapped[str] = mapped_column(String(3))
-    budget_amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))  # in the budget's currency
+    budget_amount: Mapped[Decimal] = mapped_column(Cents())  # in the budget's currency
+    overage: Mapped[Decimal] = mapped_column(Cents(), default=Decimal(0), server_default=text("0"))
     incurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

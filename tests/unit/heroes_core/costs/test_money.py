@@ -139,7 +139,7 @@ def test_the_largest_amounts_are_stored_to_the_last_digit_on_sqlite(budgets: Bud
 
 
 def test_money_rounds_half_even_before_it_checks() -> None:
-    with pytest.raises(SpecError, match="rounds to 0.00"):
+    with pytest.raises(SpecError, match=r"rounds to 0\.00"):
         money(D("0.005"), "amount")
     assert money(D("0.015"), "amount") == D("0.02")
     with pytest.raises(SpecError, match="largest amount"):
@@ -155,7 +155,7 @@ def test_an_existing_sqlite_database_keeps_its_amounts_exactly_after_the_upgrade
             "INSERT INTO budgets (organisation, project, amount, currency, period_start, period_end, "
             "hard, reserved, committed) VALUES ('acme', NULL, 12345678.91, 'EUR', "
             "'2026-01-01 00:00:00.000000', NULL, 1, 0.3, 1234.56)"))
-        for n in (1, 2):  # two open reservations of one workflow: what the race left behind
+        for _ in (1, 2):  # two open reservations of one workflow: what the race left behind
             connection.execute(text(
                 "INSERT INTO reservations (budget_id, workflow_id, amount, committed, state, created_at) "
                 "VALUES (1, 'wf', 0.15, 0, 'open', '2026-01-01 00:00:00.000000')"))
