@@ -1,25 +1,44 @@
-"""prefect.yaml's deployments point at the same flows the package exports."""
+"""prefect.yaml offers exactly what `python -m heroes.deployments` serves, so the two ways of
+deploying HEROES cannot drift apart: every served deployment (cloud ones included) appears
+with the same flow, tags, parameters and schedule, and nothing else does."""
 
 from pathlib import Path
+from typing import Any
 
 import yaml
+from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import load_flow_from_entrypoint
 
-import heroes.flows
+from heroes.deployments import all_deployments
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_prefect_yaml_entrypoint_loads_the_packaged_flow(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _schedule(schedule: Any) -> dict[str, Any]:
+    if getattr(schedule, "interval", None) is not None:
+        return {"interval": int(schedule.interval.total_seconds())}
+    return {"cron": schedule.cron}
+
+
+def _served(deployment: RunnerDeployment) -> dict[str, Any]:
+    return {"flow": deployment.flow_name, "entrypoint": deployment.entrypoint,
+            "tags": sorted(deployment.tags), "parameters": deployment.parameters,
+            "schedules": [_schedule(s.schedule) for s in deployment.schedules or []]}
+
+
+def _declared(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"flow": load_flow_from_entrypoint(entry["entrypoint"]).name,
+            "entrypoint": entry["entrypoint"], "tags": sorted(entry.get("tags", [])),
+            "parameters": entry.get("parameters", {}),
+            "schedules": [{k: v for k, v in s.items() if k in ("interval", "cron")}
+                          for s in entry.get("schedules", [])]}
+
+
+def test_prefect_yaml_declares_every_served_deployment_and_nothing_else(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(ROOT)
-    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
-    packaged = {"run-job": heroes.flows.run_job, "run-workflow": heroes.flows.run_workflow,
-                "watch-budgets": heroes.flows.watch_budgets,
-                "billing-report": heroes.flows.billing_report,
-                "decision-dashboard": heroes.flows.decision_dashboard,
-                "enroll-hpc-centre": heroes.flows.enroll_hpc_centre,
-                "check-compliance-local-slurm": heroes.flows.check_hpc_centre_compliance}
-    assert {d["name"] for d in deployments} == set(packaged)
-    for deployment in deployments:
-        loaded = load_flow_from_entrypoint(deployment["entrypoint"])
-        assert loaded.name == packaged[deployment["name"]].name
+    declared = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
+    served = {d.name: d for d in all_deployments(["local-slurm"], cloud_account="heroes-aws")}
+    assert sorted(declared) == sorted(served)
+    for name, deployment in served.items():
+        assert _declared(declared[name]) == _served(deployment), name
+        assert declared[name]["work_pool"]["name"] == "heroes-process", name
