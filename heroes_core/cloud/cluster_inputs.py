@@ -21,10 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from heroes_core.errors import SpecError
+from heroes_core.models import ORGANISATION_PATTERN  # lower case: bucket and directory names stay injective
 
-# The HEROES organisation name rule: lower case only, so that bucket and directory names
-# derived from it are injective (the same rule as heroes_core.models' Organisation).
-ORGANISATION_PATTERN = r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"
 CLUSTER_NAME_PATTERN = ORGANISATION_PATTERN  # or "" for the organisation's name
 SERVICE_ACCOUNT_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"  # a portable POSIX user name
 PARTITION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # a Slurm partition name
@@ -32,6 +30,9 @@ PUBLIC_KEY_PATTERN = (r"^(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ec
                       r"[A-Za-z0-9+/]+={0,3}( [A-Za-z0-9@._-]+)?$")
 
 _RETIRED = {"host_private_key", "host_public_key"}
+
+__all__ = ["CLUSTER_NAME_PATTERN", "ORGANISATION_PATTERN", "PARTITION_PATTERN", "PUBLIC_KEY_PATTERN",
+           "SERVICE_ACCOUNT_PATTERN", "validate_cluster_variables"]
 
 
 def _text_rule(variables: Mapping[str, Any], name: str, pattern: str, what: str, fix: str, site: str) -> None:

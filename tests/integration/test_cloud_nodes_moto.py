@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import moto  # noqa: F401  (fail at import when moto is missing)
 import pytest
@@ -47,6 +48,8 @@ from heroes_core.cloud import (
     stop_cluster_nodes,
     terminate_idle_nodes,
 )
+from heroes_core.cloud.host_keys import HOST_KEY_BEGIN, HOST_KEY_END, pin_host_key
+from heroes_core.errors import HostKeyError
 from tests.integration.moto_server import moto_server
 
 REGION = "eu-west-1"
@@ -205,6 +208,28 @@ def test_refuses_to_touch_instances_heroes_did_not_start(account: AWSAccount, no
     with pytest.raises(Exception, match="not HEROES nodes"):
         nodes.terminate([foreign])
     assert states(account, {})[foreign] in {"pending", "running"}
+
+
+def test_nodes_heroes_launches_answer_only_imdsv2_with_hop_limit_one(
+        account: AWSAccount, nodes: AWSNodes, spec: NodeSpec) -> None:
+    (node,) = nodes.deploy(spec, 1, heroes_tags(org(), role="temporary", workflow="wf-imds"))
+    (reservation,) = account.client("ec2").describe_instances(InstanceIds=[node.id])["Reservations"]
+    options = reservation["Instances"][0]["MetadataOptions"]
+    assert (options["HttpTokens"], options["HttpPutResponseHopLimit"], options["HttpEndpoint"]) == (
+        "required", 1, "enabled")
+    nodes.terminate([node.id])
+
+
+def test_a_console_without_a_host_key_yields_none_and_pinning_is_refused(
+        nodes: AWSNodes, spec: NodeSpec) -> None:
+    """moto's GetConsoleOutput is a fixed Xen boot log: a node that never printed its key."""
+    (node,) = nodes.deploy(spec, 1, heroes_tags(org(), role="headnode", cluster="c"))
+    assert "Linux version" in nodes.console_output(node.id)
+    assert nodes.read_host_keys(node.id, timeout=0) == []
+    with pytest.raises(HostKeyError, match=node.id) as caught:
+        pin_host_key([], None, site=nodes.site, node=node.id)
+    assert caught.value.fix and "never trusts a host key on first use" in caught.value.fix
+    nodes.terminate([node.id])
 
 
 # --- the flows -----------------------------------------------------------------------------------
@@ -415,3 +440,143 @@ def test_variables_tf_refuses_hostile_cluster_inputs(variables_module: Path, hos
     done = _apply(variables_module, hostile)
     assert done.returncode != 0
     assert "Invalid value for variable" in done.stderr and f'variable "{next(iter(hostile))}" {{' in done.stderr
+
+
+# --- integrate-cloud-platform: the headnode's host key --------------------------------------------
+
+FAKE_TERRAFORM = '''
+"""Stands in for the terraform binary (providers cannot be downloaded here): keeps a copy of every
+file of the working directory at plan time, answers show/output from files next to it."""
+import json, shutil, sys
+from pathlib import Path
+
+here = Path(__file__).parent
+command = sys.argv[1]
+if command == "plan":
+    runs = here / "captured"
+    run = runs / str(len(list(runs.glob("*"))) if runs.exists() else 0)
+    run.mkdir(parents=True)
+    for path in Path.cwd().iterdir():
+        if path.is_file():
+            shutil.copy(path, run / path.name)
+    Path("heroes.tfplan").write_text("saved plan")
+    sys.exit(2)
+if command == "show":
+    print(json.dumps({"terraform_version": "1.0.3", "resource_changes": [
+        {"address": "aws_instance.headnode", "type": "aws_instance", "change": {"actions": ["create"]}}]}))
+if command == "output":
+    outputs = json.loads((here / "outputs.json").read_text())
+    print(json.dumps({name: {"value": value} for name, value in outputs.items()}))
+'''
+
+
+def _ssh_public_key() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                              serialization.NoEncryption()).decode(),
+            key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                          serialization.PublicFormat.OpenSSH).decode())
+
+
+@pytest.fixture
+def cluster(account_block: str, nodes: AWSNodes, spec: NodeSpec, moto_endpoint: str,
+            tmp_path: Path) -> dict[str, str]:
+    """A headnode on moto, the archive on moto's S3, and a stand-in terraform whose outputs name them."""
+    from heroes.blocks import CentralArchive
+
+    organisation = org()
+    archive = f"archive-{organisation}"
+    CentralArchive(endpoint_url=moto_endpoint, access_key_id="testing",
+                   secret_access_key="testing").save(archive, overwrite=True)  # type: ignore[arg-type]
+    (head,) = nodes.deploy(spec, 1, heroes_tags(organisation, role="headnode", cluster=organisation))
+    fake = tmp_path / "fake-terraform" / "terraform"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\n{FAKE_TERRAFORM}")
+    fake.chmod(0o755)
+    (fake.parent / "outputs.json").write_text(json.dumps({
+        "headnode_address": "203.0.113.7", "headnode_id": head.id, "service_account": "heroes",
+        "partitions": ["cloud"], "work_root": "/shared/heroes", "container_runtime": "apptainer",
+        "launch_template_id": "lt-0123", "cluster": organisation}))
+    return {"organisation": organisation, "archive": archive, "account": account_block, "headnode": head.id,
+            "terraform": str(fake), "block": f"{organisation}-aws-cloud"}
+
+
+def _integrate(cluster: dict[str, str]) -> object:
+    from heroes.flows.architecture.cloud import integrate_cloud_platform
+
+    return integrate_cloud_platform(organisation=cluster["organisation"], account=cluster["account"],
+                                    archive=cluster["archive"], approve=True,
+                                    terraform_binary=cluster["terraform"], host_key_timeout=0,
+                                    return_state=True)
+
+
+def _captured(cluster: dict[str, str]) -> list[dict[str, str]]:
+    runs = sorted((Path(cluster["terraform"]).parent / "captured").iterdir(), key=lambda p: int(p.name))
+    return [{f.name: f.read_text() for f in run.iterdir()} for run in runs]
+
+
+def _console_shows(monkeypatch: pytest.MonkeyPatch, cluster: dict[str, str], key: str | None) -> None:
+    """moto's console is a fixed boot log: here the headnode's side (what cloud-init prints) is played."""
+    text = f"cloud-init final\r\n{HOST_KEY_BEGIN}\r\n{key} root@head\r\n{HOST_KEY_END}\r\n" if key else "booted"
+    monkeypatch.setattr(AWSNodes, "console_output",
+                        lambda self, node_id: text if node_id == cluster["headnode"] else "")
+
+
+def test_integrate_cloud_platform_refuses_a_headnode_whose_host_key_it_cannot_read(
+        cluster: dict[str, str]) -> None:
+    from heroes.blocks import HPCCentre
+
+    state: Any = _integrate(cluster)  # moto's real GetConsoleOutput: a boot log without any key
+    assert state.is_failed()
+    with pytest.raises(HostKeyError, match=cluster["headnode"]) as caught:
+        state.result()
+    assert caught.value.site == f"aws:{cluster['organisation']}"
+    with pytest.raises(ValueError):
+        HPCCentre.load(cluster["block"])  # nothing registered with an unverified key
+    (files,) = _captured(cluster)
+    assert {"heroes.tfvars.json", "backend.hcl", "main.tf", "cloud-init.yaml.tpl"} <= set(files)
+    for name, text in files.items():
+        assert "PRIVATE KEY" not in text, name
+    tfvars = json.loads(files["heroes.tfvars.json"])
+    assert tfvars["service_account_public_key"].startswith("ssh-ed25519 ")
+    assert not {"host_private_key", "host_public_key"} & set(tfvars)
+
+
+def test_integrate_cloud_platform_pins_the_host_key_the_headnode_printed_on_its_console(
+        cluster: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.blocks.system import Secret
+
+    from heroes.blocks import HPCCentre
+
+    service_private, service_public = _ssh_public_key()
+    old_host_private, old_host_public = _ssh_public_key()  # what an older HEROES generated and stored
+    Secret(value={"service_private": service_private, "service_public": service_public,  # type: ignore[arg-type]
+                  "host_private": old_host_private, "host_public": old_host_public}).save(
+        f"{cluster['block']}-keys", overwrite=True)
+    _, host_key = _ssh_public_key()
+    _console_shows(monkeypatch, cluster, host_key)
+    state: Any = _integrate(cluster)
+    assert state.result() == cluster["block"]
+    centre: Any = HPCCentre.load(cluster["block"])
+    assert centre.host_key == host_key and centre.host == "203.0.113.7" and centre.user == "heroes"
+    assert centre.private_key.get_secret_value() == service_private
+    stored: Any = Secret.load(f"{cluster['block']}-keys").get()  # type: ignore[union-attr]
+    assert set(stored) == {"service_private", "service_public"}  # the old host key pair is gone
+
+    _console_shows(monkeypatch, cluster, None)  # EC2 no longer keeps the first boot's output
+    assert _integrate(cluster).result() == cluster["block"]  # type: ignore[attr-defined]
+    assert HPCCentre.load(cluster["block"]).host_key == host_key  # type: ignore[attr-defined]
+
+    _, other = _ssh_public_key()
+    _console_shows(monkeypatch, cluster, other)
+    state = _integrate(cluster)
+    assert state.is_failed()
+    with pytest.raises(HostKeyError, match="differs"):
+        state.result()
+    assert HPCCentre.load(cluster["block"]).host_key == host_key  # type: ignore[attr-defined]
+
+    for files in _captured(cluster):
+        assert len(files) >= 4 and not any("PRIVATE KEY" in text for text in files.values())
