@@ -7,15 +7,21 @@ ACKs otherwise add ~40 ms per command) and at most ``max_channels`` concurrent
 session channels (sshd refuses more than its ``MaxSessions``).
 
 Host keys are pinned: the server's key must equal one given in the
-configuration or in a known_hosts file; nothing is ever auto-accepted.
+configuration or in a known_hosts file; nothing is ever auto-accepted. A key
+marked ``@revoked`` in either place is refused even where it is also pinned.
+The server may show a key of any type (the pinned types are asked for first),
+so that a server without the pinned type is reported as a host-key problem
+naming both keys, never as an unreachable host.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import io
 import logging
+import re
 import socket
 import threading
 import time
@@ -23,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import paramiko
+from paramiko.ssh_exception import IncompatiblePeer
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from heroes_core.errors import (
@@ -42,13 +49,20 @@ from heroes_core.transport._base import (
 logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 65536
+# Host key algorithms HEROES asks for, by key type. RSA keys are checked with SHA-2
+# signatures only (paramiko, like OpenSSH, no longer accepts ssh-rsa's SHA-1).
 _KEY_TYPES_FOR = {
     "ssh-ed25519": ("ssh-ed25519",),
-    "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
     "ecdsa-sha2-nistp256": ("ecdsa-sha2-nistp256",),
     "ecdsa-sha2-nistp384": ("ecdsa-sha2-nistp384",),
     "ecdsa-sha2-nistp521": ("ecdsa-sha2-nistp521",),
+    "ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256"),
 }
+# ssh-keyscan's -t name for each key type, for the fix in error messages.
+_KEYSCAN_TYPE = {"ssh-ed25519": "ed25519", "ssh-rsa": "rsa", "ecdsa-sha2-nistp256": "ecdsa",
+                 "ecdsa-sha2-nistp384": "ecdsa", "ecdsa-sha2-nistp521": "ecdsa"}
+REVOKED = "@revoked"
+HostKey = tuple[str, str]
 
 
 class SSHConfig(BaseModel):
@@ -77,8 +91,16 @@ def fingerprint(key_type: str, key_b64: str) -> str:
     return f"{key_type} SHA256:{base64.b64encode(digest).decode().rstrip('=')}"
 
 
-def parse_host_key_line(line: str) -> tuple[str, str]:
-    """Return (type, base64) from 'type base64 [comment]' or a known_hosts line."""
+def _split_marker(line: str) -> tuple[str | None, str]:
+    """('@revoked', rest) for a marker line, (None, line) otherwise."""
+    stripped = line.strip()
+    if stripped.startswith("@"):
+        marker, _, rest = stripped.partition(" ")
+        return marker, rest.strip()
+    return None, stripped
+
+
+def _key_of(line: str) -> HostKey:
     fields = line.split()
     for index, field in enumerate(fields):
         if (field in _KEY_TYPES_FOR or field.startswith(("ssh-", "ecdsa-"))) and index + 1 < len(fields):
@@ -87,21 +109,70 @@ def parse_host_key_line(line: str) -> tuple[str, str]:
                        fix="give the key as 'ssh-ed25519 AAAA...' (a line of ssh-keyscan output)")
 
 
-def _known_hosts_entries(path: str, host: str, port: int) -> list[tuple[str, str]]:
+def parse_host_key_line(line: str) -> HostKey:
+    """Return (type, base64) from 'type base64 [comment]' or a known_hosts line.
+
+    A marker line (``@revoked``, ``@cert-authority``) is not a key to trust: refused.
+    """
+    marker, rest = _split_marker(line)
+    if marker is not None:
+        raise HostKeyError(f"{line.strip()[:60]!r} is a {marker} line, not a host key to trust",
+                           fix="give the key as 'ssh-ed25519 AAAA...' (a line of ssh-keyscan output)")
+    return _key_of(rest)
+
+
+def _glob(pattern: str, name: str) -> bool:
+    """known_hosts patterns: ``*`` and ``?`` are wildcards, everything else is literal."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name, re.IGNORECASE) is not None
+
+
+def _hosts_match(field: str, names: set[str]) -> bool:
+    """Whether a known_hosts host field (patterns, negations or a hashed name) names us."""
+    if field.startswith("|1|"):
+        try:
+            salt, digest = (base64.b64decode(part) for part in field[3:].split("|", 1))
+        except ValueError:
+            return False
+        return any(hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest)
+                   for name in names)
+    matched = False
+    for pattern in field.split(","):
+        negated = pattern.startswith("!")
+        if any(_glob(pattern.lstrip("!"), name) for name in names):
+            if negated:
+                return False
+            matched = True
+    return matched
+
+
+def _known_hosts_entries(path: str, host: str, port: int, *, site: str | None = None
+                         ) -> tuple[list[HostKey], set[HostKey]]:
+    """(keys listed for this host and port, keys marked @revoked) in a known_hosts file.
+
+    A revoked key is refused whatever host pattern its line has: it is the key that is
+    compromised, not one host. ``@cert-authority`` lines are ignored (certificates are
+    not supported, so they never make a key trusted).
+    """
     names = {host if port == 22 else f"[{host}]:{port}"}
-    found: list[tuple[str, str]] = []
+    found: list[HostKey] = []
+    revoked: set[HostKey] = set()
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise HostKeyError(f"known_hosts file {path} cannot be read: {exc}",
+        raise HostKeyError(f"known_hosts file {path} cannot be read: {exc}", site=site,
                            fix="point known_hosts_path at a readable file") from exc
     for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
-        hosts, _, rest = line.partition(" ")
-        if names & set(hosts.split(",")):
-            found.append(parse_host_key_line(rest))
-    return found
+        marker, rest = _split_marker(line)
+        if marker == REVOKED:
+            revoked.add(_key_of(rest.partition(" ")[2]))
+        elif marker is None:
+            hosts, _, key = rest.partition(" ")
+            if _hosts_match(hosts, names):
+                found.append(_key_of(key))
+    return found, revoked
 
 
 def load_private_key(text: str, *, site: str) -> paramiko.PKey:
@@ -128,7 +199,7 @@ class SSHTransport(Transport):
         self.config = config
         self.site = config.site
         self._pkey = load_private_key(config.private_key.get_secret_value(), site=config.site)
-        self._pinned = self._pinned_keys()
+        self._pinned, self._revoked = self._pinned_keys()
         self._lock = threading.Lock()
         self._channels = threading.BoundedSemaphore(config.max_channels)
         self._transport: paramiko.Transport | None = None
@@ -137,18 +208,76 @@ class SSHTransport(Transport):
 
     # -- connection -------------------------------------------------------------------------
 
-    def _pinned_keys(self) -> list[tuple[str, str]]:
-        keys = [parse_host_key_line(line) for line in self.config.host_keys if line.strip()]
+    def _pinned_keys(self) -> tuple[list[HostKey], set[HostKey]]:
+        pinned: list[HostKey] = []
+        revoked: set[HostKey] = set()
+        for line in self.config.host_keys:
+            if not line.strip():
+                continue
+            marker, rest = _split_marker(line)
+            if marker == REVOKED:
+                revoked.add(_key_of(rest))
+            elif marker is not None:
+                raise HostKeyError(
+                    f"host key line {line.strip()[:60]!r}: {marker} is not supported",
+                    site=self.site, fix="pin the login node's own host key (a line of "
+                                        f"`ssh-keyscan -p {self.config.port} {self.config.host}`)")
+            else:
+                pinned.append(_key_of(rest))
         if self.config.known_hosts_path:
-            keys += _known_hosts_entries(self.config.known_hosts_path, self.config.host,
-                                         self.config.port)
-        if not keys:
+            listed, listed_revoked = _known_hosts_entries(
+                self.config.known_hosts_path, self.config.host, self.config.port, site=self.site)
+            pinned += listed
+            revoked |= listed_revoked
+        if not pinned:
             raise HostKeyError(
                 f"no host key is pinned for {self.config.host}:{self.config.port}", site=self.site,
                 fix=(f"run `ssh-keyscan -p {self.config.port} {self.config.host}`, check the "
                      "fingerprint with the centre's admins, and put the line in the block's host_key"),
             )
-        return keys
+        return pinned, revoked
+
+    def host_key_algorithms(self) -> tuple[str, ...]:
+        """What the server may sign with: the pinned types first (a server holding several
+        keys shows the pinned one), then every other type, so that a server without the
+        pinned type still shows its key and the error can name it."""
+        first = [algo for key_type, _ in self._pinned for algo in _KEY_TYPES_FOR.get(key_type, ())]
+        every = [algo for algos in _KEY_TYPES_FOR.values() for algo in algos]
+        return tuple(dict.fromkeys(first + every))
+
+    def verify_host_key(self, key_type: str, key_b64: str) -> None:
+        """Accept the server's key only if pinned and not revoked; else a HostKeyError that
+        names the site, both keys and the fix."""
+        cfg = self.config
+        where = f"{cfg.host}:{cfg.port}"
+        offered = (key_type, key_b64)
+        shown = fingerprint(*offered)
+        if offered in self._revoked:
+            raise HostKeyError(
+                f"host key of {where} is {shown}, which is marked {REVOKED}; refusing to connect",
+                site=self.site,
+                fix="the centre must replace this host key: confirm the new key's fingerprint with "
+                    "its admins, pin it in the block and remove the revoked one",
+            )
+        if offered in self._pinned:
+            return
+        pinned = ", ".join(fingerprint(*key) for key in self._pinned)
+        pinned_types = sorted({pinned_type for pinned_type, _ in self._pinned})
+        if key_type in pinned_types:
+            raise HostKeyError(
+                f"host key of {where} is {shown}, which is not the pinned key ({pinned}); "
+                "refusing to connect (the key changed or someone is in between)",
+                site=self.site,
+                fix="confirm the new key with the centre's admins, then update host_key in the block",
+            )
+        scan = _KEYSCAN_TYPE.get(key_type, key_type)
+        raise HostKeyError(
+            f"host key of {where} is {shown}, which is not the pinned key ({pinned}): the server "
+            f"has no {' or '.join(pinned_types)} key; refusing to connect",
+            site=self.site,
+            fix=(f"if the centre's admins confirm {shown}, pin it: run `ssh-keyscan -t {scan} "
+                 f"-p {cfg.port} {cfg.host}` and put the line in the block's host_key"),
+        )
 
     def _connect_once(self) -> paramiko.Transport:
         cfg = self.config
@@ -162,27 +291,31 @@ class SSHTransport(Transport):
             ) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = paramiko.Transport(sock)
-        key_types = tuple(dict.fromkeys(
-            name for key_type, _ in self._pinned for name in _KEY_TYPES_FOR.get(key_type, (key_type,))
-        ))
-        transport.get_security_options().key_types = key_types
+        transport.get_security_options().key_types = self.host_key_algorithms()
         try:
             transport.start_client(timeout=cfg.connect_timeout)
+        except IncompatiblePeer as exc:
+            transport.close()
+            if "host key" not in str(exc):
+                raise UnreachableError(f"SSH handshake with {where} failed: {exc}", site=self.site,
+                                       fix="check that an SSH server listens on that port") from exc
+            pinned = ", ".join(fingerprint(*key) for key in self._pinned)
+            raise HostKeyError(
+                f"{where} offers no host key of a type HEROES can check (ed25519, ECDSA, RSA "
+                f"with SHA-2), so it cannot be matched to the pinned key ({pinned})",
+                site=self.site,
+                fix="ask the centre's admins to enable an ed25519 host key, then pin it",
+            ) from exc
         except (paramiko.SSHException, EOFError, OSError) as exc:
             transport.close()
             raise UnreachableError(f"SSH handshake with {where} failed: {exc}", site=self.site,
                                    fix="check that an SSH server listens on that port") from exc
         server_key = transport.get_remote_server_key()
-        offered = (server_key.get_name(), server_key.get_base64())
-        if offered not in self._pinned:
+        try:
+            self.verify_host_key(server_key.get_name(), server_key.get_base64())
+        except HostKeyError:
             transport.close()
-            pinned = ", ".join(fingerprint(*key) for key in self._pinned)
-            raise HostKeyError(
-                f"host key of {where} is {fingerprint(*offered)}, which is not the pinned key "
-                f"({pinned}); refusing to connect (the key changed or someone is in between)",
-                site=self.site,
-                fix="confirm the new key with the centre's admins, then update host_key in the block",
-            )
+            raise
         try:
             transport.auth_publickey(cfg.user, self._pkey)
         except paramiko.AuthenticationException as exc:
