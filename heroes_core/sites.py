@@ -81,8 +81,12 @@ class SiteConfig(BaseModel):
                          command_timeout=self.command_timeout, max_channels=self.max_channels)
 
     def sftp_endpoint(self) -> SFTPEndpoint:
-        lines = [f"[{self.host}]:{self.port} {key}" if self.port != 22 else f"{self.host} {key}"
-                 for key in self.host_keys]
+        """rclone's view of the login node, pinned to the same keys (and revocations) as SSH."""
+        where = f"[{self.host}]:{self.port}" if self.port != 22 else self.host
+        lines = []
+        for key in (k.strip() for k in self.host_keys if k.strip()):
+            marker, _, rest = key.partition(" ") if key.startswith("@") else ("", "", key)
+            lines.append(f"{marker} {where} {rest.strip()}" if marker else f"{where} {rest}")
         if self.known_hosts_path:
             with open(self.known_hosts_path) as handle:
                 lines += [line.strip() for line in handle if line.strip()]

@@ -209,7 +209,9 @@ def sacct_usage_argv(job_id: str) -> list[str]:
     """The ``sacct`` command whose output :func:`parse_sacct_usage` reads (job and all its steps)."""
     if not _JOB_ID.match(job_id):
         raise SpecError(f"job id {job_id!r} is not a Slurm job id")
-    return ["sacct", "--parsable2", "--noheader", "-j", job_id, f"--format={SACCT_USAGE_FIELDS}"]
+    # Epoch seconds: sacct otherwise prints the centre's wall-clock time, in a zone unknown here.
+    return ["env", "SLURM_TIME_FORMAT=%s", "sacct", "--parsable2", "--noheader", "-j", job_id,
+            f"--format={SACCT_USAGE_FIELDS}"]
 
 
 class UsageRecord(BaseModel):
@@ -286,6 +288,8 @@ def _time(value: str, tz: tzinfo) -> datetime | None:
     value = value.strip()
     if not value or value in ("N/A", "Unknown", "None"):
         return None
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value), UTC) if int(value) else None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -318,8 +322,9 @@ def parse_sacct_usage(stdout: str, *, tz: tzinfo = UTC) -> UsageRecord:
     steps). Energy is the allocation's ``ConsumedEnergyRaw`` when positive, else
     the largest step figure (steps overlap in time, so summing would double count;
     the ``extern`` step spans the whole allocation). 0 or empty means no energy
-    plugin: ``energy_source`` "none". sacct prints local times of the cluster:
-    naive times are read in ``tz`` (the site's zone) and returned in UTC.
+    plugin: ``energy_source`` "none". Times are epoch seconds (see
+    :func:`sacct_usage_argv`); naive wall-clock times, as older recordings hold, are
+    read in ``tz`` (the site's zone). All are returned in UTC.
     """
     job: list[str] | None = None
     memory: list[float] = []

@@ -126,8 +126,9 @@ SACCT_WITH_ENERGY = """\
 def test_sacct_usage_fields_and_argv() -> None:
     assert SACCT_USAGE_FIELDS.split(",")[:2] == ["JobIDRaw", "ElapsedRaw"]
     argv = sacct_usage_argv("4242")
-    assert argv[:5] == ["sacct", "--parsable2", "--noheader", "-j", "4242"]
-    assert argv[5] == f"--format={SACCT_USAGE_FIELDS}"
+    assert argv[:7] == ["env", "SLURM_TIME_FORMAT=%s", "sacct", "--parsable2", "--noheader", "-j",
+                        "4242"]
+    assert argv[7] == f"--format={SACCT_USAGE_FIELDS}"
     with pytest.raises(SpecError):
         sacct_usage_argv("1;rm -rf /")
 
@@ -155,6 +156,16 @@ def test_parse_sacct_with_energy_plugin_and_site_time_zone() -> None:
     # allocation energy empty: the largest step figure is used (steps overlap; no double count)
     steps_only = SACCT_WITH_ENERGY.replace("|1234567|", "||", 1)
     assert parse_sacct_usage(steps_only).energy_j == 1234000
+
+
+def test_parse_sacct_reads_epoch_times_as_instants_whatever_the_zone() -> None:
+    start = int(datetime(2025, 3, 1, 12, 1, 40, tzinfo=UTC).timestamp())
+    epoch = SACCT_NO_ENERGY.replace("2025-03-01T12:01:40", str(start)).replace(
+        "2025-03-01T12:00:00", str(start - 100)).replace("2025-03-01T12:14:14", str(start + 754))
+    usage = parse_sacct_usage(epoch, tz=timezone(timedelta(hours=14)))
+    assert usage.submitted_at == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    assert usage.started_at == datetime(2025, 3, 1, 12, 1, 40, tzinfo=UTC)
+    assert usage.ended_at == datetime(2025, 3, 1, 12, 14, 14, tzinfo=UTC)
 
 
 def test_parse_sacct_rejects_empty_and_mixed_output() -> None:
