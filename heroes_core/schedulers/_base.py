@@ -8,16 +8,30 @@ against a laptop or a centre's login node.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from heroes_core.errors import SpecError
 from heroes_core.models import NAME_PATTERN, JobStatus
 from heroes_core.transport import Transport
 
 KEY_PATTERN = r"^heroes-[a-z0-9-]{8,80}$"
+
+
+def require_key(key: str, site: str) -> str:
+    """Refuse anything but one well-formed key before it reaches a scheduler command.
+
+    ``squeue --name`` takes a comma-separated list: a key with a comma would list,
+    and so let a caller cancel, other tenants' jobs of the shared service account.
+    """
+    if not re.fullmatch(KEY_PATTERN, key):
+        raise SpecError(f"{key!r} is not a HEROES job key", site=site,
+                        fix="pass one key made by heroes_core.jobs.job_key")
+    return key
 
 
 class JobSubmission(BaseModel):

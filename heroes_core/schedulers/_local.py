@@ -14,7 +14,7 @@ from datetime import datetime
 
 from heroes_core.errors import SchedulerError
 from heroes_core.models import JobState, JobStatus
-from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad
+from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad, require_key
 from heroes_core.transport import Transport
 
 _LAUNCH = r"""
@@ -125,6 +125,7 @@ class LocalScheduler(Scheduler):
         return submission.key
 
     def find(self, key: str) -> list[str]:
+        require_key(key, self.site)
         result = self.transport.run(["test", "-d", f"{self.registry_dir}/{key}"])
         return [key] if result.ok else []
 
@@ -132,6 +133,8 @@ class LocalScheduler(Scheduler):
               ) -> dict[str, JobStatus]:
         if not job_ids:
             return {}
+        for key in job_ids:  # a job id here is a key, and a path below the registry
+            require_key(key, self.site)
         result = self.transport.check(["sh", "-c", _QUERY, "sh", self.registry_dir, *job_ids])
         statuses: dict[str, JobStatus] = {}
         for line in result.stdout.splitlines():
@@ -163,6 +166,8 @@ class LocalScheduler(Scheduler):
         they are gone (only then does the job read CANCELLED)."""
         if not job_ids:
             return
+        for key in job_ids:
+            require_key(key, self.site)
         result = self.transport.run(["bash", "-c", _CANCEL, "bash", self.registry_dir,
                                      str(self.cancel_grace), *job_ids],
                                     timeout=self.cancel_grace + 60)

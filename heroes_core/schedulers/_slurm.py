@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState, JobStatus
-from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad
+from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad, require_key
 from heroes_core.schedulers._slurm_states import map_slurm_state
 from heroes_core.transport import Transport
 
@@ -106,6 +106,7 @@ class SlurmScheduler(Scheduler):
     # -- find / query -----------------------------------------------------------------------
 
     def find(self, key: str) -> list[str]:
+        require_key(key, self.site)
         live = self.transport.check(["squeue", "--me", "--noheader", f"--name={key}",
                                      "--states=all", "--format=%i"])
         past = self.transport.check(["sacct", "--allocations", "--noheader", "--parsable2",

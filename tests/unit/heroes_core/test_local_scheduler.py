@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from heroes_core.errors import SpecError
 from heroes_core.models import JobState
 from heroes_core.schedulers import JobSubmission, LocalScheduler
 from heroes_core.transport import LocalTransport
@@ -131,3 +132,15 @@ def test_cancel_leaves_a_finished_job_completed(tmp_path: Path) -> None:
     assert wait_final(scheduler, key).state is JobState.COMPLETED
     scheduler.cancel([key])
     assert scheduler.query([key])[key].state is JobState.COMPLETED
+
+
+@pytest.mark.parametrize("key", ["heroes-aaaaaaaa,heroes-bbbbbbbb", "../../etc", "heroes-aaaaaaaa/.."])
+def test_local_find_query_and_cancel_refuse_anything_but_keys(key: str) -> None:
+    from tests.unit.heroes_core.fakes import ScriptedTransport
+    transport = ScriptedTransport({})
+    scheduler = LocalScheduler(transport, "/reg")
+    for call in (lambda: scheduler.find(key), lambda: scheduler.query([key]),
+                 lambda: scheduler.cancel([key])):
+        with pytest.raises(SpecError, match="is not a HEROES job key"):
+            call()
+    assert transport.calls == []

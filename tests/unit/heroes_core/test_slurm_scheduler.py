@@ -214,3 +214,11 @@ def test_site_load_counts_everyones_jobs_and_cpus() -> None:
     transport = ScriptedTransport({"squeue": "PENDING\nRUNNING\nPENDING\n", "sinfo": "4/12/0/16\n"})
     load = SlurmScheduler(transport).load()
     assert (load.pending_jobs, load.running_jobs, load.idle_cpus, load.total_cpus) == (2, 1, 12, 16)
+
+
+@pytest.mark.parametrize("key", ["heroes-aaaaaaaa,heroes-bbbbbbbb", "heroes-aaaaaaaa --me", "", "x"])
+def test_find_refuses_anything_but_one_key_before_running_a_command(key: str) -> None:
+    transport = ScriptedTransport({})
+    with pytest.raises(SpecError, match="is not a HEROES job key"):
+        SlurmScheduler(transport).find(key)
+    assert transport.calls == []
