@@ -153,3 +153,44 @@ def job_running_for(site, user: str) -> bool:  # type: ignore[no-untyped-def]
     out = site.transport.check(["squeue", "--me", "--noheader", "--states=RUNNING",
                                 "--format=%Z"]).stdout
     return any(f"/{user}/" in line for line in out.splitlines())
+
+
+@pytest.mark.parametrize("key", ["../../other-org/heroes-x", "heroes-aaaaaaaa,heroes-bbbbbbbb"])
+def test_a_hostile_job_key_is_refused_at_flow_entry_before_anything_is_made(image, user, site, key) -> None:  # type: ignore[no-untyped-def]
+    state = run(spec(image, ["true"]), user, job_key=key, billing=False)
+    assert state.is_failed() and "is malformed" in state.message
+    made = site.transport.run(["test", "-e", f"{site.config.work_root}/itest/{user}"])
+    assert not made.ok  # not even the user's directory was created
+
+
+def test_another_tenants_job_key_is_refused_and_their_job_is_untouched(image, user, site) -> None:  # type: ignore[no-untyped-def]
+    theirs = job_key("theirs", owner=UserArea(organisation="other-org", user=user))
+    state = run(spec(image, ["true"]), user, job_key=theirs, billing=False)
+    assert state.is_failed() and "does not belong to itest/" in state.message
+    assert site.scheduler.find(theirs) == []
+
+
+def test_a_resumed_run_finds_its_job_without_rechecking_a_republished_image(archive, image, user, site) -> None:  # type: ignore[no-untyped-def]
+    key = job_key("resumed", owner=UserArea(organisation="itest", user=user))
+    first = run(spec(image, ["sh", "-c", "echo ran >> runs.txt"]), user, job_key=key)
+    assert first.is_completed(), first.message
+    republished = {"path": image["path"], "digest": "sha256:" + "3" * 64}
+    again = run(spec(republished, ["sh", "-c", "echo ran >> runs.txt"]), user, job_key=key)
+    assert again.is_completed(), again.message
+    assert len(site.scheduler.find(key)) == 1
+    assert objects(archive, user, f"jobs/{key}/")[f"jobs/{key}/runs.txt"] == b"ran\n"
+
+
+def test_a_billing_error_after_the_job_leaves_its_outputs_archived(archive, image, user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from prefect import task
+
+    @task(name="commit-cost")
+    def ledger_unreachable(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the ledger database is unreachable")
+
+    monkeypatch.setattr(sys.modules["heroes.flows.user.run_job"], "commit_cost", ledger_unreachable)
+    state = run(spec(image, ["sh", "-c", "echo result > result.txt"]), user)
+    assert state.is_failed() and "ledger database is unreachable" in state.message
+    assert any(k.endswith("/result.txt") for k in objects(archive, user, "jobs/"))
