@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 
+from tests.integration.processes import stop
+
 
 @contextmanager
 def serving(log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
@@ -40,8 +42,4 @@ def serving(log_path: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
                 time.sleep(0.5)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

@@ -22,6 +22,7 @@ from heroes_core.errors import (
     UnreachableError,
 )
 from heroes_core.transport import SSHConfig, SSHTransport, fingerprint
+from tests.integration.processes import stop
 
 TESTBED_SSHD_CONFIG = Path("/var/lib/heroes-testbed/sshd/sshd_config")
 
@@ -163,12 +164,7 @@ def rsa_only_sshd(testbed: dict[str, Any], tmp_path_factory: pytest.TempPathFact
         yield {"port": port, "host_key": f"{key_type} {key_b64}", "key_type": key_type,
                "key_b64": key_b64}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
         log.close()
 
 
