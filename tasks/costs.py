@@ -45,10 +45,16 @@ def estimate_cost(database: HeroesDatabase | str, site: str, partition: str,
 
 @task(name="reserve-budget", cache_policy=NO_CACHE)
 def reserve_budget(database: HeroesDatabase | str, area: UserArea, project: str | None,
-                   workflow_id: str, cost: CostEstimate) -> list[int]:
-    """Set the estimate aside on the organisation's (and project's) budgets, or fail clearly."""
-    reserved = load_database(database).budgets().reserve(area.organisation, project, workflow_id,
-                                                         cost.amount, cost.currency)
+                   workflow_id: str, cost: CostEstimate, site: str | None = None,
+                   job_key: str | None = None) -> list[int]:
+    """Set the estimate aside on the organisation's (and project's) budgets, or fail clearly.
+
+    The job is later charged at the price version the estimate used; ``site`` and ``job_key``
+    let the budget watch ask that centre whether the job is over before freeing the money.
+    """
+    reserved = load_database(database).budgets().reserve(
+        area.organisation, project, workflow_id, cost.amount, cost.currency,
+        price_versions={cost.offering_id: cost.price_version_id}, site=site, job_key=job_key)
     get_run_logger().info("Reserved %s %s for workflow %s", cost.amount, cost.currency, workflow_id)
     return reserved
 
@@ -57,7 +63,8 @@ def reserve_budget(database: HeroesDatabase | str, area: UserArea, project: str 
 def commit_cost(database: HeroesDatabase | str, area: UserArea, project: str | None,
                 workflow_id: str, job_key: str, site: str, partition: str, spec: JobSpec,
                 status: JobStatus) -> Decimal:
-    """Charge what the job really used, at the price in force when it ran."""
+    """Charge what the job really used, at the price version its reservation recorded (else the
+    one in force when it ran); charging the same batch job again adds nothing."""
     budgets = load_database(database).budgets()
     seconds = ((status.end_time - status.start_time).total_seconds()
                if status.start_time and status.end_time else 0.0)
@@ -68,7 +75,7 @@ def commit_cost(database: HeroesDatabase | str, area: UserArea, project: str | N
                             user=area.user, job_key=job_key,
                             items=[ChargeItem(offering_id=job_offering(budgets.prices, site, partition),
                                               usage=usage, site=site)],
-                            incurred_at=incurred)
+                            incurred_at=incurred, scheduler_job_id=status.job_id or None)
     get_run_logger().info("Charged %s for job %s (%.0f s on %d core(s))", amount, job_key, seconds,
                           spec.cores)
     return amount
@@ -81,7 +88,7 @@ def release_budget(database: HeroesDatabase | str, workflow_id: str) -> Decimal:
     returned = budgets.release(workflow_id)
     rows = [{"budget": str(b.id), "organisation": b.organisation, "project": b.project or "",
              "amount": str(b.amount), "reserved": str(b.reserved), "spent": str(b.committed),
-             "available": str(b.available), "currency": b.currency}
+             "available": str(b.available), "overage": str(b.overage), "currency": b.currency}
             for b in budgets.budgets_of()]
     create_table_artifact(key=f"budgets-after-{workflow_id[:8]}", table=rows,
                           description="Budgets after this workflow released its reservation")

@@ -3,7 +3,10 @@
 ``watch_budgets`` runs as a scheduled deployment. When a budget's reserved plus
 spent share passes 80% or 100% it emits a Prefect event
 (``heroes.budget.threshold-crossed``) once, so an automation can notify
-whoever should know; it also releases reservations left by crashed workflows.
+whoever should know; it also releases reservations left by crashed workflows, once the
+centre's scheduler confirms their job is over (a job may run for 30 days): a reservation
+whose job is queued or running, or that the centre cannot report on yet, is kept, and the
+run's artifact says which and why.
 """
 
 from __future__ import annotations
@@ -15,19 +18,45 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
-from heroes.tasks._context import load_archive, load_database
+from heroes.tasks._context import load_archive, load_centre, load_database
 from heroes.tasks.artifacts import artifact_key
 from heroes_core.costs import Ledger
+from heroes_core.costs.budgets import JobStates
 from heroes_core.costs.ledger import Dimension
 from heroes_core.data import HEROES_PREFIX
+from heroes_core.models import JobStatus
+from heroes_core.schedulers import Scheduler
 
 THRESHOLD_EVENT = "heroes.budget.threshold-crossed"
 
 
+def _scheduler_answers() -> JobStates:
+    """(site, job key) -> that job's states, asked of the centre's scheduler (one per site)."""
+    schedulers: dict[str, Scheduler] = {}
+
+    def job_states(site: str, job_key: str) -> list[JobStatus]:
+        if site not in schedulers:
+            schedulers[site] = load_centre(site).site().scheduler
+        scheduler = schedulers[site]
+        found = scheduler.find(job_key)
+        return list(scheduler.query(found).values()) if found else []
+
+    return job_states
+
+
 @flow(name="watch-budgets")
 def watch_budgets(database: str = "heroes-database", thresholds: list[int] | None = None,
-                  stale_after_hours: float = 48.0) -> list[dict[str, str]]:
-    """Emit one event per budget and threshold crossed; release stale reservations."""
+                  stale_after_hours: float = 48.0, unknown_after_days: float = 31.0,
+                  organisation: str | None = None) -> list[dict[str, str]]:
+    """Emit one event per budget and threshold crossed; release stale reservations.
+
+    Args:
+        stale_after_hours: a reservation this old is looked at: released if it names no job
+            or its job is over (or was never submitted), kept while the job is queued or running.
+        unknown_after_days: how long a reservation whose centre cannot report on its job is
+            kept (longer than any job may run).
+        organisation: look only at this organisation's reservations (all by default).
+    """
     logger = get_run_logger()
     budgets = load_database(database).budgets()
     emitted = []
@@ -44,9 +73,19 @@ def watch_budgets(database: str = "heroes-database", thresholds: list[int] | Non
         logger.warning("Budget %s of %s passed %d%%", view.id, view.organisation, threshold)
         emitted.append({"budget": str(view.id), "organisation": view.organisation,
                         "threshold": f"{threshold}%", "used": f"{view.used_fraction:.1%}"})
-    stale = budgets.release_stale(datetime.now(UTC) - timedelta(hours=stale_after_hours))
-    if stale:
-        logger.warning("Released reservations of crashed workflows: %s", ", ".join(stale))
+    swept = budgets.sweep_stale(now=datetime.now(UTC), no_job_after=timedelta(hours=stale_after_hours),
+                                unknown_after=timedelta(days=unknown_after_days),
+                                job_states=_scheduler_answers(), organisation=organisation)
+    for outcome in swept:
+        logger.warning("%s the reservation of workflow %s: %s", outcome.action.capitalize(),
+                       outcome.workflow_id, outcome.reason)
+    if swept:
+        create_table_artifact(
+            key="stale-reservations", description="Old reservations: released or kept, and why",
+            table=[{"workflow": o.workflow_id, "action": o.action, "reason": o.reason,
+                    "site": o.site or "", "job key": o.job_key or "",
+                    "reserved at": o.reserved_at.isoformat(), "returned": str(o.returned)}
+                   for o in swept])
     if emitted:
         create_table_artifact(key="budget-alerts", table=emitted,
                               description="Budget thresholds crossed in this run")

@@ -30,11 +30,15 @@ class BudgetCancelledError(HeroesError):
 
 
 def reserve_or_pause(database: HeroesDatabase, area: UserArea, project: str | None,
-                     workflow_id: str, cost: CostEstimate, *, pause_timeout: int) -> list[int]:
-    """Reserve; on a hard budget that is too small, hold the job and pause for a billing admin."""
+                     workflow_id: str, cost: CostEstimate, *, pause_timeout: int,
+                     site: str | None = None, job_key: str | None = None) -> list[int]:
+    """Reserve; on a hard budget that is too small, hold the job and pause for a billing admin.
+
+    ``site`` and ``job_key`` name the job the reservation pays for (see ``reserve_budget``).
+    """
     for attempt in itertools.count(1):
         try:
-            return reserve_budget(database, area, project, workflow_id, cost)
+            return reserve_budget(database, area, project, workflow_id, cost, site, job_key)
         except BudgetExceededError as exc:
             message = (f"Workflow {workflow_id} needs {exc.needed} but budget {exc.budget_id} has "
                        f"{exc.available} left. Nothing has been submitted. A billing admin can raise "

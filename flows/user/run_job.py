@@ -99,7 +99,7 @@ def run_job(
     if database_block is not None:
         cost = estimate_cost(database_block, site_name, partition, spec)
         reserve_or_pause(database_block, area, project, workflow_id, cost,
-                         pause_timeout=budget_pause_timeout)
+                         pause_timeout=budget_pause_timeout, site=site_name, job_key=key)
     try:
         staged_in = None
         if job_id is None:

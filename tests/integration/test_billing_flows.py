@@ -22,9 +22,9 @@ def budgets():  # type: ignore[no-untyped-def]
     return HeroesDatabase.load("heroes-database").budgets()  # type: ignore[attr-defined]
 
 
-def quick_job(image: dict[str, str]) -> JobSpec:
+def quick_job(image: dict[str, str], time_limit_minutes: int = 2) -> JobSpec:
     return JobSpec(image=ImageRef(**image), command=["sh", "-c", "sleep 1; echo ok > ok.txt"],
-                   time_limit_minutes=2)
+                   time_limit_minutes=time_limit_minutes)
 
 
 def flow_state(flow_run_id: Any):  # type: ignore[no-untyped-def]
@@ -45,8 +45,9 @@ def wait_paused(holder: dict[str, Any], seconds: float = 120) -> Any:
 def run_in_thread(organisation: str, image: dict[str, str], holder: dict[str, Any]) -> threading.Thread:
     def target() -> None:
         from prefect.context import FlowRunContext  # noqa: F401 - the engine sets it per thread
-        holder["state"] = run_job(spec=quick_job(image), organisation=organisation, user="ada",
-                                  return_state=True)
+        # 20 minutes at the test bed's price is 0.03 EUR: more than a budget of one cent
+        holder["state"] = run_job(spec=quick_job(image, time_limit_minutes=20),
+                                  organisation=organisation, user="ada", return_state=True)
 
     thread = threading.Thread(target=target)
     thread.start()
