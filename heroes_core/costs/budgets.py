@@ -317,10 +317,18 @@ class Budgets:
 
         def work(session: Session) -> Decimal:
             added = Decimal(0)
-            reservations, budgets = self._lock_workflow(session, workflow_id, open_only=False)
+            held, budgets = self._lock_workflow(session, workflow_id, open_only=False)
             reserved_versions: dict[str, int] = {}
-            for reservation in reservations:
+            for reservation in sorted(held, key=lambda r: r.id):  # a later reservation's versions win
                 reserved_versions.update(reservation.price_versions or {})
+            # One reservation per budget pays: the open one, else the latest (a workflow that
+            # reserved again after a release must not be charged twice on one budget).
+            paying: dict[int, Reservation] = {}
+            for reservation in held:
+                current = paying.get(reservation.budget_id)
+                if current is None or current.state != "open":
+                    paying[reservation.budget_id] = reservation
+            reservations = list(paying.values())
             for item in items:
                 version_id, model = self._price(session, reserved_versions, item.offering_id,
                                                  incurred_at)

@@ -290,3 +290,15 @@ def test_without_a_scheduler_to_ask_the_sweep_keeps_every_reservation_with_a_job
     budgets.reserve("acme", None, "wf", D("4"), "EUR", now=NOW - timedelta(days=3), site="hpc", job_key="k")
     assert [o.action for o in budgets.sweep_stale(now=NOW)] == ["kept"]
     assert budgets.get(budget).reserved == D("4")
+
+
+def test_a_workflow_that_reserved_again_after_a_release_is_charged_once_per_budget(
+        budgets: Budgets, partition: int) -> None:
+    budget = budgets.create("acme", D("100"), "EUR", period_start=NOW - timedelta(days=1))
+    budgets.reserve("acme", None, "wf", D("10"), "EUR", now=NOW)
+    budgets.release("wf", now=NOW)  # e.g. the sweep freed it; the resumed run reserves again
+    budgets.reserve("acme", None, "wf", D("10"), "EUR", now=NOW)
+    assert charge(budgets, "wf", "job", partition) == D("3.00")
+    budgets.release("wf", now=NOW)
+    view = budgets.get(budget)
+    assert (view.reserved, view.committed) == (D("0"), D("3.00"))
