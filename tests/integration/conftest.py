@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 
-from tests.integration.prefect_runner import serving
-
 ROOT = Path(__file__).resolve().parents[2]
 TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
 
@@ -87,5 +85,7 @@ def runner(blocks: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[
     It takes the names over (``--replace``) so a `prefect deploy` left in Prefect's
     database by anything earlier cannot change what these tests run.
     """
+    from tests.integration.prefect_runner import serving  # Prefect reads its API URL on import
+
     with serving(tmp_path / "runner.log", "--replace") as proc:
         yield proc
