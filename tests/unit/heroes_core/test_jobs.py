@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from heroes_core import jobs
-from heroes_core.errors import ConnectionLostError, SpecError
+from heroes_core.errors import CommandTimeoutError, ConnectionLostError, SpecError
 from heroes_core.models import ImageRef, JobSpec, UserArea
 from heroes_core.schedulers import KEY_PATTERN
 from heroes_core.sites import SiteConfig, SiteLimits, open_site
@@ -69,24 +69,6 @@ def test_submit_once_reuses_a_job_that_already_carries_the_key() -> None:
     result = jobs.submit_once(the_site, jobs.submission_for(the_site, SPEC, jobs.job_key("r"), "/w/x"))
     assert result.job_id == "55" and result.reused
     assert "sbatch" not in transport.programs()
-
-
-def test_submit_once_reconciles_by_key_when_the_link_drops_mid_submit() -> None:
-    from heroes_core.schedulers import SlurmScheduler
-    finds = iter(["", "56\n"])
-
-    def drop(argv, stdin):  # type: ignore[no-untyped-def]
-        raise ConnectionLostError("link dropped", site="hpc1")
-
-    def sacct(argv, stdin):  # type: ignore[no-untyped-def]
-        from tests.unit.heroes_core.fakes import ok
-        return ok(argv, next(finds))
-    transport = ScriptedTransport({"squeue": "", "sacct": sacct, "sbatch": drop})
-    the_site = site(transport)
-    the_site.scheduler = SlurmScheduler(transport)
-    result = jobs.submit_once(the_site, jobs.submission_for(the_site, SPEC, jobs.job_key("r"), "/w/x"))
-    assert result.job_id == "56" and not result.reused
-    assert transport.programs().count("sbatch") == 1
 
 
 OWNER = UserArea(organisation="acme", user="ada")
@@ -155,17 +137,19 @@ def _slurm_site(transport: ScriptedTransport):  # type: ignore[no-untyped-def]
     return the_site
 
 
-def test_submit_once_reconciles_by_key_when_sbatch_times_out() -> None:
-    from heroes_core.errors import CommandTimeoutError
+@pytest.mark.parametrize("unknown_outcome", [ConnectionLostError("link dropped", site="hpc1"),
+                                             CommandTimeoutError("sbatch did not answer", site="hpc1")])
+def test_submit_once_reconciles_by_key_when_the_submit_outcome_is_unknown(
+        unknown_outcome: Exception) -> None:
     from tests.unit.heroes_core.fakes import ok
     finds = iter(["", "", "57\n"])
 
-    def slow(argv, stdin):  # type: ignore[no-untyped-def]
-        raise CommandTimeoutError("sbatch did not answer in 60 s", site="hpc1")
+    def sbatch(argv, stdin):  # type: ignore[no-untyped-def]
+        raise unknown_outcome
 
     def sacct(argv, stdin):  # type: ignore[no-untyped-def]
         return ok(argv, next(finds))
-    transport = ScriptedTransport({"squeue": "", "sacct": sacct, "sbatch": slow})
+    transport = ScriptedTransport({"squeue": "", "sacct": sacct, "sbatch": sbatch})
     the_site = _slurm_site(transport)
     submission = jobs.submission_for(the_site, SPEC, jobs.job_key("r", owner=OWNER), "/w/x")
     result = jobs.submit_once(the_site, submission, settle_s=0)
@@ -174,8 +158,6 @@ def test_submit_once_reconciles_by_key_when_sbatch_times_out() -> None:
 
 
 def test_submit_once_gives_up_with_the_timeout_when_no_job_appears() -> None:
-    from heroes_core.errors import CommandTimeoutError
-
     def slow(argv, stdin):  # type: ignore[no-untyped-def]
         raise CommandTimeoutError("sbatch did not answer in 60 s", site="hpc1")
     transport = ScriptedTransport({"squeue": "", "sacct": "", "sbatch": slow})
