@@ -77,7 +77,9 @@ wait_healthy() {
     local part=$1 logfile=$2 check=$3 limit=${4:-$WAIT} pidfile=${5:-} pattern=${6:-}
     local deadline=$((SECONDS + limit))
     while ! "$check" >/dev/null 2>&1; do
-        if [[ -n "$pidfile" ]] && ! pid_alive "$pidfile" "$pattern"; then
+        # Only a process that is gone has failed: just after spawn it may not have exec'd
+        # its program yet, so its command line cannot be matched against $pattern here.
+        if [[ -n "$pidfile" ]] && ! running "$(tr -dc '0-9' <"$pidfile" 2>/dev/null)"; then
             fail "$part" "$logfile" "process exited during start-up"
         fi
         if ((SECONDS >= deadline)); then
