@@ -57,6 +57,10 @@ class SchedulerError(HeroesError):
     """The batch scheduler refused or failed a request."""
 
 
+class FeatureNotAvailableError(SchedulerError):
+    """The site's scheduler cannot do this at all (e.g. no accounting): asking again will not help."""
+
+
 class ImageError(HeroesError):
     """A container image is missing or its digest does not match."""
 

@@ -27,7 +27,7 @@ from heroes_core.errors import (
     TransportError,
 )
 from heroes_core.models import JobSpec, JobState, JobStatus, UserArea
-from heroes_core.schedulers import KEY_PATTERN, JobSubmission, SlurmScheduler
+from heroes_core.schedulers import KEY_PATTERN, JobSubmission
 from heroes_core.sites import Site
 from heroes_core.transport import shell_join
 
@@ -86,7 +86,7 @@ def validate(site: Site, spec: JobSpec) -> None:
     """Fail fast, before any data moves: limits, partition, image digest."""
     site.check_limits(spec)
     partition = site.partition_for(spec)
-    if partition and isinstance(site.scheduler, SlurmScheduler):
+    if partition:
         site.scheduler.require_partition(partition)
     verify_image(site.transport, spec.image, roots=site.image_roots)
 

@@ -15,7 +15,7 @@ from heroes_core.containers import ContainerRuntime, runtime_named
 from heroes_core.data import SFTPEndpoint
 from heroes_core.errors import SpecError
 from heroes_core.models import JobSpec
-from heroes_core.schedulers import LocalScheduler, Scheduler, SlurmScheduler
+from heroes_core.schedulers import Scheduler, scheduler_named
 from heroes_core.transport import LocalTransport, SSHConfig, Transport, shared_ssh_transport
 
 
@@ -144,10 +144,6 @@ def open_site(config: SiteConfig) -> Site:
         transport = shared_ssh_transport(config.ssh_config())
     else:
         transport = LocalTransport(config.name, command_timeout=config.command_timeout)
-    scheduler: Scheduler
-    if config.scheduler == "slurm":
-        scheduler = SlurmScheduler(transport)
-    else:
-        scheduler = LocalScheduler(transport, f"{config.work_root}/.local-jobs")
+    scheduler = scheduler_named(config.scheduler, transport, config.work_root)
     return Site(config=config, transport=transport, scheduler=scheduler,
                 runtime=runtime_named(config.container_runtime))

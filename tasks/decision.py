@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
 from heroes.tasks._context import load_centre, load_database
 from heroes.tasks.artifacts import artifact_key
-from heroes_core.decision.metadata import JobRecordIn, MetadataStore, parse_sacct_usage, sacct_usage_argv
+from heroes_core.decision.metadata import JobRecordIn, MetadataStore
 from heroes_core.decision.placement import PlacementProblem, PlacementResult, evaluate, solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
 from heroes_core.decision.predict import Predictor
@@ -126,9 +126,9 @@ def record_job_metadata(database: HeroesDatabase | str, centre: str, job: Workfl
                         user: str, partition: str | None, predicted_time_s: float | None,
                         predicted_energy_j: float | None, predicted_cost: float | None,
                         cost: Decimal | None) -> None:
-    """Learn from a finished job: its Slurm accounting joins the performance metadata."""
+    """Learn from a finished job: its scheduler's accounting joins the performance metadata."""
     site = load_centre(centre).site()
-    usage = parse_sacct_usage(site.transport.check(sacct_usage_argv(status.job_id)).stdout)
+    usage = site.scheduler.usage(status.job_id)
     record = JobRecordIn.from_usage(
         usage, watts_per_core=10.0, job_key=job_key, workflow_id=workflow_id,
         organisation=organisation, user=user, application=job.application, size=job.size,

@@ -5,7 +5,7 @@ same Alembic history, migration ``0002``). They feed the predictor
 (:mod:`heroes_core.decision.predict`) and the administrators' performance
 dashboard (:meth:`MetadataStore.accuracy`: predictions against actual runs).
 
-Usage comes from Slurm accounting (:func:`parse_sacct_usage`). Energy has a
+Usage comes from the scheduler's accounting (:meth:`Scheduler.usage`). Energy has a
 provenance, in the design's order of trust: EAR (measured by the EAR library or
 daemon) > the Slurm energy plugin (``ConsumedEnergyRaw``) > a model; see
 :func:`energy_provenance`.
@@ -13,9 +13,8 @@ daemon) > the Slurm energy plugin (``ConsumedEnergyRaw``) > a model; see
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -37,9 +36,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from heroes_core.costs.db import Database
 from heroes_core.costs.schema import MONEY, Base, UTCDateTime
-from heroes_core.errors import SchedulerError, SpecError
+from heroes_core.errors import SpecError
 from heroes_core.models import JobState
-from heroes_core.schedulers._slurm_states import map_slurm_state
+from heroes_core.schedulers import UsageRecord
 
 EnergySource = Literal["ear", "slurm", "model", "none"]
 ENERGY_SOURCES: tuple[EnergySource, ...] = ("ear", "slurm", "model", "none")
@@ -193,177 +192,6 @@ def energy_provenance(*, ear_energy_j: float | None = None, slurm_energy_j: floa
         if value is not None and value > 0:
             return float(value), source  # type: ignore[return-value]
     return None, "none"
-
-
-# -- Slurm accounting -------------------------------------------------------------------------
-
-SACCT_USAGE_FIELDS = ("JobIDRaw,ElapsedRaw,AllocCPUS,NNodes,AllocTRES,MaxRSS,ConsumedEnergyRaw,"
-                      "Submit,Start,End,State,ExitCode")
-_N_FIELDS = len(SACCT_USAGE_FIELDS.split(","))
-_JOB_ID = re.compile(r"^\d+$")
-_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGTP]?)$", re.IGNORECASE)
-_MB_PER_UNIT = {"": 1 / 1024**2, "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0**2, "P": 1024.0**3}
-
-
-def sacct_usage_argv(job_id: str) -> list[str]:
-    """The ``sacct`` command whose output :func:`parse_sacct_usage` reads (job and all its steps)."""
-    if not _JOB_ID.match(job_id):
-        raise SpecError(f"job id {job_id!r} is not a Slurm job id")
-    # Epoch seconds: sacct otherwise prints the centre's wall-clock time, in a zone unknown here.
-    return ["env", "SLURM_TIME_FORMAT=%s", "sacct", "--parsable2", "--noheader", "-j", job_id,
-            f"--format={SACCT_USAGE_FIELDS}"]
-
-
-class UsageRecord(BaseModel):
-    """What one Slurm job used, from its accounting lines (allocation + steps)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    job_id: str
-    elapsed_s: float
-    cores: int
-    nodes: int
-    gpus: int = 0
-    max_memory_mb: float | None = None
-    energy_j: float | None = None
-    energy_source: EnergySource = "none"
-    native_state: str
-    outcome: JobState
-    exit_code: int | None = None
-    submitted_at: datetime
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-
-    @property
-    def queue_wait_s(self) -> float | None:
-        if self.started_at is None:
-            return None
-        return max(0.0, (self.started_at - self.submitted_at).total_seconds())
-
-
-def parse_memory_mb(value: str) -> float | None:
-    """``MaxRSS``-style sizes in MiB: '4012K', '1.50G', '0'. A bare number is bytes (Slurm >= 18)."""
-    value = value.strip()
-    if not value:
-        return None
-    match = _MEMORY.match(value)
-    if not match:
-        return None
-    return float(match.group(1)) * _MB_PER_UNIT[match.group(2).upper()]
-
-
-def parse_duration_s(value: str) -> float | None:
-    """``ElapsedRaw`` (seconds) or ``Elapsed`` ([D-]HH:MM:SS, MM:SS.mmm) in seconds."""
-    value = value.strip()
-    if not value or value in ("INVALID", "UNLIMITED", "Partition_Limit"):
-        return None
-    if ":" not in value:
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    days, _, clock = value.rpartition("-")
-    try:
-        parts = [float(p) for p in clock.split(":")]
-        seconds = 0.0
-        for part in parts:
-            seconds = seconds * 60 + part
-        return seconds + (int(days) * 86400 if days else 0)
-    except ValueError:
-        return None
-
-
-def _gpus(tres: str) -> int:
-    counts: dict[str, int] = {}
-    for item in tres.split(","):
-        name, _, count = item.partition("=")
-        if name.startswith("gres/gpu") and count.isdigit():
-            counts[name] = int(count)
-    if "gres/gpu" in counts:
-        return counts["gres/gpu"]
-    return sum(counts.values())
-
-
-def _time(value: str, tz: tzinfo) -> datetime | None:
-    value = value.strip()
-    if not value or value in ("N/A", "Unknown", "None"):
-        return None
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value), UTC) if int(value) else None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
-
-
-def _exit_code(value: str) -> int | None:
-    code, _, signal = value.partition(":")
-    if not code.isdigit():
-        return None
-    return int(signal) + 128 if signal.isdigit() and int(signal) else int(code)
-
-
-def _float(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def parse_sacct_usage(stdout: str, *, tz: tzinfo = UTC) -> UsageRecord:
-    """Usage of one job from ``sacct --parsable2 --noheader -j ID --format=SACCT_USAGE_FIELDS``.
-
-    The allocation line (``JobIDRaw`` all digits) gives elapsed time, cores,
-    nodes, GPUs (``gres/gpu`` in ``AllocTRES``), state and times; ``MaxRSS`` is
-    per step, so the job's peak is the max over its steps (batch, extern, srun
-    steps). Energy is the allocation's ``ConsumedEnergyRaw`` when positive, else
-    the largest step figure (steps overlap in time, so summing would double count;
-    the ``extern`` step spans the whole allocation). 0 or empty means no energy
-    plugin: ``energy_source`` "none". Times are epoch seconds (see
-    :func:`sacct_usage_argv`); naive wall-clock times, as older recordings hold, are
-    read in ``tz`` (the site's zone). All are returned in UTC.
-    """
-    job: list[str] | None = None
-    memory: list[float] = []
-    step_energy: list[float] = []
-    for line in stdout.splitlines():
-        fields = line.strip().split("|")
-        if len(fields) != _N_FIELDS:
-            continue
-        job_id = fields[0]
-        rss = parse_memory_mb(fields[5])
-        if rss is not None:
-            memory.append(rss)
-        if _JOB_ID.match(job_id):
-            if job is not None and job[0] != job_id:
-                raise SchedulerError(f"sacct output holds jobs {job[0]} and {job_id}: query one job")
-            job = fields
-        else:
-            energy = _float(fields[6])
-            if energy is not None:
-                step_energy.append(energy)
-    if job is None:
-        raise SchedulerError(f"no job allocation line in sacct output {stdout.strip()[:200]!r}",
-                             fix="check the job id and that accounting (slurmdbd) has the job")
-    (job_id, elapsed, cpus, nnodes, tres, _rss, energy_raw, submit, start, end, native,
-     exit_code) = job
-    submitted = _time(submit, tz)
-    if submitted is None:
-        raise SchedulerError(f"sacct gives no submit time for job {job_id} ({submit!r})")
-    job_energy = _float(energy_raw)
-    if job_energy is None or job_energy <= 0:
-        job_energy = max(step_energy, default=None)
-    energy, source = energy_provenance(slurm_energy_j=job_energy)
-    outcome, _reason = map_slurm_state(native)
-    return UsageRecord(
-        job_id=job_id, elapsed_s=parse_duration_s(elapsed) or 0.0,
-        cores=int(cpus) if cpus.isdigit() else 0, nodes=int(nnodes) if nnodes.isdigit() else 0,
-        gpus=_gpus(tres), max_memory_mb=max(memory, default=None), energy_j=energy,
-        energy_source=source, native_state=native, outcome=outcome, exit_code=_exit_code(exit_code),
-        submitted_at=submitted, started_at=_time(start, tz), ended_at=_time(end, tz))
 
 
 # -- the store --------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ def run_smoke_job(site: Site, key: str, *, time_limit_minutes: int = 2) -> Check
                                                     partition=partition,
                                                     time_limit_minutes=time_limit_minutes))
         status = wait_for(site, submitted.job_id, interval=0.5, max_interval=2.0)
-        output = f"{job_dir}/slurm-{submitted.job_id}.out"
+        output = site.scheduler.output_path(job_dir, submitted.job_id)
         printed = site.transport.run(["cat", output])
         site.transport.run(["rm", "-f", output])
     except HeroesError as exc:

@@ -16,7 +16,6 @@ from heroes_core.errors import HeroesError
 from heroes_core.sites import Site, SiteConfig, open_site
 from heroes_core.transport import Transport
 
-SLURM_COMMANDS = ("sbatch", "squeue", "sacct", "scancel", "sinfo")
 RUNTIME_BINARIES = {"apptainer": "apptainer", "singularity": "singularity", "charliecloud": "ch-run"}
 
 _MISSING_COMMANDS = r"""
@@ -70,12 +69,13 @@ def check_ssh(site: Site) -> CheckResult:
 
 
 def check_scheduler_commands(site: Site) -> CheckResult:
-    """sbatch, squeue, sacct, scancel and sinfo are on the service account's PATH."""
-    if site.config.scheduler != "slurm":
+    """The scheduler's commands (e.g. sbatch, squeue, ...) are on the service account's PATH."""
+    commands = site.scheduler.commands
+    if not commands:
         return CheckResult(name="scheduler commands", ok=True,
-                           detail=f"scheduler '{site.config.scheduler}' needs no batch commands")
+                           detail=f"scheduler '{site.scheduler.name}' needs no batch commands")
     try:
-        result = site.transport.run(["sh", "-c", _MISSING_COMMANDS, "sh", *SLURM_COMMANDS])
+        result = site.transport.run(["sh", "-c", _MISSING_COMMANDS, "sh", *commands])
     except HeroesError as exc:
         return _from_error("scheduler commands", exc)
     missing = result.stdout.split()
@@ -83,25 +83,19 @@ def check_scheduler_commands(site: Site) -> CheckResult:
         what = ", ".join(missing) or result.describe()
         return CheckResult(name="scheduler commands", ok=False,
                            detail=f"not on the service account's PATH: {what}",
-                           fix="install the Slurm client commands on the login node, or add their "
-                               "directory to the service account's PATH")
-    return CheckResult(name="scheduler commands", ok=True, detail=", ".join(SLURM_COMMANDS))
+                           fix=f"install the {site.scheduler.name} client commands on the login "
+                               "node, or add their directory to the service account's PATH")
+    return CheckResult(name="scheduler commands", ok=True, detail=", ".join(commands))
 
 
 def check_partitions(site: Site) -> CheckResult:
-    """``sinfo`` lists partitions and every partition configured for HEROES exists."""
-    if site.config.scheduler != "slurm":
-        return CheckResult(name="partitions", ok=True, detail="not a Slurm centre")
+    """The scheduler lists partitions and every partition configured for HEROES exists."""
     try:
-        result = site.transport.run(["sinfo", "--noheader", "--format=%R"])
+        available = site.scheduler.partitions()
     except HeroesError as exc:
         return _from_error("partitions", exc)
-    if not result.ok:
-        return CheckResult(name="partitions", ok=False, detail=f"sinfo failed: {result.describe()}",
-                           fix="check that slurmctld is reachable from the login node")
-    available = sorted({line.strip() for line in result.stdout.splitlines() if line.strip()})
     if not available:
-        return CheckResult(name="partitions", ok=False, detail="sinfo lists no partitions",
+        return CheckResult(name="partitions", ok=False, detail="the scheduler lists no partitions",
                            fix="ask the centre's admins which partitions the service account may use")
     unknown = [p for p in site.config.partitions if p not in available]
     default = site.config.default_partition

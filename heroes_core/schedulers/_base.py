@@ -2,8 +2,10 @@
 
 A scheduler turns a :class:`JobSubmission` into a native job, finds a job again
 by its HEROES key, reports many jobs' states with as few commands as possible,
-and cancels. Everything goes through a :class:`Transport`, so the same code runs
-against a laptop or a centre's login node.
+and cancels. It also answers what only it knows: where a job's output goes, which
+partitions exist, and (where it keeps accounting) what a job used. Everything goes
+through a :class:`Transport`, so the same code runs against a laptop or a centre's
+login node, and no code outside this package names a scheduler.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Collection
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from heroes_core.errors import SpecError
-from heroes_core.models import NAME_PATTERN, JobStatus
+from heroes_core.errors import FeatureNotAvailableError, SpecError
+from heroes_core.models import NAME_PATTERN, JobState, JobStatus
 from heroes_core.transport import Transport
 
 KEY_PATTERN = r"^heroes-[a-z0-9-]{8,80}$"
@@ -48,6 +51,33 @@ class JobSubmission(BaseModel):
     memory_mb: int | None = None
     time_limit_minutes: int = 10
     hold: bool = Field(default=False, description="Submit held: it waits for a release to start.")
+
+
+class UsageRecord(BaseModel):
+    """What one finished job used, from the scheduler's accounting (allocation and steps)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    elapsed_s: float
+    cores: int
+    nodes: int
+    gpus: int = 0
+    max_memory_mb: float | None = None
+    energy_j: float | None = None
+    energy_source: Literal["slurm", "none"] = "none"
+    native_state: str
+    outcome: JobState
+    exit_code: int | None = None
+    submitted_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def queue_wait_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return max(0.0, (self.started_at - self.submitted_at).total_seconds())
 
 
 class SiteLoad(BaseModel):
@@ -97,6 +127,30 @@ class Scheduler(ABC):
     @abstractmethod
     def partitions(self) -> list[str]:
         """Partitions (queues) the site offers."""
+
+    def require_partition(self, partition: str) -> None:
+        """Refuse, before anything is submitted, a partition the site does not offer."""
+        available = self.partitions()
+        if partition not in available:
+            raise SpecError(f"partition '{partition}' does not exist", site=self.site,
+                            fix=f"choose one of: {', '.join(available) or '(none)'}")
+
+    @abstractmethod
+    def output_path(self, job_dir: str, job_id: str) -> str:
+        """Where the job's stdout and stderr are written on the site."""
+
+    commands: tuple[str, ...] = ()
+    """Programs the service account must find on its PATH for this scheduler to work."""
+
+    def usage(self, job_id: str) -> UsageRecord:
+        """What a finished job used, from the scheduler's accounting.
+
+        Raises :class:`FeatureNotAvailableError` where the scheduler keeps none.
+        """
+        raise FeatureNotAvailableError(f"scheduler '{self.name}' keeps no accounting of job "
+                                       f"{job_id}", site=self.site,
+                                       fix="record the job without usage, or run it on a centre "
+                                           "with accounting")
 
     @abstractmethod
     def load(self) -> SiteLoad:

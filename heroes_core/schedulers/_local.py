@@ -116,7 +116,8 @@ class LocalScheduler(Scheduler):
         self.transport.check(["mkdir", "-p", self.registry_dir])
         result = self.transport.run(
             ["sh", "-c", _LAUNCH, "sh", reg, f"{reg}/job.sh",
-             f"{submission.time_limit_minutes * 60}", f"{submission.job_dir}/job.out",
+             f"{submission.time_limit_minutes * 60}",
+             self.output_path(submission.job_dir, submission.key),
              submission.job_dir],
             stdin=submission.script.encode(), idempotent=False,
         )
@@ -177,6 +178,9 @@ class LocalScheduler(Scheduler):
 
     def partitions(self) -> list[str]:
         return ["local"]
+
+    def output_path(self, job_dir: str, job_id: str) -> str:
+        return f"{job_dir}/job.out"
 
     def load(self) -> SiteLoad:
         cpus = os.cpu_count() or 1

@@ -14,19 +14,18 @@ datetimes, and the ``sacct`` window is given relative to the centre's own clock
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 
-from heroes_core.errors import SchedulerError, SpecError
+from heroes_core.errors import SchedulerError
 from heroes_core.models import JobState, JobStatus
-from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad, require_key
+from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad, UsageRecord, require_key
+from heroes_core.schedulers._slurm_accounting import JOB_ID, exit_code, parse_sacct_usage, sacct_usage_argv
 from heroes_core.schedulers._slurm_states import map_slurm_state
 from heroes_core.transport import Transport
 
 SQUEUE_FORMAT = "%i|%T|%r|%V|%S"
 SACCT_FIELDS = "JobIDRaw,State,ExitCode,Reason,Submit,Start,End"
-_JOB_ID = re.compile(r"^\d+$")
 # squeue and sacct print every time as seconds since the epoch under this variable.
 EPOCH_TIMES = ("env", "SLURM_TIME_FORMAT=%s")
 # How much further back than asked sacct looks: clock skew between the orchestrator and the
@@ -49,17 +48,11 @@ def _slurm_time(value: str) -> datetime | None:
     return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
-def _exit_code(value: str) -> int | None:
-    code, _, signal = value.partition(":")
-    if not code.isdigit():
-        return None
-    return int(signal) + 128 if signal.isdigit() and int(signal) else int(code)
-
-
 class SlurmScheduler(Scheduler):
     """``sbatch --parsable``, ``squeue``, ``sacct`` and ``scancel``."""
 
     name = "slurm"
+    commands = ("sbatch", "squeue", "sacct", "scancel", "sinfo")
 
     def __init__(self, transport: Transport, *, history_days: int = 30) -> None:
         super().__init__(transport)
@@ -91,7 +84,7 @@ class SlurmScheduler(Scheduler):
 
     def parse_submit(self, stdout: str) -> str:
         job_id = stdout.strip().split(";")[0]
-        if not _JOB_ID.match(job_id):
+        if not JOB_ID.match(job_id):
             raise SchedulerError(f"sbatch answered {stdout.strip()!r}, not a job id", site=self.site)
         return job_id
 
@@ -113,7 +106,7 @@ class SlurmScheduler(Scheduler):
                                      f"--name={key}", f"--starttime=now-{self.history_days}days",
                                      "--format=JobIDRaw"])
         ids = {line.strip() for line in (live.stdout + "\n" + past.stdout).splitlines()}
-        return sorted((i for i in ids if _JOB_ID.match(i)), key=int)
+        return sorted((i for i in ids if JOB_ID.match(i)), key=int)
 
     def status_argv(self) -> list[str]:
         return [*EPOCH_TIMES, "squeue", "--me", "--noheader", "--states=all",
@@ -123,7 +116,7 @@ class SlurmScheduler(Scheduler):
         statuses: dict[str, JobStatus] = {}
         for line in stdout.splitlines():
             fields = line.strip().split("|")
-            if len(fields) != 5 or not _JOB_ID.match(fields[0]):
+            if len(fields) != 5 or not JOB_ID.match(fields[0]):
                 continue
             job_id, native, slurm_reason, submitted, started = fields
             state, reason = map_slurm_state(native, slurm_reason)
@@ -151,13 +144,13 @@ class SlurmScheduler(Scheduler):
         statuses: dict[str, JobStatus] = {}
         for line in stdout.splitlines():
             fields = line.strip().split("|")
-            if len(fields) != 7 or not _JOB_ID.match(fields[0]):
+            if len(fields) != 7 or not JOB_ID.match(fields[0]):
                 continue
-            job_id, native, exit_code, slurm_reason, submitted, started, ended = fields
+            job_id, native, native_code, slurm_reason, submitted, started, ended = fields
             state, reason = map_slurm_state(native, slurm_reason)
-            code = _exit_code(exit_code)
+            code = exit_code(native_code)
             if state is JobState.FAILED and code:
-                reason = f"{reason}; exit code {exit_code}"
+                reason = f"{reason}; exit code {native_code}"
             statuses[job_id] = JobStatus(job_id=job_id, state=state, native_state=native,
                                          reason=reason, exit_code=code,
                                          submit_time=_slurm_time(submitted),
@@ -187,7 +180,7 @@ class SlurmScheduler(Scheduler):
     # -- cancel / partitions ----------------------------------------------------------------
 
     def cancel(self, job_ids: Collection[str]) -> None:
-        ids = [i for i in job_ids if _JOB_ID.match(i)]
+        ids = [i for i in job_ids if JOB_ID.match(i)]
         if not ids:
             return
         result = self.transport.run(["scancel", *ids])
@@ -207,9 +200,10 @@ class SlurmScheduler(Scheduler):
         return SiteLoad(pending_jobs=states.count("PENDING"), running_jobs=states.count("RUNNING"),
                         idle_cpus=idle, total_cpus=total)
 
-    def require_partition(self, partition: str) -> None:
-        available = self.partitions()
-        if partition not in available:
-            raise SpecError(f"partition '{partition}' does not exist", site=self.site,
-                            fix=f"choose one of: {', '.join(available) or '(none)'}")
+    def output_path(self, job_dir: str, job_id: str) -> str:
+        return f"{job_dir}/slurm-{job_id}.out"  # as --output/--error in submit_argv
+
+    def usage(self, job_id: str) -> UsageRecord:
+        """``sacct`` of the job and its steps (epoch times, so no zone is guessed)."""
+        return parse_sacct_usage(self.transport.check(sacct_usage_argv(job_id)).stdout)
 

@@ -12,17 +12,15 @@ from sqlalchemy import inspect
 
 from heroes_core.costs.db import Database
 from heroes_core.costs.schema import Base
-from heroes_core.decision.metadata import (
+from heroes_core.decision.metadata import JobRecordIn, MetadataStore, energy_provenance
+from heroes_core.errors import SchedulerError, SpecError
+from heroes_core.models import JobState
+from heroes_core.schedulers._slurm_accounting import (
     SACCT_USAGE_FIELDS,
-    JobRecordIn,
-    MetadataStore,
-    energy_provenance,
     parse_memory_mb,
     parse_sacct_usage,
     sacct_usage_argv,
 )
-from heroes_core.errors import SchedulerError, SpecError
-from heroes_core.models import JobState
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
