@@ -29,6 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from heroes_core import assets
 from heroes_core.data import HEROES_PREFIX
 from heroes_core.errors import HeroesError
 from heroes_core.models import ORGANISATION_PATTERN
@@ -105,6 +106,11 @@ def _flag() -> Any:
     from python_terraform import IsFlagged
 
     return IsFlagged
+
+
+def module_dir(provider: str) -> Path:
+    """The installed Terraform module of one cloud (``aws`` or ``oci``): the folder to copy."""
+    return assets.terraform_dir() / provider
 
 
 class TerraformRun:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from heroes_core import assets
 from heroes_core.errors import HeroesError
 from heroes_core.sites import SiteConfig
 
@@ -58,9 +59,9 @@ def heroes_version() -> str:
 
 
 def ansible_dir() -> Path:
-    """The ``ansible/`` folder (roles and playbooks): ``$HEROES_ANSIBLE_DIR`` or the repository's."""
+    """The ``ansible/`` folder (roles and playbooks): ``$HEROES_ANSIBLE_DIR`` or the installed one."""
     configured = os.environ.get(ANSIBLE_DIR_ENV)
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "ansible"
+    return Path(configured) if configured else assets.ansible_dir()
 
 
 def runtime_extravars(config: SiteConfig, version: str | None = None) -> dict[str, Any]:
