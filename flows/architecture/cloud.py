@@ -60,10 +60,10 @@ from heroes_core.cloud import terminate_idle_nodes as _terminate_idle_nodes
 from heroes_core.cloud.cluster_inputs import validate_cluster_variables
 from heroes_core.cloud.host_keys import pin_host_key
 from heroes_core.cloud.terraform import BackendConfig, TerraformRun, plan_markdown
+from heroes_core.cloud.terraform import module_dir as terraform_module_dir
 from heroes_core.errors import HeroesError, HostKeyError
 
 Provider = Literal["aws", "oci"]
-MODULES = Path(__file__).resolve().parents[2] / "terraform"
 
 
 class ClusterApproval(RunInput):
@@ -321,7 +321,7 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
         access_key=archive_block.access_key_id, secret_key=archive_block.secret_access_key)
     keys = cluster_keys(f"{block_name}-keys")
     with tempfile.TemporaryDirectory(prefix=f"heroes-tf-{org}-") as work:
-        run = TerraformRun(Path(module_dir) if module_dir else MODULES / provider, work,
+        run = TerraformRun(Path(module_dir) if module_dir else terraform_module_dir(provider), work,
                            binary=terraform_binary, site=site)
         try:
             tf_vars = validate_cluster_variables({
