@@ -17,6 +17,7 @@ from prefect.client.orchestration import get_client
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 
+from heroes.blocks.defaults import DEFAULT_CENTRE
 from heroes.deployments.centres import centre_deployments
 from heroes.deployments.cloud import cloud_deployments
 from heroes.flows import billing_report, decision_dashboard, run_job, run_workflow, watch_budgets
@@ -106,7 +107,7 @@ def all_deployments(centres: list[str] | None = None,
     are cleaned up only when an ``AWSAccount`` block name is given (nothing to clean otherwise)."""
     cloud = cloud_deployments(cloud_account) if cloud_account else []
     return [*user_deployments(), *architecture_deployments(),
-            *centre_deployments(centres or ["local-slurm"]), *cloud]
+            *centre_deployments(centres or [DEFAULT_CENTRE]), *cloud]
 
 
 def serve(limit: int | None = None, centres: list[str] | None = None,

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 
+from heroes.blocks.defaults import DEFAULT_CENTRE
 from heroes.deployments import DeploymentClashError, serve
 
 parser = argparse.ArgumentParser(prog="python -m heroes.deployments",
@@ -16,7 +17,7 @@ parser = argparse.ArgumentParser(prog="python -m heroes.deployments",
 parser.add_argument("--replace", action="store_true",
                     help="take over names that `prefect deploy` registered on a work pool")
 args = parser.parse_args()
-centres = [c for c in os.environ.get("HEROES_CENTRES", "local-slurm").split(",") if c]
+centres = [c for c in os.environ.get("HEROES_CENTRES", DEFAULT_CENTRE).split(",") if c]
 try:
     serve(centres=centres, cloud_account=os.environ.get("HEROES_CLOUD_ACCOUNT") or None,
           replace=args.replace)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect.deployments.runner import RunnerDeployment
 
+from heroes.blocks.defaults import DEFAULT_AWS_ACCOUNT
 from heroes.flows.architecture.cloud import (
     deploy_temporary_nodes,
     integrate_cloud_platform,
@@ -14,7 +15,7 @@ from heroes.flows.architecture.cloud import (
 )
 
 
-def cloud_deployments(account: str = "heroes-aws") -> list[RunnerDeployment]:
+def cloud_deployments(account: str = DEFAULT_AWS_ACCOUNT) -> list[RunnerDeployment]:
     """The cloud flows; idle-node termination runs every 15 minutes on ``account``."""
     tags = ["heroes", "cloud"]
     return [

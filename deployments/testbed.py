@@ -15,13 +15,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_DATABASE
 from heroes_core.catalog import Application
 from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering_name
 
 DEFAULT_TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
-ARCHIVE_BLOCK = "heroes-archive"
-DATABASE_BLOCK = "heroes-database"
-CATALOG_BLOCK = "heroes-catalog"
+ARCHIVE_BLOCK = DEFAULT_ARCHIVE
+DATABASE_BLOCK = DEFAULT_DATABASE
+CATALOG_BLOCK = DEFAULT_CATALOG
 TEST_BED_ORGANISATIONS = ("demo", "itest", "bench")
 # An illustrative business model for the test bed's partitions: 1 cent per job + 5 cents per core-hour.
 TEST_BED_PRICE = PriceModel(currency="EUR", fixed=Decimal("0.01"), per_core_hour=Decimal("0.05"))

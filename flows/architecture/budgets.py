@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
 from heroes.tasks._context import load_archive, load_centre, load_database
 from heroes.tasks.artifacts import artifact_key
 from heroes_core.costs import Ledger
@@ -45,7 +46,7 @@ def _scheduler_answers() -> JobStates:
 
 
 @flow(name="watch-budgets")
-def watch_budgets(database: str = "heroes-database", thresholds: list[int] | None = None,
+def watch_budgets(database: str = DEFAULT_DATABASE, thresholds: list[int] | None = None,
                   stale_after_hours: float = 48.0, unknown_after_days: float = 31.0,
                   organisation: str | None = None) -> list[dict[str, str]]:
     """Emit one event per budget and threshold crossed; release stale reservations.
@@ -93,8 +94,8 @@ def watch_budgets(database: str = "heroes-database", thresholds: list[int] | Non
 
 
 @flow(name="billing-report")
-def billing_report(organisation: str, database: str = "heroes-database",
-                   archive: str = "heroes-archive",
+def billing_report(organisation: str, database: str = DEFAULT_DATABASE,
+                   archive: str = DEFAULT_ARCHIVE,
                    by: list[str] | None = None) -> str:
     """Consolidate the ledger of an organisation, show it as a table, export it as CSV."""
     dimensions = by or ["project", "user", "site", "month"]

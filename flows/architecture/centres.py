@@ -25,6 +25,7 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run as current_run
 
 from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
 from heroes.tasks.artifacts import artifact_key
 from heroes_core.deployment import (
     COMPLIANCE_PLAYBOOK,
@@ -99,8 +100,8 @@ def smoke_job(site: Site, key: str) -> CheckResult:
 
 
 @flow(name="enroll-hpc-centre")
-def enroll_hpc_centre(centre: str, archive: str = "heroes-archive",
-                      database: str = "heroes-database", min_free_gb: float = 1.0) -> dict[str, Any]:
+def enroll_hpc_centre(centre: str, archive: str = DEFAULT_ARCHIVE,
+                      database: str = DEFAULT_DATABASE, min_free_gb: float = 1.0) -> dict[str, Any]:
     """Check prerequisites, install the HEROES Runtime, run a smoke job, record the enrolment."""
     logger = get_run_logger()
     block: HPCCentre = HPCCentre.load(centre)  # type: ignore[assignment]
@@ -158,7 +159,7 @@ def enroll_hpc_centre(centre: str, archive: str = "heroes-archive",
 
 
 @flow(name="check-hpc-centre-compliance")
-def check_hpc_centre_compliance(centre: str, database: str = "heroes-database",
+def check_hpc_centre_compliance(centre: str, database: str = DEFAULT_DATABASE,
                                 expected_version: str | None = None) -> dict[str, Any]:
     """Runtime present, expected version, configured as expected (check mode), smoke job runs."""
     logger = get_run_logger()

@@ -43,6 +43,7 @@ from pydantic import Field
 
 from heroes.blocks import CentralArchive, HPCCentre
 from heroes.blocks.aws_account import AWSAccount
+from heroes.blocks.defaults import DEFAULT_ARCHIVE
 from heroes.blocks.oci_account import OCIAccount
 from heroes_core.cloud import (
     TAG_ORGANISATION,
@@ -294,7 +295,7 @@ def headnode_host_key(nodes: NodeProvider, outputs: dict[str, Any], block_name: 
 
 @flow(name="integrate-cloud-platform")
 def integrate_cloud_platform(organisation: str, account: str, provider: Provider = "aws",
-                             approve: bool = False, archive: str = "heroes-archive",
+                             approve: bool = False, archive: str = DEFAULT_ARCHIVE,
                              variables: dict[str, Any] | None = None, module_dir: str | None = None,
                              terraform_binary: str = "terraform", approval_timeout: int = 24 * 3600,
                              centre_block: str | None = None, host_key_timeout: float = 900.0) -> str:

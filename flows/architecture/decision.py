@@ -7,6 +7,7 @@ from typing import Any, Literal
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from heroes.blocks.defaults import DEFAULT_DATABASE
 from heroes.tasks._context import load_database
 from heroes_core.decision.metadata import MetadataStore
 
@@ -17,7 +18,7 @@ def _cells(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 @flow(name="decision-dashboard")
-def decision_dashboard(database: str = "heroes-database",
+def decision_dashboard(database: str = DEFAULT_DATABASE,
                        by: list[Literal["site", "application"]] | None = None,
                        ) -> dict[str, list[dict[str, Any]]]:
     """Predicted vs actual time, cost and energy, per site and per application, as tables."""

@@ -13,6 +13,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import flow_run as current_run
 from prefect.states import State
 
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.user.billing import reserve_or_pause
 from heroes.tasks import (
     JobRecord,
@@ -42,7 +43,7 @@ def _key_for(area: UserArea, run_id: str, given: str | None) -> str:
 def _cancel_batch_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
     """on_cancellation hook: cancel every batch job carrying this run's key, free its budget."""
     params = flow_run.parameters
-    site = load_centre(params.get("centre", "local-slurm")).site()
+    site = load_centre(params.get("centre", DEFAULT_CENTRE)).site()
     area = UserArea(organisation=params.get("organisation", "demo"),
                     user=params.get("user", "scientist"))
     key = _key_for(area, str(flow_run.id), params.get("job_key"))
@@ -51,21 +52,21 @@ def _cancel_batch_job(flow: object, flow_run: FlowRun, state: State[object]) -> 
     get_run_logger().info("Cancelled batch job(s) %s on %s", ", ".join(found) or "(none)",
                           site.name)
     if params.get("billing", True):
-        load_database(params.get("database", "heroes-database")).budgets().release(str(flow_run.id))
+        load_database(params.get("database", DEFAULT_DATABASE)).budgets().release(str(flow_run.id))
 
 
 @flow(name="run-job", on_cancellation=[_cancel_batch_job], log_prints=True)
 def run_job(
     spec: JobSpec,
-    centre: str = "local-slurm",
-    archive: str = "heroes-archive",
+    centre: str = DEFAULT_CENTRE,
+    archive: str = DEFAULT_ARCHIVE,
     organisation: str = "demo",
     user: str = "scientist",
     poll_interval: float = 1.0,
     job_key: str | None = None,
     project: str | None = None,
     billing: bool = True,
-    database: str = "heroes-database",
+    database: str = DEFAULT_DATABASE,
     budget_pause_timeout: int = 3600,
 ) -> JobStatus:
     """Run one containerised job on an HPC centre, with its data moved through the archive.

@@ -25,6 +25,7 @@ from prefect.runtime import flow_run as current_run
 from pydantic import Field
 
 from heroes.blocks import ApplicationCatalog
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.user.run_job import run_job
 from heroes.tasks._context import load_centre, load_database
 from heroes.tasks.artifacts import artifact_key
@@ -39,7 +40,7 @@ from heroes_core.models import JobSpec, JobStatus, UserArea
 from heroes_core.schedulers import SiteLoad
 from heroes_core.workflows import WorkflowSpec
 
-DEFAULT_CENTRES = ["local-slurm", "local-slurm-2"]
+DEFAULT_CENTRES = [DEFAULT_CENTRE, "local-slurm-2"]
 
 
 class PlacementDecision(RunInput):
@@ -152,9 +153,9 @@ def run_workflow(
     user: str = "scientist",
     project: str | None = None,
     centres: list[str] | None = None,
-    archive: str = "heroes-archive",
-    database: str = "heroes-database",
-    catalog: str = "heroes-catalog",
+    archive: str = DEFAULT_ARCHIVE,
+    database: str = DEFAULT_DATABASE,
+    catalog: str = DEFAULT_CATALOG,
     auto_accept: bool = False,
     auto_move: bool = False,
     move_margin: float = 0.2,

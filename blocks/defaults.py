@@ -1,0 +1,14 @@
+"""The block names a flow uses when it is not told otherwise.
+
+One place for them, so that a flow's defaults, the deployments and the test bed's
+registration (deployments/testbed.py) cannot drift apart.
+"""
+
+DEFAULT_CENTRE = "local-slurm"
+DEFAULT_ARCHIVE = "heroes-archive"
+DEFAULT_DATABASE = "heroes-database"
+DEFAULT_CATALOG = "heroes-catalog"
+DEFAULT_AWS_ACCOUNT = "heroes-aws"
+
+__all__ = ["DEFAULT_ARCHIVE", "DEFAULT_AWS_ACCOUNT", "DEFAULT_CATALOG", "DEFAULT_CENTRE",
+           "DEFAULT_DATABASE"]
