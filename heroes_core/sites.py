@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from heroes_core.containers import ContainerRuntime, runtime_named
-from heroes_core.data import SFTPEndpoint
 from heroes_core.errors import SpecError
 from heroes_core.models import JobSpec
 from heroes_core.schedulers import Scheduler, scheduler_named
@@ -80,8 +79,9 @@ class SiteConfig(BaseModel):
                          connect_timeout=self.connect_timeout,
                          command_timeout=self.command_timeout, max_channels=self.max_channels)
 
-    def sftp_endpoint(self) -> SFTPEndpoint:
-        """rclone's view of the login node, pinned to the same keys (and revocations) as SSH."""
+    def known_hosts(self) -> str:
+        """known_hosts lines pinning the login node: the block's keys (revocations kept as
+        ``@revoked``) and the lines of ``known_hosts_path``, for tools other than paramiko."""
         where = f"[{self.host}]:{self.port}" if self.port != 22 else self.host
         lines = []
         for key in (k.strip() for k in self.host_keys if k.strip()):
@@ -90,8 +90,7 @@ class SiteConfig(BaseModel):
         if self.known_hosts_path:
             with open(self.known_hosts_path) as handle:
                 lines += [line.strip() for line in handle if line.strip()]
-        return SFTPEndpoint(site=self.name, host=self.host, port=self.port, user=self.user,
-                            private_key=self.private_key, known_hosts="\n".join(lines))
+        return "\n".join(lines)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
-from heroes_core.data import Rclone
+from heroes_core.data import Rclone, SFTPEndpoint
 
 
 def load_centre(centre: HPCCentre | str) -> HPCCentre:
@@ -19,4 +19,4 @@ def load_database(database: HeroesDatabase | str) -> HeroesDatabase:
 
 
 def rclone_between(archive: CentralArchive, centre: HPCCentre) -> Rclone:
-    return Rclone(archive.endpoint(), centre.site_config().sftp_endpoint())
+    return Rclone(archive.endpoint(), SFTPEndpoint.of_site(centre.site_config()))

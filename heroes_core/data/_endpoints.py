@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from heroes_core.errors import SpecError
 from heroes_core.models import ORGANISATION_PATTERN, UserArea
+from heroes_core.sites import SiteConfig
 
 HEROES_PREFIX = "_heroes"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -86,3 +87,9 @@ class SFTPEndpoint(BaseModel):
     user: str
     private_key: SecretStr
     known_hosts: str = Field(description="known_hosts lines pinning the centre's host key.")
+
+    @classmethod
+    def of_site(cls, config: SiteConfig) -> SFTPEndpoint:
+        """rclone's view of a centre's login node, pinned to the same keys (and revocations) as SSH."""
+        return cls(site=config.name, host=config.host, port=config.port, user=config.user,
+                   private_key=config.private_key, known_hosts=config.known_hosts())

@@ -157,8 +157,9 @@ def test_a_cert_authority_line_is_refused_as_unsupported(keys: dict[str, tuple[s
 
 
 def test_rclone_gets_the_pinned_keys_and_revocations_for_the_login_node() -> None:
+    from heroes_core.data import SFTPEndpoint
     from heroes_core.sites import SiteConfig
     config = SiteConfig(name="hpc1", host="login.example", port=2222, user="svc", work_root="/w",
                         host_keys=("ssh-ed25519 AAAAgood", "@revoked ssh-rsa AAAAbad"))
-    assert config.sftp_endpoint().known_hosts.splitlines() == [
+    assert SFTPEndpoint.of_site(config).known_hosts.splitlines() == [
         "[login.example]:2222 ssh-ed25519 AAAAgood", "@revoked [login.example]:2222 ssh-rsa AAAAbad"]
