@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install HEROES with its development tools. Idempotent: it
+# Create .venv and install HEROES with its development tools (and shellcheck). Idempotent: it
 # reinstalls only when pyproject.toml changed since the last install.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,8 +9,15 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; 
   echo "bootstrap: Python 3.11 or newer is needed as python3" >&2
   exit 1
 fi
+# System packages, installed only when missing: python3-venv, shellcheck (scripts/test.sh).
+missing=()
 if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+  missing+=(python3-venv)
+fi
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+if ((${#missing[@]})); then
+  apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 

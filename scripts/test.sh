@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: install, bring the test bed up,
+# The whole test suite on a fresh machine: install, bring the test bed up, shellcheck,
 # lint, type-check, then run unit and integration tests. Extra arguments go to pytest.
+# --unit (first argument): the fast lane, no test bed and only tests/unit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
+unit=0
+if [[ "${1:-}" == --unit ]]; then
+    unit=1
+    shift
+fi
+
 scripts/bootstrap.sh
-scripts/testbed.sh up
+((unit)) || scripts/testbed.sh up
+# Every shell script of the repo: files whose first line is a #! naming a shell.
+mapfile -t shell_scripts < <(find . \( -name .git -o -name .venv \) -prune -o -type f \
+    -exec awk 'FNR == 1 && /^#!.*sh/ { print FILENAME } { nextfile }' {} +)
+shellcheck "${shell_scripts[@]}"
 .venv/bin/ruff check .
 .venv/bin/mypy
-.venv/bin/python -m pytest -ra "$@"
+if ((unit)); then
+    .venv/bin/python -m pytest -ra tests/unit "$@"
+else
+    .venv/bin/python -m pytest -ra "$@"
+fi

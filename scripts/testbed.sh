@@ -644,11 +644,11 @@ pg_postmaster() {
 # pg_procs: pids of all processes of this cluster (also orphans of a killed postmaster).
 pg_procs() {
     local p
-    for p in $(find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$(pg_data)" 2>/dev/null); do
+    while IFS= read -r p; do
         p=${p#/proc/}
         p=${p%/cwd}
         if running "$p"; then echo "$p"; fi
-    done
+    done < <(find /proc -mindepth 2 -maxdepth 2 -name cwd -lname "$(pg_data)" 2>/dev/null)
 }
 
 pg_ready() { timeout 10 "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 3 </dev/null >/dev/null 2>&1; }
@@ -722,6 +722,9 @@ ensure_postgres() {
         rm -f "$data/postmaster.pid" "$(pg_sockdir)/.s.PGSQL.$PG_PORT" "$(pg_sockdir)/.s.PGSQL.$PG_PORT.lock"
         say "postgres: starting on 127.0.0.1:$PG_PORT"
         # -w -t: pg_ctl waits (bounded) and fails at once if the postmaster exits.
+        # pg_ctl's own messages and the server's (-l) both append to the same log on purpose,
+        # and fail reads it only after pg_ctl exits.
+        # shellcheck disable=SC2094
         pg_as "$PG_BIN/pg_ctl" -D "$data" -l "$LOG/postgres.log" -w -t "$WAIT" \
             -o "-p $PG_PORT -k '$(pg_sockdir)' -c listen_addresses=127.0.0.1 -c max_connections=200" \
             start </dev/null >>"$LOG/postgres.log" 2>&1 9>&- ||
