@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: install, bring the test bed up, shellcheck,
-# lint, type-check, then run unit and integration tests. Extra arguments go to pytest.
+# lint, type-check, check the import layers, then run unit and integration tests. Extra arguments go to pytest.
 # --unit (first argument): the fast lane, no test bed and only tests/unit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +20,7 @@ mapfile -t shell_scripts < <(find . \( -name .git -o -name .venv \) -prune -o -t
 shellcheck "${shell_scripts[@]}"
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports  # the layering contract in pyproject.toml
 if ((unit)); then
     .venv/bin/python -m pytest -ra tests/unit "$@"
 else
