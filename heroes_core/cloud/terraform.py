@@ -1,7 +1,9 @@
 """Drive Terraform (through python-terraform) for an organisation's private cloud cluster.
 
-One run = a private working directory holding a copy of the module, a
-``backend.hcl`` naming the organisation's state in the archive bucket
+One run = a private working directory holding a copy of the module, laid out as
+in ``terraform/`` (``WORK/<module>/`` next to ``WORK/shared/``, the templates both
+modules use through ``${path.module}/../shared/``; Terraform runs in
+``WORK/<module>``), a ``backend.hcl`` naming the organisation's state in the archive bucket
 (``key=_heroes/terraform/terraform.tfstate``) and a ``heroes.tfvars.json`` with the
 variables (credentials included). Both files are mode 0600 and passed by path,
 so no secret appears on a command line or in python-terraform's debug log. A
@@ -38,6 +40,7 @@ PLAN_FILE = "heroes.tfplan"
 VARS_FILE = "heroes.tfvars.json"
 BACKEND_FILE = "backend.hcl"
 PROVIDER_KEY_FILE = "provider-api-key.pem"
+SHARED_DIR = "shared"
 _MODULE_SUFFIXES = (".tf", ".tpl", ".tftpl", ".yaml")
 
 
@@ -113,21 +116,39 @@ def module_dir(provider: str) -> Path:
     return assets.terraform_dir() / provider
 
 
+def _copy_files(source_dir: Path, target_dir: Path) -> None:
+    target_dir.mkdir(exist_ok=True, mode=0o700)
+    for source in sorted(source_dir.iterdir()):
+        if source.is_file() and source.name.endswith(_MODULE_SUFFIXES):
+            shutil.copy2(source, target_dir / source.name)
+
+
 class TerraformRun:
-    """One organisation's Terraform working directory and the commands run in it."""
+    """One organisation's Terraform working directory and the commands run in it.
+
+    ``working_dir`` is the private root of the run; the module is copied to
+    ``working_dir/<module name>`` (:attr:`working_dir` afterwards, where Terraform
+    runs and the variables, backend and plan files live) and the module's sibling
+    ``shared/`` folder to ``working_dir/shared``, so ``${path.module}/../shared``
+    resolves in the copy as in ``terraform/``.
+    """
 
     def __init__(self, module_dir: str | Path, working_dir: str | Path, *, binary: str = "terraform",
                  site: str = "terraform",
                  terraform_factory: Callable[[str, str], Any] = _default_factory) -> None:
-        self.module_dir = Path(module_dir)
-        self.working_dir = Path(working_dir)
+        self.module_dir = Path(module_dir).resolve()
+        if self.module_dir.name == SHARED_DIR:
+            raise ValueError(f"{self.module_dir} holds the shared templates, not a module")
+        self.root = Path(working_dir)
+        self.working_dir = self.root / self.module_dir.name
         self.binary = binary
         self.site = site
-        self.working_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.working_dir, 0o700)
-        for source in sorted(self.module_dir.iterdir()):
-            if source.is_file() and source.name.endswith(_MODULE_SUFFIXES):
-                shutil.copy2(source, self.working_dir / source.name)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.root, 0o700)
+        _copy_files(self.module_dir, self.working_dir)
+        shared = self.module_dir.parent / SHARED_DIR
+        if shared.is_dir():
+            _copy_files(shared, self.root / SHARED_DIR)
         self.tf = terraform_factory(str(self.working_dir), binary)
 
     # --- files --------------------------------------------------------------------------

@@ -35,8 +35,8 @@ locals {
     compute_count      = var.max_compute_nodes
     runtime            = var.container_runtime
   }
-  headnode_init = templatefile("${path.module}/cloud-init.yaml.tpl", merge(local.cloud_init_vars, { role = "headnode" }))
-  compute_init  = templatefile("${path.module}/cloud-init.yaml.tpl", merge(local.cloud_init_vars, { role = "compute" }))
+  headnode_init = templatefile("${path.module}/../shared/cloud-init.yaml.tpl", merge(local.cloud_init_vars, { role = "headnode" }))
+  compute_init  = templatefile("${path.module}/../shared/cloud-init.yaml.tpl", merge(local.cloud_init_vars, { role = "compute" }))
 }
 
 data "aws_availability_zones" "available" {

@@ -1,5 +1,5 @@
 # What an HPCCentre block needs. Nothing secret: the host key is generated on the node
-# and HEROES reads its public half from the node's console (see cloud-init.yaml.tpl).
+# and HEROES reads its public half from the node's console (see ../shared/cloud-init.yaml.tpl).
 output "headnode_address" {
   value = aws_instance.headnode.public_ip
 }

@@ -20,6 +20,7 @@ Prefect API configured for the run (the test bed's, or Prefect's ephemeral one).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -49,6 +50,7 @@ from heroes_core.cloud import (
     terminate_idle_nodes,
 )
 from heroes_core.cloud.host_keys import HOST_KEY_BEGIN, HOST_KEY_END, pin_host_key
+from heroes_core.cloud.terraform import TerraformRun, module_dir
 from heroes_core.errors import HostKeyError
 from tests.integration.moto_server import moto_server
 
@@ -330,12 +332,24 @@ CLOUD_INIT_VARS = {"cluster": "acme", "service_account": "heroes", "service_publ
                    "runtime": "apptainer", "role": "headnode"}
 
 
+def _module_copy(work: Path, provider: str, *, keep: tuple[str, ...] = ()) -> tuple[Path, str]:
+    """The installed module copied as integrate-cloud-platform copies it (``TerraformRun``:
+    ``WORK/<provider>`` next to ``WORK/shared``), its ``.tf`` files but ``keep`` removed (no provider
+    here), and the template path its ``main.tf`` passes to ``templatefile``, as an HCL string."""
+    run = TerraformRun(module_dir(provider), work, terraform_factory=lambda *_: None)
+    (template,) = set(re.findall(r'templatefile\(("[^"]+")', (run.working_dir / "main.tf").read_text()))
+    for path in run.working_dir.glob("*.tf"):
+        if path.name not in keep:
+            path.unlink()
+    return run.working_dir, template
+
+
 def _render(work: Path, provider: str, values: dict[str, object]) -> str:
-    """Terraform's own ``templatefile`` renders the module's cloud-init (a local apply, no provider)."""
-    work.mkdir()
-    (work / "cloud-init.yaml.tpl").write_text((ROOT / "terraform" / provider / "cloud-init.yaml.tpl").read_text())
-    (work / "main.tf").write_text('variable "v" {}\noutput "rendered" {\n'
-                                  '  value = templatefile("${path.module}/cloud-init.yaml.tpl", var.v)\n}\n')
+    """Terraform's own ``templatefile`` renders the cloud-init template the module names, from the
+    module's copy (a local apply, no provider): both modules render the one ``shared/`` template."""
+    work, template = _module_copy(work, provider)
+    (work / "main.tf").write_text(f'variable "v" {{}}\noutput "rendered" {{\n'
+                                  f'  value = templatefile({template}, var.v)\n}}\n')
     (work / "v.tfvars.json").write_text(json.dumps({"v": values}))
     for argv in (["init", "-input=false"],
                  ["apply", "-auto-approve", "-input=false", "-no-color", "-var-file=v.tfvars.json"]):
@@ -399,17 +413,16 @@ def _module_inputs(provider: str) -> dict[str, object]:
 def variables_module(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The module's real variables.tf and cloud-init template, wired as main.tf wires them (no provider)."""
     provider = request.param
-    work = tmp_path_factory.mktemp(f"variables-{provider}")
-    for name in ("variables.tf", "cloud-init.yaml.tpl"):
-        (work / name).write_text((ROOT / "terraform" / provider / name).read_text())
+    work, template = _module_copy(tmp_path_factory.mktemp(f"variables-{provider}"), provider,
+                                  keep=("variables.tf",))
     (work / "main.tf").write_text('''output "rendered" {
-  value = templatefile("${path.module}/cloud-init.yaml.tpl", {
+  value = templatefile(TEMPLATE, {
     cluster = var.cluster_name == "" ? var.organisation : var.cluster_name,
     service_account = var.service_account, service_public_key = var.service_account_public_key,
     shared_fs = "fs:/", partitions = var.partitions, compute_count = var.max_compute_nodes,
     runtime = var.container_runtime, role = "headnode" })
 }
-''')
+'''.replace("TEMPLATE", template))
     (work / "provider").write_text(provider)
     done = _terraform(work, "init", "-input=false")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -445,8 +458,9 @@ def test_variables_tf_refuses_hostile_cluster_inputs(variables_module: Path, hos
 # --- integrate-cloud-platform: the headnode's host key --------------------------------------------
 
 FAKE_TERRAFORM = '''
-"""Stands in for the terraform binary (providers cannot be downloaded here): keeps a copy of every
-file of the working directory at plan time, answers show/output from files next to it."""
+"""Stands in for the terraform binary (providers cannot be downloaded here): keeps a copy of the
+run's whole folder (the module copy it runs in and its sibling shared/) at plan time, answers
+show/output from files next to it."""
 import json, shutil, sys
 from pathlib import Path
 
@@ -455,10 +469,7 @@ command = sys.argv[1]
 if command == "plan":
     runs = here / "captured"
     run = runs / str(len(list(runs.glob("*"))) if runs.exists() else 0)
-    run.mkdir(parents=True)
-    for path in Path.cwd().iterdir():
-        if path.is_file():
-            shutil.copy(path, run / path.name)
+    shutil.copytree(Path.cwd().parent, run)
     Path("heroes.tfplan").write_text("saved plan")
     sys.exit(2)
 if command == "show":
@@ -515,7 +526,8 @@ def _integrate(cluster: dict[str, str]) -> object:
 
 def _captured(cluster: dict[str, str]) -> list[dict[str, str]]:
     runs = sorted((Path(cluster["terraform"]).parent / "captured").iterdir(), key=lambda p: int(p.name))
-    return [{f.name: f.read_text() for f in run.iterdir()} for run in runs]
+    return [{f.relative_to(run).as_posix(): f.read_text() for f in run.rglob("*") if f.is_file()}
+            for run in runs]
 
 
 def _console_shows(monkeypatch: pytest.MonkeyPatch, cluster: dict[str, str], key: str | None) -> None:
@@ -537,10 +549,11 @@ def test_integrate_cloud_platform_refuses_a_headnode_whose_host_key_it_cannot_re
     with pytest.raises(ValueError):
         HPCCentre.load(cluster["block"])  # nothing registered with an unverified key
     (files,) = _captured(cluster)
-    assert {"heroes.tfvars.json", "backend.hcl", "main.tf", "cloud-init.yaml.tpl"} <= set(files)
+    # terraform runs in the module's copy; ${path.module}/../shared/cloud-init.yaml.tpl is there
+    assert {"aws/heroes.tfvars.json", "aws/backend.hcl", "aws/main.tf", "shared/cloud-init.yaml.tpl"} <= set(files)
     for name, text in files.items():
         assert "PRIVATE KEY" not in text, name
-    tfvars = json.loads(files["heroes.tfvars.json"])
+    tfvars = json.loads(files["aws/heroes.tfvars.json"])
     assert tfvars["service_account_public_key"].startswith("ssh-ed25519 ")
     assert not {"host_private_key", "host_public_key"} & set(tfvars)
 

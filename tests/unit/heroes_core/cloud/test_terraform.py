@@ -7,6 +7,7 @@ argv checked here is exactly what would run; no provider is needed.
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,10 @@ def test_backend_hcl_for_the_archive() -> None:
 def test_full_run_command_lines(recorder: Recorder, tmp_path: Path) -> None:
     work = tmp_path / "work"
     run = TerraformRun(MODULES / "aws", work, binary="/opt/terraform")
-    assert (work / "main.tf").exists() and (work / "cloud-init.yaml.tpl").exists()
+    assert run.working_dir == work / "aws"
+    assert (work / "aws" / "main.tf").exists() and (work / "shared" / "cloud-init.yaml.tpl").exists()
+    assert stat.S_IMODE(work.stat().st_mode) == 0o700
+    work = run.working_dir
     run.init(BackendConfig.for_organisation("acme", "heroes-acme", secret_key="S3CRET"))  # type: ignore[arg-type]
     assert run.plan({"organisation": "acme", "secret_key": "AWS-SECRET"}) is True
     assert plan_markdown(run.show_plan(), title="t").count("| ") >= 2
@@ -109,9 +113,30 @@ def test_full_run_command_lines(recorder: Recorder, tmp_path: Path) -> None:
 
 def test_cleanup_removes_the_provider_key_file_too(recorder: Recorder, tmp_path: Path) -> None:
     run = TerraformRun(MODULES / "oci", tmp_path)
-    (tmp_path / PROVIDER_KEY_FILE).write_text("-----BEGIN PRIVATE KEY-----\n")
+    (run.working_dir / PROVIDER_KEY_FILE).write_text("-----BEGIN PRIVATE KEY-----\n")
     run.cleanup()
-    assert not (tmp_path / PROVIDER_KEY_FILE).exists()
+    assert not (run.working_dir / PROVIDER_KEY_FILE).exists()
+
+
+@pytest.mark.parametrize("provider", ["aws", "oci"])
+def test_the_copy_keeps_the_layout_so_the_shared_template_resolves(recorder: Recorder, tmp_path: Path,
+                                                                    provider: str) -> None:
+    """Each module reads ``${path.module}/../shared/...``: the run copies ``shared/`` next to it."""
+    run = TerraformRun(MODULES / provider, tmp_path / "work")
+    main_tf = (run.working_dir / "main.tf").read_text()
+    used = set(re.findall(r'templatefile\("\$\{path\.module\}/([^"]+)"', main_tf))
+    assert used == {"../shared/cloud-init.yaml.tpl"}
+    for name in used:
+        assert (run.working_dir / name).read_text() == (MODULES / provider / name).read_text()
+
+
+def test_a_module_without_a_shared_sibling_is_copied_alone(recorder: Recorder, tmp_path: Path) -> None:
+    module = tmp_path / "custom" / "mine"
+    module.mkdir(parents=True)
+    (module / "main.tf").write_text("")
+    run = TerraformRun(module, tmp_path / "work")
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["mine"]
+    assert (run.working_dir / "main.tf").exists()
 
 
 def test_plan_without_changes(recorder: Recorder, tmp_path: Path) -> None:

@@ -63,9 +63,9 @@ def test_oci_instances_and_instance_configurations_disable_the_legacy_imds_endpo
         assert settings(options) == {"are_legacy_imds_endpoints_disabled": "true"}
 
 
-@pytest.mark.parametrize("provider", ["aws", "oci"])
-def test_no_host_key_or_private_key_goes_into_the_module(provider: str) -> None:
-    for path in (MODULES / provider).iterdir():
+@pytest.mark.parametrize("folder", ["aws", "oci", "shared"])
+def test_no_host_key_or_private_key_goes_into_the_module(folder: str) -> None:
+    for path in (MODULES / folder).iterdir():
         text = path.read_text()
         assert "host_private_key" not in text and "PRIVATE KEY" not in text, path.name
         assert "ed25519_private" not in text and "ssh_keys" not in text, path.name
@@ -83,11 +83,19 @@ def test_outputs_hold_nothing_secret_and_name_the_headnode(provider: str) -> Non
 
 
 @pytest.mark.parametrize("provider", ["aws", "oci"])
-def test_cloud_init_makes_host_keys_on_the_node_and_prints_the_public_key(provider: str) -> None:
-    template = (MODULES / provider / "cloud-init.yaml.tpl").read_text()
+def test_both_modules_use_the_one_shared_cloud_init_template(provider: str) -> None:
+    """One template in ``shared/``, no copy per module (the real binary renders it through each module's
+    own path in ``tests/integration/test_cloud_nodes_moto.py``)."""
+    main_tf = (MODULES / provider / "main.tf").read_text()
+    used = re.findall(r'templatefile\("([^"]+)"', main_tf)
+    assert used == ["${path.module}/../shared/cloud-init.yaml.tpl"] * 2  # headnode and compute
+    assert not list((MODULES / provider).glob("*.tpl"))
+
+
+def test_cloud_init_makes_host_keys_on_the_node_and_prints_the_public_key() -> None:
+    template = (MODULES / "shared" / "cloud-init.yaml.tpl").read_text()
     assert re.search(r"^\s*ssh_deletekeys\s*=\s*true$", template, re.M)
     assert re.search(r'^\s*ssh_genkeytypes\s*=\s*\["ed25519"\]$', template, re.M)
     script = template[template.index("/var/lib/cloud/scripts/per-boot/"):]
     assert f'echo "{HOST_KEY_BEGIN}"\n' in script and f'echo "{HOST_KEY_END}"\n' in script
     assert "cat /etc/ssh/ssh_host_ed25519_key.pub\n" in script and "> /dev/console" in script
-    assert template == (MODULES / "aws" / "cloud-init.yaml.tpl").read_text()  # one template, two copies
