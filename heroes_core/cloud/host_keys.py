@@ -6,7 +6,7 @@ the Terraform state). Instead:
 
 1. cloud-init on the node deletes any host key baked into the image and
    generates an ed25519 key on first boot (``ssh_deletekeys``,
-   ``ssh_genkeytypes`` in ``terraform/*/cloud-init.yaml.tpl``);
+   ``ssh_genkeytypes`` in ``terraform/shared/cloud-init.yaml.tpl``);
 2. the node prints the *public* key on its serial console at every boot,
    between :data:`HOST_KEY_BEGIN` and :data:`HOST_KEY_END` (a cloud-init
    per-boot script writing to ``/dev/console``), and cloud-init's

@@ -18,7 +18,7 @@ ANSIBLE_FILES = ["playbooks/runtime.yml", "playbooks/compliance.yml",
                  "roles/heroes_runtime/tasks/main.yml", "roles/heroes_runtime/defaults/main.yml",
                  "roles/heroes_runtime/meta/main.yml", "README.md"]
 TERRAFORM_FILES = [f"{cloud}/{name}" for cloud in ("aws", "oci")
-                   for name in ("main.tf", "variables.tf", "outputs.tf", "cloud-init.yaml.tpl")]
+                   for name in ("main.tf", "variables.tf", "outputs.tf")] + ["shared/cloud-init.yaml.tpl"]
 ASSETS_PROBE = ("from heroes_core.assets import ansible_dir, terraform_dir\n"
                 "from heroes_core.deployment.ansible import ansible_dir as deployment_ansible_dir\n"
                 "from heroes_core.cloud.terraform import module_dir\n"
