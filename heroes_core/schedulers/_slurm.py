@@ -20,32 +20,23 @@ from datetime import UTC, datetime, timedelta
 from heroes_core.errors import SchedulerError
 from heroes_core.models import JobState, JobStatus
 from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad, UsageRecord, require_key
-from heroes_core.schedulers._slurm_accounting import JOB_ID, exit_code, parse_sacct_usage, sacct_usage_argv
+from heroes_core.schedulers._slurm_accounting import (
+    EPOCH_TIMES,
+    JOB_ID,
+    exit_code,
+    parse_sacct_usage,
+    sacct_usage_argv,
+    slurm_time,
+)
 from heroes_core.schedulers._slurm_states import map_slurm_state
 from heroes_core.transport import Transport
 
 SQUEUE_FORMAT = "%i|%T|%r|%V|%S"
 SACCT_FIELDS = "JobIDRaw,State,ExitCode,Reason,Submit,Start,End"
 # squeue and sacct print every time as seconds since the epoch under this variable.
-EPOCH_TIMES = ("env", "SLURM_TIME_FORMAT=%s")
 # How much further back than asked sacct looks: clock skew between the orchestrator and the
 # centre, and jobs that had already finished when they were first tracked.
 SINCE_MARGIN = timedelta(hours=1)
-
-
-def _slurm_time(value: str) -> datetime | None:
-    """An aware UTC time from epoch seconds (or ISO 8601 with an offset); None if absent.
-
-    A wall-clock time without an offset is in the centre's unknown zone, so it is not
-    guessed at: None.
-    """
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value), UTC) if int(value) else None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
 
 
 class SlurmScheduler(Scheduler):
@@ -121,8 +112,8 @@ class SlurmScheduler(Scheduler):
             job_id, native, slurm_reason, submitted, started = fields
             state, reason = map_slurm_state(native, slurm_reason)
             statuses[job_id] = JobStatus(job_id=job_id, state=state, native_state=native,
-                                         reason=reason, submit_time=_slurm_time(submitted),
-                                         start_time=_slurm_time(started))
+                                         reason=reason, submit_time=slurm_time(submitted),
+                                         start_time=slurm_time(started))
         return statuses
 
     def accounting_argv(self, job_ids: Iterable[str], since: datetime | None, *,
@@ -153,9 +144,9 @@ class SlurmScheduler(Scheduler):
                 reason = f"{reason}; exit code {native_code}"
             statuses[job_id] = JobStatus(job_id=job_id, state=state, native_state=native,
                                          reason=reason, exit_code=code,
-                                         submit_time=_slurm_time(submitted),
-                                         start_time=_slurm_time(started),
-                                         end_time=_slurm_time(ended))
+                                         submit_time=slurm_time(submitted),
+                                         start_time=slurm_time(started),
+                                         end_time=slurm_time(ended))
         return statuses
 
     def query(self, job_ids: Collection[str], *, since: datetime | None = None

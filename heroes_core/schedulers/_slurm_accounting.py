@@ -14,6 +14,8 @@ from heroes_core.schedulers._base import UsageRecord
 from heroes_core.schedulers._slurm_states import map_slurm_state
 
 JOB_ID = re.compile(r"^\d+$")
+# squeue and sacct print times as epoch seconds, so no centre's zone has to be guessed.
+EPOCH_TIMES = ("env", "SLURM_TIME_FORMAT=%s")
 SACCT_USAGE_FIELDS = ("JobIDRaw,ElapsedRaw,AllocCPUS,NNodes,AllocTRES,MaxRSS,ConsumedEnergyRaw,"
                       "Submit,Start,End,State,ExitCode")
 _N_FIELDS = len(SACCT_USAGE_FIELDS.split(","))
@@ -34,7 +36,7 @@ def sacct_usage_argv(job_id: str) -> list[str]:
     if not JOB_ID.match(job_id):
         raise SpecError(f"job id {job_id!r} is not a Slurm job id")
     # Epoch seconds: sacct otherwise prints the centre's wall-clock time, in a zone unknown here.
-    return ["env", "SLURM_TIME_FORMAT=%s", "sacct", "--parsable2", "--noheader", "-j", job_id,
+    return [*EPOCH_TIMES, "sacct", "--parsable2", "--noheader", "-j", job_id,
             f"--format={SACCT_USAGE_FIELDS}"]
 
 
@@ -81,17 +83,22 @@ def _gpus(tres: str) -> int:
     return sum(counts.values())
 
 
-def _time(value: str, tz: tzinfo) -> datetime | None:
+def slurm_time(value: str, tz: tzinfo | None = None) -> datetime | None:
+    """An aware UTC time from epoch seconds (``SLURM_TIME_FORMAT=%s``) or ISO 8601; None if absent.
+
+    A wall-clock time without an offset is in the centre's zone: read in ``tz`` when the
+    caller knows it (older recordings), else not guessed at (None).
+    """
     value = value.strip()
-    if not value or value in ("N/A", "Unknown", "None"):
-        return None
     if value.isdigit():
         return datetime.fromtimestamp(int(value), UTC) if int(value) else None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        return None
+        return None  # empty, N/A, Unknown, None
     if parsed.tzinfo is None:
+        if tz is None:
+            return None
         parsed = parsed.replace(tzinfo=tz)
     return parsed.astimezone(UTC)
 
@@ -140,7 +147,7 @@ def parse_sacct_usage(stdout: str, *, tz: tzinfo = UTC) -> UsageRecord:
                              fix="check the job id and that accounting (slurmdbd) has the job")
     (job_id, elapsed, cpus, nnodes, tres, _rss, energy_raw, submit, start, end, native,
      code) = job
-    submitted = _time(submit, tz)
+    submitted = slurm_time(submit, tz)
     if submitted is None:
         raise SchedulerError(f"sacct gives no submit time for job {job_id} ({submit!r})")
     job_energy = _float(energy_raw)
@@ -154,4 +161,4 @@ def parse_sacct_usage(stdout: str, *, tz: tzinfo = UTC) -> UsageRecord:
         gpus=_gpus(tres), max_memory_mb=max(memory, default=None),
         energy_j=job_energy if measured else None, energy_source="slurm" if measured else "none",
         native_state=native, outcome=outcome, exit_code=exit_code(code),
-        submitted_at=submitted, started_at=_time(start, tz), ended_at=_time(end, tz))
+        submitted_at=submitted, started_at=slurm_time(start, tz), ended_at=slurm_time(end, tz))
