@@ -79,19 +79,6 @@ class SiteConfig(BaseModel):
                          connect_timeout=self.connect_timeout,
                          command_timeout=self.command_timeout, max_channels=self.max_channels)
 
-    def known_hosts(self) -> str:
-        """known_hosts lines pinning the login node: the block's keys (revocations kept as
-        ``@revoked``) and the lines of ``known_hosts_path``, for tools other than paramiko."""
-        where = f"[{self.host}]:{self.port}" if self.port != 22 else self.host
-        lines = []
-        for key in (k.strip() for k in self.host_keys if k.strip()):
-            marker, _, rest = key.partition(" ") if key.startswith("@") else ("", "", key)
-            lines.append(f"{marker} {where} {rest.strip()}" if marker else f"{where} {rest}")
-        if self.known_hosts_path:
-            with open(self.known_hosts_path) as handle:
-                lines += [line.strip() for line in handle if line.strip()]
-        return "\n".join(lines)
-
 
 @dataclass
 class Site:

@@ -92,4 +92,4 @@ class SFTPEndpoint(BaseModel):
     def of_site(cls, config: SiteConfig) -> SFTPEndpoint:
         """rclone's view of a centre's login node, pinned to the same keys (and revocations) as SSH."""
         return cls(site=config.name, host=config.host, port=config.port, user=config.user,
-                   private_key=config.private_key, known_hosts=config.known_hosts())
+                   private_key=config.private_key, known_hosts=config.ssh_config().known_hosts())

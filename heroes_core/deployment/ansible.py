@@ -76,7 +76,7 @@ def runtime_extravars(config: SiteConfig, version: str | None = None) -> dict[st
 
 def _known_hosts(config: SiteConfig) -> str:
     try:
-        return config.known_hosts()
+        return config.ssh_config().known_hosts()
     except OSError as exc:
         raise DeploymentError(f"the known_hosts file {config.known_hosts_path} cannot be read: {exc}",
                               site=config.name,

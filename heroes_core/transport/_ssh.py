@@ -84,6 +84,19 @@ class SSHConfig(BaseModel):
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
 
+    def known_hosts(self) -> str:
+        """known_hosts lines pinning the login node, for tools other than paramiko (rclone,
+        Ansible): the pinned keys (revocations kept as ``@revoked``) and ``known_hosts_path``."""
+        where = f"[{self.host}]:{self.port}" if self.port != 22 else self.host
+        lines = []
+        for line in (k for k in self.host_keys if k.strip()):
+            marker, rest = _split_marker(line)
+            lines.append(f"{marker} {where} {rest}" if marker else f"{where} {rest}")
+        if self.known_hosts_path:
+            with open(self.known_hosts_path) as handle:
+                lines += [line.strip() for line in handle if line.strip()]
+        return "\n".join(lines)
+
 
 def fingerprint(key_type: str, key_b64: str) -> str:
     """OpenSSH-style SHA256 fingerprint, as admins see it in ``ssh-keygen -lf``."""
