@@ -14,6 +14,7 @@ Serving therefore refuses a name a work pool owns, unless told to take it over.
 from __future__ import annotations
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.responses import DeploymentResponse
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 
@@ -62,9 +63,10 @@ def architecture_deployments() -> list[RunnerDeployment]:
     ]
 
 
-def pool_owned(deployments: list[RunnerDeployment]) -> dict[str, str]:
-    """``flow/deployment`` -> work pool, for each of ``deployments`` a work pool already owns."""
-    owned: dict[str, str] = {}
+def pool_owned(deployments: list[RunnerDeployment]) -> dict[str, DeploymentResponse]:
+    """``flow/deployment`` -> the registered deployment, for each of ``deployments`` that a
+    work pool already owns."""
+    owned: dict[str, DeploymentResponse] = {}
     with get_client(sync_client=True) as client:
         for deployment in deployments:
             name = f"{deployment.flow_name}/{deployment.name}"
@@ -73,7 +75,7 @@ def pool_owned(deployments: list[RunnerDeployment]) -> dict[str, str]:
             except ObjectNotFound:
                 continue
             if existing.work_pool_name:
-                owned[name] = existing.work_pool_name
+                owned[name] = existing
     return owned
 
 
@@ -86,18 +88,19 @@ def take_over(deployments: list[RunnerDeployment], *, replace: bool) -> list[str
     """
     owned = pool_owned(deployments)
     if owned and not replace:
-        listing = ", ".join(f"{name} (work pool '{pool}')" for name, pool in sorted(owned.items()))
+        listing = ", ".join(f"{name} (work pool '{found.work_pool_name}')"
+                            for name, found in sorted(owned.items()))
         raise DeploymentClashError(
             f"{listing} {'is' if len(owned) == 1 else 'are'} registered by `prefect deploy`; "
             "serving the same name here would leave its runs looking for code that is not there",
             site="prefect",
             fix="keep the work pool and start a worker (`prefect worker start --pool "
-                f"{sorted(owned.values())[0]}`), or take the names over with "
-                "`python -m heroes.deployments --replace`")
+                f"{min(str(found.work_pool_name) for found in owned.values())}`), or take the "
+                "names over with `python -m heroes.deployments --replace`")
     if owned:
         with get_client(sync_client=True) as client:
             for name in sorted(owned):
-                client.delete_deployment(client.read_deployment_by_name(name).id)
+                client.delete_deployment(owned[name].id)
     return sorted(owned)
 
 
