@@ -3,8 +3,8 @@
 ``prefect block register -m heroes.blocks`` registers every block here.
 """
 
+from heroes.blocks.application_catalog import ApplicationCatalog
 from heroes.blocks.aws_account import AWSAccount
-from heroes.blocks.catalog import ApplicationCatalog
 from heroes.blocks.central_archive import CentralArchive
 from heroes.blocks.database import HeroesDatabase
 from heroes.blocks.hpc_centre import HPCCentre

@@ -13,10 +13,10 @@ from heroes.tasks.jobs import (
     submit_job,
     wait_for_job,
 )
-from heroes.tasks.records import JobRecord, record_job
+from heroes.tasks.reports import JobReport, record_job
 
 __all__ = [
-    "JobRecord",
+    "JobReport",
     "cancel_job",
     "commit_cost",
     "estimate_cost",

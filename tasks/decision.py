@@ -12,11 +12,11 @@ from pydantic import BaseModel
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
 from heroes.tasks._context import load_centre, load_database
 from heroes.tasks.artifacts import artifact_key
-from heroes_core.decision.metadata import JobRecordIn, MetadataStore
+from heroes_core.decision.metadata import JobMetadata, MetadataStore
 from heroes_core.decision.placement import PlacementProblem, PlacementResult, evaluate, solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
 from heroes_core.decision.predict import Predictor
-from heroes_core.deployment.enrolments import Enrolments
+from heroes_core.enrolment.enrolments import Enrolments
 from heroes_core.errors import SpecError
 from heroes_core.models import JobStatus
 from heroes_core.workflows import WorkflowJob, WorkflowSpec
@@ -129,7 +129,7 @@ def record_job_metadata(database: HeroesDatabase | str, centre: str, job: Workfl
     """Learn from a finished job: its scheduler's accounting joins the performance metadata."""
     site = load_centre(centre).site()
     usage = site.scheduler.usage(status.job_id)
-    record = JobRecordIn.from_usage(
+    record = JobMetadata.from_usage(
         usage, watts_per_core=10.0, job_key=job_key, workflow_id=workflow_id,
         organisation=organisation, user=user, application=job.application, size=job.size,
         site=site.name, partition=partition, requested_time_s=job.time_limit_minutes * 60,

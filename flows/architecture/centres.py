@@ -27,7 +27,7 @@ from prefect.runtime import flow_run as current_run
 from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
 from heroes.tasks.artifacts import artifact_key
-from heroes_core.deployment import (
+from heroes_core.enrolment import (
     COMPLIANCE_PLAYBOOK,
     RUNTIME_PLAYBOOK,
     CheckResult,

@@ -16,7 +16,7 @@ from prefect.states import State
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.user.billing import reserve_or_pause
 from heroes.tasks import (
-    JobRecord,
+    JobReport,
     commit_cost,
     estimate_cost,
     find_job,
@@ -109,7 +109,7 @@ def run_job(
         status = wait_for_job(centre_block, job_id, key, poll_interval)
         try:  # outputs first: a billing error must not leave them on the centre only
             staged_out = stage_out(archive_block, centre_block, spec, area, key, job_dir)
-            record_job(archive_block, JobRecord(
+            record_job(archive_block, JobReport(
                 key=key, site=site_name, organisation=organisation, user=user, spec=spec,
                 status=status, flow_run_id=workflow_id, stage_in=staged_in, stage_out=staged_out,
             ))

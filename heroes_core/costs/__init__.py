@@ -1,7 +1,6 @@
 """Costs: business models with history, budgets, and the consumption ledger (module 9)."""
 
 from heroes_core.costs.budgets import BudgetExceededError, Budgets, BudgetView, ChargeItem
-from heroes_core.costs.catalogue import ForbiddenError, PriceBook, PriceNotFoundError
 from heroes_core.costs.db import Database, default_url, shared_database
 from heroes_core.costs.estimates import (
     CostEstimate,
@@ -10,6 +9,7 @@ from heroes_core.costs.estimates import (
     worst_case_usage,
 )
 from heroes_core.costs.ledger import Ledger, LedgerLine
+from heroes_core.costs.price_book import ForbiddenError, PriceBook, PriceNotFoundError
 from heroes_core.costs.pricing import PriceLine, PriceModel, Usage, price_lines
 
 __all__ = [

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from heroes_core.costs.catalogue import PriceBook
+from heroes_core.costs.price_book import PriceBook
 from heroes_core.costs.pricing import PriceLine, Usage, price_lines, total
 
 

@@ -47,7 +47,7 @@ MEASURED_ENERGY_SOURCES: tuple[EnergySource, ...] = ("ear", "slurm")
 # -- table ------------------------------------------------------------------------------------
 
 
-class JobRecord(Base):
+class JobMetadataRow(Base):
     """One job HEROES ran: request, usage, energy (with its provenance), cost and prediction."""
 
     __tablename__ = "job_records"
@@ -93,7 +93,7 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-class JobRecordIn(BaseModel):
+class JobMetadata(BaseModel):
     """A finished (or given-up) job as the caller knows it; recorded with :meth:`MetadataStore.record`.
 
     Recording the same ``job_key`` again replaces the row, except that a stored
@@ -146,7 +146,7 @@ class JobRecordIn(BaseModel):
 
     @classmethod
     def from_usage(cls, usage: UsageRecord, *, ear_energy_j: float | None = None,
-                   watts_per_core: float | None = None, **fields: Any) -> JobRecordIn:
+                   watts_per_core: float | None = None, **fields: Any) -> JobMetadata:
         """A record from parsed Slurm accounting plus the fields only HEROES knows.
 
         Energy follows :func:`energy_provenance`: EAR's figure if given, else the
@@ -166,7 +166,7 @@ class JobRecordIn(BaseModel):
         return cls(**values)
 
 
-class StoredJobRecord(JobRecordIn):
+class StoredJobMetadata(JobMetadata):
     """A row of ``job_records`` as read back."""
 
     model_config = ConfigDict(extra="forbid", from_attributes=True, frozen=True)
@@ -206,7 +206,7 @@ class MetadataStore:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def record(self, rec: JobRecordIn, *, now: datetime | None = None) -> int:
+    def record(self, rec: JobMetadata, *, now: datetime | None = None) -> int:
         """Insert or update (by ``job_key``) one job; returns the row id.
 
         One ``INSERT ... ON CONFLICT (job_key) DO UPDATE`` statement, so two
@@ -214,9 +214,9 @@ class MetadataStore:
         """
         values = rec.model_dump()
         values["recorded_at"] = _aware(now) or datetime.now(UTC)
-        table = JobRecord.__table__
+        table = JobMetadataRow.__table__
         insert = pg_insert if self.database.is_postgres else sqlite_insert
-        stmt = insert(JobRecord).values(**values)
+        stmt = insert(JobMetadataRow).values(**values)
         updates: dict[str, Any] = {}
         for name in values:
             if name == "job_key":
@@ -228,41 +228,42 @@ class MetadataStore:
         stmt = stmt.on_conflict_do_update(index_elements=[table.c.job_key], set_=updates)
         with self.database.transaction() as session:
             session.execute(stmt)
-            query = select(JobRecord.id).where(JobRecord.job_key == rec.job_key)
+            query = select(JobMetadataRow.id).where(JobMetadataRow.job_key == rec.job_key)
             row_id: int = session.execute(query).scalar_one()
         return row_id
 
-    def get(self, job_key: str) -> StoredJobRecord | None:
+    def get(self, job_key: str) -> StoredJobMetadata | None:
         with self.database.transaction() as session:
-            row = session.execute(select(JobRecord).where(JobRecord.job_key == job_key)).scalar_one_or_none()
-            return None if row is None else StoredJobRecord.model_validate(row)
+            query = select(JobMetadataRow).where(JobMetadataRow.job_key == job_key)
+            row = session.execute(query).scalar_one_or_none()
+            return None if row is None else StoredJobMetadata.model_validate(row)
 
     def records(self, application: str, site: str | None = None, since: datetime | None = None,
-                *, outcome: str | None = None) -> list[StoredJobRecord]:
+                *, outcome: str | None = None) -> list[StoredJobMetadata]:
         """Records of ``application`` (on ``site``; submitted at or after ``since``), oldest first."""
-        query = select(JobRecord).where(JobRecord.application == application)
+        query = select(JobMetadataRow).where(JobMetadataRow.application == application)
         if site is not None:
-            query = query.where(JobRecord.site == site)
+            query = query.where(JobMetadataRow.site == site)
         if since is not None:
-            query = query.where(JobRecord.submitted_at >= _aware(since))
+            query = query.where(JobMetadataRow.submitted_at >= _aware(since))
         if outcome is not None:
-            query = query.where(JobRecord.outcome == outcome)
-        query = query.order_by(JobRecord.submitted_at, JobRecord.id)
+            query = query.where(JobMetadataRow.outcome == outcome)
+        query = query.order_by(JobMetadataRow.submitted_at, JobMetadataRow.id)
         with self.database.transaction() as session:
-            return [StoredJobRecord.model_validate(row) for row in session.execute(query).scalars()]
+            return [StoredJobMetadata.model_validate(row) for row in session.execute(query).scalars()]
 
     def count(self, application: str, site: str, *, outcome: str | None = None) -> int:
-        query = select(func.count(JobRecord.id)).where(JobRecord.application == application,
-                                                       JobRecord.site == site)
+        query = select(func.count(JobMetadataRow.id)).where(JobMetadataRow.application == application,
+                                                       JobMetadataRow.site == site)
         if outcome is not None:
-            query = query.where(JobRecord.outcome == outcome)
+            query = query.where(JobMetadataRow.outcome == outcome)
         with self.database.transaction() as session:
             return int(session.execute(query).scalar_one())
 
     def fingerprint(self, application: str, site: str) -> tuple[int, datetime | None]:
         """(number of records, latest recording time): changes whenever a record is added or updated."""
-        query = select(func.count(JobRecord.id), func.max(JobRecord.recorded_at)).where(
-            JobRecord.application == application, JobRecord.site == site)
+        query = select(func.count(JobMetadataRow.id), func.max(JobMetadataRow.recorded_at)).where(
+            JobMetadataRow.application == application, JobMetadataRow.site == site)
         with self.database.transaction() as session:
             count, latest = session.execute(query).one()
         if isinstance(latest, str):  # SQLite loses the column type under max()
@@ -286,13 +287,13 @@ class MetadataStore:
         """
         if by not in ("site", "application"):
             raise SpecError(f"accuracy by {by!r}: choose 'site' or 'application'")
-        group = JobRecord.site if by == "site" else JobRecord.application
+        group = JobMetadataRow.site if by == "site" else JobMetadataRow.application
         metrics: Sequence[tuple[str, Any, Any]] = (
-            ("time", JobRecord.used_time_s, JobRecord.predicted_time_s),
-            ("cost", cast(JobRecord.cost, Float), cast(JobRecord.predicted_cost, Float)),
-            ("energy", JobRecord.energy_j, JobRecord.predicted_energy_j),
+            ("time", JobMetadataRow.used_time_s, JobMetadataRow.predicted_time_s),
+            ("cost", cast(JobMetadataRow.cost, Float), cast(JobMetadataRow.predicted_cost, Float)),
+            ("energy", JobMetadataRow.energy_j, JobMetadataRow.predicted_energy_j),
         )
-        columns: list[Any] = [group, func.count(JobRecord.id)]
+        columns: list[Any] = [group, func.count(JobMetadataRow.id)]
         for _name, actual, predicted in metrics:
             both = actual.is_not(None) & predicted.is_not(None)
             columns += [
@@ -302,9 +303,9 @@ class MetadataStore:
             ]
         query = select(*columns).group_by(group).order_by(group)
         if outcome is not None:
-            query = query.where(JobRecord.outcome == outcome)
+            query = query.where(JobMetadataRow.outcome == outcome)
         if since is not None:
-            query = query.where(JobRecord.submitted_at >= _aware(since))
+            query = query.where(JobMetadataRow.submitted_at >= _aware(since))
         rows: list[dict[str, Any]] = []
         with self.database.transaction() as session:
             result = session.execute(query).all()

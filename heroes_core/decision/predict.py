@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.ensemble import GradientBoostingRegressor  # type: ignore[import-untyped]
 from sklearn.linear_model import QuantileRegressor  # type: ignore[import-untyped]
 
-from heroes_core.decision.metadata import MEASURED_ENERGY_SOURCES, MetadataStore, StoredJobRecord
+from heroes_core.decision.metadata import MEASURED_ENERGY_SOURCES, MetadataStore, StoredJobMetadata
 from heroes_core.errors import SpecError
 from heroes_core.models import JobState
 
@@ -133,11 +133,11 @@ class _Fitted:
     energy: QuantileModel | None
 
 
-def _completed(records: Sequence[StoredJobRecord]) -> list[StoredJobRecord]:
+def _completed(records: Sequence[StoredJobMetadata]) -> list[StoredJobMetadata]:
     return [r for r in records if r.outcome == JobState.COMPLETED.value and r.used_time_s > 0]
 
 
-def _fit(records: Sequence[StoredJobRecord], target: Callable[[StoredJobRecord], float | None],
+def _fit(records: Sequence[StoredJobMetadata], target: Callable[[StoredJobMetadata], float | None],
          min_samples: int, seed: int) -> QuantileModel | None:
     usable = [(r, value) for r in records if (value := target(r)) is not None and value > 0]
     if len(usable) < min_samples:
@@ -146,7 +146,7 @@ def _fit(records: Sequence[StoredJobRecord], target: Callable[[StoredJobRecord],
     return QuantileModel(seed).fit(x, np.asarray([v for _, v in usable], dtype=np.float64))
 
 
-def _measured_energy(record: StoredJobRecord) -> float | None:
+def _measured_energy(record: StoredJobMetadata) -> float | None:
     return record.energy_j if record.energy_source in MEASURED_ENERGY_SOURCES else None
 
 
@@ -167,7 +167,7 @@ class Predictor:
 
     # -- training ----------------------------------------------------------------------------
 
-    def _train(self, records: Sequence[StoredJobRecord]) -> tuple[QuantileModel | None, ...]:
+    def _train(self, records: Sequence[StoredJobMetadata]) -> tuple[QuantileModel | None, ...]:
         return (_fit(records, lambda r: r.used_time_s, self.min_samples, self.seed),
                 _fit(records, lambda r: r.max_memory_mb, self.min_samples, self.seed),
                 _fit(records, _measured_energy, self.min_samples, self.seed))

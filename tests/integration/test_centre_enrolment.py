@@ -28,7 +28,7 @@ from heroes.flows.architecture.centres import (
     check_hpc_centre_compliance,
     enroll_hpc_centre,
 )
-from heroes_core.deployment import Enrolments, heroes_version, run_playbook
+from heroes_core.enrolment import Enrolments, heroes_version, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from heroes_core.costs.budgets import BudgetExceededError, Budgets, ChargeItem
-from heroes_core.costs.catalogue import PriceBook
 from heroes_core.costs.db import Database
 from heroes_core.costs.ledger import Ledger
+from heroes_core.costs.price_book import PriceBook
 from heroes_core.costs.pricing import PriceModel, Usage
 from heroes_core.costs.schema import Base, Budget, CostLine, Reservation
 from heroes_core.errors import SpecError

@@ -20,7 +20,7 @@ ANSIBLE_FILES = ["playbooks/runtime.yml", "playbooks/compliance.yml",
 TERRAFORM_FILES = [f"{cloud}/{name}" for cloud in ("aws", "oci")
                    for name in ("main.tf", "variables.tf", "outputs.tf")] + ["shared/cloud-init.yaml.tpl"]
 ASSETS_PROBE = ("from heroes_core.assets import ansible_dir, terraform_dir\n"
-                "from heroes_core.deployment.ansible import ansible_dir as deployment_ansible_dir\n"
+                "from heroes_core.enrolment.ansible import ansible_dir as deployment_ansible_dir\n"
                 "from heroes_core.cloud.terraform import module_dir\n"
                 "print(ansible_dir())\nprint(deployment_ansible_dir())\nprint(terraform_dir())\n"
                 "print(module_dir('aws'))\nprint(module_dir('oci'))\n")

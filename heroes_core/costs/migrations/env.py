@@ -4,7 +4,7 @@ from alembic import context
 
 import heroes_core.decision.metadata  # noqa: F401
 from heroes_core.costs.schema import Base
-from heroes_core.deployment.enrolments import CentreEnrolment  # noqa: F401
+from heroes_core.enrolment.enrolments import CentreEnrolment  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=Base.metadata,

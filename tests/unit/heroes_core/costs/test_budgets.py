@@ -6,8 +6,8 @@ from decimal import Decimal as D
 import pytest
 
 from heroes_core.costs.budgets import BudgetExceededError, Budgets, ChargeItem
-from heroes_core.costs.catalogue import PriceBook
 from heroes_core.costs.ledger import Ledger
+from heroes_core.costs.price_book import PriceBook
 from heroes_core.costs.pricing import PriceModel, Usage
 from heroes_core.errors import SpecError
 from heroes_core.models import JobState, JobStatus

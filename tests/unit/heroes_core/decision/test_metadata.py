@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from heroes_core.costs.db import Database
 from heroes_core.costs.schema import Base
-from heroes_core.decision.metadata import JobRecordIn, MetadataStore, energy_provenance
+from heroes_core.decision.metadata import JobMetadata, MetadataStore, energy_provenance
 from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState
 from heroes_core.schedulers._slurm_accounting import (
@@ -25,7 +25,7 @@ from heroes_core.schedulers._slurm_accounting import (
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def rec(job_key: str = "wf1-job1", **overrides: Any) -> JobRecordIn:
+def rec(job_key: str = "wf1-job1", **overrides: Any) -> JobMetadata:
     values: dict[str, Any] = dict(
         job_key=job_key, workflow_id="wf1", organisation="acme", user="alice", application="gromacs",
         parameters={"steps": 1000}, size=100.0, site="meluxina", partition="cpu", cores=16, nodes=1,
@@ -33,7 +33,7 @@ def rec(job_key: str = "wf1-job1", **overrides: Any) -> JobRecordIn:
         submitted_at=T0, started_at=T0 + timedelta(seconds=30),
         ended_at=T0 + timedelta(seconds=1230))
     values.update(overrides)
-    return JobRecordIn(**values)
+    return JobMetadata(**values)
 
 
 # -- schema -------------------------------------------------------------------------------------
@@ -193,12 +193,12 @@ def test_record_from_usage(store: MetadataStore) -> None:
     usage = parse_sacct_usage(SACCT_NO_ENERGY)
     base = dict(job_key="k1", workflow_id="wf", organisation="acme", user="bob", application="lammps",
                 site="meluxina", requested_time_s=1800)
-    record = JobRecordIn.from_usage(usage, **base)
+    record = JobMetadata.from_usage(usage, **base)
     assert record.energy_source == "none" and record.energy_j is None
     assert (record.cores, record.gpus, record.used_time_s, record.queue_wait_s) == (32, 4, 754, 100)
-    modelled = JobRecordIn.from_usage(usage, watts_per_core=10, **base)
+    modelled = JobMetadata.from_usage(usage, watts_per_core=10, **base)
     assert modelled.energy_source == "model" and modelled.energy_j == 32 * 754 * 10
-    ear = JobRecordIn.from_usage(usage, ear_energy_j=5e5, watts_per_core=10, **base)
+    ear = JobMetadata.from_usage(usage, ear_energy_j=5e5, watts_per_core=10, **base)
     assert ear.energy_source == "ear" and ear.energy_j == 5e5
     store.record(ear)
     assert store.get("k1").energy_source == "ear"
@@ -242,7 +242,7 @@ def test_job_cancelled_while_pending_is_recordable(store: MetadataStore) -> None
     out = "99|0|0|0|billing=1,cpu=1,node=1|||2025-03-01T10:00:00|None|2025-03-01T10:05:00|CANCELLED by 1000|0:0\n"
     usage = parse_sacct_usage(out)
     assert usage.outcome is JobState.CANCELLED and usage.started_at is None and usage.queue_wait_s is None
-    record = JobRecordIn.from_usage(usage, job_key="k9", workflow_id="wf", organisation="acme", user="bob",
+    record = JobMetadata.from_usage(usage, job_key="k9", workflow_id="wf", organisation="acme", user="bob",
                                     application="lammps", site="meluxina", requested_time_s=60)
     store.record(record)
     assert store.get("k9").outcome == "CANCELLED"

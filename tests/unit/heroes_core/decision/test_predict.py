@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from heroes_core.decision.metadata import JobRecordIn, MetadataStore
+from heroes_core.decision.metadata import JobMetadata, MetadataStore
 from heroes_core.decision.predict import Predictor
 from heroes_core.errors import SpecError
 
@@ -21,13 +21,13 @@ def truth(size: float, cores: int) -> float:
     return A * size / cores
 
 
-def record(i: int, *, size: float, cores: int, runtime: float, **overrides: Any) -> JobRecordIn:
+def record(i: int, *, size: float, cores: int, runtime: float, **overrides: Any) -> JobMetadata:
     values: dict[str, Any] = dict(
         job_key=f"job-{i}", workflow_id="wf", organisation="acme", user="alice", application="solver",
         size=size, site="meluxina", cores=cores, nodes=1, requested_time_s=runtime * 3,
         used_time_s=runtime, max_memory_mb=50 + 2 * size, submitted_at=T0 + timedelta(minutes=i))
     values.update(overrides)
-    return JobRecordIn(**values)
+    return JobMetadata(**values)
 
 
 def history(store: MetadataStore, n: int = 200, seed: int = 1, start: int = 0, **overrides: Any) -> None:

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
-from heroes_core.costs.catalogue import ForbiddenError, PriceBook, PriceNotFoundError
+from heroes_core.costs.price_book import ForbiddenError, PriceBook, PriceNotFoundError
 from heroes_core.costs.pricing import PriceModel
 from heroes_core.costs.schema import PriceEvent, PriceVersion
 from heroes_core.errors import SpecError

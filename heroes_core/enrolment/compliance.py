@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from heroes_core.deployment.ansible import PlaybookResult
-from heroes_core.deployment.prerequisites import CheckResult
+from heroes_core.enrolment.ansible import PlaybookResult
+from heroes_core.enrolment.prerequisites import CheckResult
 from heroes_core.errors import HeroesError
 from heroes_core.jobs import submit_once, wait_for
 from heroes_core.models import JobState

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from heroes_core.deployment import (
+from heroes_core.enrolment import (
     DeploymentError,
     PlaybookResult,
     inventory_for,

@@ -15,7 +15,7 @@ from heroes_core.data import TransferReport
 from heroes_core.models import JobSpec, JobStatus, UserArea
 
 
-class JobRecord(BaseModel):
+class JobReport(BaseModel):
     """The durable account of one job: who, where, what, and how it ended."""
 
     key: str
@@ -30,7 +30,7 @@ class JobRecord(BaseModel):
 
 
 @task(name="record-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def record_job(archive: CentralArchive | str, record: JobRecord) -> str:
+def record_job(archive: CentralArchive | str, record: JobReport) -> str:
     """Write the record next to the job's outputs (overwriting: re-runs never duplicate it)."""
     archive_block = load_archive(archive)
     endpoint = archive_block.endpoint()

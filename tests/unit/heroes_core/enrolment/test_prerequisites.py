@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from heroes_core.deployment import (
+from heroes_core.enrolment import (
     CheckResult,
     blocking,
     check_container_runtime,

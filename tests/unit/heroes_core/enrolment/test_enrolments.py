@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 
 from heroes_core.costs.db import Database
 from heroes_core.costs.schema import Base
-from heroes_core.deployment import Enrolments
+from heroes_core.enrolment import Enrolments
 
 
 def test_migration_matches_the_model_and_rows_round_trip(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ The runtime is installed by an Ansible role (``ansible/roles/heroes_runtime``) r
 centre's unprivileged service account; :func:`run_playbook` drives it with ansible-runner.
 """
 
-from heroes_core.deployment.ansible import (
+from heroes_core.enrolment.ansible import (
     COMPLIANCE_PLAYBOOK,
     RUNTIME_PLAYBOOK,
     DeploymentError,
@@ -19,9 +19,9 @@ from heroes_core.deployment.ansible import (
     runtime_extravars,
     summarise,
 )
-from heroes_core.deployment.compliance import run_smoke_job, runtime_checks, smoke_directory
-from heroes_core.deployment.enrolments import CentreEnrolment, Enrolments, EnrolmentView
-from heroes_core.deployment.prerequisites import (
+from heroes_core.enrolment.compliance import run_smoke_job, runtime_checks, smoke_directory
+from heroes_core.enrolment.enrolments import CentreEnrolment, Enrolments, EnrolmentView
+from heroes_core.enrolment.prerequisites import (
     CheckResult,
     blocking,
     check_container_runtime,
