@@ -6,7 +6,7 @@ from prefect.blocks.core import Block
 from pydantic import Field
 
 from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL
-from heroes_core.applications import Application, Catalog
+from heroes_core.catalog import Application, Catalog
 
 
 class ApplicationCatalog(Block):

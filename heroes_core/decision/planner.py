@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from heroes_core.applications import Catalog
+from heroes_core.catalog import Catalog
 from heroes_core.costs import PriceBook, PriceNotFoundError, Usage, partition_offering_name, price_lines
 from heroes_core.costs.pricing import total
 from heroes_core.decision.placement import (

@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from heroes_core.applications import Application, Catalog
+from heroes_core.catalog import Application, Catalog
 from heroes_core.errors import SpecError
 from heroes_core.workflows import WorkflowSpec
 

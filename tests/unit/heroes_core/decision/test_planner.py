@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from heroes_core.applications import Application, Catalog
+from heroes_core.catalog import Application, Catalog
 from heroes_core.costs import Database, PriceBook, PriceModel
 from heroes_core.decision.metadata import MetadataStore
 from heroes_core.decision.planner import PlanningInputs, build_problem, expected_queue_wait_s
