@@ -32,8 +32,9 @@ from typing import NamedTuple
 from _testbed import testbed
 from sqlalchemy import func, select, text
 
-from heroes_core.costs import BudgetExceededError, Budgets, ChargeItem, Database, PriceBook, PriceModel, Usage
+from heroes_core.costs import BudgetExceededError, Budgets, ChargeItem, PriceBook, PriceModel, Usage
 from heroes_core.costs.schema import Budget, CostLine, PriceVersion, Reservation
+from heroes_core.store import Database
 
 CLIENTS, PER_CLIENT, BUDGET = 16, 50, D("500")
 RACERS, ROUNDS, RACE_BUDGET = 32, 10, D("20")

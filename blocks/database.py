@@ -6,7 +6,8 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL
-from heroes_core.costs import Budgets, Database, PriceBook, shared_database
+from heroes_core.costs import Budgets, PriceBook
+from heroes_core.store import Database, shared_database
 
 
 class HeroesDatabase(Block):

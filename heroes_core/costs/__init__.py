@@ -1,7 +1,6 @@
 """Costs: business models with history, budgets, and the consumption ledger (module 9)."""
 
 from heroes_core.costs.budgets import BudgetExceededError, Budgets, BudgetView, ChargeItem
-from heroes_core.costs.db import Database, default_url, shared_database
 from heroes_core.costs.estimates import (
     CostEstimate,
     estimate,
@@ -18,7 +17,6 @@ __all__ = [
     "Budgets",
     "ChargeItem",
     "CostEstimate",
-    "Database",
     "ForbiddenError",
     "Ledger",
     "LedgerLine",
@@ -27,10 +25,8 @@ __all__ = [
     "PriceModel",
     "PriceNotFoundError",
     "Usage",
-    "default_url",
     "estimate",
     "partition_offering_name",
     "price_lines",
-    "shared_database",
     "worst_case_usage",
 ]

@@ -28,12 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from heroes_core.costs.currencies import MAX_AMOUNT, currency, money, to_cents
-from heroes_core.costs.db import Database
 from heroes_core.costs.price_book import PriceBook
 from heroes_core.costs.pricing import PriceModel, Usage, price_lines
 from heroes_core.costs.schema import Budget, BudgetAlert, CostLine, PriceVersion, Reservation
 from heroes_core.errors import HeroesError, SpecError
 from heroes_core.models import JobState, JobStatus
+from heroes_core.store import Database
 
 T = TypeVar("T")
 

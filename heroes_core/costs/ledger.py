@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from heroes_core.costs.db import Database
 from heroes_core.costs.schema import CostLine
+from heroes_core.store import Database
 
 Dimension = Literal["organisation", "project", "user", "site", "month", "workflow"]
 

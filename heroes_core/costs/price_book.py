@@ -16,10 +16,10 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from heroes_core.costs.currencies import currency, money
-from heroes_core.costs.db import Database
 from heroes_core.costs.pricing import COMPONENTS, PriceModel
 from heroes_core.costs.schema import ExchangeRate, Offering, PriceEvent, PriceVersion, Provider
 from heroes_core.errors import HeroesError, SpecError
+from heroes_core.store import Database
 
 OFFERING_KINDS = ("partition", "instance_type", "storage", "transfer", "application")
 RATE_STEP, MAX_RATE = Decimal("0.00000001"), Decimal(10) ** 10  # exchange_rates.rate: NUMERIC(18, 8)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    Numeric,
     String,
     case,
     cast,
@@ -34,11 +35,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from heroes_core.costs.db import Database
-from heroes_core.costs.schema import MONEY, Base, UTCDateTime
 from heroes_core.errors import SpecError
 from heroes_core.models import JobState
 from heroes_core.schedulers import UsageRecord
+from heroes_core.store import Base, Database, UTCDateTime
 
 EnergySource = Literal["ear", "slurm", "model", "none"]
 ENERGY_SOURCES: tuple[EnergySource, ...] = ("ear", "slurm", "model", "none")
@@ -72,14 +72,14 @@ class JobMetadataRow(Base):
     max_memory_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
     energy_j: Mapped[float | None] = mapped_column(Float, nullable=True)
     energy_source: Mapped[str] = mapped_column(String(8))  # "ear" | "slurm" | "model" | "none"
-    cost: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 6), nullable=True)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     outcome: Mapped[str] = mapped_column(String(16))  # a JobState value
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     predicted_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    predicted_cost: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    predicted_cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 6), nullable=True)
     predicted_energy_j: Mapped[float | None] = mapped_column(Float, nullable=True)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -201,7 +201,7 @@ AccuracyBy = Literal["site", "application"]
 
 
 class MetadataStore:
-    """Job records in the project :class:`~heroes_core.costs.db.Database`."""
+    """Job records in the project :class:`~heroes_core.store.Database`."""
 
     def __init__(self, database: Database) -> None:
         self.database = database

@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Boolean, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from heroes_core.costs.db import Database
-from heroes_core.costs.schema import Base, UTCDateTime
+from heroes_core.store import Base, Database, UTCDateTime
 
 
 class CentreEnrolment(Base):

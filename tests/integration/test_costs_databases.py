@@ -18,13 +18,15 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+import heroes_core.decision.metadata
+import heroes_core.enrolment.enrolments  # noqa: F401
 from heroes_core.costs.budgets import BudgetExceededError, Budgets, ChargeItem
-from heroes_core.costs.db import Database
 from heroes_core.costs.ledger import Ledger
 from heroes_core.costs.price_book import PriceBook
 from heroes_core.costs.pricing import PriceModel, Usage
-from heroes_core.costs.schema import Base, Budget, CostLine, Reservation
+from heroes_core.costs.schema import Budget, CostLine, Reservation
 from heroes_core.errors import SpecError
+from heroes_core.store import Base, Database
 
 NOW = datetime.now(UTC)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from heroes_core.costs.db import Database
+from heroes_core.store import Database
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@
 import pytest
 
 from heroes_core.costs.budgets import Budgets
-from heroes_core.costs.db import Database
 from heroes_core.costs.price_book import PriceBook
+from heroes_core.store import Database
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from sqlalchemy import create_engine, func, select, text
 
 from heroes_core.costs.budgets import Budgets, ChargeItem
 from heroes_core.costs.currencies import MAX_AMOUNT, money
-from heroes_core.costs.db import Database, migrate
 from heroes_core.costs.price_book import PriceBook
 from heroes_core.costs.pricing import PriceModel, Usage
 from heroes_core.costs.schema import Budget, CostLine, Reservation
 from heroes_core.errors import SpecError
+from heroes_core.store import Database, migrate
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

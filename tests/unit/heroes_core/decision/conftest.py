@@ -2,8 +2,8 @@
 
 import pytest
 
-from heroes_core.costs.db import Database
 from heroes_core.decision.metadata import MetadataStore
+from heroes_core.store import Database
 
 
 @pytest.fixture

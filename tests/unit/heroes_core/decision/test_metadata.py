@@ -10,8 +10,6 @@ from alembic.migration import MigrationContext
 from pydantic import ValidationError
 from sqlalchemy import inspect
 
-from heroes_core.costs.db import Database
-from heroes_core.costs.schema import Base
 from heroes_core.decision.metadata import JobMetadata, MetadataStore, energy_provenance
 from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState
@@ -21,6 +19,7 @@ from heroes_core.schedulers._slurm_accounting import (
     parse_sacct_usage,
     sacct_usage_argv,
 )
+from heroes_core.store import Base, Database
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -6,13 +6,14 @@ from decimal import Decimal as D
 import pytest
 
 from heroes_core.catalog import Application, Catalog
-from heroes_core.costs import Database, PriceBook, PriceModel
+from heroes_core.costs import PriceBook, PriceModel
 from heroes_core.decision.metadata import MetadataStore
 from heroes_core.decision.planner import PlanningInputs, build_problem, expected_queue_wait_s
 from heroes_core.decision.predict import Predictor
 from heroes_core.errors import SpecError
 from heroes_core.schedulers import SiteLoad
 from heroes_core.sites import SiteConfig, SiteLimits
+from heroes_core.store import Database
 from heroes_core.workflows import WorkflowSpec
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

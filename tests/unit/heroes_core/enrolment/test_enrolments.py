@@ -8,9 +8,8 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from heroes_core.costs.db import Database
-from heroes_core.costs.schema import Base
 from heroes_core.enrolment import Enrolments
+from heroes_core.store import Base, Database
 
 
 def test_migration_matches_the_model_and_rows_round_trip(tmp_path: Path) -> None:

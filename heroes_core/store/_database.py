@@ -1,4 +1,4 @@
-"""The project database: SQLite by default, PostgreSQL by URL, schema by Alembic.
+"""Engine and transactions: SQLite by default, PostgreSQL by URL, schema by Alembic.
 
 Budget operations must be atomic under concurrency. On PostgreSQL that is
 row locks (``SELECT ... FOR UPDATE``); SQLite has no row locks, so every
