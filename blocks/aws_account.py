@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, field_validator
 

@@ -47,7 +47,7 @@ class OCIAccount(Block):
             "key_content": self.private_key.get_secret_value(), "region": self.region,
         }
         try:
-            import oci
+            import oci  # type: ignore[import-untyped]
         except ImportError:  # the SDK is optional: only OCI flows need it
             return config
         oci.config.validate_config(config)

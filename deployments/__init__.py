@@ -9,6 +9,10 @@ the batch job on the centre.
 pull steps for a worker. A runner that "serves" such a deployment only updates
 it, keeping the pool and dropping its path, so its runs crash looking for code.
 Serving therefore refuses a name a work pool owns, unless told to take it over.
+
+Deployments are built with ``RunnerDeployment.from_flow``, the synchronous
+constructor: ``Flow.to_deployment`` hands back a coroutine instead when it is
+called from async code.
 """
 
 from __future__ import annotations
@@ -32,14 +36,14 @@ class DeploymentClashError(HeroesError):
 def user_deployments() -> list[RunnerDeployment]:
     """The user workflows, with their descriptions and tags for the UI."""
     return [
-        run_job.to_deployment(
-            name="run-job",
+        RunnerDeployment.from_flow(
+            run_job, name="run-job",
             description="Run one containerised job on an HPC centre, with data staged through "
                         "the central archive.",
             tags=["heroes", "user"],
         ),
-        run_workflow.to_deployment(
-            name="run-workflow",
+        RunnerDeployment.from_flow(
+            run_workflow, name="run-workflow",
             description="Place a DAG of jobs across centres (time, cost, energy goals), let the "
                         "user accept or move jobs, run it and compare predicted with actual.",
             tags=["heroes", "user"],
@@ -50,15 +54,15 @@ def user_deployments() -> list[RunnerDeployment]:
 def architecture_deployments() -> list[RunnerDeployment]:
     """Administrative workflows: scheduled budget checks and on-demand billing reports."""
     return [
-        watch_budgets.to_deployment(
-            name="watch-budgets", interval=300, tags=["heroes", "costs"],
+        RunnerDeployment.from_flow(
+            watch_budgets, name="watch-budgets", interval=300, tags=["heroes", "costs"],
             description="Every 5 minutes: emit heroes.budget.threshold-crossed at 80% and 100%, "
                         "release reservations of crashed workflows."),
-        billing_report.to_deployment(
-            name="billing-report", tags=["heroes", "costs"],
+        RunnerDeployment.from_flow(
+            billing_report, name="billing-report", tags=["heroes", "costs"],
             description="Consolidate an organisation's consumption; table artifact and CSV export."),
-        decision_dashboard.to_deployment(
-            name="decision-dashboard", tags=["heroes", "decision"],
+        RunnerDeployment.from_flow(
+            decision_dashboard, name="decision-dashboard", tags=["heroes", "decision"],
             description="Predicted vs actual time, cost and energy per site and per application."),
     ]
 
