@@ -36,12 +36,12 @@ from heroes_core.decision.placement import (
     PlacementProblem,
     PlacementResult,
     Weights,
+    compile_problem,
     evaluate,
+    greedy,
     prove_bound,
     solve,
 )
-from heroes_core.decision.placement_heuristics import greedy
-from heroes_core.decision.placement_instance import compile_problem
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from collections import deque
 
 import numpy as np
 
-from heroes_core.decision.placement_heuristics import better, neighbours, option_scores, repair
-from heroes_core.decision.placement_instance import FloatArray, Instance, IntArray, restrict
-from heroes_core.decision.placement_milp import ModelSpec, solve_milp
-from heroes_core.decision.placement_plan import Evaluation, evaluate_choice
+from heroes_core.decision.placement._heuristics import better, neighbours, option_scores, repair
+from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray, restrict
+from heroes_core.decision.placement._milp import ModelSpec, solve_milp
+from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
 
 #: Options freed per neighbourhood: measured at 100 x 20, 600 finds better plans in 10 s than 1,000 or 1,500
 #: (more, smaller steps); sub-MILPs of this size solve in well under a second.

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from heroes_core.decision.placement_types import Job, PlacementProblem, Violation
+from heroes_core.decision.placement._problem import Job, PlacementProblem, Violation
 from heroes_core.errors import SpecError
 
 FloatArray = NDArray[np.float64]

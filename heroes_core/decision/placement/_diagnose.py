@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 
-from heroes_core.decision.placement_instance import Instance
-from heroes_core.decision.placement_milp import ModelSpec, solve_milp
-from heroes_core.decision.placement_plan import evaluate_choice
-from heroes_core.decision.placement_types import Violation
+from heroes_core.decision.placement._instance import Instance
+from heroes_core.decision.placement._milp import ModelSpec, solve_milp
+from heroes_core.decision.placement._plan import evaluate_choice
+from heroes_core.decision.placement._problem import Violation
 
 _TOL = 1e-6
 

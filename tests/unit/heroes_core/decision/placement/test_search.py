@@ -14,13 +14,13 @@ from heroes_core.decision.placement import (
     Option,
     PlacementProblem,
     Weights,
+    compile_problem,
+    greedy,
     prove_bound,
     solve,
 )
-from heroes_core.decision.placement_heuristics import greedy
-from heroes_core.decision.placement_instance import compile_problem
-from heroes_core.decision.placement_plan import evaluate_choice
-from heroes_core.decision.placement_search import within_limits
+from heroes_core.decision.placement._plan import evaluate_choice
+from heroes_core.decision.placement._search import within_limits
 
 
 def chain_problem(**limits: float) -> PlacementProblem:

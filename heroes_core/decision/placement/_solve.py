@@ -17,7 +17,7 @@ Semantics (shared by :func:`solve` and :func:`evaluate`):
 
 Objectives: ``time`` minimises makespan, ``price`` cost, ``energy`` energy, ``weighted``
 minimises ``sum(w_c * value_c / ideal_c) / sum(w)`` where ``ideal_c`` is the proven best value
-of criterion c on its own (see :func:`~heroes_core.decision.placement_instance.ideal_bounds`), so
+of criterion c on its own (see :func:`~heroes_core.decision.placement._instance.ideal_bounds`), so
 weights compare relative losses. Ties are broken towards the faster, then cheaper, then
 less energy-hungry plan by tiny extra terms, and otherwise by option order: the same input
 gives the same plan.
@@ -26,7 +26,7 @@ How it solves (measured on the test bed, see TESTBED-NOTES "placement ILPs"): he
 first (per-job greedy and best single site, each repaired to fit the limits), then the
 compact MILP on HiGHS, warm-started from the best heuristic plan and capped by the wall
 clock, whose dual bound is the proven ``lower_bound``. An infeasible problem is diagnosed
-(:mod:`~heroes_core.decision.placement_diagnose`) into the limits that cannot hold and by how much.
+(:mod:`~heroes_core.decision.placement._diagnose`) into the limits that cannot hold and by how much.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from heroes_core.decision.placement_diagnose import diagnose
-from heroes_core.decision.placement_heuristics import (
+from heroes_core.decision.placement._diagnose import diagnose
+from heroes_core.decision.placement._heuristics import (
     best_of,
     better,
     critical_jobs,
@@ -47,42 +47,20 @@ from heroes_core.decision.placement_heuristics import (
     option_scores,
     single_site_plans,
 )
-from heroes_core.decision.placement_instance import Instance, compile_problem, ideal_bounds
-from heroes_core.decision.placement_milp import MilpOutcome, MilpStatus, ModelSpec, model_columns, solve_milp
-from heroes_core.decision.placement_plan import Evaluation, edge_arrays, evaluate_choice
-from heroes_core.decision.placement_search import lns, rens, round_relaxation, within_limits
-from heroes_core.decision.placement_types import (
-    Constraints,
-    Edge,
-    Job,
+from heroes_core.decision.placement._instance import Instance, compile_problem, ideal_bounds
+from heroes_core.decision.placement._milp import MilpOutcome, MilpStatus, ModelSpec, model_columns, solve_milp
+from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
+from heroes_core.decision.placement._problem import (
     JobChoice,
-    Network,
-    Option,
     PlacementProblem,
     PlacementResult,
     Status,
-    Strategy,
     Violation,
-    Weights,
 )
+from heroes_core.decision.placement._search import lns, rens, round_relaxation, within_limits
 from heroes_core.errors import SpecError
 
-__all__ = [
-    "Constraints",
-    "Edge",
-    "Job",
-    "JobChoice",
-    "Network",
-    "Option",
-    "PlacementProblem",
-    "PlacementResult",
-    "Strategy",
-    "Violation",
-    "Weights",
-    "evaluate",
-    "prove_bound",
-    "solve",
-]
+__all__ = ["evaluate", "prove_bound", "solve"]
 
 #: Wall-clock reserved after the MILP for building the answer (schedule, runners-up, explanations).
 _ANSWER_S = 0.15

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from heroes_core.decision.placement_instance import FloatArray, Instance, IntArray
-from heroes_core.decision.placement_plan import Evaluation, evaluate_choice
+from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray
+from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
 
 _EPS = 1e-12
 #: Repair rounds before giving up: each round covers every violated limit's whole excess, so a few suffice

@@ -29,8 +29,8 @@ from typing import Literal
 import highspy
 import numpy as np
 
-from heroes_core.decision.placement_instance import FloatArray, Instance, IntArray
-from heroes_core.decision.placement_plan import schedule
+from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray
+from heroes_core.decision.placement._plan import schedule
 
 MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
 

@@ -3,7 +3,7 @@
 Numbers are plain floats: the solver works in floating point and the ledger, not
 the placement, is where money is kept exact. Checks that need to name a job or an
 edge (negative numbers, cycles, unknown endpoints) are done by
-:func:`heroes_core.decision.placement_instance.validate` rather than by field
+:func:`heroes_core.decision.placement._instance.validate` rather than by field
 constraints, so the error says *which* job is wrong instead of "value must be >= 0".
 """
 

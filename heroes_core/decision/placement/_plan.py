@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heroes_core.decision.placement_instance import TOLERANCE, FloatArray, Instance, IntArray
-from heroes_core.decision.placement_types import Violation
+from heroes_core.decision.placement._instance import TOLERANCE, FloatArray, Instance, IntArray
+from heroes_core.decision.placement._problem import Violation
 
 
 @dataclass(frozen=True)
