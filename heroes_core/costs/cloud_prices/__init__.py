@@ -607,6 +607,3 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(fetched {result.fetched_at:%Y-%m-%d %H:%M} UTC)")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

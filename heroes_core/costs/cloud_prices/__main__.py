@@ -1,0 +1,7 @@
+"""``python -m heroes_core.costs.cloud_prices refresh``: the price refresh command."""
+
+import sys
+
+from heroes_core.costs.cloud_prices import main
+
+sys.exit(main())
