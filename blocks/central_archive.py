@@ -6,10 +6,10 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr, field_validator
+from pydantic import SecretStr
 
-from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL
-from heroes_core.data import S3Endpoint, check_bucket_template
+from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL, core_setting
+from heroes_core.data import S3Endpoint
 
 
 class CentralArchive(Block):
@@ -33,23 +33,15 @@ class CentralArchive(Block):
     archive.s3_client().list_buckets()
     """
 
-    endpoint_url: str = Field(description="S3 endpoint URL, e.g. https://s3.example.org.")
-    access_key_id: str = Field(description="S3 access key id of the HEROES archive account.")
-    secret_access_key: SecretStr = Field(description="S3 secret access key of the archive account.")
-    region: str = Field(default="us-east-1", description="S3 region name.")
-    bucket_template: str = Field(
-        default="heroes-{organisation}",
-        description="How an organisation's bucket is named; '{organisation}' is replaced (once).")
-
-    @field_validator("bucket_template")
-    @classmethod
-    def _one_bucket_per_organisation(cls, value: str) -> str:
-        return check_bucket_template(value)
+    # The core defines these settings (heroes_core.data.S3Endpoint).
+    endpoint_url: str = core_setting(S3Endpoint, "endpoint_url")
+    access_key_id: str = core_setting(S3Endpoint, "access_key_id")
+    secret_access_key: SecretStr = core_setting(S3Endpoint, "secret_access_key")
+    region: str = core_setting(S3Endpoint, "region")
+    bucket_template: str = core_setting(S3Endpoint, "bucket_template")  # checked as the core checks it
 
     def endpoint(self) -> S3Endpoint:
-        return S3Endpoint(endpoint_url=self.endpoint_url, access_key_id=self.access_key_id,
-                          secret_access_key=self.secret_access_key, region=self.region,
-                          bucket_template=self.bucket_template)
+        return S3Endpoint(**{name: getattr(self, name) for name in S3Endpoint.model_fields})
 
     def s3_client(self) -> Any:
         """A boto3 S3 client for this archive."""

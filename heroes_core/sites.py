@@ -7,15 +7,18 @@ live objects, sharing one SSH connection per site across the whole process.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from heroes_core.containers import ContainerRuntime, runtime_named
 from heroes_core.errors import SpecError
 from heroes_core.models import JobSpec
 from heroes_core.schedulers import Scheduler, scheduler_named
-from heroes_core.transport import LocalTransport, SSHConfig, Transport, shared_ssh_transport
+from heroes_core.transport import LocalTransport, SSHConfig, SSHSettings, Transport, shared_ssh_transport
+
+SchedulerName = Literal["slurm", "local"]
+RuntimeName = Literal["apptainer", "singularity", "charliecloud"]
 
 
 class SiteLimits(BaseModel):
@@ -23,9 +26,10 @@ class SiteLimits(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    max_cores_per_job: int = Field(default=1024, ge=1)
-    max_nodes_per_job: int = Field(default=64, ge=1)
-    max_time_limit_minutes: int = Field(default=24 * 60, ge=1)
+    max_cores_per_job: int = Field(default=1024, ge=1, description="Largest core count one job may ask.")
+    max_nodes_per_job: int = Field(default=64, ge=1, description="Largest node count one job may ask.")
+    max_time_limit_minutes: int = Field(
+        default=24 * 60, ge=1, description="Longest time limit, in minutes, one job may ask.")
 
 
 def image_root(value: str) -> str:
@@ -36,48 +40,47 @@ def image_root(value: str) -> str:
     return value.rstrip("/") or "/"
 
 
-class SiteConfig(BaseModel):
-    """Everything HEROES needs to know to run jobs on one centre."""
+ImageRoot = Annotated[str, AfterValidator(image_root)]
 
-    model_config = ConfigDict(frozen=True)
 
-    name: str
-    host: str
-    port: int = 22
-    user: str
-    private_key: SecretStr = SecretStr("")
-    host_keys: tuple[str, ...] = ()
-    known_hosts_path: str | None = None
-    transport: Literal["ssh", "local"] = "ssh"
-    scheduler: Literal["slurm", "local"] = "slurm"
-    partitions: tuple[str, ...] = ()
-    default_partition: str | None = None
-    work_root: str
-    container_runtime: Literal["apptainer", "singularity", "charliecloud"] = "apptainer"
-    image_cache_dir: str | None = None
-    # Jobs may only use image files inside one of these (after links are resolved on the
-    # centre); empty means <work_root>/images.
-    image_roots: tuple[str, ...] = ()
-    limits: SiteLimits = SiteLimits()
-    max_channels: int = 8
-    connect_timeout: float = 10.0
-    command_timeout: float = 60.0
+class SiteConfig(SSHSettings):
+    """Everything HEROES needs to know to run jobs on one centre.
 
-    @field_validator("image_roots")
-    @classmethod
-    def _image_roots(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(image_root(root) for root in value)
+    How to reach it comes from :class:`SSHSettings`; the rest is defined here, each
+    setting once. The HPC centre block's form takes its fields from these models.
+    """
+
+    name: str = Field(description="The centre's name in HEROES (its block's name).")
+    # A local transport needs no key.
+    private_key: SecretStr = Field(default=SecretStr(""),
+                                   description=SSHSettings.model_fields["private_key"].description)
+    transport: Literal["ssh", "local"] = Field(
+        default="ssh", description="How HEROES runs commands on the centre ('local': on this machine).")
+    scheduler: SchedulerName = Field(
+        default="slurm", description="Batch system on the centre ('local' runs background processes).")
+    partitions: tuple[str, ...] = Field(
+        default=(), description="Partitions (queues) HEROES may use; empty means any the centre offers.")
+    default_partition: str | None = Field(
+        default=None, description="Partition used when a job names none; None uses the scheduler's default.")
+    work_root: str = Field(description="Directory on the centre under which job directories are made.")
+    container_runtime: RuntimeName = Field(
+        default="apptainer", description="Container runtime installed on the centre's compute nodes.")
+    image_cache_dir: str | None = Field(
+        default=None, description="Where unpacked images are cached; defaults to <work_root>/.images.")
+    image_roots: tuple[ImageRoot, ...] = Field(
+        default=(),
+        description=("Directories on the centre where container images are published (absolute "
+                     "paths). A job's image must be a regular file inside one of them once "
+                     "symbolic links are resolved on the centre; empty means <work_root>/images."))
+    limits: SiteLimits = Field(default=SiteLimits(), description="What one job may ask of the centre.")
 
     def effective_image_roots(self) -> tuple[str, ...]:
         """The image roots in force: the configured ones, else ``<work_root>/images``."""
         return self.image_roots or (f"{self.work_root.rstrip('/')}/images",)
 
     def ssh_config(self) -> SSHConfig:
-        return SSHConfig(site=self.name, host=self.host, port=self.port, user=self.user,
-                         private_key=self.private_key, host_keys=self.host_keys,
-                         known_hosts_path=self.known_hosts_path,
-                         connect_timeout=self.connect_timeout,
-                         command_timeout=self.command_timeout, max_channels=self.max_channels)
+        """The centre's SSH connection settings, its errors naming the centre."""
+        return SSHConfig(site=self.name, **{name: getattr(self, name) for name in SSHSettings.model_fields})
 
 
 @dataclass

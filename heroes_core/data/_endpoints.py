@@ -9,8 +9,9 @@ so no user's prefix can ever be ``_heroes/``.
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from heroes_core.errors import SpecError
 from heroes_core.models import ORGANISATION_PATTERN, UserArea
@@ -20,21 +21,43 @@ HEROES_PREFIX = "_heroes"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
+def check_bucket_template(template: str) -> str:
+    """A bucket template names one bucket per organisation and nothing else.
+
+    The organisation is put in exactly once and as is (organisation names are
+    already lower-case and bucket-safe), so two organisations never share a
+    bucket: ``ACME`` and ``acme`` cannot both exist.
+    """
+    if template.count("{organisation}") != 1 or template.replace("{organisation}", "").count("{"):
+        raise ValueError(f"bucket template {template!r} must contain '{{organisation}}' exactly once "
+                         "and no other placeholder")
+    example = template.format(organisation="a" * 40)
+    if not _BUCKET.fullmatch(example) or "--" in template.replace("{organisation}", ""):
+        raise ValueError(f"bucket template {template!r} does not make valid S3 bucket names "
+                         "(lower-case letters, digits and '-', at most 63 characters)")
+    return template
+
+
+# A bucket template, checked wherever one is given.
+BucketTemplate = Annotated[str, AfterValidator(check_bucket_template)]
+
+
 class S3Endpoint(BaseModel):
-    """The central archive: an S3 service and how buckets are named."""
+    """The central archive: an S3 service and how buckets are named.
+
+    Each setting is described here once; the central archive block's form takes its
+    fields from this model.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    endpoint_url: str
-    access_key_id: str
-    secret_access_key: SecretStr
-    region: str = "us-east-1"
-    bucket_template: str = Field(default="heroes-{organisation}")
-
-    @field_validator("bucket_template")
-    @classmethod
-    def _one_bucket_per_organisation(cls, value: str) -> str:
-        return check_bucket_template(value)
+    endpoint_url: str = Field(description="S3 endpoint URL, e.g. https://s3.example.org.")
+    access_key_id: str = Field(description="S3 access key id of the HEROES archive account.")
+    secret_access_key: SecretStr = Field(description="S3 secret access key of the archive account.")
+    region: str = Field(default="us-east-1", description="S3 region name.")
+    bucket_template: BucketTemplate = Field(
+        default="heroes-{organisation}",
+        description="How an organisation's bucket is named; '{organisation}' is replaced (once).")
 
     def bucket_for(self, organisation: str) -> str:
         """The organisation's bucket; a name that could share or escape a bucket is refused."""
@@ -57,23 +80,6 @@ class S3Endpoint(BaseModel):
 
     def job_prefix(self, area: UserArea, key: str) -> str:
         return f"{self.user_prefix(area)}/jobs/{key}"
-
-
-def check_bucket_template(template: str) -> str:
-    """A bucket template names one bucket per organisation and nothing else.
-
-    The organisation is put in exactly once and as is (organisation names are
-    already lower-case and bucket-safe), so two organisations never share a
-    bucket: ``ACME`` and ``acme`` cannot both exist.
-    """
-    if template.count("{organisation}") != 1 or template.replace("{organisation}", "").count("{"):
-        raise ValueError(f"bucket template {template!r} must contain '{{organisation}}' exactly once "
-                         "and no other placeholder")
-    example = template.format(organisation="a" * 40)
-    if not _BUCKET.fullmatch(example) or "--" in template.replace("{organisation}", ""):
-        raise ValueError(f"bucket template {template!r} does not make valid S3 bucket names "
-                         "(lower-case letters, digits and '-', at most 63 characters)")
-    return template
 
 
 class SFTPEndpoint(BaseModel):

@@ -4,6 +4,7 @@ from heroes_core.transport._base import CommandResult, Transport, shell_join
 from heroes_core.transport._local import LocalTransport
 from heroes_core.transport._ssh import (
     SSHConfig,
+    SSHSettings,
     SSHTransport,
     fingerprint,
     parse_host_key_line,
@@ -14,6 +15,7 @@ __all__ = [
     "CommandResult",
     "LocalTransport",
     "SSHConfig",
+    "SSHSettings",
     "SSHTransport",
     "Transport",
     "fingerprint",

@@ -65,21 +65,40 @@ REVOKED = "@revoked"
 HostKey = tuple[str, str]
 
 
-class SSHConfig(BaseModel):
-    """Everything needed to reach one centre as its HEROES service account."""
+class SSHSettings(BaseModel):
+    """How HEROES reaches a centre's login node as its service account.
+
+    Each setting (default, bounds, description) is defined here once: :class:`SSHConfig`
+    (one connection) and ``heroes_core.sites.SiteConfig`` (a whole centre) extend this
+    model, and the HPC centre block's form takes its fields from them.
+    """
 
     model_config = ConfigDict(frozen=True)
 
+    host: str = Field(description="Login node host name or address.")
+    port: int = Field(default=22, ge=1, le=65535, description="SSH port of the login node.")
+    user: str = Field(description="The centre's HEROES service account (an unprivileged user).")
+    private_key: SecretStr = Field(
+        description="Private SSH key of the service account (OpenSSH or PEM format, unencrypted).")
+    host_keys: tuple[str, ...] = Field(
+        default=(),
+        description=("Pinned public host keys of the login node, as printed by `ssh-keyscan` "
+                     "(e.g. 'ssh-ed25519 AAAA...'); a key marked '@revoked' is refused."))
+    known_hosts_path: str | None = Field(
+        default=None,
+        description="Optional known_hosts file with the pinned host key, instead of giving the key itself.")
+    max_channels: int = Field(
+        default=8, ge=1, le=64,
+        description="Concurrent SSH channels on the one connection; keep below sshd's MaxSessions.")
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for the SSH connection.")
+    command_timeout: float = Field(
+        default=DEFAULT_COMMAND_TIMEOUT, gt=0, description="Seconds to wait for one remote command.")
+
+
+class SSHConfig(SSHSettings):
+    """One SSH connection: the settings, the site its errors name, and how it reconnects."""
+
     site: str
-    host: str
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str
-    private_key: SecretStr
-    host_keys: tuple[str, ...] = ()
-    known_hosts_path: str | None = None
-    connect_timeout: float = 10.0
-    command_timeout: float = DEFAULT_COMMAND_TIMEOUT
-    max_channels: int = Field(default=8, ge=1, le=64)
     reconnect_attempts: int = Field(default=5, ge=1)
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
