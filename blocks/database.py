@@ -20,7 +20,7 @@ class HeroesDatabase(Block):
     _block_type_name = "HEROES Database"
     _block_type_slug = "heroes-database"
     _logo_url = LOGO_BASE_URL + "database.png"  # type: ignore[assignment]
-    _documentation_url = DOCS_URL + "#costs-and-budgets"  # type: ignore[assignment]
+    _documentation_url = DOCS_URL + "#the-project-database"  # type: ignore[assignment]
     _description = "The HEROES project database: prices, budgets and the consumption ledger."
     _code_example = """
     from heroes.blocks import HeroesDatabase

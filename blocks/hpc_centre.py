@@ -21,7 +21,7 @@ class HPCCentre(Block):
     _block_type_name = "HEROES HPC Centre"
     _block_type_slug = "heroes-hpc-centre"
     _logo_url = LOGO_BASE_URL + "hpc_centre.png"  # type: ignore[assignment]
-    _documentation_url = DOCS_URL + "#register-a-centre"  # type: ignore[assignment]
+    _documentation_url = DOCS_URL + "#hpc-centres"  # type: ignore[assignment]
     _description = "An HPC centre (Slurm over SSH) where HEROES runs containerised jobs."
     _code_example = """
     from heroes.blocks import HPCCentre

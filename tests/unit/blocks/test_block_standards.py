@@ -37,8 +37,12 @@ def packaged_logos(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(suite, "urlopen", open_packaged)
 
 
-@pytest.mark.parametrize("block", [HPCCentre, CentralArchive, HeroesDatabase, ApplicationCatalog,
-                                   AWSAccount, OCIAccount])
+# Every block the collection registers, found as `prefect block register -m heroes.blocks` finds them.
+BLOCKS = [block for name in heroes.blocks.__all__
+          if isinstance(block := getattr(heroes.blocks, name), type) and issubclass(block, Block)]
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=lambda block: block.__name__)
 class TestAllBlocksAdhereToStandards(BlockStandardTestSuite):
     @pytest.fixture
     def block(self, block: type[Block]) -> type[Block]:
