@@ -134,9 +134,9 @@ def bind_limits(problem: PlacementProblem, shape: Shape) -> PlacementProblem:
     DAG instances (weighted time/cost): the budget is a quarter of the way from the unconstrained
     plan's cost down to the cheapest plan's, so the unconstrained plan breaks it; the deadline is
     a quarter of the way from the fastest plan within that budget to the best plan under the budget
-    alone, so that plan breaks it, while the fastest plan within budget meets both. Setting the
-    deadline at the best plan's own makespan left so few plans that none was found in 10 s
-    (measured); at 1,000 jobs the "time" solve is weak, so that deadline binds less (see the table).
+    alone, so that plan breaks it, while the fastest plan within budget meets both. The deadline is
+    not the best plan's own makespan: that leaves so few plans that a capped solve may find none.
+    At 1,000 jobs the "time" solve is weak, so that deadline binds less (see the table).
     Bulk instances (energy) get a budget halfway between the cheapest and the greenest plan's cost
     and per-site capacities of 1.5x their share of the jobs' smallest core counts.
     """
@@ -327,8 +327,8 @@ def main() -> None:
     for shape in [s for s in shapes if args.only in (None, s.name)]:
         if not shape.pairwise and shape.dag:
             print(
-                f"# {shape.name}: pairwise baseline skipped: ~3 million pair variables (43 s and 3 GB "
-                "just to build, TESTBED-NOTES)"
+                f"# {shape.name}: pairwise baseline skipped: ~3 million pair variables, too many to build "
+                "within the cap"
             )
         run_shape(shape, seeds if shape.jobs < 1000 else seeds[:1], rows, reference_s)
     print(json.dumps(summary(rows)))

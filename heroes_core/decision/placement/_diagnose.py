@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+from heroes_core.decision.placement import _violations as violations
 from heroes_core.decision.placement._instance import Instance
 from heroes_core.decision.placement._milp import ModelSpec, solve_milp
 from heroes_core.decision.placement._plan import evaluate_choice
@@ -34,24 +35,10 @@ def diagnose(inst: Instance, *, deadline: float) -> list[Violation]:
     out: list[Violation] = []
     cheapest = _least(inst, (0.0, 1.0, 0.0), deadline, budget=False, with_deadline=False)
     if budget is not None and cheapest > budget * (1 + _TOL):
-        out.append(
-            Violation(
-                constraint="budget",
-                needed=cheapest,
-                available=budget,
-                detail=f"the cheapest plan costs at least {cheapest:.2f} > budget {budget:.2f}",
-            )
-        )
+        out.append(violations.limit("budget", cheapest, budget, claim="every plan costs at least"))
     fastest = _least(inst, (1.0, 0.0, 0.0), deadline, budget=False, with_deadline=False)
     if limit is not None and fastest > limit * (1 + _TOL):
-        out.append(
-            Violation(
-                constraint="deadline",
-                needed=fastest,
-                available=limit,
-                detail=f"the fastest plan takes at least {fastest:.1f} s > deadline {limit:.1f} s",
-            )
-        )
+        out.append(violations.limit("deadline", fastest, limit, claim="every plan takes at least"))
     if out or budget is None or limit is None:
         return out
     return _joint(inst, deadline, budget, limit)
@@ -62,15 +49,7 @@ def _joint(inst: Instance, deadline: float, budget: float, limit: float) -> list
     if not (math.isfinite(price) and price > budget * (1 + _TOL)):
         return []  # not proven in the time left: the caller reports the time limit instead
     makespan = _least(inst, (1.0, 0.0, 0.0), deadline, budget=True, with_deadline=False)
-    joint = Violation(
-        constraint="budget+deadline",
-        needed=price,
-        available=budget,
-        detail=f"budget and deadline cannot both hold: the cheapest plan meeting the deadline of "
-        f"{limit:.1f} s costs at least {price:.2f} > budget {budget:.2f}; the fastest plan "
-        f"within the budget takes at least {makespan:.1f} s",
-    )
-    return [joint]
+    return [violations.budget_and_deadline(price, budget, limit, makespan)]
 
 
 def _least(
@@ -106,14 +85,6 @@ def _resource_overflow(inst: Instance, deadline: float) -> list[Violation]:
             if kind == "capacity"
             else float(inst.seats[inst.licence_names.index(what)])
         )
-        unit = "cores" if kind == "capacity" else "seats"
-        out.append(
-            Violation(
-                constraint=name,
-                needed=available + slack,
-                available=available,
-                detail=f"{what} has {available:.0f} {unit}; the plan that overflows the "
-                f"limits least still needs {available + slack:.0f} there",
-            )
-        )
+        claim = "the plan that overflows the limits least still needs"
+        out.append(violations.limit(name, available + slack, available, claim=claim))
     return out

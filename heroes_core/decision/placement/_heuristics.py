@@ -1,9 +1,8 @@
 """Fast plans: a per-job greedy and "everything on one site", each repaired until it fits the limits.
 
-They exist for two reasons measured on the test bed: a MILP solver needs a good incumbent
-to prune early (and a capped solve must always have *some* plan to return), and
-"best single site" alone is within ~5% of optimal on 100-job workflows because it pays
-no transfer time and no egress.
+They exist for two reasons: a MILP solver needs a good incumbent to prune early (and a
+capped solve must always have *some* plan to return), and "best single site" is often
+close to optimal on workflows that move data, because it pays no transfer time and no egress.
 
 Repair moves one job at a time to the option that buys the most of the violated resource
 (money, seconds on the critical path, cores, licence seats) per unit of objective lost.
@@ -24,7 +23,7 @@ MAX_ROUNDS = 60
 
 def option_scores(inst: Instance) -> FloatArray:
     """Each option's stand-alone contribution to the objective (time counted as if on the critical path)."""
-    a, b, g = (c + t for c, t in zip(inst.coef, inst.tie, strict=True))
+    a, b, g = inst.score_coef
     score: FloatArray = a * (inst.time + inst.in_time) + b * inst.cost + g * inst.energy
     return score
 
@@ -62,7 +61,7 @@ def repair(
     unit of score lost, one per job) until they cover the excess, then re-evaluates the plan: one
     evaluation per round rather than per move keeps this linear enough for 1,000-job workflows.
     Jobs moved in one round are never neighbours, so each move's egress and transfer estimate
-    holds (neighbours moving together oscillated around 1,130 against a budget of 740).
+    holds: two neighbours moving at once can undo each other's saving, and the plan oscillates.
     """
     choice = choice.copy()
     job_of = inst.job_of()
@@ -132,8 +131,8 @@ def _resource_gain(
 ) -> FloatArray | None:
     """How much of the violated resource each option frees if its job switches to it."""
     if constraint == "budget":
-        # egress counts: at 1,000 jobs the per-job cheapest options can still break the budget by
-        # their egress alone (measured: 1,046 against 740, while the cheapest plan costs 581)
+        # egress counts: on large workflows the per-job cheapest options can break the budget by
+        # their egress alone, while co-locating jobs meets it
         price = inst.cost + local_egress(inst, ev.choice)
         gain: FloatArray = price[current] - price
         return gain
@@ -194,3 +193,11 @@ def better(a: Evaluation, b: Evaluation) -> bool:
 def best_of(plans: list[Evaluation]) -> Evaluation:
     """Feasible plans first, then lowest score, then the earliest in the list (deterministic)."""
     return min(plans, key=lambda ev: (not ev.feasible, ev.score))
+
+
+def keep_better(inst: Instance, incumbent: Evaluation, choice: IntArray | None) -> Evaluation:
+    """``choice`` where it beats ``incumbent``, else ``incumbent`` (``choice`` is ``None``: no plan found)."""
+    if choice is None:
+        return incumbent
+    found = evaluate_choice(inst, choice)
+    return found if better(found, incumbent) else incumbent

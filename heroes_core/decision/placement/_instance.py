@@ -13,12 +13,13 @@ Compiling does three things once, so that every heuristic, model and check agree
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from heroes_core.decision.placement import _violations as violations
 from heroes_core.decision.placement._problem import Job, PlacementProblem, Violation
 from heroes_core.errors import SpecError
 
@@ -188,6 +189,20 @@ class Instance:
         """Whether makespan enters the objective or a constraint (otherwise start times are not modelled)."""
         return self.coef[0] > 0 or self.deadline is not None
 
+    @property
+    def score_coef(self) -> tuple[float, float, float]:
+        """Coefficients of the score, the objective plus tie-breaking terms: what the solvers minimise."""
+        a, b, g = (c + t for c, t in zip(self.coef, self.tie, strict=True))
+        return (a, b, g)
+
+    def choice_for(self, assignment: Mapping[str, int]) -> IntArray:
+        """The plan (an option index k per job) that gives each job id the option at its given index."""
+        choice = np.zeros(self.n, dtype=np.int64)
+        for i, job_id in enumerate(self.job_ids):
+            k = np.arange(self.begin[i], self.begin[i + 1])
+            choice[i] = k[self.original[k] == assignment[job_id]][0]
+        return choice
+
     def weighted(self, makespan: float, cost: float, energy: float, *, tie: bool = False) -> float:
         a, b, g = self.coef
         value = a * makespan + b * cost + g * energy
@@ -213,12 +228,12 @@ def compile_problem(problem: PlacementProblem, *, keep_unusable: bool = False) -
     transfer, egress = _network_matrices(problem, sites)
     rows: list[tuple[int, int, float, float, float, float, float, int, float]] = []  # last: usable
     begin = [0]
-    violations: list[Violation] = []
+    job_violations: list[Violation] = []
     for job_id in order:
         job = jobs[job_id]
         usable, violation = _usable_options(job, problem)
         if violation is not None:
-            violations.append(violation)
+            job_violations.append(violation)
         src = site_index.get(job.input_site) if job.input_site else None
         for index in range(len(job.options)) if keep_unusable else usable:
             o = job.options[index]
@@ -270,7 +285,7 @@ def compile_problem(problem: PlacementProblem, *, keep_unusable: bool = False) -
         coef=(0.0, 0.0, 0.0),
         tie=(0.0, 0.0, 0.0),
         norms=(1.0, 1.0, 1.0),
-        job_violations=violations,
+        job_violations=job_violations,
     )
     return _with_objective(partial)
 
@@ -308,55 +323,9 @@ def _usable_options(job: Job, problem: PlacementProblem) -> tuple[list[int], Vio
     for name, keep in filters:
         kept = [k for k in left if keep(k)]
         if not kept:
-            return [], _job_violation(name, job, left, problem)
+            return [], violations.job_cannot_run(name, job, left, cons)
         left = kept
     return left, None
-
-
-def _job_violation(name: str, job: Job, left: list[int], problem: PlacementProblem) -> Violation:
-    opts = [job.options[k] for k in left]
-    cons = problem.constraints
-    if name == "no_option":
-        reasons = "; ".join(f"option {k} ({o.site}): {o.infeasible_reason}" for k, o in enumerate(opts))
-        return Violation(
-            constraint=f"no_option:{job.id}",
-            needed=1,
-            available=0,
-            detail=f"job {job.id!r} has no usable option: {reasons}",
-        )
-    if name == "gpus":
-        most = max(o.gpus for o in opts)
-        return Violation(
-            constraint=f"gpus:{job.id}",
-            needed=job.required_gpus,
-            available=most,
-            detail=f"job {job.id!r} needs {job.required_gpus} GPUs; its options offer at most {most}",
-        )
-    if name == "allowed_sites":
-        offered = sorted({o.site for o in opts})
-        allowed = sorted(cons.allowed_sites or ())
-        return Violation(
-            constraint=f"allowed_sites:{job.id}",
-            needed=1,
-            available=0,
-            detail=f"job {job.id!r} runs only on {offered}, none of them allowed ({allowed})",
-        )
-    if name == "capacity":
-        o = min(opts, key=lambda o: o.cores)
-        cap = cons.site_capacity_cores[o.site]
-        return Violation(
-            constraint=f"capacity:{o.site}",
-            needed=o.cores,
-            available=cap,
-            detail=f"job {job.id!r} needs at least {o.cores} cores; {o.site} has {cap}",
-        )
-    names = sorted({o.licence or "" for o in opts})
-    return Violation(
-        constraint=f"licence:{names[0]}",
-        needed=1,
-        available=0,
-        detail=f"job {job.id!r} needs a seat of {names}; none is available",
-    )
 
 
 def _with_objective(inst: Instance) -> Instance:

@@ -46,9 +46,8 @@ class ModelSpec:
     elastic: bool = False  # resource rows get a penalised slack (which rows bind, by how much)
     integral: bool = True
     rel_gap: float = 1e-6
-    # HiGHS restarts after fixing columns at the root; on models of a few hundred options the
-    # restarts are most of the time to proof (20 x 10 with binding limits: 1.6-2.7 s with, 0.6-0.9 s
-    # without), on 100 x 20 they pay off (a higher bound at 10 s)
+    # HiGHS restarts after fixing columns at the root: on models of a few hundred options the
+    # restarts are most of the time to proof, on larger ones they pay off with a higher bound
     restart: bool = True
 
 
@@ -338,14 +337,15 @@ def _outcome(h: highspy.Highs, inst: Instance, layout: _Layout, spec: ModelSpec)
         bound = info.objective_function_value if status == highspy.HighsModelStatus.kOptimal else -math.inf
     if values is None:
         return MilpOutcome("unknown", None, bound)
-    choice = _choice(inst, values[: layout.num_x])
+    choice = choice_of(inst, values[: layout.num_x])
     slack = {name: float(values[col]) for name, col in layout.slack.items()}
     proven = status == highspy.HighsModelStatus.kOptimal
     return MilpOutcome("optimal" if proven else "feasible", choice, bound, slack, values[: layout.num_x])
 
 
-def _choice(inst: Instance, x: FloatArray) -> IntArray:
-    """Largest x per job (exactly one is 1 in an integral solution)."""
+def choice_of(inst: Instance, x: FloatArray) -> IntArray:
+    """Each job's option with the largest x: the plan of an integral solution (where exactly one is 1),
+    a rounding of a relaxed one."""
     return np.array(
         [int(inst.begin[i]) + int(np.argmax(x[inst.begin[i] : inst.begin[i + 1]])) for i in range(inst.n)],
         dtype=np.int64,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from heroes_core.decision.placement import _violations as violations
 from heroes_core.decision.placement._instance import TOLERANCE, FloatArray, Instance, IntArray
 from heroes_core.decision.placement._problem import Violation
 
@@ -84,47 +85,16 @@ def plan_violations(inst: Instance, choice: IntArray, makespan: float, cost: flo
     out: list[Violation] = []
     budget, deadline = inst.budget, inst.deadline
     if budget is not None and cost > budget * (1 + TOLERANCE) + TOLERANCE:
-        out.append(
-            Violation(
-                constraint="budget",
-                needed=cost,
-                available=budget,
-                detail=f"the plan costs {cost:.2f}, {cost - budget:.2f} over the budget of {budget:.2f}",
-            )
-        )
+        out.append(violations.limit("budget", cost, budget, claim="the plan costs"))
     if deadline is not None and makespan > deadline * (1 + TOLERANCE) + TOLERANCE:
-        out.append(
-            Violation(
-                constraint="deadline",
-                needed=makespan,
-                available=deadline,
-                detail=f"the plan takes {makespan:.1f} s, {makespan - deadline:.1f} s past the "
-                f"deadline of {deadline:.1f} s",
-            )
-        )
-    used = np.bincount(inst.site[choice], weights=inst.cores[choice], minlength=len(inst.sites))
-    for s in np.flatnonzero(used > inst.capacity + TOLERANCE):
-        name = inst.sites[s]
-        out.append(
-            Violation(
-                constraint=f"capacity:{name}",
-                needed=float(used[s]),
-                available=float(inst.capacity[s]),
-                detail=f"the jobs placed on {name} need {used[s]:.0f} cores together; "
-                f"it offers {inst.capacity[s]:.0f}",
-            )
-        )
+        out.append(violations.limit("deadline", makespan, deadline, claim="the plan takes"))
+    cores = np.bincount(inst.site[choice], weights=inst.cores[choice], minlength=len(inst.sites))
+    for s in np.flatnonzero(cores > inst.capacity + TOLERANCE):
+        key, needed, available = f"capacity:{inst.sites[s]}", float(cores[s]), float(inst.capacity[s])
+        out.append(violations.limit(key, needed, available, claim="the plan needs"))
     lic = inst.licence[choice]
-    seats_used = np.bincount(lic[lic >= 0], minlength=len(inst.licence_names))
-    for n in np.flatnonzero(seats_used > inst.seats):
-        name = inst.licence_names[n]
-        out.append(
-            Violation(
-                constraint=f"licence:{name}",
-                needed=float(seats_used[n]),
-                available=float(inst.seats[n]),
-                detail=f"the plan uses {seats_used[n]} seats of licence {name}; "
-                f"{inst.seats[n]:.0f} are available",
-            )
-        )
+    seats = np.bincount(lic[lic >= 0], minlength=len(inst.licence_names))
+    for n in np.flatnonzero(seats > inst.seats):
+        key, needed, available = f"licence:{inst.licence_names[n]}", float(seats[n]), float(inst.seats[n])
+        out.append(violations.limit(key, needed, available, claim="the plan uses"))
     return out

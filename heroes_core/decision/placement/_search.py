@@ -1,145 +1,91 @@
-"""Improving a plan on instances too large for one MILP: relaxation rounding and neighbourhood search.
+"""Searching for the best plan within a wall-clock cap, the method chosen by model size.
 
-Measured here: at 1,000 jobs x 50 options the full model takes HiGHS over 30 s of presolve
-before its root LP, while the LP relaxation alone (simplex) solves in ~12 s and is within a
-few percent of the optimum (1.7% at 100 x 20). So large instances get:
+Heuristic plans come first (the per-job greedy and, when jobs exchange data, each site for
+every job), repaired to fit the limits: they are the incumbent every later step must beat,
+and what a capped solve returns when nothing better is found in time. Then:
 
-1. the LP relaxation, whose value is the proven lower bound;
-2. *rounding*: each job's largest LP value, then repaired to fit the limits;
-3. *RENS*: the MILP restricted to the options the LP uses (plus the incumbent's), usually a
-   small model because the LP is almost integral;
-4. *LNS* (the decomposition): repeatedly free a connected neighbourhood of jobs (a few
-   thousand options), fix all other jobs to the incumbent and solve that sub-MILP exactly;
-   fixed jobs keep their start times and egress in the model, so every improvement is real.
+* small models: one MILP on HiGHS, warm-started from the incumbent, until proven or capped;
+* larger ones: the LP relaxation (a proven bound), its rounding and RENS, then LNS
+  (:mod:`~heroes_core.decision.placement._improve`); when the full model is small enough for
+  HiGHS to get through its presolve within the cap, the warm-started full MILP then tightens
+  the bound, since LNS finds good plans fast but proves nothing.
+
+The models minimise the score (the objective plus tie-breaking terms, see
+``Instance.score_coef``); bounds are returned with the most the tie terms can add taken off,
+so they bound the objective itself.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections import deque
+from dataclasses import replace
 
 import numpy as np
 
-from heroes_core.decision.placement._heuristics import better, neighbours, option_scores, repair
-from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray, restrict
-from heroes_core.decision.placement._milp import ModelSpec, solve_milp
-from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
+from heroes_core.decision.placement._heuristics import best_of, better, greedy, keep_better, single_site_plans
+from heroes_core.decision.placement._improve import lns, rens, round_relaxation, within_limits
+from heroes_core.decision.placement._instance import Instance, IntArray
+from heroes_core.decision.placement._milp import MilpStatus, ModelSpec, model_columns, solve_milp
+from heroes_core.decision.placement._plan import Evaluation, edge_arrays
 
-#: Options freed per neighbourhood: measured at 100 x 20, 600 finds better plans in 10 s than 1,000 or 1,500
-#: (more, smaller steps); sub-MILPs of this size solve in well under a second.
-NEIGHBOURHOOD_OPTIONS = 600
-#: LP values below this are treated as zero when restricting to the relaxation's support.
-SUPPORT = 1e-3
-#: Shortest time worth giving a sub-MILP; below it, stop searching.
-MIN_STEP_S = 0.5
+#: Models with at most this many options go straight to one MILP, which HiGHS proves well within a cap.
+SMALL_MODEL_OPTIONS = 600
+#: Full models with more columns than this do not get through HiGHS's presolve within a cap: LNS only.
+FULL_MILP_COLUMNS = 60_000
 
 
-def round_relaxation(inst: Instance, x: FloatArray) -> Evaluation:
-    """Each job's option with the largest LP value, repaired to fit the limits."""
-    choice = np.array(
-        [int(inst.begin[i]) + int(np.argmax(x[inst.begin[i] : inst.begin[i + 1]])) for i in range(inst.n)],
-        dtype=np.int64,
-    )
-    return repair(inst, choice, option_scores(inst))
+def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpStatus]:
+    """The best plan found by ``deadline``, a proven lower bound on the objective, and the MILP's status
+    (``optimal`` only when the plan is proven best, ``infeasible`` when no plan exists)."""
+    plans = [greedy(inst), *(single_site_plans(inst) if inst.edges else [])]
+    best, bound, status = _by_size(inst, best_of(plans), deadline)
+    return best, bound - _tie_ceiling(inst), status
 
 
-def rens(
-    inst: Instance, spec: ModelSpec, x: FloatArray, incumbent: Evaluation, *, deadline: float
-) -> Evaluation:
-    """Best plan using only options the relaxation uses, or the incumbent's."""
-    keep = x > SUPPORT
-    keep[incumbent.choice] = True
-    return _solve_restricted(inst, spec, keep, incumbent, deadline)
+def prove(inst: Instance, incumbent: IntArray | None, *, deadline: float) -> float:
+    """A lower bound on the objective from the full MILP run until ``deadline``, warm-started from
+    ``incumbent``: how far a plan found under a short cap really is from optimal."""
+    outcome = solve_milp(inst, ModelSpec(objective=inst.score_coef), deadline=deadline, incumbent=incumbent)
+    return outcome.bound - _tie_ceiling(inst)
 
 
-def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> Evaluation:
-    """A plan that meets budget and deadline together, when the heuristics found none.
-
-    Under a tight budget *and* deadline, repairing one limit breaks the other, and HiGHS on the
-    weighted model may find no plan in 10 s (measured). The cheapest plan meeting the deadline
-    costs at most the budget whenever any plan meets both, and its cost-only model finds such
-    plans in 2-4 s at 100 x 20, so it is solved until its first plan within budget.
-    """
-    cost_first = ModelSpec(objective=(0.0, 1.0, 0.0), budget=False)
-    outcome = solve_milp(inst, cost_first, deadline=deadline, target=inst.budget)
-    if outcome.choice is None:
-        return incumbent
-    found = evaluate_choice(inst, outcome.choice)
-    return found if better(found, incumbent) else incumbent
-
-
-def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: float) -> Evaluation:
-    """Free one neighbourhood at a time (critical jobs first) until the deadline; keep every improvement."""
+def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluation, float, MilpStatus]:
+    """Best plan, proven bound on the score and MILP status (see the module docstring)."""
+    spec = ModelSpec(objective=inst.score_coef)
+    if len(inst.time) <= SMALL_MODEL_OPTIONS:
+        outcome = solve_milp(inst, replace(spec, restart=False), deadline=cap, incumbent=incumbent.choice)
+        return keep_better(inst, incumbent, outcome.choice), outcome.bound, outcome.status
+    relaxed = solve_milp(inst, replace(spec, integral=False), deadline=_share(cap, 0.5))
+    if relaxed.status == "infeasible":
+        return incumbent, math.inf, "infeasible"
     best = incumbent
-    adjacent = neighbours(inst)
-    for seeds in _seed_orders(inst, best):
-        improved = False
-        covered = np.zeros(inst.n, dtype=bool)
-        for seed in seeds:
-            if covered[seed]:
-                continue
-            if deadline - time.monotonic() < MIN_STEP_S:
-                return best
-            free = _neighbourhood(inst, adjacent, int(seed))
-            covered[free] = True
-            keep = np.zeros(len(inst.time), dtype=bool)
-            keep[best.choice] = True
-            for i in free:
-                keep[inst.begin[i] : inst.begin[i + 1]] = True
-            step_deadline = min(
-                deadline, time.monotonic() + max(MIN_STEP_S, (deadline - time.monotonic()) / 4)
-            )
-            found = _solve_restricted(inst, spec, keep, best, step_deadline)
-            if better(found, best):
-                best, improved = found, True
-        if not improved:
-            return best
-    return best
+    if relaxed.x is not None:
+        rounded = round_relaxation(inst, relaxed.x)
+        best = rounded if better(rounded, best) else best
+        best = rens(inst, spec, relaxed.x, best, deadline=_share(cap, 0.4))
+    if model_columns(inst) > FULL_MILP_COLUMNS:
+        return lns(inst, spec, best, deadline=cap), relaxed.bound, "feasible"
+    if not best.feasible:
+        best = within_limits(inst, best, deadline=_share(cap, 0.5))
+    best = lns(inst, spec, best, deadline=_share(cap, 0.4))
+    outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
+    return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status
 
 
-def _seed_orders(inst: Instance, start: Evaluation) -> list[IntArray]:
-    """Passes over the jobs: latest finishers first (they set the makespan), then the rest."""
-    order = np.argsort(-start.finish, kind="stable")
-    return [order, order[::-1].copy(), order]
+def _share(cap: float, fraction: float) -> float:
+    """A deadline ``fraction`` of the way from now to ``cap``."""
+    now = time.monotonic()
+    return now + fraction * max(cap - now, 0.0)
 
 
-def _neighbourhood(inst: Instance, adjacent: list[list[int]], seed: int) -> list[int]:
-    """Jobs reached from ``seed`` breadth-first along edges (either way) up to the option budget."""
-    sizes = np.diff(inst.begin)
-    picked: list[int] = []
-    seen = {seed}
-    queue = deque([seed])
-    total = 0
-    while queue and total < NEIGHBOURHOOD_OPTIONS:
-        i = queue.popleft()
-        picked.append(i)
-        total += int(sizes[i])
-        for j in adjacent[i]:
-            if j not in seen:
-                seen.add(j)
-                queue.append(j)
-    if total < NEIGHBOURHOOD_OPTIONS:  # few edges: top up with the next jobs in order
-        for j in range(inst.n):
-            if total >= NEIGHBOURHOOD_OPTIONS:
-                break
-            if j not in seen:
-                seen.add(j)
-                picked.append(j)
-                total += int(sizes[j])
-    return picked
-
-
-def _solve_restricted(
-    inst: Instance, spec: ModelSpec, keep: np.ndarray, incumbent: Evaluation, deadline: float
-) -> Evaluation:
-    """Solve the MILP over the options in ``keep`` (which include the incumbent's) and map the plan back."""
-    sub = restrict(inst, keep)
-    index = np.flatnonzero(keep)
-    local = np.searchsorted(index, incumbent.choice)
-    outcome = solve_milp(
-        sub, ModelSpec(objective=spec.objective, rel_gap=1e-4), deadline=deadline, incumbent=local
-    )
-    if outcome.choice is None:
-        return incumbent
-    found = evaluate_choice(inst, index[outcome.choice])
-    return found if better(found, incumbent) else incumbent
+def _tie_ceiling(inst: Instance) -> float:
+    """Largest value the tie-breaking terms can take: a bound on the score minus it bounds the objective."""
+    _parent, _child, gb = edge_arrays(inst)
+    slowest = float((np.maximum.reduceat(inst.time + inst.in_time, inst.begin[:-1])).sum())
+    slowest += float((gb * inst.transfer_s_per_gb.max(initial=0.0)).sum())
+    dearest = float(np.maximum.reduceat(inst.cost, inst.begin[:-1]).sum())
+    dearest += float((gb * inst.egress_per_gb.max(initial=0.0)).sum())
+    hungriest = float(np.maximum.reduceat(inst.energy, inst.begin[:-1]).sum())
+    ta, tb, tg = inst.tie
+    return ta * slowest + tb * dearest + tg * hungriest

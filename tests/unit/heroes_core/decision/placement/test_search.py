@@ -19,8 +19,8 @@ from heroes_core.decision.placement import (
     prove_bound,
     solve,
 )
+from heroes_core.decision.placement._improve import within_limits
 from heroes_core.decision.placement._plan import evaluate_choice
-from heroes_core.decision.placement._search import within_limits
 
 
 def chain_problem(**limits: float) -> PlacementProblem:

@@ -1,0 +1,135 @@
+"""Improving a plan on instances too large for one MILP: relaxation rounding and neighbourhood search.
+
+On large workflows HiGHS spends the whole cap presolving the full model before its root LP,
+while the LP relaxation alone (simplex) solves well within it and is close to the optimum.
+So large instances get:
+
+1. the LP relaxation, whose value is the proven lower bound;
+2. *rounding*: each job's largest LP value, then repaired to fit the limits;
+3. *RENS*: the MILP restricted to the options the LP uses (plus the incumbent's), usually a
+   small model because the LP is almost integral;
+4. *LNS* (the decomposition): repeatedly free a connected neighbourhood of jobs (a few
+   thousand options), fix all other jobs to the incumbent and solve that sub-MILP exactly;
+   fixed jobs keep their start times and egress in the model, so every improvement is real.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+
+from heroes_core.decision.placement._heuristics import better, keep_better, neighbours, option_scores, repair
+from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray, restrict
+from heroes_core.decision.placement._milp import ModelSpec, choice_of, solve_milp
+from heroes_core.decision.placement._plan import Evaluation
+
+#: Options freed per neighbourhood: small enough that each sub-MILP is solved exactly in a small share of
+#: the cap, so the search takes many small steps, which finds better plans than a few large ones.
+NEIGHBOURHOOD_OPTIONS = 600
+#: LP values below this are treated as zero when restricting to the relaxation's support.
+SUPPORT = 1e-3
+#: Shortest time worth giving a sub-MILP; below it, stop searching.
+MIN_STEP_S = 0.5
+
+
+def round_relaxation(inst: Instance, x: FloatArray) -> Evaluation:
+    """Each job's option with the largest LP value, repaired to fit the limits."""
+    return repair(inst, choice_of(inst, x), option_scores(inst))
+
+
+def rens(
+    inst: Instance, spec: ModelSpec, x: FloatArray, incumbent: Evaluation, *, deadline: float
+) -> Evaluation:
+    """Best plan using only options the relaxation uses, or the incumbent's."""
+    keep = x > SUPPORT
+    keep[incumbent.choice] = True
+    return _solve_restricted(inst, spec, keep, incumbent, deadline)
+
+
+def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> Evaluation:
+    """A plan that meets budget and deadline together, when the heuristics found none.
+
+    Under a tight budget *and* deadline, repairing one limit breaks the other, and HiGHS on the
+    weighted model may find no plan within the cap. The cheapest plan meeting the deadline
+    costs at most the budget whenever any plan meets both, and the cost-only model finds such
+    plans much sooner, so it is solved until its first plan within budget.
+    """
+    cost_first = ModelSpec(objective=(0.0, 1.0, 0.0), budget=False)
+    outcome = solve_milp(inst, cost_first, deadline=deadline, target=inst.budget)
+    return keep_better(inst, incumbent, outcome.choice)
+
+
+def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: float) -> Evaluation:
+    """Free one neighbourhood at a time (critical jobs first) until the deadline; keep every improvement."""
+    best = incumbent
+    adjacent = neighbours(inst)
+    for seeds in _seed_orders(inst, best):
+        improved = False
+        covered = np.zeros(inst.n, dtype=bool)
+        for seed in seeds:
+            if covered[seed]:
+                continue
+            if deadline - time.monotonic() < MIN_STEP_S:
+                return best
+            free = _neighbourhood(inst, adjacent, int(seed))
+            covered[free] = True
+            keep = np.zeros(len(inst.time), dtype=bool)
+            keep[best.choice] = True
+            for i in free:
+                keep[inst.begin[i] : inst.begin[i + 1]] = True
+            step_deadline = min(
+                deadline, time.monotonic() + max(MIN_STEP_S, (deadline - time.monotonic()) / 4)
+            )
+            found = _solve_restricted(inst, spec, keep, best, step_deadline)
+            if better(found, best):
+                best, improved = found, True
+        if not improved:
+            return best
+    return best
+
+
+def _seed_orders(inst: Instance, start: Evaluation) -> list[IntArray]:
+    """Passes over the jobs: latest finishers first (they set the makespan), then the rest."""
+    order = np.argsort(-start.finish, kind="stable")
+    return [order, order[::-1].copy(), order]
+
+
+def _neighbourhood(inst: Instance, adjacent: list[list[int]], seed: int) -> list[int]:
+    """Jobs reached from ``seed`` breadth-first along edges (either way) up to the option budget."""
+    sizes = np.diff(inst.begin)
+    picked: list[int] = []
+    seen = {seed}
+    queue = deque([seed])
+    total = 0
+    while queue and total < NEIGHBOURHOOD_OPTIONS:
+        i = queue.popleft()
+        picked.append(i)
+        total += int(sizes[i])
+        for j in adjacent[i]:
+            if j not in seen:
+                seen.add(j)
+                queue.append(j)
+    if total < NEIGHBOURHOOD_OPTIONS:  # few edges: top up with the next jobs in order
+        for j in range(inst.n):
+            if total >= NEIGHBOURHOOD_OPTIONS:
+                break
+            if j not in seen:
+                seen.add(j)
+                picked.append(j)
+                total += int(sizes[j])
+    return picked
+
+
+def _solve_restricted(
+    inst: Instance, spec: ModelSpec, keep: np.ndarray, incumbent: Evaluation, deadline: float
+) -> Evaluation:
+    """Solve the MILP over the options in ``keep`` (which include the incumbent's) and map the plan back."""
+    sub = restrict(inst, keep)
+    index = np.flatnonzero(keep)
+    local = np.searchsorted(index, incumbent.choice)
+    outcome = solve_milp(
+        sub, ModelSpec(objective=spec.objective, rel_gap=1e-4), deadline=deadline, incumbent=local
+    )
+    return keep_better(inst, incumbent, None if outcome.choice is None else index[outcome.choice])
