@@ -2,6 +2,6 @@
 
 import sys
 
-from heroes_core.costs.cloud_prices import main
+from heroes_core.costs.cloud_prices.cli import main
 
 sys.exit(main())
