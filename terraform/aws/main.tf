@@ -37,6 +37,7 @@ locals {
   }
   headnode_init = templatefile("${path.module}/../shared/cloud-init.yaml.tpl", merge(local.cloud_init_vars, { role = "headnode" }))
   compute_init  = templatefile("${path.module}/../shared/cloud-init.yaml.tpl", merge(local.cloud_init_vars, { role = "compute" }))
+  headnode      = { address = aws_instance.headnode.public_ip, id = aws_instance.headnode.id } # for ../shared/cluster_outputs.tf
 }
 
 data "aws_availability_zones" "available" {

@@ -33,6 +33,7 @@ locals {
   }
   headnode_init = templatefile("${path.module}/../shared/cloud-init.yaml.tpl", merge(local.cloud_init_vars, { role = "headnode" }))
   compute_init  = templatefile("${path.module}/../shared/cloud-init.yaml.tpl", merge(local.cloud_init_vars, { role = "compute" }))
+  headnode      = { address = oci_core_instance.headnode.public_ip, id = oci_core_instance.headnode.id } # for ../shared/cluster_outputs.tf
 }
 
 data "oci_identity_availability_domains" "ads" {

@@ -1,34 +1,4 @@
-# What an HPCCentre block needs. Nothing secret: the host key is generated on the node
-# and HEROES reads its public half from the node's console (see ../shared/cloud-init.yaml.tpl).
-output "headnode_address" {
-  value = oci_core_instance.headnode.public_ip
-}
-
-output "headnode_id" {
-  description = "Instance id of the headnode: HEROES reads the host key it printed on its console and pins it."
-  value       = oci_core_instance.headnode.id
-}
-
-output "service_account" {
-  value = var.service_account
-}
-
-output "partitions" {
-  value = var.partitions
-}
-
-output "work_root" {
-  value = "/shared/heroes"
-}
-
-output "container_runtime" {
-  value = var.container_runtime
-}
-
+# This provider's outputs; those both modules share are in cluster_outputs.tf.
 output "instance_configuration_id" {
   value = oci_core_instance_configuration.compute.id
-}
-
-output "cluster" {
-  value = local.cluster
 }

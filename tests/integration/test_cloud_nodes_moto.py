@@ -411,10 +411,11 @@ def _module_inputs(provider: str) -> dict[str, object]:
 
 @pytest.fixture(scope="module", params=["aws", "oci"])
 def variables_module(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The module's real variables.tf and cloud-init template, wired as main.tf wires them (no provider)."""
+    """The module's real variables (its own and the shared ones) and cloud-init template, wired as
+    main.tf wires them (no provider)."""
     provider = request.param
     work, template = _module_copy(tmp_path_factory.mktemp(f"variables-{provider}"), provider,
-                                  keep=("variables.tf",))
+                                  keep=("variables.tf", "cluster_variables.tf"))
     (work / "main.tf").write_text('''output "rendered" {
   value = templatefile(TEMPLATE, {
     cluster = var.cluster_name == "" ? var.organisation : var.cluster_name,

@@ -1,9 +1,10 @@
 """The admin inputs that reach the clusters' cloud-init: checked in Python, and the same rules in HCL.
 
 The Python checks run where the flow builds the Terraform variables; the
-``validation {}`` blocks of ``variables.tf`` refuse the same values in a plain
+``validation {}`` blocks of the modules' variables refuse the same values in a plain
 ``terraform plan``. The last tests read the regexes out of both modules'
-``variables.tf`` so the two layers cannot drift apart.
+variable files (their own and the shared ``cluster_variables.tf`` linked into each) so the
+two layers cannot drift apart.
 """
 
 from __future__ import annotations
@@ -94,10 +95,11 @@ def test_private_key_material_in_any_variable_is_refused() -> None:
     assert "extra" in str(error) and "PRIVATE KEY" in str(error) and "MIIE" not in str(error)
 
 
-def _validation_regexes(variables_tf: Path) -> dict[str, str]:
-    """``{variable: pattern}`` for every ``can(regex("...", var.X))`` in the file's validations."""
+def _validation_regexes(module: Path) -> dict[str, str]:
+    """``{variable: pattern}`` for every ``can(regex("...", var.X))`` in the module's validations."""
     found: dict[str, str] = {}
-    for name, body in re.findall(r'variable "(\w+)" \{(.*?)\n\}', variables_tf.read_text(), re.S):
+    text = "\n".join(path.read_text() for path in sorted(module.glob("*.tf")))
+    for name, body in re.findall(r'variable "(\w+)" \{(.*?)\n\}', text, re.S):
         for pattern in re.findall(r'can\(regex\("((?:[^"\\]|\\.)*)", [\w.]+\)\)', body):
             assert name not in found or found[name] == pattern, name
             found[name] = pattern.encode().decode("unicode_escape")
@@ -106,7 +108,7 @@ def _validation_regexes(variables_tf: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("provider", ["aws", "oci"])
 def test_variables_tf_validates_with_the_same_regexes_as_python(provider: str) -> None:
-    regexes = _validation_regexes(MODULES / provider / "variables.tf")
+    regexes = _validation_regexes(MODULES / provider)
     assert regexes == {"organisation": ORGANISATION_PATTERN, "cluster_name": CLUSTER_NAME_PATTERN,
                        "service_account": SERVICE_ACCOUNT_PATTERN, "partitions": PARTITION_PATTERN,
                        "service_account_public_key": PUBLIC_KEY_PATTERN}
@@ -114,7 +116,7 @@ def test_variables_tf_validates_with_the_same_regexes_as_python(provider: str) -
 
 @pytest.mark.parametrize("provider", ["aws", "oci"])
 def test_variables_tf_refuses_empty_or_duplicate_partitions(provider: str) -> None:
-    text = (MODULES / provider / "variables.tf").read_text()
+    text = "\n".join(path.read_text() for path in sorted((MODULES / provider).glob("*.tf")))
     (partitions,) = re.findall(r'variable "partitions" \{(.*?)\n\}', text, re.S)
     assert "length(var.partitions) > 0" in partitions
     assert "length(distinct(var.partitions)) == length(var.partitions)" in partitions

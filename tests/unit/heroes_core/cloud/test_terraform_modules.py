@@ -73,8 +73,8 @@ def test_no_host_key_or_private_key_goes_into_the_module(folder: str) -> None:
 
 @pytest.mark.parametrize("provider", ["aws", "oci"])
 def test_outputs_hold_nothing_secret_and_name_the_headnode(provider: str) -> None:
-    outputs = {m.group(1): body for m, body in _bodies((MODULES / provider / "outputs.tf").read_text(),
-                                                         r'^output "(\w+)" \{')}
+    text = "\n".join(path.read_text() for path in sorted((MODULES / provider).glob("*.tf")))
+    outputs = {m.group(1): body for m, body in _bodies(text, r'^output "(\w+)" \{')}
     values = " ".join(outputs.values())
     for secret in ("access_key", "secret_key", "token", "private_key", "fingerprint", "sensitive"):
         assert secret not in values, secret
@@ -90,6 +90,15 @@ def test_both_modules_use_the_one_shared_cloud_init_template(provider: str) -> N
     used = re.findall(r'templatefile\("([^"]+)"', main_tf)
     assert used == ["${path.module}/../shared/cloud-init.yaml.tpl"] * 2  # headnode and compute
     assert not list((MODULES / provider).glob("*.tpl"))
+
+
+@pytest.mark.parametrize("provider", ["aws", "oci"])
+def test_both_modules_link_the_shared_variables_and_outputs(provider: str) -> None:
+    """Declared once in ``shared/``; each module links them, so a plain ``terraform`` run in the
+    module folder and HEROES' copy of it (which follows the links) read the same declarations."""
+    for name in ("cluster_variables.tf", "cluster_outputs.tf"):
+        link = MODULES / provider / name
+        assert link.is_symlink() and link.resolve() == (MODULES / "shared" / name).resolve()
 
 
 def test_cloud_init_makes_host_keys_on_the_node_and_prints_the_public_key() -> None:

@@ -1,0 +1,1 @@
+../shared/cluster_variables.tf
