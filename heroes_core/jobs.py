@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from heroes_core.containers import ENV_FILE_NAME, verify_image
 from heroes_core.data import ARCHIVE, CENTRE, Rclone, S3Endpoint, TransferReport
@@ -26,7 +26,7 @@ from heroes_core.errors import (
     TransferError,
     TransportError,
 )
-from heroes_core.models import JobSpec, JobState, JobStatus, UserArea
+from heroes_core.models import JobSpec, JobState, JobStatus, Name, Organisation, UserArea
 from heroes_core.schedulers import KEY_PATTERN, JobSubmission
 from heroes_core.sites import Site
 from heroes_core.transport import shell_join
@@ -63,6 +63,97 @@ def require_job_key(key: str, owner: UserArea) -> str:
         raise SpecError(f"job key {key!r} does not belong to {owner.organisation}/{owner.user}",
                         site="heroes", fix="use a key derived for your own organisation and user")
     return key
+
+
+def key_for_run(run_id: str, owner: UserArea, *, step: str = "main", given: str | None = None) -> str:
+    """The caller's key if it is theirs (refused otherwise), else the one derived from the run.
+
+    A resumed or retried run derives the same key, so it finds the job it already submitted.
+    """
+    return require_job_key(given, owner) if given else job_key(run_id, step, owner=owner)
+
+
+class JobContext(BaseModel):
+    """Who a job runs for, where, and as part of which workflow: what every step of it needs.
+
+    The flow builds it once from its parameters and its run, then hands the same value to each
+    task, so no task takes a dozen loose names that could be swapped. The owner's names and the
+    job key are checked here, where they enter: a context whose key belongs to someone else
+    cannot exist.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    organisation: Organisation
+    user: Name
+    project: str | None = Field(default=None, description="The project whose budget pays, besides "
+                                                           "the organisation's.")
+    workflow_id: str = Field(min_length=1, description="What budgets reserve under and job history "
+                                                       "groups by: the workflow's run.")
+    step: str = Field(default="main", min_length=1, description="The job's id in its workflow.")
+    key: str = Field(description="The job key: names its directory, batch job and ledger lines.")
+    site: str = Field(min_length=1, description="The centre the job runs on (its block name).")
+    partition: str | None = None
+    flow_run_id: str | None = Field(default=None, description="The run that stages, submits and "
+                                                              "records this job.")
+    billing: bool = Field(default=True, description="Reserve before submitting, charge after.")
+
+    @model_validator(mode="after")
+    def _key_belongs_to_owner(self) -> JobContext:
+        require_job_key(self.key, self.area)
+        return self
+
+    @property
+    def area(self) -> UserArea:
+        return UserArea(organisation=self.organisation, user=self.user)
+
+    @classmethod
+    def for_run(cls, run_id: str, *, organisation: str, user: str, site: str, step: str = "main",
+                job_key: str | None = None, project: str | None = None,
+                partition: str | None = None, billing: bool = True,
+                workflow_id: str | None = None) -> JobContext:
+        """The context of job ``step`` of run ``run_id``; ``job_key`` overrides the derived key.
+
+        ``workflow_id`` defaults to the run itself (a single job is its own workflow).
+        """
+        owner = UserArea(organisation=organisation, user=user)
+        return cls(organisation=organisation, user=user, project=project,
+                   workflow_id=workflow_id or run_id, step=step,
+                   key=key_for_run(run_id, owner, step=step, given=job_key), site=site,
+                   partition=partition, flow_run_id=run_id, billing=billing)
+
+
+JOB_REPORT_NAME = "heroes-job.json"
+
+
+class JobReport(BaseModel):
+    """The durable account of one job, kept next to its outputs: who, where, what, how it ended."""
+
+    key: str
+    site: str
+    organisation: str
+    user: str
+    spec: JobSpec
+    status: JobStatus
+    flow_run_id: str | None = None
+    stage_in: TransferReport | None = None
+    stage_out: TransferReport | None = None
+
+    @classmethod
+    def of(cls, context: JobContext, spec: JobSpec, status: JobStatus, *,
+           stage_in: TransferReport | None = None,
+           stage_out: TransferReport | None = None) -> JobReport:
+        return cls(key=context.key, site=context.site, organisation=context.organisation,
+                   user=context.user, spec=spec, status=status, flow_run_id=context.flow_run_id,
+                   stage_in=stage_in, stage_out=stage_out)
+
+    @property
+    def area(self) -> UserArea:
+        return UserArea(organisation=self.organisation, user=self.user)
+
+    def object_key(self) -> str:
+        """Where the report lives in the organisation's bucket: beside the job's outputs."""
+        return f"{self.user}/jobs/{self.key}/{JOB_REPORT_NAME}"
 
 
 def _owner_tag(owner: UserArea) -> str:
@@ -161,6 +252,13 @@ def find_job(site: Site, key: str) -> str | None:
     if len(found) > 1:
         site.scheduler.cancel(found[1:])
     return found[0] if found else None
+
+
+def cancel_jobs(site: Site, key: str) -> list[str]:
+    """Cancel every batch job carrying ``key``; the ids cancelled (none if nothing carried it)."""
+    found = site.scheduler.find(key)
+    site.scheduler.cancel(found)
+    return found
 
 
 def submit_once(site: Site, submission: JobSubmission, *, settle_s: float = 2.0,

@@ -88,6 +88,18 @@ class JobStatus(BaseModel):
     start_time: datetime | None = None
     end_time: datetime | None = None
 
+    @property
+    def elapsed_s(self) -> float | None:
+        """Seconds the job ran; None until it has both started and ended."""
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
+
+    @property
+    def last_event_time(self) -> datetime | None:
+        """When the job last changed as the scheduler saw it: its end, else its start."""
+        return self.end_time or self.start_time
+
 
 class ImageRef(BaseModel):
     """An immutable container image on a centre, named by its content digest."""

@@ -10,8 +10,8 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
-from heroes.tasks._context import load_centre, load_database
 from heroes.tasks.artifacts import artifact_key
+from heroes.tasks.resolve import load_centre, load_database
 from heroes_core.decision.metadata import JobMetadata, MetadataStore
 from heroes_core.decision.placement import PlacementProblem, PlacementResult, evaluate, solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem

@@ -12,14 +12,15 @@ from datetime import datetime
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.states import State
+from prefect.client.schemas.objects import State
 
 from heroes.blocks import CentralArchive, HPCCentre
-from heroes.tasks._context import load_archive, load_centre, rclone_between
+from heroes.tasks.resolve import load_archive, load_centre, rclone_between
 from heroes_core import jobs
 from heroes_core.data import TransferReport
 from heroes_core.errors import CommandTimeoutError, ConnectionLostError
-from heroes_core.models import JobSpec, JobStatus, UserArea
+from heroes_core.jobs import JobContext
+from heroes_core.models import JobSpec, JobStatus
 
 
 def _retry_transient(task: object, task_run: object, state: State[object]) -> bool:
@@ -41,7 +42,7 @@ def _retry_transient(task: object, task_run: object, state: State[object]) -> bo
 
 @task(name="prepare-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
       retry_condition_fn=_retry_transient)
-def prepare_job(centre: HPCCentre | str, spec: JobSpec, area: UserArea, key: str,
+def prepare_job(centre: HPCCentre | str, context: JobContext, spec: JobSpec,
                 check: bool = True) -> str:
     """Check limits, partition and image digest, then make the job directory (0700).
 
@@ -52,19 +53,19 @@ def prepare_job(centre: HPCCentre | str, spec: JobSpec, area: UserArea, key: str
     site = load_centre(centre).site()
     if check:
         jobs.validate(site, spec)
-    job_dir = jobs.ensure_job_directory(site, area, key)
-    get_run_logger().info("Job %s will run in %s on %s", key, job_dir, site.name)
+    job_dir = jobs.ensure_job_directory(site, context.area, context.key)
+    get_run_logger().info("Job %s will run in %s on %s", context.key, job_dir, site.name)
     return job_dir
 
 
 @task(name="stage-in", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retry_transient)
-def stage_in(archive: CentralArchive | str, centre: HPCCentre | str, spec: JobSpec,
-             area: UserArea, job_dir: str) -> TransferReport | None:
+def stage_in(archive: CentralArchive | str, centre: HPCCentre | str, context: JobContext,
+             spec: JobSpec, job_dir: str) -> TransferReport | None:
     """Copy the job's inputs from the archive to the centre, verified."""
     archive_block, centre_block = load_archive(archive), load_centre(centre)
     report = jobs.stage_in(rclone_between(archive_block, centre_block), archive_block.endpoint(),
-                           area, spec, job_dir)
+                           context.area, spec, job_dir)
     if report:
         get_run_logger().info("Staged in %d file(s): %d copied (%d bytes), the rest already there",
                               report.files_checked, report.files_transferred,
@@ -81,12 +82,12 @@ def find_job(centre: HPCCentre | str, key: str) -> str | None:
 
 @task(name="submit-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retry_transient)
-def submit_job(centre: HPCCentre | str, spec: JobSpec, key: str, job_dir: str) -> str:
+def submit_job(centre: HPCCentre | str, context: JobContext, spec: JobSpec, job_dir: str) -> str:
     """Submit the job once: a job already carrying the key is reused, never duplicated."""
     site = load_centre(centre).site()
-    result = jobs.submit_once(site, jobs.submission_for(site, spec, key, job_dir))
+    result = jobs.submit_once(site, jobs.submission_for(site, spec, context.key, job_dir))
     verb = "Found existing" if result.reused else "Submitted"
-    get_run_logger().info("%s job %s on %s (key %s)", verb, result.job_id, site.name, key)
+    get_run_logger().info("%s job %s on %s (key %s)", verb, result.job_id, site.name, context.key)
     return result.job_id
 
 
@@ -101,7 +102,7 @@ def _progress_row(site: str, status: JobStatus) -> dict[str, str]:
 
 @task(name="wait-for-job", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 30, 60],
       retry_condition_fn=_retry_transient)
-def wait_for_job(centre: HPCCentre | str, job_id: str, key: str,
+def wait_for_job(centre: HPCCentre | str, context: JobContext, job_id: str,
                  poll_interval: float = 1.0) -> JobStatus:
     """Poll until the job ends, logging each change and keeping a progress table artifact."""
     site = load_centre(centre).site()
@@ -112,8 +113,8 @@ def wait_for_job(centre: HPCCentre | str, job_id: str, key: str,
         logger.info("Job %s on %s is %s (%s)", status.job_id, site.name, status.state.value,
                     status.reason)
         history.append(_progress_row(site.name, status))
-        create_table_artifact(key=f"job-{key}", table=history,
-                              description=f"Progress of HEROES job {key} on {site.name}")
+        create_table_artifact(key=f"job-{context.key}", table=history,
+                              description=f"Progress of HEROES job {context.key} on {site.name}")
 
     return jobs.wait_for(site, job_id, interval=poll_interval, max_interval=max(poll_interval, 10.0),
                          on_change=report)
@@ -121,23 +122,20 @@ def wait_for_job(centre: HPCCentre | str, job_id: str, key: str,
 
 @task(name="stage-out", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retry_transient)
-def stage_out(archive: CentralArchive | str, centre: HPCCentre | str, spec: JobSpec,
-              area: UserArea, key: str, job_dir: str) -> TransferReport:
+def stage_out(archive: CentralArchive | str, centre: HPCCentre | str, context: JobContext,
+              spec: JobSpec, job_dir: str) -> TransferReport:
     """Copy what the job produced (logs included) to the archive, verified."""
     archive_block, centre_block = load_archive(archive), load_centre(centre)
-    archive_block.ensure_bucket(area.organisation)
+    archive_block.ensure_bucket(context.organisation)
     report = jobs.stage_out(rclone_between(archive_block, centre_block), archive_block.endpoint(),
-                            area, spec, key, job_dir)
+                            context.area, spec, context.key, job_dir)
     get_run_logger().info("Staged out %d file(s) (%d copied, %d bytes) to s3://%s/",
                           report.files_checked, report.files_transferred, report.bytes_transferred,
-                          archive_block.endpoint().job_prefix(area, key))
+                          archive_block.endpoint().job_prefix(context.area, context.key))
     return report
 
 
 @task(name="cancel-job", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def cancel_job(centre: HPCCentre | str, key: str) -> list[str]:
     """Cancel every job carrying this key."""
-    site = load_centre(centre).site()
-    found = site.scheduler.find(key)
-    site.scheduler.cancel(found)
-    return found
+    return jobs.cancel_jobs(load_centre(centre).site(), key)

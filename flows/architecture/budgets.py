@@ -19,8 +19,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.events import emit_event
 
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
-from heroes.tasks._context import load_archive, load_centre, load_database
 from heroes.tasks.artifacts import artifact_key
+from heroes.tasks.resolve import load_archive, load_centre, load_database
 from heroes_core.costs import Ledger
 from heroes_core.costs.budgets import JobStates
 from heroes_core.costs.ledger import Dimension

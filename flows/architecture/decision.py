@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 
 from heroes.blocks.defaults import DEFAULT_DATABASE
-from heroes.tasks._context import load_database
+from heroes.tasks.resolve import load_database
 from heroes_core.decision.metadata import MetadataStore
 
 

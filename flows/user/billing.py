@@ -15,7 +15,7 @@ from heroes.blocks import HeroesDatabase
 from heroes.tasks import reserve_budget
 from heroes_core.costs import BudgetExceededError, CostEstimate
 from heroes_core.errors import HeroesError
-from heroes_core.models import UserArea
+from heroes_core.jobs import JobContext
 
 
 class BudgetDecision(RunInput):
@@ -29,16 +29,13 @@ class BudgetCancelledError(HeroesError):
     """A billing admin cancelled a workflow that did not fit its budget."""
 
 
-def reserve_or_pause(database: HeroesDatabase, area: UserArea, project: str | None,
-                     workflow_id: str, cost: CostEstimate, *, pause_timeout: int,
-                     site: str | None = None, job_key: str | None = None) -> list[int]:
-    """Reserve; on a hard budget that is too small, hold the job and pause for a billing admin.
-
-    ``site`` and ``job_key`` name the job the reservation pays for (see ``reserve_budget``).
-    """
+def reserve_or_pause(database: HeroesDatabase, context: JobContext, cost: CostEstimate, *,
+                     pause_timeout: int) -> list[int]:
+    """Reserve; on a hard budget that is too small, hold the job and pause for a billing admin."""
+    workflow_id = context.workflow_id
     for attempt in itertools.count(1):
         try:
-            return reserve_budget(database, area, project, workflow_id, cost, site, job_key)
+            return reserve_budget(database, context, cost)
         except BudgetExceededError as exc:
             message = (f"Workflow {workflow_id} needs {exc.needed} but budget {exc.budget_id} has "
                        f"{exc.available} left. Nothing has been submitted. A billing admin can raise "

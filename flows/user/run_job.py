@@ -8,15 +8,15 @@ pick up.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from prefect import flow, get_run_logger
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.runtime import flow_run as current_run
-from prefect.states import State
 
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.user.billing import reserve_or_pause
 from heroes.tasks import (
-    JobReport,
     commit_cost,
     estimate_cost,
     find_job,
@@ -28,31 +28,28 @@ from heroes.tasks import (
     submit_job,
     wait_for_job,
 )
-from heroes.tasks._context import load_archive, load_centre, load_database
+from heroes.tasks.resolve import load_archive, load_centre, load_database
 from heroes_core.errors import JobFailedError
-from heroes_core.jobs import job_key as derive_job_key
-from heroes_core.jobs import require_job_key
-from heroes_core.models import JobSpec, JobState, JobStatus, UserArea
+from heroes_core.jobs import JobContext, JobReport, cancel_jobs
+from heroes_core.models import JobSpec, JobState, JobStatus
 
-
-def _key_for(area: UserArea, run_id: str, given: str | None) -> str:
-    """The caller's key if it is theirs (refused otherwise), else one derived from the run."""
-    return require_job_key(given, area) if given else derive_job_key(run_id, owner=area)
+DEFAULT_ORGANISATION = "demo"
+DEFAULT_USER = "scientist"
 
 
 def _cancel_batch_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
     """on_cancellation hook: cancel every batch job carrying this run's key, free its budget."""
     params = flow_run.parameters
-    site = load_centre(params.get("centre", DEFAULT_CENTRE)).site()
-    area = UserArea(organisation=params.get("organisation", "demo"),
-                    user=params.get("user", "scientist"))
-    key = _key_for(area, str(flow_run.id), params.get("job_key"))
-    found = site.scheduler.find(key)
-    site.scheduler.cancel(found)
+    context = JobContext.for_run(
+        str(flow_run.id), organisation=params.get("organisation", DEFAULT_ORGANISATION),
+        user=params.get("user", DEFAULT_USER), site=params.get("centre", DEFAULT_CENTRE),
+        job_key=params.get("job_key"), billing=params.get("billing", True))
+    site = load_centre(context.site).site()
+    found = cancel_jobs(site, context.key)
     get_run_logger().info("Cancelled batch job(s) %s on %s", ", ".join(found) or "(none)",
                           site.name)
-    if params.get("billing", True):
-        load_database(params.get("database", DEFAULT_DATABASE)).budgets().release(str(flow_run.id))
+    if context.billing:
+        load_database(params.get("database", DEFAULT_DATABASE)).budgets().release(context.workflow_id)
 
 
 @flow(name="run-job", on_cancellation=[_cancel_batch_job], log_prints=True)
@@ -60,8 +57,8 @@ def run_job(
     spec: JobSpec,
     centre: str = DEFAULT_CENTRE,
     archive: str = DEFAULT_ARCHIVE,
-    organisation: str = "demo",
-    user: str = "scientist",
+    organisation: str = DEFAULT_ORGANISATION,
+    user: str = DEFAULT_USER,
     poll_interval: float = 1.0,
     job_key: str | None = None,
     project: str | None = None,
@@ -85,42 +82,37 @@ def run_job(
         database: name of the HEROES Database block holding prices and budgets.
         budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
     """
-    area = UserArea(organisation=organisation, user=user)
-    key = _key_for(area, str(current_run.id), job_key)
     centre_block = load_centre(centre)
+    context = JobContext.for_run(
+        str(current_run.id), organisation=organisation, user=user,
+        site=centre_block.site_config().name, job_key=job_key, project=project, billing=billing,
+        partition=centre_block.site().partition_for(spec))
     archive_block = load_archive(archive)
-    site_name = centre_block.site_config().name
-
-    workflow_id = str(current_run.id)
     database_block = load_database(database) if billing else None
-    partition = centre_block.site().partition_for(spec) or "default"
 
-    job_id = find_job(centre_block, key)
-    job_dir = prepare_job(centre_block, spec, area, key, check=job_id is None)
+    job_id = find_job(centre_block, context.key)
+    job_dir = prepare_job(centre_block, context, spec, check=job_id is None)
     if database_block is not None:
-        cost = estimate_cost(database_block, site_name, partition, spec)
-        reserve_or_pause(database_block, area, project, workflow_id, cost,
-                         pause_timeout=budget_pause_timeout, site=site_name, job_key=key)
+        cost = estimate_cost(database_block, context, spec)
+        reserve_or_pause(database_block, context, cost, pause_timeout=budget_pause_timeout)
     try:
         staged_in = None
         if job_id is None:
-            staged_in = stage_in(archive_block, centre_block, spec, area, job_dir)
-            job_id = submit_job(centre_block, spec, key, job_dir)
-        status = wait_for_job(centre_block, job_id, key, poll_interval)
+            staged_in = stage_in(archive_block, centre_block, context, spec, job_dir)
+            job_id = submit_job(centre_block, context, spec, job_dir)
+        status = wait_for_job(centre_block, context, job_id, poll_interval)
         try:  # outputs first: a billing error must not leave them on the centre only
-            staged_out = stage_out(archive_block, centre_block, spec, area, key, job_dir)
-            record_job(archive_block, JobReport(
-                key=key, site=site_name, organisation=organisation, user=user, spec=spec,
-                status=status, flow_run_id=workflow_id, stage_in=staged_in, stage_out=staged_out,
-            ))
+            staged_out = stage_out(archive_block, centre_block, context, spec, job_dir)
+            record_job(archive_block, JobReport.of(context, spec, status, stage_in=staged_in,
+                                                   stage_out=staged_out))
         finally:  # ... and a failed stage-out must not make the job free
             if database_block is not None:
-                commit_cost(database_block, area, project, workflow_id, key, site_name, partition,
-                            spec, status)
+                commit_cost(database_block, context, spec, status)
     finally:
         if database_block is not None:
-            release_budget(database_block, workflow_id)
+            release_budget(database_block, context)
     if status.state is not JobState.COMPLETED:
+        output = PurePosixPath(centre_block.site().scheduler.output_path(job_dir, status.job_id)).name
         raise JobFailedError(f"job {status.job_id} ended {status.state.value}: {status.reason}",
-                             site=site_name, fix="read slurm-<id>.out among the job's outputs")
+                             site=context.site, fix=f"read {output} among the job's outputs")
     return status

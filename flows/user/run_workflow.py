@@ -27,9 +27,9 @@ from pydantic import Field
 from heroes.blocks import ApplicationCatalog
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.user.run_job import run_job
-from heroes.tasks._context import load_centre, load_database
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.decision import Plan, plan_workflow, record_job_metadata, with_overrides
+from heroes.tasks.resolve import load_centre, load_database
 from heroes_core.costs import Ledger
 from heroes_core.decision.metadata import MetadataStore
 from heroes_core.decision.placement import Option, evaluate
