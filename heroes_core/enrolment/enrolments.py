@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Boolean, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from heroes_core.errors import SpecError
 from heroes_core.store import Base, Database, UTCDateTime
 
 
@@ -108,3 +109,17 @@ class Enrolments:
         """Those of ``centres`` whose last compliance check failed: the decision module skips them."""
         return [view.centre for view in self.all()
                 if view.centre in centres and view.last_compliance_ok is False]
+
+    def placeable(self, centres: list[str]) -> list[str]:
+        """Those of ``centres`` jobs may be placed on: all but those whose last check failed.
+
+        Refusing when none is left keeps a workflow from being planned onto centres known to be
+        broken; the failed check's record says why each was left out.
+        """
+        failing = self.failing(centres)
+        kept = [name for name in centres if name not in failing]
+        if not kept:
+            raise SpecError(f"every candidate centre failed its last compliance check: "
+                            f"{', '.join(failing)}", site="decision",
+                            fix="repair the centres and re-run check-hpc-centre-compliance")
+        return kept

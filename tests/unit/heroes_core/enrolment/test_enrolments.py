@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from heroes_core.enrolment import Enrolments
+from heroes_core.errors import SpecError
 from heroes_core.store import Base, Database
 
 
@@ -41,4 +43,15 @@ def test_centres_that_failed_their_last_compliance_check_are_reported_as_failing
     assert store.failing(["good", "broken", "never-enrolled"]) == ["broken"]
     store.record_compliance("broken", True, [])
     assert store.failing(["good", "broken"]) == []
+    database.dispose()
+
+
+def test_jobs_are_placed_only_on_centres_whose_last_check_did_not_fail(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = Enrolments(database)
+    store.record_enrolment("good", "0.1.0")
+    store.record_compliance("broken", False, [{"name": "configuration"}])
+    assert store.placeable(["broken", "good", "never-enrolled"]) == ["good", "never-enrolled"]
+    with pytest.raises(SpecError, match="every candidate centre failed its last compliance check: broken"):
+        store.placeable(["broken"])
     database.dispose()
