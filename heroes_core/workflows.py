@@ -3,20 +3,26 @@
 A workflow is a DAG. An edge says which of the parent's output files the child
 reads; HEROES moves them through the central archive, so a child can run on a
 different centre from its parent. Everything is checked before anything runs:
-unknown ids, cycles, resources.
+unknown ids, cycles, resources, parents a child could not tell apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from graphlib import CycleError, TopologicalSorter
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from heroes_core.errors import SpecError
-from heroes_core.models import Name, safe_relative_path
+from heroes_core.models import ImageRef, JobSpec, Name, safe_relative_path
 
 Strategy = Literal["time", "price", "energy", "weighted"]
+
+
+def parent_variable(parent: str) -> str:
+    """The environment variable that tells a child where a parent's outputs are."""
+    return "HEROES_PARENT_" + parent.upper().replace("-", "_").replace(".", "_")
 
 
 class WorkflowJob(BaseModel):
@@ -90,12 +96,24 @@ class WorkflowSpec(BaseModel):
         except CycleError as exc:
             raise SpecError(f"the workflow has a cycle: {' -> '.join(exc.args[1])}",
                             fix="a workflow must be a DAG") from exc
+        for job_id in ids:
+            self._parents_distinct(job_id)
         if self.strategy == "weighted":
             if not self.weights or sum(self.weights.values()) <= 0:
                 raise SpecError("weighted strategy needs weights that sum to a positive value")
             if any(w < 0 for w in self.weights.values()):
                 raise SpecError("weights must not be negative")
         return self
+
+    def _parents_distinct(self, job_id: str) -> None:
+        seen: dict[str, str] = {}
+        for edge in self.incoming(job_id):
+            other = seen.setdefault(parent_variable(edge.parent), edge.parent)
+            if other != edge.parent:
+                raise SpecError(f"job '{job_id}' has parents '{other}' and '{edge.parent}' whose "
+                                f"outputs would both be named {parent_variable(other)}",
+                                fix="rename one of them (ids differing only in case, '-', '.' or "
+                                    "'_' clash)")
 
     def graph(self) -> dict[str, set[str]]:
         """job id -> ids of its parents."""
@@ -120,3 +138,23 @@ class WorkflowSpec(BaseModel):
 
     def incoming(self, job_id: str) -> list[WorkflowEdge]:
         return [edge for edge in self.edges if edge.child == job_id]
+
+    def job_spec(self, job_id: str, *, image: ImageRef, partition: str | None,
+                 keys: Mapping[str, str]) -> JobSpec:
+        """Job ``job_id`` as it runs: its own inputs plus the files it reads from each parent.
+
+        A parent's files are read from the parent's outputs in the archive
+        (``jobs/<parent key>/...`` in the user's area), never from the centre the parent ran
+        on, so a child may run elsewhere; ``HEROES_PARENT_<ID>`` names each parent's folder.
+        ``keys`` maps every parent to its job key.
+        """
+        job = self.job(job_id)
+        inputs = list(job.inputs)
+        env = dict(job.env)
+        for edge in self.incoming(job_id):
+            outputs = f"jobs/{keys[edge.parent]}"
+            inputs += [f"{outputs}/{name}" for name in edge.files]
+            env[parent_variable(edge.parent)] = outputs
+        return JobSpec(name=job.id, image=image, command=job.command, partition=partition,
+                       cores=job.cores, nodes=job.nodes, memory_mb=job.memory_mb,
+                       time_limit_minutes=job.time_limit_minutes, inputs=inputs, env=env)

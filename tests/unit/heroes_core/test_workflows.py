@@ -57,3 +57,30 @@ def test_the_catalog_names_unknown_applications_and_unpublished_sites() -> None:
         catalog.get("cfd")
     with pytest.raises(SpecError, match="not published on 'hpc2'"):
         catalog.get("sim").image_on("hpc2")
+
+
+def test_a_child_reads_its_parents_files_from_their_outputs_in_the_archive() -> None:
+    from heroes_core.models import ImageRef
+
+    workflow = WorkflowSpec.model_validate({
+        "jobs": [{"id": "mesh-2.d", "application": "sim", "command": ["mesh"]},
+                 {"id": "solve", "application": "sim", "command": ["solve"], "cores": 4,
+                  "inputs": ["inputs/config.yaml"], "env": {"STEPS": "10"}}],
+        "edges": [{"parent": "mesh-2.d", "child": "solve", "files": ["mesh.h5", "out/log.txt"]}]})
+    image = ImageRef(path="/images/sim.sif", digest=DIGEST)
+    child = workflow.job_spec("solve", image=image, partition="batch",
+                              keys={"mesh-2.d": "heroes-k1", "solve": "heroes-k2"})
+    assert child.inputs == ["inputs/config.yaml", "jobs/heroes-k1/mesh.h5", "jobs/heroes-k1/out/log.txt"]
+    assert child.env == {"STEPS": "10", "HEROES_PARENT_MESH_2_D": "jobs/heroes-k1"}
+    assert (child.name, child.image, child.partition, child.cores, child.command) == (
+        "solve", image, "batch", 4, ["solve"])
+    root = workflow.job_spec("mesh-2.d", image=image, partition=None, keys={})
+    assert root.inputs == [] and root.env == {}
+
+
+def test_parents_a_child_could_not_tell_apart_are_refused() -> None:
+    with pytest.raises(ValidationError, match=r"'a-b' and 'a\.b' whose outputs would both be named "
+                                              "HEROES_PARENT_A_B"):
+        WorkflowSpec.model_validate({
+            "jobs": [{"id": j, "application": "sim", "command": ["true"]} for j in ("a-b", "a.b", "c")],
+            "edges": [{"parent": "a-b", "child": "c"}, {"parent": "a.b", "child": "c"}]})
