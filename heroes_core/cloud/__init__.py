@@ -29,6 +29,7 @@ from heroes_core.cloud.operations import (
     IdleReport,
     start_cluster_nodes,
     stop_cluster_nodes,
+    temporary_tags,
     terminate_idle_nodes,
 )
 
@@ -57,5 +58,6 @@ __all__ = [
     "ssh_health_check",
     "start_cluster_nodes",
     "stop_cluster_nodes",
+    "temporary_tags",
     "terminate_idle_nodes",
 ]

@@ -18,6 +18,7 @@ from heroes_core.cloud.base import (
     TAG_CLUSTER,
     TAG_ORGANISATION,
     TAG_ROLE,
+    TAG_WORKFLOW,
     Node,
     NodeProvider,
     NodeSpec,
@@ -36,6 +37,16 @@ class IdleReport(BaseModel):
 
 def cluster_tags(organisation: str, cluster: str) -> dict[str, str]:
     return {TAG_ORGANISATION: organisation, TAG_CLUSTER: cluster, TAG_ROLE: "compute"}
+
+
+def temporary_tags(organisation: str, workflow: str | None = None) -> dict[str, str]:
+    """The tags that select an organisation's temporary nodes (of one workflow, if named)."""
+    if not organisation:
+        raise ValueError("temporary nodes belong to an organisation: name it")
+    tags = {TAG_ORGANISATION: organisation, TAG_ROLE: "temporary"}
+    if workflow:
+        tags[TAG_WORKFLOW] = workflow
+    return tags
 
 
 def _oldest_first(nodes: Sequence[Node]) -> list[Node]:
