@@ -1,0 +1,141 @@
+# shellcheck shell=bash
+# Slurm 22.05: slurmdbd (accounting in MariaDB, so `sacct` works), slurmctld and one slurmd
+# for this host, configured from slurm.conf.in / slurmdbd.conf.in in /etc/slurm.
+
+CLUSTER=heroes-local
+SLURM_ACCOUNT=heroes
+SCHED_PARAMS=${HEROES_TESTBED_SCHED_PARAMS:-batch_sched_delay=0,sched_min_interval=0,default_queue_depth=1000,bf_interval=1}
+
+# slurm_configure: render the configuration; restart the daemons whose configuration changed.
+slurm_configure() {
+    local changed=0
+    install -d -m 0755 /etc/slurm
+    if render "$TB/slurm.conf.in" /etc/slurm/slurm.conf 0644 \
+        CLUSTER="$CLUSTER" HOST="$(host_short)" STATE="$STATE" SCHED_PARAMS="$SCHED_PARAMS"; then
+        changed=1
+    fi
+    if render "$TB/slurmdbd.conf.in" /etc/slurm/slurmdbd.conf 0600 \
+        STATE="$STATE" DB_PORT="$DB_PORT" DB_PASS="$(db_slurm_pass)"; then
+        changed=1
+        if pid_alive "$RUN/slurmdbd.pid" slurmdbd; then
+            say "slurmdbd: configuration changed, restarting"
+            stop_pidfile slurmdbd "$RUN/slurmdbd.pid" slurmdbd
+        fi
+    fi
+    if ((changed)); then
+        mark_changed
+        if pid_alive "$RUN/slurmctld.pid" slurmctld || pid_alive "$RUN/slurmd.pid" slurmd; then
+            say "slurm: configuration changed, restarting slurmctld and slurmd"
+            stop_pidfile slurmd "$RUN/slurmd.pid" slurmd
+            stop_pidfile slurmctld "$RUN/slurmctld.pid" slurmctld
+        fi
+    fi
+}
+
+slurmdbd_healthy() {
+    pid_alive "$RUN/slurmdbd.pid" slurmdbd &&
+        timeout 10 sacctmgr -n -P show cluster format=cluster </dev/null >/dev/null 2>&1
+}
+
+ensure_slurmdbd() {
+    slurmdbd_healthy && return 0
+    rm -f "$RUN/slurmdbd.pid"
+    say "slurmdbd: starting"
+    /usr/sbin/slurmdbd </dev/null >>"$LOG/slurmdbd.log" 2>&1 9>&- ||
+        fail slurmdbd "$LOG/slurmdbd.log" "slurmdbd failed to start"
+    wait_healthy slurmdbd "$LOG/slurmdbd.log" slurmdbd_healthy
+    mark_changed
+}
+
+# ensure_accounting: the cluster, the account and one association per service account in
+# slurmdbd, so their jobs are recorded under account $SLURM_ACCOUNT.
+ensure_accounting() {
+    local acct
+    if ! has_line "$CLUSTER" sacctmgr -n -P show cluster format=cluster; then
+        sacctmgr -i add cluster "$CLUSTER" </dev/null >>"$LOG/slurmdbd.log" 2>&1 ||
+            fail accounting "$LOG/slurmdbd.log" "sacctmgr add cluster $CLUSTER failed"
+        mark_changed
+    fi
+    if ! has_line "$SLURM_ACCOUNT" sacctmgr -n -P show account "$SLURM_ACCOUNT" format=account; then
+        sacctmgr -i add account "$SLURM_ACCOUNT" cluster="$CLUSTER" \
+            description="HEROES test bed" organization=heroes </dev/null >>"$LOG/slurmdbd.log" 2>&1 ||
+            fail accounting "$LOG/slurmdbd.log" "sacctmgr add account $SLURM_ACCOUNT failed"
+        mark_changed
+    fi
+    for acct in "${ACCOUNTS[@]}"; do
+        if ! has_line "$acct" sacctmgr -n -P show assoc cluster="$CLUSTER" account="$SLURM_ACCOUNT" \
+            user="$acct" format=user; then
+            sacctmgr -i add user "$acct" account="$SLURM_ACCOUNT" defaultaccount="$SLURM_ACCOUNT" \
+                cluster="$CLUSTER" </dev/null >>"$LOG/slurmdbd.log" 2>&1 ||
+                fail accounting "$LOG/slurmdbd.log" "sacctmgr add user $acct failed"
+            mark_changed
+        fi
+    done
+}
+
+accounting_healthy() {
+    has_line "$CLUSTER" sacctmgr -n -P show cluster format=cluster &&
+        timeout 10 sacct -n -X -a -S now-1hours -o JobID </dev/null >/dev/null 2>&1
+}
+
+slurmctld_healthy() {
+    pid_alive "$RUN/slurmctld.pid" slurmctld &&
+        [[ "$(timeout 10 scontrol ping </dev/null 2>/dev/null)" == *" is UP"* ]]
+}
+
+ensure_slurmctld() {
+    slurmctld_healthy && return 0
+    rm -f "$RUN/slurmctld.pid"
+    say "slurmctld: starting"
+    /usr/sbin/slurmctld </dev/null >>"$LOG/slurmctld.log" 2>&1 9>&- ||
+        fail slurmctld "$LOG/slurmctld.log" "slurmctld failed to start"
+    wait_healthy slurmctld "$LOG/slurmctld.log" slurmctld_healthy
+    mark_changed
+}
+
+node_state() { timeout 10 sinfo -h -n "$(host_short)" -o '%t' </dev/null 2>/dev/null | head -n 1; }
+
+slurmd_healthy() {
+    pid_alive "$RUN/slurmd.pid" slurmd || return 1
+    case "$(node_state)" in
+        idle | mix | alloc | comp) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+ensure_slurmd() {
+    slurmd_healthy && return 0
+    if ! pid_alive "$RUN/slurmd.pid" slurmd; then
+        rm -f "$RUN/slurmd.pid"
+        say "slurmd: starting"
+        /usr/sbin/slurmd </dev/null >>"$LOG/slurmd.log" 2>&1 9>&- ||
+            fail slurmd "$LOG/slurmd.log" "slurmd failed to start"
+        mark_changed
+    fi
+    local deadline=$((SECONDS + WAIT)) current
+    while ! slurmd_healthy; do
+        current=$(node_state)
+        # A node left down/drained by an earlier unclean stop: bring it back.
+        case "$current" in
+            down | down~ | drain | drng | drain~ | fail | maint)
+                scontrol update nodename="$(host_short)" state=resume </dev/null >/dev/null 2>&1 || true ;;
+        esac
+        ((SECONDS < deadline)) || fail slurmd "$LOG/slurmd.log" "node $(host_short) is '$current', not idle, after ${WAIT}s"
+        sleep 0.3
+    done
+    say "slurmd: healthy"
+}
+
+ensure_slurm() {
+    slurm_configure
+    ensure_slurmdbd
+    ensure_accounting
+    ensure_slurmctld
+    ensure_slurmd
+}
+
+stop_slurm() {
+    stop_pidfile slurmd "$RUN/slurmd.pid" slurmd
+    stop_pidfile slurmctld "$RUN/slurmctld.pid" slurmctld
+    stop_pidfile slurmdbd "$RUN/slurmdbd.pid" slurmdbd
+}

@@ -1,0 +1,15 @@
+# shellcheck shell=bash
+# testbed.json: what `up` started, for the tests, the benchmarks and the demo
+# (format and reader in testbed_config.py). Secrets go through the environment, never argv.
+
+PARTITIONS=(debug batch) # as in slurm.conf.in; the first is the default
+
+write_testbed_json() {
+    TB_STATE="$STATE" TB_SSH_PORT="$SSH_PORT" TB_HOST_KEY="$(host_key)" TB_DIGEST="$(image_digest)" \
+        TB_ACCOUNTS="${ACCOUNTS[*]}" TB_NAMES="${CENTRE_NAMES[*]}" TB_PARTITIONS="${PARTITIONS[*]}" \
+        TB_CLUSTER="$CLUSTER" TB_S3_ENDPOINT="$(s3_endpoint)" \
+        TB_S3_ACCESS_KEY="$(s3_access_key)" TB_S3_SECRET_KEY="$(s3_secret_key)" \
+        TB_PREFECT_API_URL="$(prefect_api_url)" \
+        TB_PG_URL="$(pg_url heroes)" TB_PG_TEST_URL="$(pg_url heroes_test)" TB_PG_ADMIN_URL="$(pg_url postgres)" \
+        tb_python testbed_config.py write
+}
