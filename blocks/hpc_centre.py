@@ -6,7 +6,9 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL, core_setting
-from heroes_core.sites import ImageRoot, RuntimeName, SchedulerName, Site, SiteConfig, SiteLimits, open_site
+from heroes_core.containers import RuntimeName
+from heroes_core.schedulers import SchedulerName
+from heroes_core.sites import ImageRoot, Site, SiteConfig, SiteLimits, open_site
 from heroes_core.transport import SSHSettings
 
 

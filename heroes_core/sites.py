@@ -11,14 +11,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
-from heroes_core.containers import ContainerRuntime, runtime_named
+from heroes_core.containers import ContainerRuntime, RuntimeName, runtime_named
 from heroes_core.errors import SpecError
 from heroes_core.models import JobSpec
-from heroes_core.schedulers import Scheduler, scheduler_named
+from heroes_core.schedulers import Scheduler, SchedulerName, scheduler_named
 from heroes_core.transport import LocalTransport, SSHConfig, SSHSettings, Transport, shared_ssh_transport
-
-SchedulerName = Literal["slurm", "local"]
-RuntimeName = Literal["apptainer", "singularity", "charliecloud"]
 
 
 class SiteLimits(BaseModel):

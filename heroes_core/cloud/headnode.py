@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from heroes_core.cloud.base import NodeProvider
 from heroes_core.cloud.host_keys import pin_host_key
+from heroes_core.containers import RuntimeName
 from heroes_core.errors import HostKeyError
-from heroes_core.sites import RuntimeName
 
 
 class ClusterOutputs(BaseModel):

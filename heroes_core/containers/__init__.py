@@ -1,9 +1,14 @@
 """Container runtimes: Apptainer, Singularity and Charliecloud behind one interface."""
 
+from typing import Literal
+
 from heroes_core.containers._apptainer import ApptainerRuntime, SingularityRuntime
 from heroes_core.containers._base import ENV_FILE_NAME, JOB_MOUNT, ContainerRuntime
 from heroes_core.containers._charliecloud import CharliecloudRuntime
 from heroes_core.containers._verify import verify_image
+
+#: The names a centre's configuration may give; the same keys as RUNTIMES.
+RuntimeName = Literal["apptainer", "singularity", "charliecloud"]
 
 RUNTIMES: dict[str, type[ContainerRuntime]] = {
     "apptainer": ApptainerRuntime,
@@ -27,6 +32,7 @@ __all__ = [
     "ApptainerRuntime",
     "CharliecloudRuntime",
     "ContainerRuntime",
+    "RuntimeName",
     "SingularityRuntime",
     "runtime_named",
     "verify_image",

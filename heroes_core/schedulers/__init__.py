@@ -5,6 +5,7 @@ centre's configuration picks one by name and nothing else names a scheduler.
 """
 
 from collections.abc import Callable
+from typing import Literal
 
 from heroes_core.schedulers._base import (
     KEY_PATTERN,
@@ -18,6 +19,9 @@ from heroes_core.schedulers._local import LocalScheduler
 from heroes_core.schedulers._slurm import SlurmScheduler
 from heroes_core.schedulers._slurm_states import SLURM_STATES, map_slurm_state
 from heroes_core.transport import Transport
+
+#: The names a centre's configuration may give; the same keys as SCHEDULERS.
+SchedulerName = Literal["slurm", "local"]
 
 # name -> factory(transport, work_root): the local scheduler keeps its registry in the work root.
 SCHEDULERS: dict[str, Callable[[Transport, str], Scheduler]] = {
@@ -42,6 +46,7 @@ __all__ = [
     "JobSubmission",
     "LocalScheduler",
     "Scheduler",
+    "SchedulerName",
     "SiteLoad",
     "SlurmScheduler",
     "UsageRecord",
