@@ -1,10 +1,10 @@
 """Run commands on a centre's login node over one long-lived SSH connection.
 
-Why one connection: a new SSH handshake per scheduler command caps throughput
-at a few jobs per second (the original prototype's problem). All jobs and polls
-for a site share one paramiko transport with ``TCP_NODELAY`` (Nagle plus delayed
-ACKs otherwise add ~40 ms per command) and at most ``max_channels`` concurrent
-session channels (sshd refuses more than its ``MaxSessions``).
+All jobs and polls for a site share one paramiko transport (why: a handshake per
+command caps throughput; see docs/decisions/0001-one-ssh-connection-per-centre.md),
+with ``TCP_NODELAY`` (Nagle's algorithm would hold back each short command behind
+delayed ACKs) and at most ``max_channels`` concurrent session channels (sshd
+refuses more than its ``MaxSessions``).
 
 Host keys are pinned: the server's key must equal one given in the
 configuration or in a known_hosts file; nothing is ever auto-accepted. A key
