@@ -1,70 +1,43 @@
-"""Prefect tasks of the decision module: plan a workflow, re-check a step, learn from a job."""
+"""Prefect tasks of the decision module: plan a workflow, learn from a finished job."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
 from heroes.tasks.artifacts import artifact_key
-from heroes.tasks.resolve import load_centre, load_database
-from heroes_core.decision.metadata import JobMetadata, MetadataStore
-from heroes_core.decision.placement import PlacementProblem, PlacementResult, evaluate, solve
+from heroes.tasks.resolve import load_block, load_centre, load_database
+from heroes_core.costs import Ledger, PriceBook
+from heroes_core.decision.learning import actual_cost, job_metadata
+from heroes_core.decision.metadata import MetadataStore
+from heroes_core.decision.placement import solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
-from heroes_core.decision.predict import Predictor
-from heroes_core.enrolment.enrolments import Enrolments
+from heroes_core.decision.predictors import shared_predictor
+from heroes_core.decision.proposal import Plan, describe_violations
+from heroes_core.enrolment import Enrolments
 from heroes_core.errors import SpecError
+from heroes_core.jobs import JobContext
 from heroes_core.models import JobStatus
 from heroes_core.workflows import WorkflowJob, WorkflowSpec
 
 
-class Plan(BaseModel):
-    """A proposed placement with everything needed to explain or change it."""
-
-    problem: PlacementProblem
-    result: PlacementResult
-    details: dict[str, list[OptionDetail]]
-
-
-_predictors: dict[str, Predictor] = {}
-
-
-def predictor_for(database: HeroesDatabase) -> Predictor:
-    """One predictor per database per process, so fitted models are reused between steps."""
-    db = database.database()
-    key = str(db.engine.url)
-    if key not in _predictors:
-        _predictors[key] = Predictor(MetadataStore(db))
-    return _predictors[key]
-
-
-def compliant_centres(centres: list[str], database: HeroesDatabase) -> list[str]:
-    """Leave out centres whose last compliance check failed (the check's event says why)."""
-    failing = Enrolments(database.database()).failing(centres)
-    if failing:
-        get_run_logger().warning("Not placing jobs on %s: last compliance check failed",
-                                 ", ".join(failing))
-    kept = [name for name in centres if name not in failing]
-    if not kept:
-        raise SpecError(f"every candidate centre failed its last compliance check: {', '.join(failing)}",
-                        site="decision", fix="repair the centres and re-run check-hpc-centre-compliance")
-    return kept
-
-
 def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, organisation: str,
-                    project: str | None, currency: str = "EUR") -> PlanningInputs:
-    blocks = [load_centre(name) for name in compliant_centres(centres, database)]
-    sites = [block.site_config() for block in blocks]  # type: ignore[attr-defined]
-    loads = {site.name: block.site().scheduler.load()  # type: ignore[attr-defined]
-             for site, block in zip(sites, blocks, strict=True)}
-    budget = database.budgets().available_for(organisation, project, currency)
-    catalog_block: ApplicationCatalog = ApplicationCatalog.load(catalog)  # type: ignore[assignment]
-    return PlanningInputs(sites=sites, catalog=catalog_block.catalog(), currency=currency,
-                          budget=budget, loads=loads)
+                    project: str | None) -> PlanningInputs:
+    """The centres jobs may be placed on, their load, the catalogue and the budget left."""
+    placeable = Enrolments(database.database()).placeable(centres)
+    left_out = [name for name in centres if name not in placeable]
+    if left_out:
+        get_run_logger().warning("Not placing jobs on %s: last compliance check failed",
+                                 ", ".join(left_out))
+    blocks = [load_centre(name) for name in placeable]
+    sites = [block.site_config() for block in blocks]
+    loads = {site.name: block.site().scheduler.load() for site, block in zip(sites, blocks, strict=True)}
+    inputs = PlanningInputs(sites=sites, catalog=load_block(ApplicationCatalog, catalog).catalog(),
+                            loads=loads)
+    budget = database.budgets().available_for(organisation, project, inputs.currency)
+    return inputs.model_copy(update={"budget": budget})
 
 
 def placement_table(plan: Plan) -> list[dict[str, str]]:
@@ -87,15 +60,13 @@ def plan_workflow(spec: WorkflowSpec, centres: list[str], catalog: str, database
     """Predict, price and place every job; show the proposal as a table artifact."""
     database_block = load_database(database)
     inputs = planning_inputs(centres, catalog, database_block, organisation, project)
-    problem, details = build_problem(spec, inputs, predictor_for(database_block),
+    problem, details = build_problem(spec, inputs, shared_predictor(database_block.database()),
                                      database_block.budgets().prices)
     result = solve(problem, time_limit_s=time_limit_s)
     plan = Plan(problem=problem, result=result, details=details)
     logger = get_run_logger()
     if result.status == "infeasible":
-        for violation in result.violations:
-            logger.error("Cannot place the workflow: %s needs %s, %s available (%s)",
-                         violation.constraint, violation.needed, violation.available, violation.detail)
+        logger.error("Cannot place the workflow: %s", describe_violations(result.violations))
         return plan
     create_table_artifact(
         key=artifact_key("placement", spec.name), table=placement_table(plan),
@@ -107,33 +78,16 @@ def plan_workflow(spec: WorkflowSpec, centres: list[str], catalog: str, database
     return plan
 
 
-def with_overrides(plan: Plan, overrides: dict[str, str]) -> PlacementResult:
-    """The plan with some jobs moved to other sites, re-checked against every constraint."""
-    assignment = {choice.job: choice.option for choice in plan.result.choices}
-    for job_id, site in overrides.items():
-        if job_id not in assignment:
-            raise ValueError(f"override names unknown job '{job_id}'")
-        options = [i for i, d in enumerate(plan.details[job_id]) if d.site == site]
-        if not options:
-            raise ValueError(f"job '{job_id}' has no option on site '{site}'")
-        assignment[job_id] = options[0]
-    return evaluate(plan.problem, assignment)
-
-
 @task(name="record-job-metadata", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def record_job_metadata(database: HeroesDatabase | str, centre: str, job: WorkflowJob,
-                        status: JobStatus, *, job_key: str, workflow_id: str, organisation: str,
-                        user: str, partition: str | None, predicted_time_s: float | None,
-                        predicted_energy_j: float | None, predicted_cost: float | None,
-                        cost: Decimal | None) -> None:
-    """Learn from a finished job: its scheduler's accounting joins the performance metadata."""
-    site = load_centre(centre).site()
-    usage = site.scheduler.usage(status.job_id)
-    record = JobMetadata.from_usage(
-        usage, watts_per_core=10.0, job_key=job_key, workflow_id=workflow_id,
-        organisation=organisation, user=user, application=job.application, size=job.size,
-        site=site.name, partition=partition, requested_time_s=job.time_limit_minutes * 60,
-        predicted_time_s=predicted_time_s, predicted_energy_j=predicted_energy_j,
-        predicted_cost=Decimal(str(round(predicted_cost, 2))) if predicted_cost is not None else None,
-        cost=cost, currency="EUR" if cost is not None else None)
-    MetadataStore(load_database(database).database()).record(record)
+def record_job_metadata(database: HeroesDatabase | str, context: JobContext, job: WorkflowJob,
+                        status: JobStatus, option: OptionDetail) -> None:
+    """Learn from a finished job: its scheduler's accounting and its charges join the history,
+    beside what was predicted for the option it ran on."""
+    usage = load_centre(context.site).site().scheduler.usage(status.job_id)
+    db = load_database(database).database()
+    try:
+        cost = actual_cost(Ledger(db).lines(job_key=context.key), option.currency, PriceBook(db))
+    except SpecError as exc:
+        get_run_logger().warning("Cost of job %s not recorded: %s", context.key, exc)
+        cost = None
+    MetadataStore(db).record(job_metadata(usage, context, job, option, cost=cost))

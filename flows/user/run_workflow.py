@@ -28,16 +28,22 @@ from heroes.blocks import ApplicationCatalog
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.user.run_job import run_job
 from heroes.tasks.artifacts import artifact_key
-from heroes.tasks.decision import Plan, plan_workflow, record_job_metadata, with_overrides
-from heroes.tasks.resolve import load_centre, load_database
-from heroes_core.costs import Ledger
+from heroes.tasks.decision import plan_workflow, record_job_metadata
+from heroes.tasks.resolve import load_block, load_centre, load_database
+from heroes_core.costs import Ledger, PriceBook
+from heroes_core.decision.learning import actual_cost
 from heroes_core.decision.metadata import MetadataStore
-from heroes_core.decision.placement import Option, evaluate
-from heroes_core.decision.planner import OptionDetail, expected_queue_wait_s
-from heroes_core.errors import HeroesError, JobFailedError
-from heroes_core.jobs import job_key as derive_job_key
+from heroes_core.decision.proposal import (
+    Assignment,
+    OverrideRefused,
+    Plan,
+    apply_overrides,
+    describe_violations,
+)
+from heroes_core.decision.reevaluation import reevaluate
+from heroes_core.errors import HeroesError, JobFailedError, SpecError
+from heroes_core.jobs import JobContext
 from heroes_core.models import JobSpec, JobStatus, UserArea
-from heroes_core.schedulers import SiteLoad
 from heroes_core.workflows import WorkflowSpec
 
 DEFAULT_CENTRES = [DEFAULT_CENTRE, "local-slurm-2"]
@@ -55,94 +61,49 @@ class PlacementError(HeroesError):
     """No placement meets the workflow's constraints, or the user declined it."""
 
 
-def _choose(plan: Plan, *, auto_accept: bool, timeout: int) -> dict[str, int]:
+def _choose(plan: Plan, *, auto_accept: bool, timeout: int) -> Assignment:
     """job -> option index, after the user's decision (or the organisation's auto-accept)."""
-    chosen = {c.job: c.option for c in plan.result.choices}
     if auto_accept:
-        return chosen
+        return plan.assignment()
     logger = get_run_logger()
     for attempt in range(1, 11):
         decision = pause_flow_run(wait_for_input=PlacementDecision, timeout=timeout,
                                   key=f"placement-{attempt}")
         if not decision.accept:
             raise PlacementError("the user declined the proposed placement", site="decision")
-        if not decision.overrides:
-            return chosen
         try:
-            result = with_overrides(plan, decision.overrides)
-        except ValueError as exc:
-            logger.warning("Override refused: %s", exc)
-            continue
-        if result.violations:
-            reasons = "; ".join(f"{v.constraint}: needs {v.needed:g}, {v.available:g} available "
-                                f"({v.detail})" for v in result.violations)
-            logger.warning("Override refused, it breaks: %s", reasons)
-            continue
-        return {c.job: c.option for c in result.choices}
+            return apply_overrides(plan, decision.overrides)
+        except OverrideRefused as exc:
+            logger.warning("Override refused: %s", exc.detail)
     raise PlacementError("no acceptable placement after 10 answers", site="decision")
 
 
-def _time_now(detail: OptionDetail, option: Option, loads: dict[str, SiteLoad]) -> float:
-    """An option's time with today's queue: predicted runtime plus the wait its centre implies."""
-    runtime = detail.prediction.runtime_s_p50 if detail.prediction else option.time_s
-    return runtime + expected_queue_wait_s(loads.get(detail.site), option.cores)
-
-
-def _reevaluate(plan: Plan, chosen: dict[str, int], wave: list[str], centres: list[str], *,
-                margin: float, auto_move: bool) -> dict[str, int]:
+def _reevaluate(plan: Plan, chosen: Assignment, wave: list[str], centres: list[str], *,
+                margin: float, auto_move: bool) -> Assignment:
     """Before a wave: move (or propose moving) jobs whose centre is now clearly worse."""
-    logger = get_run_logger()
     loads = {name: load_centre(name).site().scheduler.load() for name in centres}
-    proposals = []
-    for job_id in wave:
-        options = plan.problem.jobs[[j.id for j in plan.problem.jobs].index(job_id)].options
-        details = plan.details[job_id]
-        current = chosen[job_id]
-        times = {i: _time_now(details[i], options[i], loads) for i, o in enumerate(options)
-                 if o.infeasible_reason is None}
-        best = min(times, key=times.__getitem__)
-        if best == current or times[best] >= times.get(current, float("inf")) * (1 - margin):
-            continue
-        moved = {**chosen, job_id: best}
-        if evaluate(plan.problem, moved).violations:
-            continue
-        proposals.append({"job": job_id, "from": details[current].site, "to": details[best].site,
-                          "time now (s)": f"{times.get(current, float('nan')):.0f}",
-                          "time after move (s)": f"{times[best]:.0f}", "applied": str(auto_move)})
-        if auto_move:
-            chosen = moved
-    if proposals:
-        logger.info("Re-evaluation proposes %d move(s)", len(proposals))
-        create_table_artifact(key="reevaluation", table=proposals,
-                              description="Moves proposed before this step (centre load changed)")
+    chosen, moves = reevaluate(plan, chosen, wave, loads, margin=margin, auto_move=auto_move)
+    if moves:
+        get_run_logger().info("Re-evaluation proposes %d move(s)", len(moves))
+        create_table_artifact(
+            key="reevaluation", description="Moves proposed before this step (centre load changed)",
+            table=[{"job": m.job, "from": m.from_site, "to": m.to_site,
+                    "time now (s)": f"{m.time_now_s:.0f}", "time after move (s)": f"{m.time_after_s:.0f}",
+                    "applied": str(m.applied)} for m in moves])
     return chosen
 
 
-def _job_spec(workflow: WorkflowSpec, job_id: str, catalog: ApplicationCatalog, site: str,
-              partition: str | None, keys: dict[str, str]) -> JobSpec:
-    job = workflow.job(job_id)
-    inputs = list(job.inputs)
-    env = dict(job.env)
-    for edge in workflow.incoming(job_id):
-        inputs += [f"jobs/{keys[edge.parent]}/{name}" for name in edge.files]
-        env[f"HEROES_PARENT_{edge.parent.upper().replace('-', '_').replace('.', '_')}"] = \
-            f"jobs/{keys[edge.parent]}"
-    return JobSpec(name=job.id, image=catalog.catalog().get(job.application).image_on(site),
-                   command=job.command, partition=partition, cores=job.cores, nodes=job.nodes,
-                   memory_mb=job.memory_mb, time_limit_minutes=job.time_limit_minutes,
-                   inputs=inputs, env=env)
-
-
 @task(name="run-step", cache_policy=NO_CACHE)
-def run_step(spec: JobSpec, centre: str, key: str, organisation: str, user: str,
-             project: str | None, archive: str, database: str, poll_interval: float) -> JobStatus:
+def run_step(spec: JobSpec, context: JobContext, archive: str, database: str,
+             poll_interval: float) -> JobStatus:
     """One job of the workflow, as its own run_job subflow (staged, billed, recorded)."""
-    state = run_job(spec=spec, centre=centre, archive=archive, organisation=organisation, user=user,
-                    project=project, database=database, job_key=key, poll_interval=poll_interval,
+    state = run_job(spec=spec, centre=context.site, archive=archive, organisation=context.organisation,
+                    user=context.user, project=context.project, database=database,
+                    job_key=context.key, billing=context.billing, poll_interval=poll_interval,
                     return_state=True)
     if not state.is_completed():
-        raise JobFailedError(f"job {spec.name} on {centre}: {state.message}", site=centre)
-    result: JobStatus = state.result()  # type: ignore[assignment]
+        raise JobFailedError(f"job {spec.name} on {context.site}: {state.message}", site=context.site)
+    result: JobStatus = state.result()
     return result
 
 
@@ -165,41 +126,50 @@ def run_workflow(
 ) -> dict[str, JobStatus]:
     """Place a DAG of jobs across centres to meet the organisation's goals, then run it."""
     logger = get_run_logger()
-    area = UserArea(organisation=organisation, user=user)  # names checked before any planning
+    UserArea(organisation=organisation, user=user)  # names checked before any planning
     centres = centres or DEFAULT_CENTRES
     workflow_id = str(current_run.id)
     plan = plan_workflow(workflow, centres, catalog, database, organisation, project,
                          time_limit_s=solver_time_limit_s)
     if plan.result.status == "infeasible":
-        reasons = "; ".join(f"{v.constraint}: needs {v.needed:g}, {v.available:g} available ({v.detail})"
-                            for v in plan.result.violations)
-        raise PlacementError(f"no placement meets the constraints: {reasons}", site="decision",
+        raise PlacementError(f"no placement meets the constraints: "
+                             f"{describe_violations(plan.result.violations)}", site="decision",
                              fix="relax the deadline, raise the budget or allow more centres")
     chosen = _choose(plan, auto_accept=auto_accept, timeout=decision_timeout)
-    catalog_block: ApplicationCatalog = ApplicationCatalog.load(catalog)  # type: ignore[assignment]
-    keys = {job.id: derive_job_key(workflow_id, job.id, owner=area) for job in workflow.jobs}
+    applications = load_block(ApplicationCatalog, catalog).catalog()
+
+    def context(job_id: str) -> JobContext:
+        detail = plan.detail(job_id, chosen)
+        return JobContext.for_run(workflow_id, organisation=organisation, user=user, project=project,
+                                  step=job_id, site=detail.site, partition=detail.partition)
+
+    keys = {job.id: context(job.id).key for job in workflow.jobs}
     statuses: dict[str, JobStatus] = {}
     problems: dict[str, str] = {}
     for index, wave in enumerate(workflow.levels()):
         if index:
             chosen = _reevaluate(plan, chosen, wave, centres, margin=move_margin, auto_move=auto_move)
+        contexts = {job_id: context(job_id) for job_id in wave}
         futures = {}
         for job_id in wave:
             blocked = [p for p in workflow.graph()[job_id] if p not in statuses]
             if blocked:
                 problems[job_id] = f"skipped: parent(s) {', '.join(blocked)} did not complete"
                 continue
-            detail = plan.details[job_id][chosen[job_id]]
-            spec = _job_spec(workflow, job_id, catalog_block, detail.site, detail.partition, keys)
-            futures[job_id] = run_step.submit(spec, detail.site, keys[job_id], organisation, user,
-                                              project, archive, database, poll_interval)
+            step = contexts[job_id]
+            spec = workflow.job_spec(
+                job_id, image=applications.get(workflow.job(job_id).application).image_on(step.site),
+                partition=step.partition, keys=keys)
+            futures[job_id] = run_step.submit(spec, step, archive, database, poll_interval)
         for job_id, future in futures.items():
             try:
                 statuses[job_id] = future.result()
             except Exception as exc:
                 problems[job_id] = str(exc)
-        _learn(plan, chosen, workflow, statuses, keys, wave, database=database,
-               workflow_id=workflow_id, organisation=organisation, user=user)
+        for job_id in wave:  # learn from every finished job, with the prediction it ran on
+            if job_id in statuses:
+                record_job_metadata(database, contexts[job_id], workflow.job(job_id), statuses[job_id],
+                                    plan.detail(job_id, chosen))
     _summary(plan, chosen, workflow, statuses, problems, keys, database)
     if problems:
         raise JobFailedError("; ".join(f"{job}: {why}" for job, why in problems.items()),
@@ -208,26 +178,13 @@ def run_workflow(
     return statuses
 
 
-def _actual_cost(database: str, key: str) -> Decimal | None:
-    lines = Ledger(load_database(database).database()).lines(job_key=key)
-    return sum((line.amount for line in lines), Decimal(0)) if lines else None
-
-
-def _learn(plan: Plan, chosen: dict[str, int], workflow: WorkflowSpec, statuses: dict[str, JobStatus],
-           keys: dict[str, str], wave: list[str], **context: str) -> None:
-    """Record every finished job of the wave with the prediction of the option it ran on."""
-    for job_id in wave:
-        if job_id not in statuses:
-            continue
-        detail = plan.details[job_id][chosen[job_id]]
-        prediction = detail.prediction
-        record_job_metadata(
-            context["database"], detail.site, workflow.job(job_id), statuses[job_id],
-            job_key=keys[job_id], workflow_id=context["workflow_id"],
-            organisation=context["organisation"], user=context["user"], partition=detail.partition,
-            predicted_time_s=prediction.runtime_s_p50 if prediction else None,
-            predicted_energy_j=prediction.energy_j_p50 if prediction else None,
-            predicted_cost=float(detail.cost), cost=_actual_cost(context["database"], keys[job_id]))
+def _actual_cost(database: str, key: str, currency: str) -> str:
+    db = load_database(database).database()
+    try:
+        cost: Decimal | None = actual_cost(Ledger(db).lines(job_key=key), currency, PriceBook(db))
+    except SpecError as exc:
+        return f"unknown: {exc.detail}"
+    return f"{cost:.2f} {currency}" if cost is not None else ""
 
 
 def _energy(database: str, key: str) -> str:
@@ -237,21 +194,20 @@ def _energy(database: str, key: str) -> str:
     return f"{record.energy_j / 1000:.2f} ({record.energy_source})"
 
 
-def _summary(plan: Plan, chosen: dict[str, int], workflow: WorkflowSpec, statuses: dict[str, JobStatus],
+def _summary(plan: Plan, chosen: Assignment, workflow: WorkflowSpec, statuses: dict[str, JobStatus],
              problems: dict[str, str], keys: dict[str, str], database: str) -> None:
     rows = []
     for job in workflow.jobs:
-        detail = plan.details[job.id][chosen[job.id]]
+        detail = plan.detail(job.id, chosen)
         status = statuses.get(job.id)
-        actual_s = ((status.end_time - status.start_time).total_seconds()
-                    if status and status.start_time and status.end_time else None)
-        cost = _actual_cost(database, keys[job.id])
+        actual_s = status.elapsed_s if status else None
         predicted_s = detail.prediction.runtime_s_p50 if detail.prediction else None
         rows.append({
             "job": job.id, "site": detail.site, "state": status.state.value if status else "NOT RUN",
             "predicted time (s)": f"{predicted_s:.0f}" if predicted_s is not None else "",
             "actual time (s)": f"{actual_s:.0f}" if actual_s is not None else "",
-            "predicted cost": f"{detail.cost}", "actual cost": f"{cost}" if cost is not None else "",
+            "predicted cost": f"{detail.cost} {detail.currency}",
+            "actual cost": _actual_cost(database, keys[job.id], detail.currency),
             "predicted energy (kJ)": f"{(detail.prediction.energy_j_p50 or 0) / 1000:.2f}"
             if detail.prediction else "",
             "actual energy (kJ)": _energy(database, keys[job.id]), "note": problems.get(job.id, ""),
