@@ -27,42 +27,44 @@ the workflow.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger
+from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.blocks.system import Secret
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.context import FlowRunContext
 from prefect.flow_runs import pause_flow_run
+from prefect.flows import FlowStateHook
 from prefect.input import RunInput
-from pydantic import Field
+from pydantic import Field, JsonValue
+from pydantic import Secret as SecretValue
 
 from heroes.blocks import CentralArchive, HPCCentre
 from heroes.blocks.aws_account import AWSAccount
 from heroes.blocks.defaults import DEFAULT_ARCHIVE
 from heroes.blocks.oci_account import OCIAccount
+from heroes.tasks.resolve import load_block
 from heroes_core.cloud import (
-    TAG_ORGANISATION,
-    TAG_ROLE,
-    TAG_WORKFLOW,
     HealthCheck,
     Node,
     NodeProvider,
     NodeSpec,
     deploy_temporary,
+    temporary_tags,
 )
 from heroes_core.cloud import start_cluster_nodes as _start_cluster_nodes
 from heroes_core.cloud import stop_cluster_nodes as _stop_cluster_nodes
 from heroes_core.cloud import terminate_idle_nodes as _terminate_idle_nodes
 from heroes_core.cloud.cluster_inputs import validate_cluster_variables
-from heroes_core.cloud.host_keys import pin_host_key
+from heroes_core.cloud.headnode import ClusterOutputs, headnode_host_key
+from heroes_core.cloud.service_keys import ServiceKeys
 from heroes_core.cloud.terraform import BackendConfig, TerraformRun, plan_markdown
 from heroes_core.cloud.terraform import module_dir as terraform_module_dir
-from heroes_core.errors import HeroesError, HostKeyError
+from heroes_core.errors import HeroesError
 
 Provider = Literal["aws", "oci"]
 
@@ -81,8 +83,9 @@ class PlanRejectedError(HeroesError):
 # --- accounts and providers ---------------------------------------------------------------
 
 def load_account(account: str, provider: Provider = "aws") -> AWSAccount | OCIAccount:
-    block = AWSAccount.load(account) if provider == "aws" else OCIAccount.load(account)
-    return block  # type: ignore[return-value]
+    if provider == "aws":
+        return load_block(AWSAccount, account)
+    return load_block(OCIAccount, account)
 
 
 def node_provider(account: str, provider: Provider = "aws") -> NodeProvider:
@@ -107,7 +110,7 @@ def _workflow_id(workflow: str | None) -> str:
 
 
 def terminate_workflow_nodes_hook(account: str, organisation: str, provider: Provider = "aws",
-                                  workflow: str | None = None) -> Callable[[Any, FlowRun, State], None]:
+                                  workflow: str | None = None) -> FlowStateHook[..., Any]:
     """A flow ``on_failure`` / ``on_cancellation`` hook terminating the workflow's temporary nodes.
 
     Use it on any flow that deploys temporary nodes::
@@ -118,22 +121,21 @@ def terminate_workflow_nodes_hook(account: str, organisation: str, provider: Pro
 
     Without ``workflow`` the nodes tagged with the failed flow run's id are terminated.
     """
-    def hook(_flow: Any, flow_run: FlowRun, state: State) -> None:
-        tags = {TAG_ORGANISATION: organisation, TAG_ROLE: "temporary",
-                TAG_WORKFLOW: workflow or str(flow_run.id)}
-        ids = node_provider(account, provider).terminate_by_tags(tags)
+    def hook(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
+        owner = workflow or str(flow_run.id)
+        ids = node_provider(account, provider).terminate_by_tags(temporary_tags(organisation, owner))
         if ids:
             get_run_logger().warning("workflow %s ended %s: terminated temporary node(s) %s",
-                                     tags[TAG_WORKFLOW], state.type.value, ", ".join(ids))
+                                     owner, state.type.value, ", ".join(ids))
     return hook
 
 
-def _terminate_own_nodes(_flow: Any, flow_run: FlowRun, state: State) -> None:
+def _terminate_own_nodes(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Hook of the node flows: their parameters name the account and the workflow."""
     params = flow_run.parameters
     workflow = params.get("workflow") or str(flow_run.id)
     terminate_workflow_nodes_hook(params["account"], params["organisation"],
-                                  params.get("provider", "aws"), workflow)(_flow, flow_run, state)
+                                  params.get("provider", "aws"), workflow)(flow, flow_run, state)
 
 
 @contextmanager
@@ -186,14 +188,12 @@ def undeploy_temporary_nodes(organisation: str, account: str, workflow: str | No
     """Terminate a workflow's temporary nodes (by tag), or the listed ones; return their ids."""
     nodes_api = node_provider(account, provider)
     if node_ids:
-        owned = [n.id for n in nodes_api.list_nodes({TAG_ORGANISATION: organisation, TAG_ROLE: "temporary"})
-                 if n.id in set(node_ids)]
+        owned = [n.id for n in nodes_api.list_nodes(temporary_tags(organisation)) if n.id in set(node_ids)]
         nodes_api.terminate(owned)
         return owned
     if not workflow:
         raise ValueError("name the workflow whose nodes to undeploy, or the node ids")
-    return nodes_api.terminate_by_tags({TAG_ORGANISATION: organisation, TAG_ROLE: "temporary",
-                                        TAG_WORKFLOW: workflow})
+    return nodes_api.terminate_by_tags(temporary_tags(organisation, workflow))
 
 
 @flow(name="start-cluster-nodes")
@@ -234,63 +234,31 @@ def terminate_idle_nodes(account: str, idle_minutes: float = 30.0, provider: Pro
 
 # --- private cloud cluster -----------------------------------------------------------------
 
-def _generate_service_keys() -> dict[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+def cluster_keys(secret_name: str) -> ServiceKeys:
+    """The cluster's service-account key pair, made once and kept in a Secret block.
 
-    private = Ed25519PrivateKey.generate()
-    return {
-        "service_private": private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption()).decode(),
-        "service_public": private.public_key().public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode(),
-    }
-
-
-def cluster_keys(secret_name: str) -> dict[str, str]:
-    """The cluster's service-account key pair (HEROES logs in with it), made once and kept in a Secret block.
-
-    It is saved *before* Terraform runs, so a re-run after a half-applied
-    cluster uses the key the headnode was given. There is no host key pair
-    here: the nodes make their own. A host key pair an older HEROES stored in
-    the secret is dropped from it.
+    It is saved before Terraform runs (see :mod:`heroes_core.cloud.service_keys`); anything
+    else kept in the secret beside the pair is dropped from it.
     """
     try:
-        stored: Any = Secret.load(secret_name).get()  # type: ignore[union-attr]
-        if isinstance(stored, dict) and {"service_private", "service_public"} <= set(stored):
-            keys = {name: str(stored[name]) for name in ("service_private", "service_public")}
-            if set(stored) != set(keys):
-                Secret(value=keys).save(secret_name, overwrite=True)  # type: ignore[arg-type]
-            return keys
+        stored: Any = load_block(Secret, secret_name).get()
     except ValueError:
-        pass
-    keys = _generate_service_keys()
-    Secret(value=keys).save(secret_name, overwrite=True)  # type: ignore[arg-type]
+        stored = None
+    keys = ServiceKeys.from_stored(stored) or ServiceKeys.generate()
+    if stored != keys.to_stored():
+        value: dict[str, JsonValue] = {**keys.to_stored()}
+        Secret(value=SecretValue(value)).save(secret_name, overwrite=True)
     return keys
 
 
 def _pinned_before(block_name: str, host: str) -> str | None:
     """The host key an earlier run pinned for ``host`` in the centre block, if any."""
     try:
-        existing: Any = HPCCentre.load(block_name)
+        existing = load_block(HPCCentre, block_name)
     except ValueError:
         return None
-    key = str(getattr(existing, "host_key", "") or "").strip()
-    return key if key and getattr(existing, "host", None) == host else None
-
-
-def headnode_host_key(nodes: NodeProvider, outputs: dict[str, Any], block_name: str, *, site: str,
-                      timeout: float) -> str:
-    """The headnode's SSH host key to pin: read from its console, checked against an earlier pin."""
-    headnode = outputs.get("headnode_id")
-    if not headnode:
-        raise HostKeyError("the Terraform outputs name no headnode_id, so HEROES cannot read the headnode's "
-                           "host key from its console", site=site,
-                           fix="use the HEROES module (terraform/aws or terraform/oci), which outputs it")
-    observed = nodes.read_host_keys(str(headnode), timeout=timeout)
-    return pin_host_key(observed, _pinned_before(block_name, str(outputs["headnode_address"])), site=site,
-                        node=f"headnode {headnode}")
+    key = existing.host_key.strip()
+    return key if key and existing.host == host else None
 
 
 @flow(name="integrate-cloud-platform")
@@ -315,7 +283,7 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
     validate_cluster_variables({"organisation": org, **(variables or {})}, site=site)
     block_name = centre_block or f"{org}-{provider}-cloud"
     account_block = load_account(account, provider)
-    archive_block: CentralArchive = CentralArchive.load(archive)  # type: ignore[assignment]
+    archive_block = load_block(CentralArchive, archive)
     bucket = archive_block.ensure_bucket(org)
     backend = BackendConfig.for_organisation(
         org, bucket, region=archive_block.region, endpoint_url=archive_block.endpoint_url,
@@ -327,7 +295,7 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
         try:
             tf_vars = validate_cluster_variables({
                 **account_block.terraform_variables(run.working_dir), "organisation": org,
-                "service_account_public_key": keys["service_public"], **(variables or {}),
+                "service_account_public_key": keys.public, **(variables or {}),
             }, site=site)
             run.init(backend)
             changes = run.plan(tf_vars)
@@ -343,18 +311,16 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
                                             site=site, fix="change the variables and run the flow again")
             if changes:
                 run.apply()
-            outputs = run.outputs()
+            outputs = ClusterOutputs.model_validate(run.outputs())
         finally:
             run.cleanup()
-    host_key = headnode_host_key(_nodes_of(account_block), outputs, block_name, site=site,
+    host_key = headnode_host_key(_nodes_of(account_block), outputs,
+                                 _pinned_before(block_name, outputs.headnode_address), site=site,
                                  timeout=host_key_timeout)
-    centre = HPCCentre(host=outputs["headnode_address"], user=outputs["service_account"],
-                       private_key=keys["service_private"],  # type: ignore[arg-type]
-                       host_key=host_key,
-                       partitions=list(outputs.get("partitions") or []), scheduler="slurm",
-                       work_root=outputs.get("work_root") or "/shared/heroes",
-                       container_runtime=outputs.get("container_runtime") or "apptainer")
+    centre = HPCCentre(host=outputs.headnode_address, user=outputs.service_account,
+                       private_key=keys.private, host_key=host_key, partitions=outputs.partitions,
+                       work_root=outputs.work_root, container_runtime=outputs.container_runtime)
     centre.save(block_name, overwrite=True)
     logger.info("registered %s as HPC centre block %r; pinned host key %s (from headnode %s's console)",
-                outputs["headnode_address"], block_name, host_key, outputs["headnode_id"])
+                outputs.headnode_address, block_name, host_key, outputs.headnode_id)
     return block_name
