@@ -99,12 +99,12 @@ def billing_report(organisation: str, database: str = DEFAULT_DATABASE,
                    by: list[str] | None = None) -> str:
     """Consolidate the ledger of an organisation, show it as a table, export it as CSV."""
     dimensions = by or ["project", "user", "site", "month"]
-    allowed = set(get_args(Dimension))
+    allowed: dict[str, Dimension] = {name: name for name in get_args(Dimension)}
     unknown = [d for d in dimensions if d not in allowed]
     if unknown:
         raise ValueError(f"cannot group by {unknown}; choose from {sorted(allowed)}")
     ledger = Ledger(load_database(database).database())
-    rows = ledger.consolidate(ledger.lines(organisation=organisation), dimensions)  # type: ignore[arg-type]
+    rows = ledger.consolidate(ledger.lines(organisation=organisation), [allowed[d] for d in dimensions])
     create_table_artifact(key=artifact_key("billing", organisation), table=rows,
                           description=f"Consumption of {organisation} by {', '.join(dimensions)}")
     archive_block = load_archive(archive)

@@ -23,7 +23,7 @@ def decision_dashboard(database: str = DEFAULT_DATABASE,
                        ) -> dict[str, list[dict[str, Any]]]:
     """Predicted vs actual time, cost and energy, per site and per application, as tables."""
     store = MetadataStore(load_database(database).database())
-    result = {}
+    result: dict[str, list[dict[str, Any]]] = {}
     for dimension in by or ["site", "application"]:
         rows = store.accuracy(by=dimension)
         result[dimension] = rows
