@@ -1,6 +1,9 @@
 """Prefect tasks: the HEROES SDK for composing your own flows.
 
-    from heroes.tasks import prepare_job, stage_in, submit_job, wait_for_job, stage_out
+    from heroes.tasks import JobContext, prepare_job, stage_in, submit_job, wait_for_job, stage_out
+
+Build one :class:`JobContext` per job (``JobContext.for_run(run_id, organisation=..., user=...,
+site=...)``) and hand it to each step.
 """
 
 from heroes.tasks.costs import commit_cost, estimate_cost, release_budget, reserve_budget
@@ -14,8 +17,10 @@ from heroes.tasks.jobs import (
     wait_for_job,
 )
 from heroes.tasks.reports import JobReport, record_job
+from heroes_core.jobs import JobContext
 
 __all__ = [
+    "JobContext",
     "JobReport",
     "cancel_job",
     "commit_cost",

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from heroes.blocks import ApplicationCatalog
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRE, DEFAULT_DATABASE
-from heroes.flows.user.run_job import run_job
+from heroes.flows.user.run_job import DEFAULT_ORGANISATION, DEFAULT_USER, run_job
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.decision import plan_workflow, record_job_metadata
 from heroes.tasks.resolve import load_block, load_centre, load_database
@@ -110,8 +110,8 @@ def run_step(spec: JobSpec, context: JobContext, archive: str, database: str,
 @flow(name="run-workflow", log_prints=True)
 def run_workflow(
     workflow: WorkflowSpec,
-    organisation: str = "demo",
-    user: str = "scientist",
+    organisation: str = DEFAULT_ORGANISATION,
+    user: str = DEFAULT_USER,
     project: str | None = None,
     centres: list[str] | None = None,
     archive: str = DEFAULT_ARCHIVE,
