@@ -32,6 +32,6 @@ def test_anything_but_the_block_kind_is_a_programming_error(monkeypatch: pytest.
 
     coroutine = pending()
     monkeypatch.setattr(HeroesDatabase, "load", lambda name: coroutine)
-    with pytest.raises(TypeError, match="HeroesDatabase.load\\('prices'\\) gave a coroutine"):
+    with pytest.raises(TypeError, match=r"HeroesDatabase\.load\('prices'\) gave a coroutine"):
         load_database("prices")
     coroutine.close()
