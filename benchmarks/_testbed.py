@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
 from heroes_core.sites import Site, SiteConfig, open_site
 
-TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
+# The test bed's own Python helpers (testbed.json reader, block registration) live beside its
+# scripts, outside the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts" / "testbed"))
+
+from testbed_config import read_testbed
 
 
 def testbed() -> dict[str, Any]:
-    if not TESTBED_FILE.exists():
-        raise SystemExit(f"{TESTBED_FILE} is missing: run scripts/testbed.sh up first")
-    data: dict[str, Any] = json.loads(TESTBED_FILE.read_text())
-    return data
+    try:
+        return read_testbed()
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def register_blocks() -> None:
+    """The test bed's blocks, prices and budgets. Imports Prefect: set PREFECT_API_URL first."""
+    from register_blocks import register_testbed_blocks
+
+    register_testbed_blocks()
 
 
 def centre() -> dict[str, Any]:

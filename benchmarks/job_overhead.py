@@ -13,11 +13,11 @@ import json
 import os
 import time
 
-from _testbed import centre, median, open_centre, testbed
+from _testbed import centre, median, open_centre, register_blocks, testbed
 
 os.environ.setdefault("PREFECT_API_URL", testbed()["prefect"]["api_url"])
 
-from heroes.deployments.testbed import ARCHIVE_BLOCK, register_testbed_blocks
+from heroes.blocks.defaults import DEFAULT_ARCHIVE
 from heroes.flows import run_job
 from heroes_core.models import ImageRef, JobSpec
 
@@ -32,13 +32,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    register_testbed_blocks()
+    register_blocks()
     info = centre()
     spec = JobSpec(name="trivial", image=ImageRef(**info["image"]), command=["true"])
     overheads, walls = [], []
     for _ in range(args.runs):
         started = time.perf_counter()
-        state = run_job(spec=spec, centre=info["name"], archive=ARCHIVE_BLOCK, organisation="bench",
+        state = run_job(spec=spec, centre=info["name"], archive=DEFAULT_ARCHIVE, organisation="bench",
                         user="overhead", poll_interval=1.0, return_state=True)
         wall = time.perf_counter() - started
         status = state.result()

@@ -1,7 +1,7 @@
 """The block names a flow uses when it is not told otherwise.
 
 One place for them, so that a flow's defaults, the deployments and the test bed's
-registration (deployments/testbed.py) cannot drift apart.
+registration (scripts/testbed/register_blocks.py) cannot drift apart.
 """
 
 DEFAULT_CENTRE = "local-slurm"

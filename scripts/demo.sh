@@ -7,8 +7,8 @@ cd "$ROOT"
 
 scripts/bootstrap.sh
 scripts/testbed.sh up
-api_url=$(.venv/bin/python -c 'from heroes.deployments.testbed import read_testbed; print(read_testbed()["prefect"]["api_url"])')
+api_url=$(.venv/bin/python scripts/testbed/testbed_config.py get prefect.api_url)
 export PREFECT_API_URL="$api_url"
 .venv/bin/prefect block register -m heroes.blocks
-.venv/bin/python -m heroes.deployments.testbed
+.venv/bin/python scripts/testbed/register_blocks.py
 .venv/bin/python scripts/demo_job.py

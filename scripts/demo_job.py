@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from heroes.blocks import CentralArchive
-from heroes.deployments.testbed import ARCHIVE_BLOCK, read_testbed
+from heroes.blocks.defaults import DEFAULT_ARCHIVE
 from heroes.flows import run_job
 from heroes_core.models import ImageRef, JobSpec
+
+# The testbed.json reader lives with the test bed, outside the installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "testbed"))
+from testbed_config import read_testbed
 
 ORGANISATION, USER = "demo", "scientist"
 
@@ -13,7 +20,7 @@ ORGANISATION, USER = "demo", "scientist"
 def main() -> None:
     testbed = read_testbed()
     centre = testbed["centres"][0]
-    archive: CentralArchive = CentralArchive.load(ARCHIVE_BLOCK)  # type: ignore[assignment]
+    archive: CentralArchive = CentralArchive.load(DEFAULT_ARCHIVE)  # type: ignore[assignment]
     bucket = archive.ensure_bucket(ORGANISATION)
     archive.s3_client().put_object(Bucket=bucket, Key=f"{USER}/inputs/poem.txt",
                                    Body=b"the quick brown fox jumps over the lazy dog\n")
@@ -22,7 +29,7 @@ def main() -> None:
         command=["sh", "-c", "wc -w < inputs/poem.txt > words.txt; echo counted $(cat words.txt) words"],
         inputs=["inputs/poem.txt"],
     )
-    state = run_job(spec=spec, centre=centre["name"], archive=ARCHIVE_BLOCK,
+    state = run_job(spec=spec, centre=centre["name"], archive=DEFAULT_ARCHIVE,
                     organisation=ORGANISATION, user=USER, return_state=True)
     ui = testbed["prefect"]["api_url"].removesuffix("/api")
     flow_run_id = state.state_details.flow_run_id

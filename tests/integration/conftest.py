@@ -6,9 +6,9 @@ cannot start is a failure, never a skip.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +17,14 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
+# The test bed's own Python helpers (testbed.json reader, block registration) are not part
+# of the installed package; they live beside its scripts.
+sys.path.insert(0, str(ROOT / "scripts" / "testbed"))
 
-if TESTBED_FILE.exists():  # Prefect reads its API URL when first used, so set it before any test.
-    os.environ["PREFECT_API_URL"] = json.loads(TESTBED_FILE.read_text())["prefect"]["api_url"]
+from testbed_config import read_testbed, testbed_file  # noqa: E402
+
+if testbed_file().exists():  # Prefect reads its API URL when first used, so set it before any test.
+    os.environ["PREFECT_API_URL"] = read_testbed()["prefect"]["api_url"]
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
@@ -37,14 +41,13 @@ def testbed() -> dict[str, Any]:
     if status.returncode != 0:
         pytest.fail(f"the test bed is not healthy (run scripts/testbed.sh up):\n{status.stdout}"
                     f"\n{status.stderr}", pytrace=False)
-    data: dict[str, Any] = json.loads(TESTBED_FILE.read_text())
-    return data
+    return read_testbed()
 
 
 @pytest.fixture(scope="session")
 def blocks(testbed: dict[str, Any]) -> dict[str, str]:
-    from heroes.deployments.testbed import register_testbed_blocks
-    return register_testbed_blocks(TESTBED_FILE)
+    from register_blocks import register_testbed_blocks  # imports Prefect: after the API URL is set
+    return register_testbed_blocks()
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,13 @@
 """The namespace ``heroes.*`` imports the same from an editable and from a wheel install,
-and a wheel carries the Ansible role/playbooks and the Terraform modules."""
+a wheel carries the Ansible role/playbooks and the Terraform modules, and leaves the
+local test bed's helpers out."""
 
+import shutil
 import subprocess
 import sys
 import sysconfig
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -18,19 +20,35 @@ ANSIBLE_FILES = ["playbooks/runtime.yml", "playbooks/compliance.yml",
                  "roles/heroes_runtime/tasks/main.yml", "roles/heroes_runtime/defaults/main.yml",
                  "roles/heroes_runtime/meta/main.yml", "README.md"]
 TERRAFORM_FILES = [f"{cloud}/{name}" for cloud in ("aws", "oci")
-                   for name in ("main.tf", "variables.tf", "outputs.tf")] + ["shared/cloud-init.yaml.tpl"]
+                   for name in ("main.tf", "variables.tf", "outputs.tf", "cluster_variables.tf",
+                                "cluster_outputs.tf")] + ["shared/cloud-init.yaml.tpl"]
 ASSETS_PROBE = ("from heroes_core.assets import ansible_dir, terraform_dir\n"
                 "from heroes_core.enrolment.ansible import ansible_dir as deployment_ansible_dir\n"
                 "from heroes_core.cloud.terraform import module_dir\n"
                 "print(ansible_dir())\nprint(deployment_ansible_dir())\nprint(terraform_dir())\n"
                 "print(module_dir('aws'))\nprint(module_dir('oci'))\n")
+# Python files that serve only the local test bed (scripts/testbed/), by file name.
+TESTBED_ONLY = {"testbed.py", "testbed_config.py", "register_blocks.py", "check_s3.py",
+                "check_postgres.py"}
+
+
+def _not_sources(directory: str, names: list[str]) -> set[str]:
+    """The checkout's build output, venv, VCS and caches."""
+    if Path(directory) != ROOT:
+        return {"__pycache__"} & set(names)
+    return {name for name in names
+            if name.startswith(".") or name in {"build", "dist"} or name.endswith(".egg-info")}
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy: setuptools packs whatever the checkout's build/ folder still holds,
+    # files removed from the sources included.
+    source = tmp_path_factory.mktemp("source") / "heroes"
+    shutil.copytree(ROOT, source, ignore=_not_sources)
     dist = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(dist), str(ROOT)], check=True)
+                    "-q", "-w", str(dist), str(source)], check=True)
     (built,) = dist.glob("heroes-*.whl")
     return built
 
@@ -105,3 +123,10 @@ def test_wheel_install_still_honours_heroes_ansible_dir(wheel_site: Path, tmp_pa
     code = f"import os; os.environ['HEROES_ANSIBLE_DIR'] = {str(tmp_path)!r}\n" + ASSETS_PROBE
     out = _run_from_wheel(wheel_site, tmp_path, code).splitlines()
     assert out[1] == str(tmp_path)
+
+
+def test_wheel_leaves_the_test_bed_seeding_and_its_config_reader_out(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "heroes/deployments/__init__.py" in names
+    leaked = [name for name in names if PurePosixPath(name).name in TESTBED_ONLY]
+    assert not leaked, f"the wheel carries test-bed helpers {leaked}"

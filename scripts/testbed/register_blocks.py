@@ -1,38 +1,31 @@
-"""Register the local test bed's centres and archive as blocks.
+"""Register the local test bed as blocks and seed its prices and budgets.
 
-``scripts/testbed.sh up`` writes what it started into ``testbed.json``; this
-turns that into the same blocks a provider admin would create for a real centre,
-so the demo and the integration tests use the production code paths.
+``scripts/testbed.sh up`` writes what it started into ``testbed.json``; this turns that
+into the blocks a provider admin would create for a real centre (centres, archive,
+database, application catalogue), so the demo and the integration tests use the
+production code paths. It also gives every test-bed partition a price and each test-bed
+organisation a budget. Test-bed only, so it stays out of the installed package:
+``python scripts/testbed/register_blocks.py``, or ``register_testbed_blocks()`` with this
+folder on ``sys.path``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from testbed_config import read_testbed
 
 from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_DATABASE
 from heroes_core.catalog import Application
 from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering_name
 
-DEFAULT_TESTBED_FILE = Path(os.environ.get("HEROES_TESTBED_DIR", "/var/lib/heroes-testbed")) / "testbed.json"
-ARCHIVE_BLOCK = DEFAULT_ARCHIVE
-DATABASE_BLOCK = DEFAULT_DATABASE
-CATALOG_BLOCK = DEFAULT_CATALOG
 TEST_BED_ORGANISATIONS = ("demo", "itest", "bench")
 # An illustrative business model for the test bed's partitions: 1 cent per job + 5 cents per core-hour.
 TEST_BED_PRICE = PriceModel(currency="EUR", fixed=Decimal("0.01"), per_core_hour=Decimal("0.05"))
-
-
-def read_testbed(path: Path = DEFAULT_TESTBED_FILE) -> dict[str, Any]:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: run `scripts/testbed.sh up` first")
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
 
 
 def centre_block(centre: dict[str, Any]) -> HPCCentre:
@@ -49,6 +42,14 @@ def centre_block(centre: dict[str, Any]) -> HPCCentre:
 def archive_block(s3: dict[str, Any]) -> CentralArchive:
     return CentralArchive(endpoint_url=s3["endpoint"], access_key_id=s3["access_key"],
                           secret_access_key=s3["secret_key"], region=s3["region"])  # type: ignore[arg-type]
+
+
+def catalog_block(testbed: dict[str, Any]) -> ApplicationCatalog:
+    """The test bed's one application: the busybox image, published on every centre."""
+    centres = testbed["centres"]
+    return ApplicationCatalog(applications=[Application(
+        name="busybox", version="1", digest=centres[0]["image"]["digest"],
+        images={centre["name"]: centre["image"]["path"] for centre in centres})])
 
 
 def seed_prices_and_budgets(database: HeroesDatabase, testbed: dict[str, Any]) -> None:
@@ -71,30 +72,22 @@ def seed_prices_and_budgets(database: HeroesDatabase, testbed: dict[str, Any]) -
             budgets.create(organisation, Decimal("10000"), "EUR", hard=True)
 
 
-def register_testbed_blocks(path: Path = DEFAULT_TESTBED_FILE) -> dict[str, str]:
-    """Save the test bed's centres, archive and database as blocks; seed prices and budgets."""
+def register_testbed_blocks(path: Path | None = None) -> dict[str, str]:
+    """Save the test bed's centres, archive, database and catalogue as blocks; seed prices and budgets."""
     testbed = read_testbed(path)
     saved: dict[str, str] = {}
     for centre in testbed["centres"]:
         centre_block(centre).save(centre["name"], overwrite=True)
         saved[centre["name"]] = "HPCCentre"
-    archive_block(testbed["s3"]).save(ARCHIVE_BLOCK, overwrite=True)
-    saved[ARCHIVE_BLOCK] = "CentralArchive"
+    archive_block(testbed["s3"]).save(DEFAULT_ARCHIVE, overwrite=True)
+    saved[DEFAULT_ARCHIVE] = "CentralArchive"
     database = HeroesDatabase(url=testbed["postgres"]["url"])  # type: ignore[arg-type]
-    database.save(DATABASE_BLOCK, overwrite=True)
-    saved[DATABASE_BLOCK] = "HeroesDatabase"
+    database.save(DEFAULT_DATABASE, overwrite=True)
+    saved[DEFAULT_DATABASE] = "HeroesDatabase"
     seed_prices_and_budgets(database, testbed)
-    catalog_block(testbed).save(CATALOG_BLOCK, overwrite=True)
-    saved[CATALOG_BLOCK] = "ApplicationCatalog"
+    catalog_block(testbed).save(DEFAULT_CATALOG, overwrite=True)
+    saved[DEFAULT_CATALOG] = "ApplicationCatalog"
     return saved
-
-
-def catalog_block(testbed: dict[str, Any]) -> ApplicationCatalog:
-    """The test bed's one application: the busybox image, published on every centre."""
-    centres = testbed["centres"]
-    return ApplicationCatalog(applications=[Application(
-        name="busybox", version="1", digest=centres[0]["image"]["digest"],
-        images={centre["name"]: centre["image"]["path"] for centre in centres})])
 
 
 if __name__ == "__main__":
