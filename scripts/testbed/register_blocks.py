@@ -35,13 +35,13 @@ def centre_block(centre: dict[str, Any]) -> HPCCentre:
         host_key=centre["host_key"], partitions=centre["partitions"],
         default_partition=centre["partitions"][0], work_root=centre["work_root"],
         container_runtime="charliecloud", max_cores_per_job=4, max_time_limit_minutes=60,
-        image_roots=[str(PurePosixPath(centre["image"]["path"]).parent)],
+        image_roots=(str(PurePosixPath(centre["image"]["path"]).parent),),
     )
 
 
 def archive_block(s3: dict[str, Any]) -> CentralArchive:
     return CentralArchive(endpoint_url=s3["endpoint"], access_key_id=s3["access_key"],
-                          secret_access_key=s3["secret_key"], region=s3["region"])  # type: ignore[arg-type]
+                          secret_access_key=s3["secret_key"], region=s3["region"])
 
 
 def catalog_block(testbed: dict[str, Any]) -> ApplicationCatalog:
@@ -81,7 +81,7 @@ def register_testbed_blocks(path: Path | None = None) -> dict[str, str]:
         saved[centre["name"]] = "HPCCentre"
     archive_block(testbed["s3"]).save(DEFAULT_ARCHIVE, overwrite=True)
     saved[DEFAULT_ARCHIVE] = "CentralArchive"
-    database = HeroesDatabase(url=testbed["postgres"]["url"])  # type: ignore[arg-type]
+    database = HeroesDatabase(url=testbed["postgres"]["url"])
     database.save(DEFAULT_DATABASE, overwrite=True)
     saved[DEFAULT_DATABASE] = "HeroesDatabase"
     seed_prices_and_budgets(database, testbed)
