@@ -5,10 +5,12 @@ registration (scripts/testbed/register_blocks.py) cannot drift apart.
 """
 
 DEFAULT_CENTRE = "local-slurm"
+# The centres a workflow may be placed on when it names none (both of the test bed's).
+DEFAULT_CENTRES = (DEFAULT_CENTRE, "local-slurm-2")
 DEFAULT_ARCHIVE = "heroes-archive"
 DEFAULT_DATABASE = "heroes-database"
 DEFAULT_CATALOG = "heroes-catalog"
 DEFAULT_AWS_ACCOUNT = "heroes-aws"
 
 __all__ = ["DEFAULT_ARCHIVE", "DEFAULT_AWS_ACCOUNT", "DEFAULT_CATALOG", "DEFAULT_CENTRE",
-           "DEFAULT_DATABASE"]
+           "DEFAULT_CENTRES", "DEFAULT_DATABASE"]

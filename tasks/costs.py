@@ -18,19 +18,11 @@ from heroes_core.costs import (
     PriceBook,
     Usage,
     estimate,
-    partition_offering_name,
+    partition_offering,
     worst_case_usage,
 )
 from heroes_core.jobs import JobContext
 from heroes_core.models import JobSpec, JobStatus
-
-
-def job_offering(prices: PriceBook, site: str, partition: str | None) -> int:
-    """The price book's offering for a centre's partition (provider = the centre's block name).
-
-    A centre without partitions is priced under the partition name "default".
-    """
-    return prices.find_offering(site, "partition", partition_offering_name(site, partition or "default"))
 
 
 @task(name="estimate-cost", cache_policy=NO_CACHE)
@@ -40,7 +32,7 @@ def estimate_cost(database: HeroesDatabase | str, context: JobContext, spec: Job
     prices = PriceBook(db)
     usage = worst_case_usage(time_limit_minutes=spec.time_limit_minutes, cores=spec.cores,
                              nodes=spec.nodes)
-    result = estimate(prices, job_offering(prices, context.site, context.partition), usage)
+    result = estimate(prices, partition_offering(prices, context.site, context.partition), usage)
     get_run_logger().info("Estimated at most %s %s on %s/%s", result.amount, result.currency,
                           context.site, context.partition or "default")
     return result
@@ -71,7 +63,7 @@ def commit_cost(database: HeroesDatabase | str, context: JobContext, spec: JobSp
     seconds = status.elapsed_s or 0.0
     usage = Usage.of_job(seconds=seconds, cores=spec.cores, nodes=spec.nodes)
     incurred = (status.last_event_time or datetime.now(UTC)).astimezone(UTC)
-    offering = job_offering(budgets.prices, context.site, context.partition)
+    offering = partition_offering(budgets.prices, context.site, context.partition)
     amount = budgets.commit(context.workflow_id, organisation=context.organisation,
                             project=context.project, user=context.user, job_key=context.key,
                             items=[ChargeItem(offering_id=offering, usage=usage, site=context.site)],

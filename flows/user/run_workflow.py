@@ -25,7 +25,7 @@ from prefect.runtime import flow_run as current_run
 from pydantic import Field
 
 from heroes.blocks import ApplicationCatalog
-from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRE, DEFAULT_DATABASE
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRES, DEFAULT_DATABASE
 from heroes.flows.user.run_job import DEFAULT_ORGANISATION, DEFAULT_USER, run_job
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.decision import plan_workflow, record_job_metadata
@@ -45,8 +45,6 @@ from heroes_core.errors import HeroesError, JobFailedError, SpecError
 from heroes_core.jobs import JobContext
 from heroes_core.models import JobSpec, JobStatus, UserArea
 from heroes_core.workflows import WorkflowSpec
-
-DEFAULT_CENTRES = [DEFAULT_CENTRE, "local-slurm-2"]
 
 
 class PlacementDecision(RunInput):
@@ -127,7 +125,7 @@ def run_workflow(
     """Place a DAG of jobs across centres to meet the organisation's goals, then run it."""
     logger = get_run_logger()
     UserArea(organisation=organisation, user=user)  # names checked before any planning
-    centres = centres or DEFAULT_CENTRES
+    centres = centres or list(DEFAULT_CENTRES)
     workflow_id = str(current_run.id)
     plan = plan_workflow(workflow, centres, catalog, database, organisation, project,
                          time_limit_s=solver_time_limit_s)

@@ -4,6 +4,7 @@ from heroes_core.costs.budgets import BudgetExceededError, Budgets, BudgetView, 
 from heroes_core.costs.estimates import (
     CostEstimate,
     estimate,
+    partition_offering,
     partition_offering_name,
     worst_case_usage,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "PriceNotFoundError",
     "Usage",
     "estimate",
+    "partition_offering",
     "partition_offering_name",
     "price_lines",
     "worst_case_usage",

@@ -30,6 +30,14 @@ def partition_offering_name(site: str, partition: str) -> str:
     return f"{site}/{partition}"
 
 
+def partition_offering(prices: PriceBook, site: str, partition: str | None) -> int:
+    """The price book's offering for a centre's partition (provider = the centre's block name).
+
+    A centre without partitions is priced under the partition name "default".
+    """
+    return prices.find_offering(site, "partition", partition_offering_name(site, partition or "default"))
+
+
 def estimate(prices: PriceBook, offering_id: int, usage: Usage,
              at: datetime | None = None) -> CostEstimate:
     version_id, model = prices.price_at(offering_id, at or datetime.now(UTC))

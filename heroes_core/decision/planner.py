@@ -16,7 +16,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from heroes_core.catalog import Catalog
-from heroes_core.costs import PriceBook, PriceNotFoundError, Usage, partition_offering_name, price_lines
+from heroes_core.costs import PriceBook, PriceNotFoundError, Usage, partition_offering, price_lines
 from heroes_core.costs.pricing import total
 from heroes_core.decision.placement import (
     Constraints,
@@ -97,8 +97,7 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
     usage = Usage.of_job(seconds=runtime, cores=job.cores, nodes=job.nodes, gpus=job.gpus)
     cost = Decimal(0)
     try:
-        offering = prices.find_offering(site.name, "partition",
-                                        partition_offering_name(site.name, partition or "default"))
+        offering = partition_offering(prices, site.name, partition)
         _, model = prices.price_at(offering, now)
         cost = prices.convert(total(price_lines(model, usage)), model.currency, inputs.currency, now)
     except PriceNotFoundError as exc:
