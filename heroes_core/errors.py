@@ -7,6 +7,9 @@ the centre's logs.
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import ClassVar
+
 
 class HeroesError(Exception):
     """Base error: a message naming the site, the thing at fault and the fix."""
@@ -71,3 +74,56 @@ class TransferError(HeroesError):
 
 class JobFailedError(HeroesError):
     """A job ended in a state other than COMPLETED."""
+
+
+class TokenFailure(StrEnum):
+    """Why an access token was refused: the gateway puts it in its 401 answer."""
+
+    MALFORMED = "malformed"
+    BAD_ALGORITHM = "bad-algorithm"
+    UNKNOWN_KEY = "unknown-key"
+    BAD_SIGNATURE = "bad-signature"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    WRONG_ISSUER = "wrong-issuer"
+    WRONG_AUDIENCE = "wrong-audience"
+    INVALID_CLAIMS = "invalid-claims"
+    KEYS_UNAVAILABLE = "keys-unavailable"
+
+
+class TokenError(HeroesError):
+    """An access token does not prove who the caller is (an HTTP API answers 401).
+
+    Distinct from :class:`AuthenticationError`, which is a site refusing the service
+    account's SSH credentials: here it is a person or program refused by HEROES itself.
+    """
+
+    http_status: ClassVar[int] = 401
+
+    def __init__(self, message: str, *, reason: TokenFailure, fix: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message, fix=fix)
+
+
+class KeysUnavailableError(TokenError):
+    """The identity provider's signing keys could not be fetched: no token can be checked.
+
+    Nothing is wrong with the caller's token, so an HTTP API answers 503 and the caller
+    may retry once the identity provider answers again.
+    """
+
+    http_status: ClassVar[int] = 503
+
+
+class PermissionDeniedError(HeroesError, PermissionError):
+    """A verified caller may not do this (an HTTP API answers 403).
+
+    Its message names the action and the caller's roles, never anything about a
+    resource of another organisation: not its name, its owner, nor whether it exists.
+    """
+
+    http_status: ClassVar[int] = 403
+
+    def __init__(self, message: str, *, action: str, fix: str | None = None) -> None:
+        self.action = action
+        super().__init__(message, fix=fix)

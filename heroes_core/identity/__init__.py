@@ -1,0 +1,66 @@
+"""Identity and access (module 1): who calls, and what the actions table lets them do.
+
+``TokenVerifier`` checks an access token offline against the identity provider's keys and
+gives the :class:`Identity` its claims describe; ``authorize(identity, action, resource)``
+applies the design's table of actions by roles (``TABLE_1`` and its few ``ADDITIONS``) with
+organisations kept apart; ``visible`` filters a listing the same way. No Prefect and no
+network here beyond fetching the keys: the gateway and the flows build on it.
+"""
+
+from heroes_core.errors import KeysUnavailableError, PermissionDeniedError, TokenError, TokenFailure
+from heroes_core.identity._actions import (
+    ADDITION_ACTIONS,
+    ADDITION_REFERENCES,
+    ADDITIONS,
+    HEROES_ORGANISATION,
+    PERMISSIONS,
+    PLATFORM_ROLES,
+    TABLE_1,
+    TABLE_1_ACTIONS,
+    TABLE_1_REACH,
+    Action,
+    Reach,
+    Role,
+)
+from heroes_core.identity._authorize import (
+    APPLIES_TO,
+    LISTED_BY,
+    Decision,
+    Resource,
+    ResourceKind,
+    authorize,
+    require,
+    visible,
+)
+from heroes_core.identity._identity import ClaimLayout, Identity
+from heroes_core.identity.tokens import TokenVerifier
+
+__all__ = [
+    "ADDITIONS",
+    "ADDITION_ACTIONS",
+    "ADDITION_REFERENCES",
+    "APPLIES_TO",
+    "HEROES_ORGANISATION",
+    "LISTED_BY",
+    "PERMISSIONS",
+    "PLATFORM_ROLES",
+    "TABLE_1",
+    "TABLE_1_ACTIONS",
+    "TABLE_1_REACH",
+    "Action",
+    "ClaimLayout",
+    "Decision",
+    "Identity",
+    "KeysUnavailableError",
+    "PermissionDeniedError",
+    "Reach",
+    "Resource",
+    "ResourceKind",
+    "Role",
+    "TokenError",
+    "TokenFailure",
+    "TokenVerifier",
+    "authorize",
+    "require",
+    "visible",
+]
