@@ -8,6 +8,7 @@ APT_PACKAGES=(
     charliecloud-runtime busybox-static squashfs-tools squashfuse fuse3
     rclone curl ca-certificates
     postgresql-15
+    maven unzip
 )
 
 ensure_packages() {

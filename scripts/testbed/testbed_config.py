@@ -57,6 +57,10 @@ def describe(env: dict[str, str]) -> dict[str, Any]:
         "prefect": {"api_url": env["TB_PREFECT_API_URL"]},
         "postgres": {"url": env["TB_PG_URL"], "test_url": env["TB_PG_TEST_URL"],
                      "admin_url": env["TB_PG_ADMIN_URL"]},
+        # The bootstrap admin of the master realm; its password stays in its 0600 file.
+        "keycloak": {"url": env["TB_KC_URL"], "management_url": env["TB_KC_MGMT_URL"],
+                     "admin_realm": "master", "admin_user": env["TB_KC_ADMIN"],
+                     "admin_password_path": env["TB_KC_PASSWORD_PATH"], "version": env["TB_KC_VERSION"]},
     }
 
 

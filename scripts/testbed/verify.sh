@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The end-to-end check: the parts working together the way HEROES uses them.
 # Each service account logs in over ssh and runs e2e-check.sh (sbatch --wait -> ch-run ->
-# sacct); the archive and the database are then reached from the venv's Python clients.
+# sacct); the archive and the database are then reached from the venv's Python clients,
+# and Keycloak's admin API and JWKS over HTTP.
 
 verify_e2e() {
     local acct i pids=()
@@ -25,5 +26,6 @@ verify_e2e() {
     PG_TEST_URL="$(pg_url heroes_test)" PG_ADMIN_URL="$(pg_url postgres)" \
         tb_python check_postgres.py >>"$LOG/e2e.log" 2>&1 ||
         fail "postgres (sqlalchemy)" "$LOG/e2e.log" "SQLAlchemy/psycopg check failed"
+    kc_check >>"$LOG/e2e.log" 2>&1 || fail "keycloak (admin API, JWKS)" "$LOG/e2e.log" "Keycloak check failed"
     say "verify: ok"
 }

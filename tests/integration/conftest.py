@@ -51,6 +51,16 @@ def blocks(testbed: dict[str, Any]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def keycloak(testbed: dict[str, Any]) -> dict[str, Any]:
+    """The test bed's Keycloak: its ``testbed.json`` entry plus the bootstrap admin's password."""
+    if "keycloak" not in testbed:
+        pytest.fail("testbed.json has no keycloak entry: run scripts/testbed.sh up", pytrace=False)
+    info: dict[str, Any] = dict(testbed["keycloak"])
+    info["admin_password"] = Path(info["admin_password_path"]).read_text().strip()
+    return info
+
+
+@pytest.fixture(scope="session")
 def centre_info(testbed: dict[str, Any]) -> dict[str, Any]:
     info: dict[str, Any] = testbed["centres"][0]
     return info
