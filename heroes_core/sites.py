@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from heroes_core.containers import ContainerRuntime, RuntimeName, runtime_named
 from heroes_core.errors import SpecError
 from heroes_core.models import JobSpec
-from heroes_core.schedulers import Scheduler, SchedulerName, scheduler_named
+from heroes_core.schedulers import DEFAULT_SCHEDULER, Scheduler, SchedulerName, scheduler_named
 from heroes_core.transport import LocalTransport, SSHConfig, SSHSettings, Transport, shared_ssh_transport
 
 
@@ -54,7 +54,8 @@ class SiteConfig(SSHSettings):
     transport: Literal["ssh", "local"] = Field(
         default="ssh", description="How HEROES runs commands on the centre ('local': on this machine).")
     scheduler: SchedulerName = Field(
-        default="slurm", description="Batch system on the centre ('local' runs background processes).")
+        default=DEFAULT_SCHEDULER,
+        description="Batch system on the centre ('local' runs background processes).")
     partitions: tuple[str, ...] = Field(
         default=(), description="Partitions (queues) HEROES may use; empty means any the centre offers.")
     default_partition: str | None = Field(

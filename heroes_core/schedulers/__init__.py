@@ -22,6 +22,8 @@ from heroes_core.transport import Transport
 
 #: The names a centre's configuration may give; the same keys as SCHEDULERS.
 SchedulerName = Literal["slurm", "local"]
+#: What a centre runs when its configuration names no scheduler: HPC centres run Slurm.
+DEFAULT_SCHEDULER: SchedulerName = "slurm"
 
 # name -> factory(transport, work_root): the local scheduler keeps its registry in the work root.
 SCHEDULERS: dict[str, Callable[[Transport, str], Scheduler]] = {
@@ -40,6 +42,7 @@ def scheduler_named(name: str, transport: Transport, work_root: str) -> Schedule
 
 
 __all__ = [
+    "DEFAULT_SCHEDULER",
     "KEY_PATTERN",
     "SCHEDULERS",
     "SLURM_STATES",
