@@ -3,8 +3,10 @@
 ``TokenVerifier`` checks an access token offline against the identity provider's keys and
 gives the :class:`Identity` its claims describe; ``authorize(identity, action, resource)``
 applies the design's table of actions by roles (``TABLE_1`` and its few ``ADDITIONS``) with
-organisations kept apart; ``visible`` filters a listing the same way. No Prefect and no
-network here beyond fetching the keys: the gateway and the flows build on it.
+organisations kept apart; ``visible`` filters a listing the same way. ``IdentityAdmin``
+keeps organisations, projects, users, roles and service accounts in Keycloak
+(:mod:`heroes_core.identity.provisioning`). No Prefect here: the gateway, the CLI and the
+flows build on it.
 """
 
 from heroes_core.errors import KeysUnavailableError, PermissionDeniedError, TokenError, TokenFailure
@@ -33,6 +35,14 @@ from heroes_core.identity._authorize import (
     visible,
 )
 from heroes_core.identity._identity import ClaimLayout, Identity
+from heroes_core.identity.provisioning import (
+    IdentityAdmin,
+    IdentityProviderError,
+    KeycloakSettings,
+    ProvisioningError,
+    ServiceAccount,
+    UserRecord,
+)
 from heroes_core.identity.tokens import TokenVerifier
 
 __all__ = [
@@ -51,15 +61,21 @@ __all__ = [
     "ClaimLayout",
     "Decision",
     "Identity",
+    "IdentityAdmin",
+    "IdentityProviderError",
+    "KeycloakSettings",
     "KeysUnavailableError",
     "PermissionDeniedError",
+    "ProvisioningError",
     "Reach",
     "Resource",
     "ResourceKind",
     "Role",
+    "ServiceAccount",
     "TokenError",
     "TokenFailure",
     "TokenVerifier",
+    "UserRecord",
     "authorize",
     "require",
     "visible",
