@@ -1,4 +1,4 @@
-"""Prefect blocks: how provider admins register centres and the archive.
+"""Prefect blocks: how provider admins register centres, the archive and the identity provider.
 
 ``prefect block register -m heroes.blocks`` registers every block here.
 """
@@ -8,6 +8,7 @@ from heroes.blocks.aws_account import AWSAccount
 from heroes.blocks.central_archive import CentralArchive
 from heroes.blocks.database import HeroesDatabase
 from heroes.blocks.hpc_centre import HPCCentre
+from heroes.blocks.identity_provider import KeycloakRealm
 from heroes.blocks.oci_account import OCIAccount
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "CentralArchive",
     "HPCCentre",
     "HeroesDatabase",
+    "KeycloakRealm",
     "OCIAccount",
 ]
