@@ -224,14 +224,6 @@ class IdentityAdmin:
         site = s.server_url
         try:
             yield
-        except KeycloakAuthenticationError:
-            who = (f"user '{s.admin_user}'" if s.admin_password is not None
-                   else f"client '{s.admin_client_id}'")
-            raise IdentityProviderError(
-                f"Keycloak at {site} refused the administrator ({who} of realm '{s.admin_realm}') "
-                f"while trying to {what}", site=site,
-                fix="check the admin user and password (or client id and secret) in the KeycloakRealm "
-                    "block; the account needs the realm-admin role") from None
         except KeycloakConnectionError as error:
             raise IdentityProviderError(
                 f"Keycloak at {site} could not be reached while trying to {what}: "
@@ -242,6 +234,17 @@ class IdentityAdmin:
             code = error.response_code
             body = error.error_message
             text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+            if isinstance(error, KeycloakAuthenticationError) or code == 401 or (
+                    code == 400 and re.search(r'"error"\s*:\s*"(invalid_grant|invalid_client|'
+                                              r'unauthorized_client)"', text)):
+                # the administrator's login (token endpoint) was refused: say nothing of its answer
+                who = (f"user '{s.admin_user}'" if s.admin_password is not None
+                       else f"client '{s.admin_client_id}'")
+                raise IdentityProviderError(
+                    f"Keycloak at {site} refused the administrator ({who} of realm '{s.admin_realm}') "
+                    f"while trying to {what}", site=site,
+                    fix="check the admin user and password (or client id and secret) in the KeycloakRealm "
+                        "block; the account needs the realm-admin role") from None
             for secret in secrets:
                 text = text.replace(secret, "***")
             if code == 403:

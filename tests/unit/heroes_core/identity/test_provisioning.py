@@ -197,3 +197,13 @@ def test_differs_compares_what_is_wanted_only() -> None:
     assert _differs({"b": {"c": "x"}}, {"b": {"c": "y"}})
     assert _differs({}, {"a": None} | {"a": 1})
     assert _differs({"e": ["1"]}, {"e": ["1", "2"]})
+
+
+def test_a_refused_admin_login_answered_400_invalid_grant_is_named_as_such() -> None:
+    # Keycloak's token endpoint answers a wrong password with 400 invalid_grant, which
+    # python-keycloak raises as a KeycloakPostError.
+    kc = Recorder({"get_organizations": KeycloakPostError(
+        b'{"error":"invalid_grant","error_description":"Invalid user credentials"}', response_code=400)})
+    with pytest.raises(IdentityProviderError, match="refused the administrator") as error:
+        admin(kc).organisations()
+    assert "Invalid user credentials" not in str(error.value)
