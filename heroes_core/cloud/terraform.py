@@ -80,7 +80,7 @@ class BackendConfig(BaseModel):
 
 def state_key(organisation: str) -> str:
     """Where an organisation's state lives in its bucket: below HEROES' own prefix, which no
-    user's home can be (a user named like the organisation used to own the state)."""
+    user's home can be, so no user (not even one named like the organisation) owns the state."""
     if not re.fullmatch(ORGANISATION_PATTERN, organisation):
         raise ValueError(f"invalid organisation name for a state key: {organisation!r}")
     return f"{HEROES_PREFIX}/terraform/terraform.tfstate"
