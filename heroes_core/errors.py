@@ -127,3 +127,78 @@ class PermissionDeniedError(HeroesError, PermissionError):
     def __init__(self, message: str, *, action: str, fix: str | None = None) -> None:
         self.action = action
         super().__init__(message, fix=fix)
+
+
+class GrantFailure(StrEnum):
+    """Why a run's grant was refused: the run fails at entry with it, before any step."""
+
+    MISSING = "missing"
+    MALFORMED = "malformed"
+    FORGED = "forged"
+    EXPIRED = "expired"
+    WRONG_DEPLOYMENT = "wrong-deployment"
+    PARAMETERS_CHANGED = "parameters-changed"
+    REPLAYED = "replayed"
+    BAD_KEY = "bad-key"
+
+
+class GrantError(HeroesError):
+    """A flow run's grant does not let it run: nothing of the run has been done.
+
+    A grant is the gateway's signed word that a verified identity may start this run with
+    these parameters (:mod:`heroes_core.identity.grants`). Its messages say what is wrong
+    and how to get a good one, never the key nor what another grant holds.
+    """
+
+    reason: ClassVar[GrantFailure]
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message, site="identity", fix=fix)
+
+
+class GrantMissingError(GrantError):
+    """The run carries no grant at all (it was not started through the gateway)."""
+
+    reason = GrantFailure.MISSING
+
+
+class GrantMalformedError(GrantError):
+    """The grant is not a grant: not a signed token of the expected shape."""
+
+    reason = GrantFailure.MALFORMED
+
+
+class GrantForgedError(GrantError):
+    """The grant's signature is not the gateway's: it was made or altered by someone else."""
+
+    reason = GrantFailure.FORGED
+
+
+class GrantExpiredError(GrantError):
+    """The grant's short life is over (or it claims to be issued in the future)."""
+
+    reason = GrantFailure.EXPIRED
+
+
+class GrantWrongDeploymentError(GrantError):
+    """The grant was issued for another deployment than the one this run comes from."""
+
+    reason = GrantFailure.WRONG_DEPLOYMENT
+
+
+class GrantParametersChangedError(GrantError):
+    """The run's parameters are not those the grant was issued for."""
+
+    reason = GrantFailure.PARAMETERS_CHANGED
+
+
+class GrantReplayedError(GrantError):
+    """The grant has already started another flow run: a grant starts one run only."""
+
+    reason = GrantFailure.REPLAYED
+
+
+class GrantKeyError(GrantError):
+    """The grant key is unusable (too short): a configuration fault, not the caller's."""
+
+    reason = GrantFailure.BAD_KEY

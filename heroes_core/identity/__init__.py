@@ -5,11 +5,19 @@ gives the :class:`Identity` its claims describe; ``authorize(identity, action, r
 applies the design's table of actions by roles (``TABLE_1`` and its few ``ADDITIONS``) with
 organisations kept apart; ``visible`` filters a listing the same way. ``IdentityAdmin``
 keeps organisations, projects, users, roles and service accounts in Keycloak
-(:mod:`heroes_core.identity.provisioning`). No Prefect here: the gateway, the CLI and the
-flows build on it.
+(:mod:`heroes_core.identity.provisioning`). ``issue_grant``/``verify_grant`` bind a verified
+identity to one flow run and its parameters (:mod:`heroes_core.identity.grants`). No Prefect
+here: the gateway, the CLI and the flows build on it.
 """
 
-from heroes_core.errors import KeysUnavailableError, PermissionDeniedError, TokenError, TokenFailure
+from heroes_core.errors import (
+    GrantError,
+    GrantFailure,
+    KeysUnavailableError,
+    PermissionDeniedError,
+    TokenError,
+    TokenFailure,
+)
 from heroes_core.identity._actions import (
     ADDITION_ACTIONS,
     ADDITION_REFERENCES,
@@ -35,6 +43,7 @@ from heroes_core.identity._authorize import (
     visible,
 )
 from heroes_core.identity._identity import ClaimLayout, Identity
+from heroes_core.identity.grants import Grant, issue_grant, read_grant, verify_grant
 from heroes_core.identity.provisioning import (
     IdentityAdmin,
     IdentityProviderError,
@@ -60,6 +69,9 @@ __all__ = [
     "Action",
     "ClaimLayout",
     "Decision",
+    "Grant",
+    "GrantError",
+    "GrantFailure",
     "Identity",
     "IdentityAdmin",
     "IdentityProviderError",
@@ -77,6 +89,9 @@ __all__ = [
     "TokenVerifier",
     "UserRecord",
     "authorize",
+    "issue_grant",
+    "read_grant",
     "require",
+    "verify_grant",
     "visible",
 ]

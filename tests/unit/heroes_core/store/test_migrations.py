@@ -11,10 +11,12 @@ from alembic.migration import MigrationContext
 import heroes_core.costs.schema
 import heroes_core.decision.metadata
 import heroes_core.enrolment.enrolments
+import heroes_core.grant_ledger
 import heroes_core.store
 from heroes_core.store import Base, Database
 
-TABLE_MODULES = (heroes_core.costs.schema, heroes_core.decision.metadata, heroes_core.enrolment.enrolments)
+TABLE_MODULES = (heroes_core.costs.schema, heroes_core.decision.metadata, heroes_core.enrolment.enrolments,
+                 heroes_core.grant_ledger)
 
 
 def test_migrations_build_exactly_the_tables_every_module_declares(tmp_path: Path) -> None:
@@ -23,7 +25,7 @@ def test_migrations_build_exactly_the_tables_every_module_declares(tmp_path: Pat
         with database.engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         declared = {table.name for table in Base.metadata.sorted_tables}
-        assert {"budgets", "job_records", "centre_enrolments"} <= declared
+        assert {"budgets", "job_records", "centre_enrolments", "grant_claims"} <= declared
     finally:
         database.dispose()
 
