@@ -38,7 +38,9 @@ from keycloak.exceptions import (
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from heroes_core.errors import HeroesError
-from heroes_core.identity._actions import Role
+from heroes_core.identity._actions import Action, Role
+from heroes_core.identity._authorize import Decision, Resource, ResourceKind, authorize, require
+from heroes_core.identity._identity import Identity
 from heroes_core.identity.naming import (
     SERVICE_ACCOUNT_PREFIX,
     organisation_name,
@@ -181,6 +183,26 @@ def organisation_claim_mapper(organisation: str) -> dict[str, Any]:
                    {"claim.name": "heroes_org", "claim.value": organisation, "jsonType.label": "String"})
 
 
+def require_administration(identity: Identity, organisation: str) -> Decision:
+    """Whether ``identity`` may administer ``organisation``'s users, projects and roles.
+
+    Table 1 gives "manage users/groups and roles" within the caller's own organisation;
+    section 3.3 gives the HEROES organisation "management of any Organization", which the
+    table's addition ``manage-organisations`` carries. Either one suffices. A refusal is the
+    one for "manage users/groups and roles", whose words name only the caller's own
+    organisation (:func:`require`), so it says nothing about ``organisation``.
+    """
+    membership = Resource(kind=ResourceKind.MEMBERSHIP, organisation=organisation)
+    decision = authorize(identity, Action.MANAGE_USERS, membership)
+    if decision.allowed:
+        return decision
+    platform = authorize(identity, Action.MANAGE_ORGANISATIONS,
+                         Resource(kind=ResourceKind.ORGANISATION, organisation=organisation))
+    if platform.allowed:
+        return platform
+    return require(identity, Action.MANAGE_USERS, membership)
+
+
 class IdentityAdmin:
     """Administers HEROES' realm through Keycloak's admin API (python-keycloak).
 
@@ -267,10 +289,12 @@ class IdentityAdmin:
                      direct_access_grants: bool = False) -> list[str]:
         """The realm with Organizations on, HEROES' realm roles and the public login client.
 
-        The public client (``cli_client_id``) gets the ``organization`` scope as a default
-        scope, so every access token carries the user's organisation, a full-path group
-        mapper (projects) and an audience mapper for ``audience``. ``direct_access_grants``
-        lets scripts and tests log in with a password (the OAuth password grant).
+        The public client (``cli_client_id``) allows the code flow with PKCE (browsers) and the
+        device authorization grant (``heroes login`` on a terminal). It gets the
+        ``organization`` scope as a default scope, so every access token carries the user's
+        organisation, a full-path group mapper (projects) and an audience mapper for
+        ``audience``. ``direct_access_grants`` lets scripts and tests log in with a password
+        (the OAuth password grant).
         """
         s = self.settings
         changes: list[str] = []
@@ -299,7 +323,9 @@ class IdentityAdmin:
                   "implicitFlowEnabled": False, "serviceAccountsEnabled": False,
                   "directAccessGrantsEnabled": direct_access_grants,
                   "redirectUris": sorted(redirect_uris), "webOrigins": ["+"],
-                  "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"}}
+                  "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+",
+                                 # lets `heroes login` on a terminal sign in through a browser elsewhere
+                                 "oauth2.device.authorization.grant.enabled": "true"}}
         changes += self._ensure_client(client, [audience_mapper(s.audience), groups_mapper()],
                                        default_scopes=["organization"])
         return changes
@@ -523,6 +549,22 @@ class IdentityAdmin:
         with self._calls(f"read user '{user}'"):
             return self._record(organisation, self.kc.get_user(uid))
 
+    def identity(self, organisation: str, user: str) -> Identity | None:
+        """The identity a token of this member would carry (roles and projects as Keycloak has them).
+
+        For explaining a decision about someone who is not logged in (``heroes can``); a
+        request is still authorised only from a verified token.
+        """
+        organisation_name(organisation)
+        user_name(user)
+        uid = self._member_id(organisation, user)
+        if uid is None:
+            return None
+        with self._calls(f"read user '{user}'"):
+            record = self._record(organisation, self.kc.get_user(uid))
+        return Identity(subject=uid, user=record.user, organisation=organisation, roles=record.roles,
+                        projects=record.projects)
+
     def _record(self, organisation: str, member: Mapping[str, Any]) -> UserRecord:
         uid = member["id"]
         roles = {role["name"] for role in self.kc.get_realm_roles_of_user(uid)} & _ROLE_NAMES
@@ -719,4 +761,5 @@ __all__ = [
     "audience_mapper",
     "groups_mapper",
     "organisation_claim_mapper",
+    "require_administration",
 ]

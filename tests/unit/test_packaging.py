@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = ["heroes.blocks", "heroes.tasks", "heroes.flows", "heroes.deployments", "heroes_core"]
+MODULES = ["heroes.blocks", "heroes.tasks", "heroes.flows", "heroes.deployments", "heroes.cli", "heroes_core"]
 PROBE = ("import importlib, sys\n"
          "for name in sys.argv[1:]:\n"
          "    print(name, importlib.import_module(name).__file__)\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 # Source folders and the package each is installed as.
 SOURCES = {"heroes_core": "heroes_core", "blocks": "heroes.blocks", "tasks": "heroes.tasks",
-           "flows": "heroes.flows", "deployments": "heroes.deployments"}
+           "flows": "heroes.flows", "deployments": "heroes.deployments", "cli": "heroes.cli"}
 
 
 def _module_name(root: Path, path: Path) -> str:

@@ -1,0 +1,71 @@
+"""`heroes org create|list|delete`: organisations, the platform's to manage (manage-organisations)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from heroes.cli import _session
+from heroes.cli._output import Output, changes, exit_with_error, listing, reported
+from heroes_core.identity import HEROES_ORGANISATION, Action, Resource, ResourceKind, require
+from heroes_core.identity.naming import organisation_name
+
+app = typer.Typer(name="org", help="Create, list and delete organisations (HEROES platform admins).",
+                  no_args_is_help=True)
+
+ORGANISATION = Annotated[str, typer.Argument(help="The organisation's name (its Keycloak alias).")]
+
+
+def _platform(session: _session.Session, organisation: str) -> None:
+    require(session.identity, Action.MANAGE_ORGANISATIONS,
+            Resource(kind=ResourceKind.ORGANISATION, organisation=organisation))
+
+
+@app.command("create")
+def create(
+    organisation: ORGANISATION,
+    display_name: Annotated[str | None, typer.Option(help="A longer name shown by Keycloak.")] = None,
+    domain: Annotated[list[str] | None, typer.Option(help="An e-mail domain of its members (repeatable).")]
+    = None,
+) -> None:
+    """Create an organisation (or bring an existing one to these settings)."""
+    with reported():
+        organisation_name(organisation)
+        session = _session.current()
+        _platform(session, organisation)
+        made = session.admin().ensure_organisation(organisation, display_name=display_name,
+                                                   domains=domain or ())
+    changes(made, f"Organisation {organisation} is already as asked.")
+
+
+@app.command("ls", hidden=True)
+@app.command("list")
+def list_(output: Annotated[Output, typer.Option("--output", "-o", help="table or json.")] = Output.TABLE,
+          ) -> None:
+    """List the organisations."""
+    with reported():
+        session = _session.current()
+        _platform(session, session.identity.organisation)
+        names = session.admin().organisations()
+    listing([{"organisation": name, "platform": name == HEROES_ORGANISATION} for name in names], output,
+            title="Organisations", columns=("organisation", "platform"), empty="No organisations.")
+
+
+@app.command("delete")
+def delete(
+    organisation: ORGANISATION,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an organisation with its members, service accounts and projects."""
+    with reported():
+        organisation_name(organisation)
+        session = _session.current()
+        _platform(session, organisation)
+        if organisation == HEROES_ORGANISATION:
+            exit_with_error(f"'{HEROES_ORGANISATION}' is the HEROES organisation, which holds the platform's "
+                            "administrators: it is not deleted from the CLI.")
+        if not yes:
+            typer.confirm(f"Delete organisation {organisation}, its members and its projects?", abort=True)
+        made = session.admin().delete_organisation(organisation)
+    changes(made, f"There was no organisation {organisation}.")
