@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from heroes.cli import _oidc
@@ -58,6 +59,10 @@ def load_realm(name: str) -> Realm:
     except ValueError as error:
         exit_with_error(f"No KeycloakRealm block named '{name}' could be loaded ({error}). Create it (see "
                         f"the README, 'The identity provider'), or name another with --realm-block.")
+    except httpx.HTTPError as error:
+        exit_with_error(f"The Prefect server, where the KeycloakRealm block '{name}' is kept, could not be "
+                        f"reached ({type(error).__name__}: {error}). Fix: check PREFECT_API_URL "
+                        f"({os.environ.get('PREFECT_API_URL') or 'not set'}) and that the server runs.")
     if not isinstance(loaded, KeycloakRealm):  # Block.load gives a coroutine only in async code
         exit_with_error(f"Block '{name}' is a {type(loaded).__name__}, not a KeycloakRealm.")
     return loaded

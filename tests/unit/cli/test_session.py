@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 import stat
 import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
 
 from heroes.cli import app
 from heroes.cli._output import FAILED, NOT_AUTHENTICATED
@@ -121,3 +126,22 @@ def test_logout_ends_the_session_and_forgets_the_tokens(world: World) -> None:
     assert world.keycloak.logged_out == ["alice"] and not world.credentials.exists()
     again = world.runner.invoke(app, ["logout"])
     assert again.exit_code == 0 and "not logged in" in again.stdout
+
+
+@pytest.mark.parametrize(("raised", "words"), [
+    (ValueError("Unable to find block document named nope"), "No KeycloakRealm block named 'nope'"),
+    (httpx.ConnectError("Connection refused"), "check PREFECT_API_URL"),
+])
+def test_a_missing_block_or_an_unreachable_prefect_server_is_said_plainly(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, raised: Exception, words: str) -> None:
+    from heroes.blocks import KeycloakRealm
+
+    def load(name: str) -> None:
+        raise raised
+
+    monkeypatch.setattr(KeycloakRealm, "load", load)
+    monkeypatch.setenv("HEROES_CREDENTIALS", str(tmp_path / "credentials.json"))
+    result = CliRunner().invoke(app, ["login", "--realm-block", "nope", "-u", "alice", "--password-stdin"],
+                                input="pw\n")
+    assert result.exit_code == FAILED and words in result.stderr
+    assert "Traceback" not in result.output
