@@ -18,8 +18,6 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-import heroes_core.decision.metadata
-import heroes_core.enrolment.enrolments  # noqa: F401
 from heroes_core.costs.budgets import BudgetExceededError, Budgets, ChargeItem
 from heroes_core.costs.ledger import Ledger
 from heroes_core.costs.price_book import PriceBook
@@ -27,6 +25,7 @@ from heroes_core.costs.pricing import PriceModel, Usage
 from heroes_core.costs.schema import Budget, CostLine, Reservation
 from heroes_core.errors import SpecError
 from heroes_core.store import Base, Database
+from tests.unit.heroes_core.store.test_migrations import TABLE_MODULES
 
 NOW = datetime.now(UTC)
 
@@ -62,6 +61,7 @@ def budgets(database: Database, book: PriceBook) -> Budgets:
 
 
 def test_migrations_build_exactly_the_orm_schema(database: Database) -> None:
+    assert TABLE_MODULES  # imported: every module's tables are on Base.metadata
     with database.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
