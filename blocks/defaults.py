@@ -11,6 +11,8 @@ DEFAULT_ARCHIVE = "heroes-archive"
 DEFAULT_DATABASE = "heroes-database"
 DEFAULT_CATALOG = "heroes-catalog"
 DEFAULT_AWS_ACCOUNT = "heroes-aws"
+# The Prefect Secret block holding the key the gateway signs run grants with (>= 32 bytes).
+DEFAULT_GRANT_KEY = "heroes-grant-key"
 
 __all__ = ["DEFAULT_ARCHIVE", "DEFAULT_AWS_ACCOUNT", "DEFAULT_CATALOG", "DEFAULT_CENTRE",
-           "DEFAULT_CENTRES", "DEFAULT_DATABASE"]
+           "DEFAULT_CENTRES", "DEFAULT_DATABASE", "DEFAULT_GRANT_KEY"]

@@ -25,7 +25,13 @@ from prefect.exceptions import ObjectNotFound
 from heroes.blocks.defaults import DEFAULT_CENTRE
 from heroes.deployments.centres import centre_deployments
 from heroes.deployments.cloud import cloud_deployments
-from heroes.flows import billing_report, decision_dashboard, run_job, run_workflow, watch_budgets
+from heroes.flows import (
+    billing_report_granted,
+    decision_dashboard,
+    run_job_granted,
+    run_workflow_granted,
+    watch_budgets,
+)
 from heroes_core.errors import HeroesError
 
 
@@ -34,16 +40,20 @@ class DeploymentClashError(HeroesError):
 
 
 def user_deployments() -> list[RunnerDeployment]:
-    """The user workflows, with their descriptions and tags for the UI."""
+    """The user workflows, with their descriptions and tags for the UI.
+
+    Their flows take who runs them from a grant the gateway issues (``heroes.flows.user.entry``):
+    a run created on the Prefect API without a valid one fails at entry.
+    """
     return [
         RunnerDeployment.from_flow(
-            run_job, name="run-job",
+            run_job_granted, name="run-job",
             description="Run one containerised job on an HPC centre, with data staged through "
                         "the central archive.",
             tags=["heroes", "user"],
         ),
         RunnerDeployment.from_flow(
-            run_workflow, name="run-workflow",
+            run_workflow_granted, name="run-workflow",
             description="Place a DAG of jobs across centres (time, cost, energy goals), let the "
                         "user accept or move jobs, run it and compare predicted with actual.",
             tags=["heroes", "user"],
@@ -52,15 +62,16 @@ def user_deployments() -> list[RunnerDeployment]:
 
 
 def architecture_deployments() -> list[RunnerDeployment]:
-    """Administrative workflows: scheduled budget checks and on-demand billing reports."""
+    """Administrative workflows: scheduled budget checks and on-demand billing reports (of the
+    organisation a grant names, like the user workflows)."""
     return [
         RunnerDeployment.from_flow(
             watch_budgets, name="watch-budgets", interval=300, tags=["heroes", "costs"],
             description="Every 5 minutes: emit heroes.budget.threshold-crossed at 80% and 100%, "
                         "release reservations of crashed workflows."),
         RunnerDeployment.from_flow(
-            billing_report, name="billing-report", tags=["heroes", "costs"],
-            description="Consolidate an organisation's consumption; table artifact and CSV export."),
+            billing_report_granted, name="billing-report", tags=["heroes", "costs"],
+            description="Consolidate your organisation's consumption; table artifact and CSV export."),
         RunnerDeployment.from_flow(
             decision_dashboard, name="decision-dashboard", tags=["heroes", "decision"],
             description="Predicted vs actual time, cost and energy per site and per application."),

@@ -1,4 +1,9 @@
-"""Prefect flows: user workflows (``user``) and architecture workflows (``architecture``)."""
+"""Prefect flows: user workflows (``user``) and architecture workflows (``architecture``).
+
+The ``*_granted`` flows are what the user-facing deployments run: who runs them comes from a
+grant (``user/entry.py``). ``run_job``, ``run_workflow`` and ``billing_report`` take every
+parameter from their caller, for tests, admins and Python code run in-process.
+"""
 
 from heroes.flows.architecture.budgets import billing_report, watch_budgets
 from heroes.flows.architecture.centres import check_hpc_centre_compliance, enroll_hpc_centre
@@ -11,18 +16,22 @@ from heroes.flows.architecture.cloud import (
     undeploy_temporary_nodes,
 )
 from heroes.flows.architecture.decision import decision_dashboard
+from heroes.flows.user.entry import billing_report_granted, run_job_granted, run_workflow_granted
 from heroes.flows.user.run_job import run_job
 from heroes.flows.user.run_workflow import run_workflow
 
 __all__ = [
     "billing_report",
+    "billing_report_granted",
     "check_hpc_centre_compliance",
     "decision_dashboard",
     "deploy_temporary_nodes",
     "enroll_hpc_centre",
     "integrate_cloud_platform",
     "run_job",
+    "run_job_granted",
     "run_workflow",
+    "run_workflow_granted",
     "start_cluster_nodes",
     "stop_cluster_nodes",
     "terminate_idle_nodes",

@@ -93,11 +93,21 @@ def watch_budgets(database: str = DEFAULT_DATABASE, thresholds: list[int] | None
     return emitted
 
 
-@flow(name="billing-report")
+@flow(name="billing-report-direct")
 def billing_report(organisation: str, database: str = DEFAULT_DATABASE,
                    archive: str = DEFAULT_ARCHIVE,
                    by: list[str] | None = None) -> str:
-    """Consolidate the ledger of an organisation, show it as a table, export it as CSV."""
+    """Consolidate the ledger of an organisation, show it as a table, export it as CSV.
+
+    The organisation is the caller's word: this flow is for admins and Python code run
+    in-process. Billing admins start the ``billing-report`` deployment, whose flow
+    (:func:`heroes.flows.user.entry.billing_report_granted`) reads it from a grant.
+    """
+    return report_billing(organisation, database=database, archive=archive, by=by)
+
+
+def report_billing(organisation: str, *, database: str, archive: str, by: list[str] | None) -> str:
+    """The steps of a billing report, inside the calling flow."""
     dimensions = by or ["project", "user", "site", "month"]
     allowed: dict[str, Dimension] = {name: name for name in get_args(Dimension)}
     unknown = [d for d in dimensions if d not in allowed]

@@ -37,22 +37,29 @@ DEFAULT_ORGANISATION = "demo"
 DEFAULT_USER = "scientist"
 
 
-def _cancel_batch_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
-    """on_cancellation hook: cancel every batch job carrying this run's key, free its budget."""
-    params = flow_run.parameters
-    context = JobContext.for_run(
-        str(flow_run.id), organisation=params.get("organisation", DEFAULT_ORGANISATION),
-        user=params.get("user", DEFAULT_USER), site=params.get("centre", DEFAULT_CENTRE),
-        job_key=params.get("job_key"), billing=params.get("billing", True))
+def cancel_run(flow_run_id: str, *, organisation: str, user: str, centre: str,
+               job_key: str | None = None, billing: bool = True, database: str = DEFAULT_DATABASE) -> None:
+    """Cancel every batch job carrying this run's key and free its budget (a cancellation hook's work)."""
+    context = JobContext.for_run(flow_run_id, organisation=organisation, user=user, site=centre,
+                                 job_key=job_key, billing=billing)
     site = load_centre(context.site).site()
     found = cancel_jobs(site, context.key)
     get_run_logger().info("Cancelled batch job(s) %s on %s", ", ".join(found) or "(none)",
                           site.name)
     if context.billing:
-        load_database(params.get("database", DEFAULT_DATABASE)).budgets().release(context.workflow_id)
+        load_database(database).budgets().release(context.workflow_id)
 
 
-@flow(name="run-job", on_cancellation=[_cancel_batch_job], log_prints=True)
+def _cancel_batch_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
+    """on_cancellation hook: cancel every batch job carrying this run's key, free its budget."""
+    params = flow_run.parameters
+    cancel_run(str(flow_run.id), organisation=params.get("organisation", DEFAULT_ORGANISATION),
+               user=params.get("user", DEFAULT_USER), centre=params.get("centre", DEFAULT_CENTRE),
+               job_key=params.get("job_key"), billing=params.get("billing", True),
+               database=params.get("database", DEFAULT_DATABASE))
+
+
+@flow(name="run-job-direct", on_cancellation=[_cancel_batch_job], log_prints=True)
 def run_job(
     spec: JobSpec,
     centre: str = DEFAULT_CENTRE,
@@ -68,6 +75,11 @@ def run_job(
 ) -> JobStatus:
     """Run one containerised job on an HPC centre, with its data moved through the archive.
 
+    Every parameter is the caller's word, owner and billing included: this flow is for tests,
+    admins and Python code run in-process, which hold the credentials it uses anyway. Users
+    start the ``run-job`` deployment, whose flow (:func:`heroes.flows.user.entry.run_job_granted`)
+    takes who runs it from a grant.
+
     Args:
         spec: what to run: image (path and sha256 digest), command, resources, inputs.
         centre: name of the HEROES HPC Centre block to run on.
@@ -82,9 +94,19 @@ def run_job(
         database: name of the HEROES Database block holding prices and budgets.
         budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
     """
+    return execute_job(str(current_run.id), spec, centre=centre, archive=archive,
+                       organisation=organisation, user=user, poll_interval=poll_interval,
+                       job_key=job_key, project=project, billing=billing, database=database,
+                       budget_pause_timeout=budget_pause_timeout)
+
+
+def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organisation: str, user: str,
+                poll_interval: float, job_key: str | None, project: str | None, billing: bool,
+                database: str, budget_pause_timeout: int) -> JobStatus:
+    """The steps of a job run, inside the calling flow: the job key and budget are ``run_id``'s."""
     centre_block = load_centre(centre)
     context = JobContext.for_run(
-        str(current_run.id), organisation=organisation, user=user,
+        run_id, organisation=organisation, user=user,
         site=centre_block.site_config().name, job_key=job_key, project=project, billing=billing,
         partition=centre_block.site().partition_for(spec))
     archive_block = load_archive(archive)

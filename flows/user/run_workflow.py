@@ -105,7 +105,7 @@ def run_step(spec: JobSpec, context: JobContext, archive: str, database: str,
     return result
 
 
-@flow(name="run-workflow", log_prints=True)
+@flow(name="run-workflow-direct", log_prints=True)
 def run_workflow(
     workflow: WorkflowSpec,
     organisation: str = DEFAULT_ORGANISATION,
@@ -122,11 +122,28 @@ def run_workflow(
     decision_timeout: int = 3600,
     poll_interval: float = 1.0,
 ) -> dict[str, JobStatus]:
-    """Place a DAG of jobs across centres to meet the organisation's goals, then run it."""
+    """Place a DAG of jobs across centres to meet the organisation's goals, then run it.
+
+    Every parameter is the caller's word, owner included: this flow is for tests, admins and
+    Python code run in-process. Users start the ``run-workflow`` deployment, whose flow
+    (:func:`heroes.flows.user.entry.run_workflow_granted`) takes who runs it from a grant.
+    """
+    return execute_workflow(
+        str(current_run.id), workflow, organisation=organisation, user=user, project=project,
+        centres=centres, archive=archive, database=database, catalog=catalog, auto_accept=auto_accept,
+        auto_move=auto_move, move_margin=move_margin, solver_time_limit_s=solver_time_limit_s,
+        decision_timeout=decision_timeout, poll_interval=poll_interval)
+
+
+def execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation: str, user: str,
+                     project: str | None, centres: list[str] | None, archive: str, database: str,
+                     catalog: str, auto_accept: bool, auto_move: bool, move_margin: float,
+                     solver_time_limit_s: float, decision_timeout: int,
+                     poll_interval: float) -> dict[str, JobStatus]:
+    """The steps of a workflow run, inside the calling flow; ``workflow_id`` keys its jobs and budget."""
     logger = get_run_logger()
     UserArea(organisation=organisation, user=user)  # names checked before any planning
     centres = centres or list(DEFAULT_CENTRES)
-    workflow_id = str(current_run.id)
     plan = plan_workflow(workflow, centres, catalog, database, organisation, project,
                          time_limit_s=solver_time_limit_s)
     if plan.result.status == "infeasible":

@@ -2,7 +2,7 @@
 
 ``scripts/testbed.sh up`` writes what it started into ``testbed.json``; this turns that
 into the blocks a provider admin would create for a real centre (centres, archive,
-database, application catalogue), so the demo and the integration tests use the
+database, application catalogue, the grant key), so the demo and the integration tests use the
 production code paths. It also gives every test-bed partition a price and each test-bed
 organisation a budget. Test-bed only, so it stays out of the installed package:
 ``python scripts/testbed/register_blocks.py``, or ``register_testbed_blocks()`` with this
@@ -11,15 +11,18 @@ folder on ``sys.path``.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from prefect.blocks.system import Secret
+from pydantic import SecretStr
 from testbed_config import read_testbed
 
 from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
-from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_DATABASE
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_DATABASE, DEFAULT_GRANT_KEY
 from heroes_core.catalog import Application
 from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering_name
 
@@ -72,6 +75,14 @@ def seed_prices_and_budgets(database: HeroesDatabase, testbed: dict[str, Any]) -
             budgets.create(organisation, Decimal("10000"), "EUR", hard=True)
 
 
+def ensure_grant_key(name: str = DEFAULT_GRANT_KEY) -> None:
+    """A random grant key in a Secret block, made once: a new key would void grants in flight."""
+    try:
+        Secret.load(name)
+    except ValueError:
+        Secret(value=SecretStr(secrets.token_urlsafe(48))).save(name)
+
+
 def register_testbed_blocks(path: Path | None = None) -> dict[str, str]:
     """Save the test bed's centres, archive, database and catalogue as blocks; seed prices and budgets."""
     testbed = read_testbed(path)
@@ -87,6 +98,8 @@ def register_testbed_blocks(path: Path | None = None) -> dict[str, str]:
     seed_prices_and_budgets(database, testbed)
     catalog_block(testbed).save(DEFAULT_CATALOG, overwrite=True)
     saved[DEFAULT_CATALOG] = "ApplicationCatalog"
+    ensure_grant_key()
+    saved[DEFAULT_GRANT_KEY] = "Secret"
     return saved
 
 

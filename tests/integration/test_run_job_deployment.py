@@ -20,16 +20,17 @@ from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.deployments import run_deployment
 from prefect.states import Cancelling, Scheduled
 
-from heroes.flows import run_job
+from heroes.flows import run_job_granted
 from heroes_core.jobs import job_key
 from heroes_core.models import JobState, UserArea
 from tests.integration.conftest import ROOT
+from tests.integration.grants import granted
 from tests.integration.prefect_runner import serving
 
 
 def parameters(image: dict[str, str], user: str, command: list[str]) -> dict[str, Any]:
-    return {"spec": {"image": image, "command": command, "time_limit_minutes": 5},
-            "organisation": "itest", "user": user}
+    """A run of ``command`` for ``user`` of itest, granted as the gateway would."""
+    return granted({"spec": {"image": image, "command": command, "time_limit_minutes": 5}}, user)
 
 
 def wait_for(predicate, seconds: float, what: str):  # type: ignore[no-untyped-def]
@@ -110,8 +111,8 @@ def run_job_on_a_work_pool(blocks) -> Iterator[str]:  # type: ignore[no-untyped-
     with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
         client.create_deployment(
-            flow_id=client.create_flow_from_name(run_job.name), name="run-job",
-            entrypoint="flows/user/run_job.py:run_job", work_pool_name=pool, path=None,
+            flow_id=client.create_flow_from_name(run_job_granted.name), name="run-job",
+            entrypoint="flows/user/entry.py:run_job_granted", work_pool_name=pool, path=None,
             pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}])
     yield pool
     with get_client(sync_client=True) as client:

@@ -1,0 +1,111 @@
+"""The user-facing flows: the ``run-job``, ``run-workflow`` and ``billing-report`` deployments.
+
+Each takes a ``grant`` and only the parameters a user may choose: no organisation, user or
+project (they come from the grant), no billing switch (always on), no database, archive,
+catalogue or job key (HEROES' defaults). Before its first step it admits the run
+(:func:`heroes.flows.user.admission.admit`), then runs the same steps as the full-parameter
+flows (``run_job``, ``run_workflow``, ``billing_report``), which stay for tests, admins and
+Python code run in-process.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.runtime import flow_run as current_run
+
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRE, DEFAULT_DATABASE
+from heroes.flows.architecture.budgets import report_billing
+from heroes.flows.user.admission import admit, admitted_grant
+from heroes.flows.user.run_job import cancel_run, execute_job
+from heroes.flows.user.run_workflow import execute_workflow
+from heroes_core.identity import Action
+from heroes_core.models import JobSpec, JobStatus
+from heroes_core.workflows import WorkflowSpec
+
+
+def _cancel_granted_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
+    """on_cancellation hook: as ``run_job``'s, for the owner the run was admitted with."""
+    grant = admitted_grant(flow_run)
+    if grant is None:
+        get_run_logger().info("The run was never admitted: nothing to cancel")
+        return
+    cancel_run(str(flow_run.id), organisation=grant.identity.organisation, user=grant.identity.user,
+               centre=flow_run.parameters.get("centre", DEFAULT_CENTRE))
+
+
+@flow(name="run-job", on_cancellation=[_cancel_granted_job], log_prints=True)
+def run_job_granted(
+    spec: JobSpec,
+    grant: str = "",
+    centre: str = DEFAULT_CENTRE,
+    poll_interval: float = 1.0,
+    budget_pause_timeout: int = 3600,
+) -> JobStatus:
+    """Run one containerised job on an HPC centre, with its data moved through the archive.
+
+    Args:
+        spec: what to run: image (path and sha256 digest), command, resources, inputs.
+        grant: filled in by the HEROES gateway when it launches the run; a run without it
+            fails at entry.
+        centre: name of the HEROES HPC Centre block to run on.
+        poll_interval: seconds between status polls at first (backs off to 10 s).
+        budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
+    """
+    admitted = admit(grant, Action.SUBMIT_WORKFLOW)
+    return execute_job(str(current_run.id), spec, centre=centre, archive=DEFAULT_ARCHIVE,
+                       organisation=admitted.identity.organisation, user=admitted.identity.user,
+                       poll_interval=poll_interval, job_key=None, project=admitted.project, billing=True,
+                       database=DEFAULT_DATABASE, budget_pause_timeout=budget_pause_timeout)
+
+
+@flow(name="run-workflow", log_prints=True)
+def run_workflow_granted(
+    workflow: WorkflowSpec,
+    grant: str = "",
+    centres: list[str] | None = None,
+    auto_accept: bool = False,
+    auto_move: bool = False,
+    move_margin: float = 0.2,
+    solver_time_limit_s: float = 10.0,
+    decision_timeout: int = 3600,
+    poll_interval: float = 1.0,
+) -> dict[str, JobStatus]:
+    """Place a DAG of jobs across centres to meet the organisation's goals, then run it.
+
+    Args:
+        workflow: the jobs, the files on their edges, goals and limits.
+        grant: filled in by the HEROES gateway when it launches the run; a run without it
+            fails at entry.
+        centres: HPC Centre blocks the jobs may be placed on (default: every test-bed centre).
+        auto_accept: run the proposed placement without pausing for a decision.
+        auto_move: apply re-evaluation's moves without asking.
+        move_margin: how much better another centre must be before a move is proposed.
+        solver_time_limit_s: time the placement solver may take.
+        decision_timeout: seconds to wait for the placement decision.
+        poll_interval: seconds between status polls at first.
+    """
+    admitted = admit(grant, Action.SUBMIT_WORKFLOW)
+    return execute_workflow(
+        str(current_run.id), workflow, organisation=admitted.identity.organisation,
+        user=admitted.identity.user, project=admitted.project, centres=centres, archive=DEFAULT_ARCHIVE,
+        database=DEFAULT_DATABASE, catalog=DEFAULT_CATALOG, auto_accept=auto_accept, auto_move=auto_move,
+        move_margin=move_margin, solver_time_limit_s=solver_time_limit_s,
+        decision_timeout=decision_timeout, poll_interval=poll_interval)
+
+
+@flow(name="billing-report")
+def billing_report_granted(grant: str = "", by: list[str] | None = None) -> str:
+    """Consolidate the ledger of the caller's organisation, show it as a table, export it as CSV.
+
+    Args:
+        grant: filled in by the HEROES gateway when it launches the run; a run without it
+            fails at entry.
+        by: dimensions to group by (project, user, site, month by default).
+    """
+    admitted = admit(grant, Action.BILLING)
+    return report_billing(admitted.identity.organisation, database=DEFAULT_DATABASE,
+                          archive=DEFAULT_ARCHIVE, by=by)
+
+
+__all__ = ["billing_report_granted", "run_job_granted", "run_workflow_granted"]

@@ -1,0 +1,31 @@
+"""Grants as the gateway will issue them, with the test bed's grant key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from heroes_core.identity import Action, Identity, Role, issue_grant
+
+RUN_JOB = "run-job/run-job"
+
+
+def test_bed_key() -> str:
+    from prefect.blocks.system import Secret  # Prefect reads its API URL on import
+
+    from heroes.blocks.defaults import DEFAULT_GRANT_KEY
+    return str(Secret.load(DEFAULT_GRANT_KEY).get())
+
+
+def engineer(user: str, organisation: str = "itest") -> Identity:
+    return Identity(subject=f"sub-{user}", user=user, organisation=organisation,
+                    roles=frozenset({Role.ENGINEER}))
+
+
+def granted(parameters: dict[str, Any], user: str, *, deployment: str = RUN_JOB, key: str | None = None,
+            **kwargs: Any) -> dict[str, Any]:
+    """``parameters`` plus a grant for ``user`` of itest to start ``deployment`` with them."""
+    kwargs.setdefault("ttl", timedelta(minutes=10))
+    token = issue_grant(engineer(user), Action.SUBMIT_WORKFLOW, deployment, parameters,
+                        key or test_bed_key(), **kwargs)
+    return {**parameters, "grant": token}
