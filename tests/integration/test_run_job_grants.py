@@ -1,0 +1,111 @@
+"""The run-job deployment binds each run to the identity of its grant (issue 11, part 5).
+
+Runs are created on the Prefect API as anybody could, with the grant the gateway would add. A
+good grant runs the job under its identity's organisation and user; a missing, forged or
+expired grant, one for other parameters, and a used grant replayed by a second run each fail
+at entry with the reason, having reserved, staged and submitted nothing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.deployments import run_deployment
+from sqlalchemy import func, select
+
+from heroes.blocks import HeroesDatabase
+from heroes_core.costs.schema import Reservation
+from heroes_core.jobs import job_key
+from heroes_core.models import UserArea
+from tests.integration.grants import granted
+
+DEADLINE_S = 240
+
+
+def job(image: dict[str, str], command: list[str]) -> dict[str, Any]:
+    return {"spec": {"image": image, "command": command, "time_limit_minutes": 5}}
+
+
+def launch(parameters: dict[str, Any]) -> UUID:
+    return run_deployment("run-job/run-job", timeout=0, parameters=parameters).id
+
+
+def final_state(flow_run_id: UUID):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + DEADLINE_S
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(flow_run_id).state
+            if state is not None and state.is_final():
+                return state
+            time.sleep(0.5)
+    raise AssertionError(f"flow run {flow_run_id} did not finish in {DEADLINE_S} s")
+
+
+def assert_nothing_created(flow_run_id: UUID, user: str, site, archive) -> None:  # type: ignore[no-untyped-def]
+    """No reservation for the run, no object in the user's archive area, no Slurm job with its key."""
+    database = HeroesDatabase.load("heroes-database").database()
+    with database.transaction() as session:
+        reservations = session.scalar(select(func.count()).select_from(Reservation)
+                                      .where(Reservation.workflow_id == str(flow_run_id)))
+    assert reservations == 0
+    listing = archive.s3_client().list_objects_v2(Bucket="heroes-itest", Prefix=f"{user}/")
+    assert listing.get("KeyCount", 0) == 0, listing.get("Contents")
+    assert site.scheduler.find(job_key(str(flow_run_id), owner=UserArea(organisation="itest", user=user))) == []
+
+
+def assert_refused_at_entry(flow_run_id: UUID, words: str, user: str, site, archive) -> None:  # type: ignore[no-untyped-def]
+    state = final_state(flow_run_id)
+    assert state.is_failed(), (state.type, state.message)
+    assert words in (state.message or ""), state.message
+    assert "Fix:" in (state.message or ""), state.message
+    assert_nothing_created(flow_run_id, user, site, archive)
+
+
+def test_a_granted_run_completes_under_the_grants_organisation_and_user(runner, image, user, archive) -> None:  # type: ignore[no-untyped-def]
+    flow_run_id = launch(granted(job(image, ["sh", "-c", "echo hello > hello.txt"]), user))
+    state = final_state(flow_run_id)
+    assert state.is_completed(), state.message
+    key = job_key(str(flow_run_id), owner=UserArea(organisation="itest", user=user))
+    body = archive.s3_client().get_object(Bucket="heroes-itest", Key=f"{user}/jobs/{key}/hello.txt")["Body"]
+    assert body.read() == b"hello\n"
+    with get_client(sync_client=True) as client:
+        assert set(client.read_flow_run(flow_run_id).parameters) == {"spec", "grant"}
+
+
+def test_bad_grants_fail_at_entry_with_the_reason_and_create_nothing(  # type: ignore[no-untyped-def]
+        runner, site, image, archive) -> None:
+    users = {case: f"g{uuid.uuid4().hex[:10]}" for case in ("missing", "forged", "expired", "changed")}
+    true = job(image, ["true"])
+    runs = {
+        "missing": launch(true),
+        "forged": launch(granted(true, users["forged"], key="not-the-test-bed-key-" + "z" * 32)),
+        "expired": launch(granted(true, users["expired"], now=datetime.now(UTC) - timedelta(minutes=15))),
+        "changed": launch({**granted(true, users["changed"]), **job(image, ["sleep", "300"])}),
+    }
+    words = {"missing": "carries no grant", "forged": "not signed by the HEROES gateway",
+             "expired": "grant expired at", "changed": "not those its grant was issued for"}
+    for case, flow_run_id in runs.items():
+        assert_refused_at_entry(flow_run_id, words[case], users[case], site, archive)
+
+
+def test_a_used_grant_replayed_by_another_run_fails_at_entry(runner, site, image, user, archive) -> None:  # type: ignore[no-untyped-def]
+    parameters = granted(job(image, ["true"]), user)
+    first = launch(parameters)
+    assert final_state(first).is_completed()
+    listed_before = archive.s3_client().list_objects_v2(Bucket="heroes-itest", Prefix=f"{user}/")["KeyCount"]
+    second = launch(parameters)
+    state = final_state(second)
+    assert state.is_failed(), (state.type, state.message)
+    assert "already started another flow run" in (state.message or ""), state.message
+    database = HeroesDatabase.load("heroes-database").database()
+    with database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Reservation)
+                              .where(Reservation.workflow_id == str(second))) == 0
+    assert archive.s3_client().list_objects_v2(Bucket="heroes-itest", Prefix=f"{user}/")["KeyCount"] \
+        == listed_before
+    assert site.scheduler.find(job_key(str(second), owner=UserArea(organisation="itest", user=user))) == []
