@@ -1,9 +1,10 @@
-"""The run-job deployment binds each run to the identity of its grant (issue 11, part 5).
+"""The user-facing deployments bind each run to the identity of its grant (issue 11, part 5).
 
 Runs are created on the Prefect API as anybody could, with the grant the gateway would add. A
 good grant runs the job under its identity's organisation and user; a missing, forged or
 expired grant, one for other parameters, and a used grant replayed by a second run each fail
-at entry with the reason, having reserved, staged and submitted nothing.
+at entry with the reason, having reserved, staged and submitted nothing. run-workflow and
+billing-report admit their runs the same way.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from sqlalchemy import func, select
 
 from heroes.blocks import HeroesDatabase
 from heroes_core.costs.schema import Reservation
+from heroes_core.identity import Action, Identity, Role, issue_grant
 from heroes_core.jobs import job_key
 from heroes_core.models import UserArea
-from tests.integration.grants import granted
+from tests.integration.grants import engineer, granted, test_bed_key
 
 DEADLINE_S = 240
 
@@ -109,3 +111,47 @@ def test_a_used_grant_replayed_by_another_run_fails_at_entry(runner, site, image
     assert archive.s3_client().list_objects_v2(Bucket="heroes-itest", Prefix=f"{user}/")["KeyCount"] \
         == listed_before
     assert site.scheduler.find(job_key(str(second), owner=UserArea(organisation="itest", user=user))) == []
+
+
+def test_a_granted_workflow_runs_under_its_identity_and_a_run_job_grant_does_not_start_one(  # type: ignore[no-untyped-def]
+        runner, user, archive) -> None:
+    workflow = {"name": f"w{uuid.uuid4().hex[:8]}",
+                "jobs": [{"id": "only", "application": "busybox", "command": ["sh", "-c", "echo ok > ok.txt"],
+                          "estimate_minutes": 0.1, "time_limit_minutes": 2}]}
+    parameters = {"workflow": workflow, "auto_accept": True}
+    good = run_deployment("run-workflow/run-workflow", timeout=0, parameters=granted(
+        parameters, user, deployment="run-workflow/run-workflow")).id
+    wrong = run_deployment("run-workflow/run-workflow", timeout=0,
+                           parameters=granted(parameters, user)).id  # issued for run-job/run-job
+    state = final_state(good)
+    assert state.is_completed(), state.message
+    assert archive.s3_client().list_objects_v2(Bucket="heroes-itest", Prefix=f"{user}/")["KeyCount"] > 0
+    refused = final_state(wrong)
+    assert refused.is_failed() and "is for deployment 'run-job/run-job'" in (refused.message or "")
+    database = HeroesDatabase.load("heroes-database").database()
+    with database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Reservation)
+                              .where(Reservation.workflow_id == str(wrong))) == 0
+
+
+def test_billing_report_reports_the_grants_organisation_to_its_billing_admin_only(  # type: ignore[no-untyped-def]
+        runner, user, archive) -> None:
+    def exports() -> int:
+        listing = archive.s3_client().list_objects_v2(Bucket="heroes-itest", Prefix="_heroes/billing/")
+        return int(listing.get("KeyCount", 0))
+
+    parameters = {"by": ["user", "month"]}
+    admin = Identity(subject=f"sub-{user}", user=user, organisation="itest", roles=frozenset({Role.BILLING_ADMIN}))
+
+    def launch_report(identity: Identity) -> UUID:
+        token = issue_grant(identity, Action.BILLING, "billing-report/billing-report", parameters, test_bed_key())
+        return run_deployment("billing-report/billing-report", timeout=0,
+                              parameters={**parameters, "grant": token}).id
+
+    before = exports()
+    refused = final_state(launch_report(engineer(user)))
+    assert refused.is_failed() and "may not billing-and-costs" in (refused.message or ""), refused.message
+    assert exports() == before
+    state = final_state(launch_report(admin))
+    assert state.is_completed(), state.message
+    assert exports() == before + 1
