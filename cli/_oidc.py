@@ -9,12 +9,15 @@ token renews the access token without asking again.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from heroes_core.errors import HeroesError
 from heroes_core.identity import KeycloakSettings
@@ -51,6 +54,7 @@ class DeviceCode(BaseModel):
     verification_uri_complete: str | None = None
     expires_in: int = 600
     interval: int = 5
+    code_verifier: str = Field(default="", exclude=True, repr=False)
 
 
 def _endpoint(settings: KeycloakSettings, path: str) -> str:
@@ -123,12 +127,19 @@ def refresh(settings: KeycloakSettings, refresh_token: str, clock: Callable[[], 
 
 
 def device_start(settings: KeycloakSettings) -> DeviceCode:
-    """Ask for a device code the user confirms in a browser."""
-    response = _post(settings, "auth/device", {"client_id": settings.cli_client_id, "scope": "openid"},
+    """Ask for a device code the user confirms in a browser.
+
+    With PKCE (S256), which the realm's public client requires: only the process that
+    started the login can collect its tokens, even if the device code leaks.
+    """
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    response = _post(settings, "auth/device", {"client_id": settings.cli_client_id, "scope": "openid",
+                                               "code_challenge": challenge, "code_challenge_method": "S256"},
                      "start a device login")
     if response.status_code != 200:
         raise _refused(settings, response, "start a device login")
-    return DeviceCode.model_validate(response.json())
+    return DeviceCode.model_validate({**response.json(), "code_verifier": verifier})
 
 
 def device_wait(settings: KeycloakSettings, device: DeviceCode, *, clock: Callable[[], float] = time.time,
@@ -140,8 +151,9 @@ def device_wait(settings: KeycloakSettings, device: DeviceCode, *, clock: Callab
     while clock() < deadline:
         sleep(interval)
         now = clock()
-        response = _post(settings, "token", {"grant_type": DEVICE_GRANT, "client_id": settings.cli_client_id,
-                                             "device_code": device.device_code}, "finish the device login")
+        form = {"grant_type": DEVICE_GRANT, "client_id": settings.cli_client_id,
+                "device_code": device.device_code, "code_verifier": device.code_verifier}
+        response = _post(settings, "token", form, "finish the device login")
         if response.status_code == 200:
             return _tokens(response, now)
         code, _ = _error(response)

@@ -27,13 +27,20 @@ def create(
     project: Annotated[list[str] | None, typer.Option("--project", "-p", help="A project (repeatable).")]
     = None,
     email: Annotated[str | None, typer.Option(help="The user's e-mail address.")] = None,
+    first_name: Annotated[str | None, typer.Option(help="The user's first name.")] = None,
+    last_name: Annotated[str | None, typer.Option(help="The user's last name.")] = None,
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the user's first password from standard input; without it the "
                                  "user sets one at first login.")] = False,
     temporary: Annotated[bool, typer.Option(help="Make the user change that password at first login.")]
     = False,
 ) -> None:
-    """Create a user, or make an existing one's roles and projects exactly these."""
+    """Create a user, or make an existing one's roles and projects exactly these.
+
+    Keycloak's default user profile asks for an e-mail address, a first and a last name: a
+    user created without them is asked for them at their first login (in a browser), and
+    cannot log in with a password alone until then.
+    """
     with reported():
         user_name(user)
         password = None
@@ -43,7 +50,8 @@ def create(
                 exit_with_error("--password-stdin was given but standard input holds no password.")
         session, organisation = _session.administered(org)
         made = session.admin().ensure_user(organisation, user, roles=role or (), projects=project or (),
-                                           email=email, password=password, temporary_password=temporary)
+                                           email=email, first_name=first_name, last_name=last_name,
+                                           password=password, temporary_password=temporary)
     changes(made, f"User {user} of {organisation} is already as asked.")
 
 

@@ -8,6 +8,8 @@ for Keycloak's admin API, which a unit test cannot reach.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -59,6 +61,7 @@ class FakeKeycloak:
         self.device_user = "alice"
         self.access_lifetime = 300
         self.logged_out: list[str] = []
+        self.device_challenge = ""
 
     def access_token(self, user: str, lifetime: int | None = None) -> str:
         member, now = self.members[user], int(time.time())
@@ -83,6 +86,8 @@ class FakeKeycloak:
         form = {key: values[0] for key, values in parse_qs(request.content.decode()).items()}
         assert form.get("client_id") == "heroes-cli"
         if url == f"{ENDPOINTS}/auth/device":
+            assert form["code_challenge_method"] == "S256"
+            self.device_challenge = form["code_challenge"]
             return httpx.Response(200, json={"device_code": "dev-1", "user_code": "ABCD-EFGH",
                                              "verification_uri": "http://kc.test/realms/heroes/device",
                                              "verification_uri_complete": "http://kc.test/device?code=ABCD-EFGH",
@@ -106,6 +111,9 @@ class FakeKeycloak:
                                                  "error_description": "Session not active"})
             return self._tokens(user)
         if grant == _oidc.DEVICE_GRANT:
+            digest = hashlib.sha256(form["code_verifier"].encode()).digest()
+            if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != self.device_challenge:
+                return httpx.Response(400, json={"error": "invalid_grant", "error_description": "PKCE"})
             self.device_polls += 1
             if self.device_polls < 2:
                 return httpx.Response(400, json={"error": "authorization_pending"})
