@@ -10,7 +10,8 @@ from heroes_core.identity import Action, Identity, Role, issue_grant
 RUN_JOB = "run-job/run-job"
 
 
-def test_bed_key() -> str:
+def grant_key() -> str:
+    """The test bed's grant key, from its Secret block."""
     from prefect.blocks.system import Secret  # Prefect reads its API URL on import
 
     from heroes.blocks.defaults import DEFAULT_GRANT_KEY
@@ -27,5 +28,5 @@ def granted(parameters: dict[str, Any], user: str, *, deployment: str = RUN_JOB,
     """``parameters`` plus a grant for ``user`` of itest to start ``deployment`` with them."""
     kwargs.setdefault("ttl", timedelta(minutes=10))
     token = issue_grant(engineer(user), Action.SUBMIT_WORKFLOW, deployment, parameters,
-                        key or test_bed_key(), **kwargs)
+                        key or grant_key(), **kwargs)
     return {**parameters, "grant": token}

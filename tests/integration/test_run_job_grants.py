@@ -24,7 +24,7 @@ from heroes_core.costs.schema import Reservation
 from heroes_core.identity import Action, Identity, Role, issue_grant
 from heroes_core.jobs import job_key
 from heroes_core.models import UserArea
-from tests.integration.grants import engineer, granted, test_bed_key
+from tests.integration.grants import engineer, grant_key, granted
 
 DEADLINE_S = 240
 
@@ -144,7 +144,7 @@ def test_billing_report_reports_the_grants_organisation_to_its_billing_admin_onl
     admin = Identity(subject=f"sub-{user}", user=user, organisation="itest", roles=frozenset({Role.BILLING_ADMIN}))
 
     def launch_report(identity: Identity) -> UUID:
-        token = issue_grant(identity, Action.BILLING, "billing-report/billing-report", parameters, test_bed_key())
+        token = issue_grant(identity, Action.BILLING, "billing-report/billing-report", parameters, grant_key())
         return run_deployment("billing-report/billing-report", timeout=0,
                               parameters={**parameters, "grant": token}).id
 
