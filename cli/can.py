@@ -97,7 +97,7 @@ def explain(identity: Identity, action: Action, resource: Resource) -> Explanati
 def can(
     user: Annotated[str, typer.Argument(help="Whose rights to explain.")],
     action: Annotated[Action, typer.Argument(help="The action (a column of the actions table).")],
-    resource: Annotated[str, typer.Argument(help="KIND:ORGANISATION[/PROJECT], e.g. workflow:acme/climate, "
+    resource: Annotated[str, typer.Argument(help="KIND:ORGANISATION\\[/PROJECT], e.g. workflow:acme/climate, "
                                                  "billing:acme, membership:acme.")],
     owner: Annotated[str | None, typer.Option(help="The resource's owner (a home, a run).")] = None,
     org: Annotated[str | None, typer.Option("--org", help="USER's organisation (default: yours).")] = None,
