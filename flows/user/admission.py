@@ -34,8 +34,8 @@ from prefect.runtime import flow_run as current_run
 from heroes.blocks.defaults import DEFAULT_DATABASE, DEFAULT_GRANT_KEY
 from heroes.tasks.resolve import load_block, load_database
 from heroes_core.errors import GrantError, GrantExpiredError, GrantKeyError
-from heroes_core.grant_ledger import GrantLedger
 from heroes_core.identity import Action, Grant, Resource, ResourceKind, read_grant, require, verify_grant
+from heroes_core.identity.grant_ledger import GrantLedger
 
 # The kind of resource each action a user-facing deployment needs is about.
 _KINDS = {Action.SUBMIT_WORKFLOW: ResourceKind.WORKFLOW, Action.BILLING: ResourceKind.BILLING}

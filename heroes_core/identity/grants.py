@@ -12,7 +12,7 @@ What a grant binds
 * a SHA-256 digest of the canonical JSON of every other parameter of the run
   (:func:`canonical_json`), so a parameter changed after issue is caught;
 * issued-at and expiry (minutes), and a random nonce that the project database lets
-  start one flow run only (:class:`heroes_core.grant_ledger.GrantLedger`).
+  start one flow run only (:class:`heroes_core.identity.grant_ledger.GrantLedger`).
 
 Why an HS256 JWT (PyJWT) with a key of its own
 ----------------------------------------------
@@ -229,7 +229,7 @@ def verify_grant(token: object, deployment: str, parameters: Mapping[str, Any], 
     Checks, in order: present, well formed and signed with ``key`` (forged), within its
     life (expired, with :data:`LEEWAY` for clocks), for this deployment, for exactly these
     parameters (a ``grant`` entry among them is ignored). Whether it already started
-    another run is the ledger's to say (:class:`heroes_core.grant_ledger.GrantLedger`).
+    another run is the ledger's to say (:class:`heroes_core.identity.grant_ledger.GrantLedger`).
     """
     grant = read_grant(token, key)
     moment = (now or datetime.now(UTC)).astimezone(UTC)

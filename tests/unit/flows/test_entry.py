@@ -22,8 +22,8 @@ from heroes_core.errors import (
     GrantWrongDeploymentError,
     PermissionDeniedError,
 )
-from heroes_core.grant_ledger import GrantLedger
 from heroes_core.identity import Action, Identity, Role, issue_grant
+from heroes_core.identity.grant_ledger import GrantLedger
 from heroes_core.store import Database
 
 CALLER_CHOSEN = {"organisation", "user", "project", "billing", "database", "archive", "catalog", "job_key"}

@@ -3,7 +3,7 @@
 Revision ID: 0005
 Revises: 0004
 
-One row per grant nonce (``heroes_core.grant_ledger``): a second flow run presenting the
+One row per grant nonce (``heroes_core.identity.grant_ledger``): a second flow run presenting the
 same grant is refused as a replay.
 """
 

@@ -29,8 +29,8 @@ from heroes_core.errors import (
     HeroesError,
     SpecError,
 )
-from heroes_core.grant_ledger import GrantLedger
 from heroes_core.identity import Action, Identity, Role, issue_grant, read_grant, verify_grant
+from heroes_core.identity.grant_ledger import GrantLedger
 from heroes_core.identity.grants import LEEWAY, MAX_TTL, canonical_json, parameters_digest
 from heroes_core.store import Database
 

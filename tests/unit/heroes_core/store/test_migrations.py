@@ -11,12 +11,12 @@ from alembic.migration import MigrationContext
 import heroes_core.costs.schema
 import heroes_core.decision.metadata
 import heroes_core.enrolment.enrolments
-import heroes_core.grant_ledger
+import heroes_core.identity.grant_ledger
 import heroes_core.store
 from heroes_core.store import Base, Database
 
 TABLE_MODULES = (heroes_core.costs.schema, heroes_core.decision.metadata, heroes_core.enrolment.enrolments,
-                 heroes_core.grant_ledger)
+                 heroes_core.identity.grant_ledger)
 
 
 def test_migrations_build_exactly_the_tables_every_module_declares(tmp_path: Path) -> None:
