@@ -13,6 +13,9 @@ DEFAULT_CATALOG = "heroes-catalog"
 DEFAULT_AWS_ACCOUNT = "heroes-aws"
 # The Prefect Secret block holding the key the gateway signs run grants with (>= 32 bytes).
 DEFAULT_GRANT_KEY = "heroes-grant-key"
+# The KeycloakRealm block the heroes command logs in through.
+DEFAULT_KEYCLOAK_REALM = "heroes-keycloak"
 
 __all__ = ["DEFAULT_ARCHIVE", "DEFAULT_AWS_ACCOUNT", "DEFAULT_CATALOG", "DEFAULT_CENTRE",
-           "DEFAULT_CENTRES", "DEFAULT_DATABASE", "DEFAULT_GRANT_KEY"]
+           "DEFAULT_CENTRES", "DEFAULT_DATABASE", "DEFAULT_GRANT_KEY",
+           "DEFAULT_KEYCLOAK_REALM"]

@@ -24,6 +24,7 @@ from typing import Final, Protocol
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from heroes.blocks.defaults import DEFAULT_KEYCLOAK_REALM
 from heroes.cli import _oidc
 from heroes.cli._output import NOT_AUTHENTICATED, exit_with_error
 from heroes_core.errors import HeroesError
@@ -32,7 +33,7 @@ from heroes_core.identity.naming import organisation_name
 from heroes_core.identity.provisioning import require_administration
 
 # The KeycloakRealm block `heroes login` uses unless told otherwise (--realm-block, HEROES_REALM_BLOCK).
-DEFAULT_REALM_BLOCK: Final = "heroes-keycloak"
+DEFAULT_REALM_BLOCK: Final = DEFAULT_KEYCLOAK_REALM
 REALM_BLOCK_ENV: Final = "HEROES_REALM_BLOCK"
 CREDENTIALS_ENV: Final = "HEROES_CREDENTIALS"
 # An access token this close to expiry is renewed first, so it does not expire on its way.
