@@ -233,6 +233,21 @@ class IdentityAdmin:
             self._admin = KeycloakAdmin(connection=connection)
         return self._admin
 
+    def _sync_roles(self, uid: str, wanted: frozenset[Role], who: str) -> list[str]:
+        """Make the HEROES realm roles of Keycloak user ``uid`` exactly ``wanted`` (other roles
+        stay); the change made, if any, for the caller's list of changes."""
+        have = {role["name"] for role in self.kc.get_realm_roles_of_user(uid)} & _ROLE_NAMES
+        add = sorted({role.value for role in wanted} - have)
+        remove = sorted(have - {role.value for role in wanted})
+        if not (add or remove):
+            return []
+        realm_roles = {role["name"]: role for role in self.kc.get_realm_roles()}
+        if add:
+            self.kc.assign_realm_roles(uid, [realm_roles[name] for name in add])
+        if remove:
+            self.kc.delete_realm_roles_of_user(uid, [realm_roles[name] for name in remove])
+        return [f"roles of {who}: +{','.join(add) or '-'} -{','.join(remove) or '-'}"]
+
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
             if secret:
@@ -620,16 +635,7 @@ class IdentityAdmin:
                 if _differs(current, wanted):
                     self.kc.update_user(uid, wanted)
                     changes.append(f"updated user {user}")
-            have_roles = {role["name"] for role in self.kc.get_realm_roles_of_user(uid)} & _ROLE_NAMES
-            add = sorted({role.value for role in wanted_roles} - have_roles)
-            remove = sorted(have_roles - {role.value for role in wanted_roles})
-            if add or remove:
-                realm_roles = {role["name"]: role for role in self.kc.get_realm_roles()}
-                if add:
-                    self.kc.assign_realm_roles(uid, [realm_roles[name] for name in add])
-                if remove:
-                    self.kc.delete_realm_roles_of_user(uid, [realm_roles[name] for name in remove])
-                changes.append(f"roles of {user}: +{','.join(add) or '-'} -{','.join(remove) or '-'}")
+            changes.extend(self._sync_roles(uid, wanted_roles, user))
             prefix = f"/{organisation}/projects/"
             have = {group["path"].removeprefix(prefix): group["id"] for group in self.kc.get_user_groups(uid)
                     if group.get("path", "").startswith(prefix)}
@@ -724,16 +730,7 @@ class IdentityAdmin:
             uuid = self.kc.get_client_id(client_id)
             assert uuid is not None
             uid = self.kc.get_client_service_account_user(uuid)["id"]
-            have = {role["name"] for role in self.kc.get_realm_roles_of_user(uid)} & _ROLE_NAMES
-            add = sorted({role.value for role in wanted_roles} - have)
-            remove = sorted(have - {role.value for role in wanted_roles})
-            if add or remove:
-                realm_roles = {role["name"]: role for role in self.kc.get_realm_roles()}
-                if add:
-                    self.kc.assign_realm_roles(uid, [realm_roles[n] for n in add])
-                if remove:
-                    self.kc.delete_realm_roles_of_user(uid, [realm_roles[n] for n in remove])
-                changes.append(f"roles of {client_id}: +{','.join(add) or '-'} -{','.join(remove) or '-'}")
+            changes.extend(self._sync_roles(uid, wanted_roles, client_id))
             secret = str(self.kc.get_client_secrets(uuid)["value"])
         account = ServiceAccount(organisation=organisation, name=name, client_id=client_id,
                                  client_secret=SecretStr(secret), roles=wanted_roles)
