@@ -45,9 +45,14 @@ SERVICE_ACCOUNT_PREFIX: Final = "service-account-"
 _ROLE_NAMES: Final = frozenset(role.value for role in Role)
 
 
+def _matches(value: object, pattern: str) -> bool:
+    """``value`` is a string all of which ``pattern`` matches (names arrive from forms and claims)."""
+    return isinstance(value, str) and re.fullmatch(pattern, value) is not None
+
+
 def organisation_name(value: str) -> str:
     """``value`` if it may name an organisation, else :class:`SpecError`."""
-    if not isinstance(value, str) or not re.fullmatch(ORGANISATION_PATTERN, value):
+    if not _matches(value, ORGANISATION_PATTERN):
         raise SpecError(f"organisation name {value!r} is not valid",
                         fix="use 3-40 lower case letters, digits and '-', starting and ending with a "
                             "letter or digit")
@@ -59,7 +64,7 @@ def organisation_name(value: str) -> str:
 
 def user_name(value: str) -> str:
     """``value`` if it may name a (human) user, else :class:`SpecError`."""
-    if not isinstance(value, str) or not re.fullmatch(NAME_PATTERN, value) or value != value.lower():
+    if not _matches(value, NAME_PATTERN) or value != value.lower():
         raise SpecError(f"user name {value!r} is not valid",
                         fix="use 1-64 lower case letters, digits, '.', '_' and '-', starting with a "
                             "letter or digit")
@@ -73,7 +78,7 @@ def user_name(value: str) -> str:
 
 def project_name(value: str) -> str:
     """``value`` if it may name a project, else :class:`SpecError`."""
-    if not isinstance(value, str) or not re.fullmatch(PROJECT_PATTERN, value):
+    if not _matches(value, PROJECT_PATTERN):
         raise SpecError(f"project name {value!r} is not valid",
                         fix="use 1-63 lower case letters, digits, '-' and '_', starting with a letter "
                             "or digit")
@@ -82,7 +87,7 @@ def project_name(value: str) -> str:
 
 def service_account_name(value: str) -> str:
     """``value`` if it may name a service account within an organisation, else :class:`SpecError`."""
-    if not isinstance(value, str) or not re.fullmatch(SERVICE_ACCOUNT_PATTERN, value):
+    if not _matches(value, SERVICE_ACCOUNT_PATTERN):
         raise SpecError(f"service account name {value!r} is not valid",
                         fix="use 1-31 lower case letters, digits, '-' and '_', starting with a letter "
                             "or digit")
@@ -91,7 +96,7 @@ def service_account_name(value: str) -> str:
 
 def realm_name(value: str) -> str:
     """``value`` if HEROES may provision a realm of that name, else :class:`SpecError`."""
-    if not isinstance(value, str) or not re.fullmatch(REALM_PATTERN, value) or value == "master":
+    if not _matches(value, REALM_PATTERN) or value == "master":
         raise SpecError(f"realm name {value!r} is not valid for HEROES",
                         fix="use lower case letters, digits and '-' (not 'master', Keycloak's "
                             "administration realm)")
