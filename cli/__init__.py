@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import typer
 
-from heroes.cli import auth, can, org, project, role, user
+from heroes.cli import auth, can, gateway, org, project, role, run, user
 
-app = typer.Typer(name="heroes", help="HEROES: identity and access from the command line.",
+app = typer.Typer(name="heroes", help="HEROES: identity and access, launching workflows, and the gateway.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False)
 app.command("login")(auth.login)
 app.command("logout")(auth.logout)
 app.command("whoami")(auth.whoami)
 app.command("can")(can.can)
+app.command("run")(run.run)
+app.command("gateway")(gateway.gateway)
 for noun in (org, project, user, role):
     app.add_typer(noun.app)
 

@@ -25,10 +25,10 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from heroes.blocks.defaults import DEFAULT_KEYCLOAK_REALM
-from heroes.cli import _oidc
 from heroes.cli._output import NOT_AUTHENTICATED, exit_with_error
 from heroes_core.errors import HeroesError
 from heroes_core.identity import Identity, IdentityAdmin, KeycloakSettings, TokenVerifier
+from heroes_core.identity import oidc as _oidc
 from heroes_core.identity.naming import organisation_name
 from heroes_core.identity.provisioning import require_administration
 

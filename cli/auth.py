@@ -9,9 +9,10 @@ from typing import Annotated, Final
 
 import typer
 
-from heroes.cli import _oidc, _session
+from heroes.cli import _session
 from heroes.cli._output import Output, console, done, exit_with_error, reported
 from heroes_core.identity import Identity, Role
+from heroes_core.identity import oidc as _oidc
 
 PASSWORD_ENV: Final = "HEROES_PASSWORD"  # noqa: S105 (the variable's name, not a password)
 

@@ -34,11 +34,29 @@ from prefect.runtime import flow_run as current_run
 from heroes.blocks.defaults import DEFAULT_DATABASE, DEFAULT_GRANT_KEY
 from heroes.tasks.resolve import load_block, load_database
 from heroes_core.errors import GrantError, GrantExpiredError, GrantKeyError
-from heroes_core.identity import Action, Grant, Resource, ResourceKind, read_grant, require, verify_grant
+from heroes_core.identity import (
+    Action,
+    Grant,
+    Identity,
+    Resource,
+    ResourceKind,
+    read_grant,
+    require,
+    verify_grant,
+)
 from heroes_core.identity.grant_ledger import GrantLedger
 
 # The kind of resource each action a user-facing deployment needs is about.
 _KINDS = {Action.SUBMIT_WORKFLOW: ResourceKind.WORKFLOW, Action.BILLING: ResourceKind.BILLING}
+
+
+def granted_resource(identity: Identity, action: Action, deployment: str, project: str | None) -> Resource:
+    """What a grant for ``action`` on ``deployment`` is about, in the caller's organisation.
+
+    The gateway authorises this resource before it issues a grant, and :func:`admit` checks
+    it again: both ask the same question.
+    """
+    return Resource(kind=_KINDS[action], organisation=identity.organisation, id=deployment, project=project)
 
 
 def grant_key(name: str = DEFAULT_GRANT_KEY) -> str:
@@ -78,8 +96,7 @@ def admit(grant: str, action: Action) -> Grant:
             raise
         verified = verify_grant(grant, deployment, parameters, key, now=earlier.issued_at)
     require(verified.identity, action,
-            Resource(kind=_KINDS[action], organisation=verified.identity.organisation, id=deployment,
-                     project=verified.project))
+            granted_resource(verified.identity, action, deployment, verified.project))
     ledger.claim(verified, flow_run_id)
     get_run_logger().info("Run admitted for user '%s' of organisation '%s'%s (grant issued %s UTC)",
                           verified.identity.user, verified.identity.organisation,
@@ -102,4 +119,4 @@ def admitted_grant(flow_run: FlowRun) -> Grant | None:
     return grant if claimed == str(flow_run.id) else None
 
 
-__all__ = ["admit", "admitted_grant", "deployment_name", "grant_key", "run_parameters"]
+__all__ = ["admit", "admitted_grant", "deployment_name", "grant_key", "granted_resource", "run_parameters"]

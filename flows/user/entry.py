@@ -10,6 +10,10 @@ Python code run in-process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.runtime import flow_run as current_run
@@ -23,6 +27,15 @@ from heroes_core.identity import Action
 from heroes_core.models import JobSpec, JobStatus
 from heroes_core.workflows import WorkflowSpec
 
+RUN_JOB: Final = "run-job"
+RUN_WORKFLOW: Final = "run-workflow"
+BILLING_REPORT: Final = "billing-report"
+
+# The flows that take a grant, by flow name, and the action a grant for them authorises:
+# the gateway issues grants for deployments of these flows only.
+GRANTED_FLOWS: Final[Mapping[str, Action]] = MappingProxyType({
+    RUN_JOB: Action.SUBMIT_WORKFLOW, RUN_WORKFLOW: Action.SUBMIT_WORKFLOW, BILLING_REPORT: Action.BILLING})
+
 
 def _cancel_granted_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
     """on_cancellation hook: as ``run_job``'s, for the owner the run was admitted with."""
@@ -34,7 +47,7 @@ def _cancel_granted_job(flow: object, flow_run: FlowRun, state: State[object]) -
                centre=flow_run.parameters.get("centre", DEFAULT_CENTRE))
 
 
-@flow(name="run-job", on_cancellation=[_cancel_granted_job], log_prints=True)
+@flow(name=RUN_JOB, on_cancellation=[_cancel_granted_job], log_prints=True)
 def run_job_granted(
     spec: JobSpec,
     grant: str = "",
@@ -52,14 +65,14 @@ def run_job_granted(
         poll_interval: seconds between status polls at first (backs off to 10 s).
         budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
     """
-    admitted = admit(grant, Action.SUBMIT_WORKFLOW)
+    admitted = admit(grant, GRANTED_FLOWS[RUN_JOB])
     return execute_job(str(current_run.id), spec, centre=centre, archive=DEFAULT_ARCHIVE,
                        organisation=admitted.identity.organisation, user=admitted.identity.user,
                        poll_interval=poll_interval, job_key=None, project=admitted.project, billing=True,
                        database=DEFAULT_DATABASE, budget_pause_timeout=budget_pause_timeout)
 
 
-@flow(name="run-workflow", log_prints=True)
+@flow(name=RUN_WORKFLOW, log_prints=True)
 def run_workflow_granted(
     workflow: WorkflowSpec,
     grant: str = "",
@@ -85,7 +98,7 @@ def run_workflow_granted(
         decision_timeout: seconds to wait for the placement decision.
         poll_interval: seconds between status polls at first.
     """
-    admitted = admit(grant, Action.SUBMIT_WORKFLOW)
+    admitted = admit(grant, GRANTED_FLOWS[RUN_WORKFLOW])
     return execute_workflow(
         str(current_run.id), workflow, organisation=admitted.identity.organisation,
         user=admitted.identity.user, project=admitted.project, centres=centres, archive=DEFAULT_ARCHIVE,
@@ -94,7 +107,7 @@ def run_workflow_granted(
         decision_timeout=decision_timeout, poll_interval=poll_interval)
 
 
-@flow(name="billing-report")
+@flow(name=BILLING_REPORT)
 def billing_report_granted(grant: str = "", by: list[str] | None = None) -> str:
     """Consolidate the ledger of the caller's organisation, show it as a table, export it as CSV.
 
@@ -103,9 +116,17 @@ def billing_report_granted(grant: str = "", by: list[str] | None = None) -> str:
             fails at entry.
         by: dimensions to group by (project, user, site, month by default).
     """
-    admitted = admit(grant, Action.BILLING)
+    admitted = admit(grant, GRANTED_FLOWS[BILLING_REPORT])
     return report_billing(admitted.identity.organisation, database=DEFAULT_DATABASE,
                           archive=DEFAULT_ARCHIVE, by=by)
 
 
-__all__ = ["billing_report_granted", "run_job_granted", "run_workflow_granted"]
+__all__ = [
+    "BILLING_REPORT",
+    "GRANTED_FLOWS",
+    "RUN_JOB",
+    "RUN_WORKFLOW",
+    "billing_report_granted",
+    "run_job_granted",
+    "run_workflow_granted",
+]

@@ -41,6 +41,7 @@ from heroes_core.identity._authorize import (
     authorize,
     require,
     visible,
+    widest_reach,
 )
 from heroes_core.identity._identity import ClaimLayout, Identity
 from heroes_core.identity.grants import Grant, issue_grant, read_grant, verify_grant
@@ -94,4 +95,5 @@ __all__ = [
     "require",
     "verify_grant",
     "visible",
+    "widest_reach",
 ]

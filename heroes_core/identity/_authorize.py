@@ -163,6 +163,17 @@ def require(identity: Identity, action: Action, resource: Resource) -> Decision:
             "organisation if you need one")
 
 
+def widest_reach(identity: Identity, action: Action) -> Reach | None:
+    """How far ``action`` reaches for ``identity`` through its widest role, or None if no role allows it.
+
+    A listing asks the store for what this reach covers (the organisation's runs, or only the
+    caller's own) instead of fetching everything and filtering: the filter then never sees,
+    nor counts, another organisation's resources.
+    """
+    reaches = {reach for role in identity.roles if (reach := PERMISSIONS[role].get(action))}
+    return next((reach for reach in _WIDEST_FIRST if reach in reaches), None)
+
+
 def visible(identity: Identity, resources: Iterable[Resource],
             action: Action | None = None) -> list[Resource]:
     """The resources a listing may show: those ``action`` (by default, any action on their kind) allows."""

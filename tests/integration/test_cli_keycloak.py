@@ -24,9 +24,10 @@ import pytest
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from heroes.cli import _oidc, app
+from heroes.cli import app
 from heroes.cli._output import REFUSED
 from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role
+from heroes_core.identity import oidc as _oidc
 
 PASSWORDS = {"dave": "dave-pw-1", "alice": "alice-pw-1", "bob": "bob-pw-1", "carol": "carol-pw-1"}
 HEROES = Path(sys.executable).parent / "heroes"

@@ -26,8 +26,9 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from heroes.cli import _oidc, _session
+from heroes.cli import _session
 from heroes_core.identity import Identity, KeycloakSettings, Role, TokenVerifier, UserRecord
+from heroes_core.identity import oidc as _oidc
 
 SETTINGS = KeycloakSettings(server_url="http://kc.test", realm="heroes", admin_password=SecretStr("admin-pw"))
 ENDPOINTS = f"{SETTINGS.issuer}/protocol/openid-connect"

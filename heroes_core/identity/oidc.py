@@ -1,10 +1,12 @@
-"""The OAuth grants `heroes login` uses against the realm's public client (Keycloak's OIDC endpoints).
+"""The OAuth grants HEROES uses against the realm's public client (Keycloak's OIDC endpoints).
 
-The device authorization grant (RFC 8628) suits a terminal: the CLI shows a URL and a code,
-the user signs in with a browser anywhere (with whatever the organisation's identity
-provider asks: second factor, SAML, ...), and the CLI polls for the tokens. The password
-grant (resource owner) is for scripts and tests, where the realm allows it. A refresh
-token renews the access token without asking again.
+The device authorization grant (RFC 8628) suits a terminal: `heroes login` shows a URL and
+a code, the user signs in with a browser anywhere (with whatever the organisation's
+identity provider asks: second factor, SAML, ...), and the CLI polls for the tokens. The
+authorization code grant with PKCE is the gateway's browser login: the browser goes to
+Keycloak and comes back with a code only the gateway that started the login can redeem.
+The password grant (resource owner) is for scripts and tests, where the realm allows it.
+A refresh token renews the access token without asking again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from heroes_core.errors import HeroesError
-from heroes_core.identity import KeycloakSettings
+from heroes_core.identity.provisioning import KeycloakSettings
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
@@ -126,14 +128,58 @@ def refresh(settings: KeycloakSettings, refresh_token: str, clock: Callable[[], 
     return _tokens(response, now)
 
 
+def _pkce() -> tuple[str, str]:
+    """A PKCE verifier and its S256 challenge (RFC 7636)."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+class CodeLogin(BaseModel):
+    """A browser login under way: where to send the browser, and what redeems its code."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    state: str
+    code_verifier: str = Field(repr=False)
+    redirect_uri: str
+
+
+def code_login(settings: KeycloakSettings, redirect_uri: str) -> CodeLogin:
+    """Start an authorization code login (with PKCE and a state) that returns to ``redirect_uri``.
+
+    The caller keeps ``state`` and ``code_verifier`` (the gateway, in a signed cookie) and
+    sends the browser to ``url``; :func:`code_tokens` then redeems the code Keycloak returns.
+    """
+    verifier, challenge = _pkce()
+    state = secrets.token_urlsafe(24)
+    query = httpx.QueryParams({"client_id": settings.cli_client_id, "response_type": "code",
+                               "scope": "openid", "redirect_uri": redirect_uri, "state": state,
+                               "code_challenge": challenge, "code_challenge_method": "S256"})
+    return CodeLogin(url=f"{_endpoint(settings, 'auth')}?{query}", state=state, code_verifier=verifier,
+                     redirect_uri=redirect_uri)
+
+
+def code_tokens(settings: KeycloakSettings, login: CodeLogin, code: str,
+                clock: Callable[[], float] = time.time) -> Tokens:
+    """Tokens for the code Keycloak sent back to ``login``'s redirect URI."""
+    now = clock()
+    form = {"grant_type": "authorization_code", "client_id": settings.cli_client_id, "code": code,
+            "redirect_uri": login.redirect_uri, "code_verifier": login.code_verifier}
+    response = _post(settings, "token", form, "finish the browser login")
+    if response.status_code != 200:
+        raise _refused(settings, response, "finish the browser login")
+    return _tokens(response, now)
+
+
 def device_start(settings: KeycloakSettings) -> DeviceCode:
     """Ask for a device code the user confirms in a browser.
 
     With PKCE (S256), which the realm's public client requires: only the process that
     started the login can collect its tokens, even if the device code leaks.
     """
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    verifier, challenge = _pkce()
     response = _post(settings, "auth/device", {"client_id": settings.cli_client_id, "scope": "openid",
                                                "code_challenge": challenge, "code_challenge_method": "S256"},
                      "start a device login")

@@ -1,0 +1,140 @@
+"""The gateway application: the HEROES API, the browser login, and the Prefect UI behind both.
+
+Routes, in the order they match:
+
+* ``/v1/...``: the HEROES API (:mod:`heroes.gateway.api`), published at ``/openapi.json``
+  and ``/docs``;
+* ``/login``, ``/auth/callback``, ``/logout``: the browser login (:mod:`heroes.gateway.browser_login`);
+* ``/api/...``: the Prefect API for the Prefect UI, organisation-scoped
+  (:mod:`heroes.gateway.prefect_api`);
+* ``/ui-settings``: the Prefect UI's settings, pointing it at ``<gateway>/api``;
+* anything else: the Prefect UI's pages and assets, passed through; a browser without a
+  session is sent to ``/login`` first.
+
+Every request is logged once, with who (user and organisation, or anonymous), what
+(method, path), the outcome (status) and its duration, on the ``heroes.gateway.requests``
+logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from heroes.gateway.api import api_router
+from heroes.gateway.authn import Authenticator
+from heroes.gateway.browser_login import login_router
+from heroes.gateway.launch import Launcher
+from heroes.gateway.prefect_api import PrefectApi
+from heroes.gateway.settings import GatewaySettings
+from heroes.gateway.upstream import Upstream, UpstreamError
+from heroes_core.errors import HeroesError, KeysUnavailableError, PermissionDeniedError, TokenError
+from heroes_core.identity import Identity, KeycloakSettings, TokenVerifier
+
+REQUEST_LOG = logging.getLogger("heroes.gateway.requests")
+
+
+def _problem(error: Exception) -> JSONResponse:
+    """The JSON answer for a refusal or a failure, with the status its kind calls for."""
+    if isinstance(error, TokenError):
+        status = 503 if isinstance(error, KeysUnavailableError) else 401
+        return JSONResponse({"detail": str(error), "reason": error.reason.value}, status_code=status,
+                            headers={"WWW-Authenticate": f'Bearer error="invalid_token", '
+                                                         f'error_description="{error.reason.value}"'})
+    if isinstance(error, PermissionDeniedError):
+        return JSONResponse({"detail": str(error), "action": error.action}, status_code=403)
+    if isinstance(error, LookupError):
+        return JSONResponse({"detail": str(error).strip("'\"")}, status_code=404)
+    if isinstance(error, UpstreamError):
+        return JSONResponse({"detail": str(error)}, status_code=502)
+    return JSONResponse({"detail": str(error)}, status_code=422)
+
+
+def _who(request: Request) -> str:
+    identity: Identity | None = getattr(request.state, "identity", None)
+    return f"{identity.user}@{identity.organisation}" if identity else "anonymous"
+
+
+def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifier: TokenVerifier,
+               grant_key: str, upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """A gateway in front of ``settings.prefect_api_url`` for the realm ``keycloak`` describes."""
+    upstream = Upstream(settings.prefect_api_url, timeout=settings.upstream_timeout,
+                        transport=upstream_transport)
+    launcher = Launcher(upstream, grant_key, settings.grant_ttl)
+    authenticator = Authenticator(verifier, keycloak, settings, grant_key)
+    prefect_api = PrefectApi(upstream, launcher)
+    ui_root = settings.prefect_api_url.removesuffix("/api")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await upstream.close()
+
+    app = FastAPI(title="HEROES gateway", version="1",
+                  description="The single entry point to HEROES: launch and follow workflows under your own "
+                              "identity. Send `Authorization: Bearer <access token>` (`heroes login`), or "
+                              "log in with a browser at /login.",
+                  lifespan=lifespan)
+
+    async def identify(request: Request) -> Identity:
+        identity = await authenticator.identify(request)
+        request.state.identity = identity
+        return identity
+
+    @app.middleware("http")
+    async def log_and_renew(request: Request,
+                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except HeroesError as error:  # raised outside a route (by middleware-level code)
+            response = _problem(error)
+        renewed = getattr(request.state, "renewed_session", None)
+        if renewed is not None:
+            authenticator.set_session(response, renewed)
+        REQUEST_LOG.info("%s %s %s -> %d in %.1f ms", _who(request), request.method, request.url.path,
+                         response.status_code, (time.perf_counter() - started) * 1000,
+                         extra={"heroes_user": _who(request), "http_method": request.method,
+                                "url_path": request.url.path, "http_status": response.status_code})
+        return response
+
+    for kind in (TokenError, PermissionDeniedError, UpstreamError, LookupError, HeroesError):
+        app.add_exception_handler(kind, lambda request, error: _problem(error))
+
+    app.state.identify = identify
+    app.include_router(api_router(upstream, launcher))
+    app.include_router(login_router(authenticator, grant_key))
+
+    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                   include_in_schema=False)
+    async def prefect(path: str, request: Request) -> Response:
+        return await prefect_api.handle(request, await identify(request), path)
+
+    @app.get("/ui-settings", include_in_schema=False)
+    async def ui_settings() -> Response:
+        answer = await upstream.json("GET", f"{ui_root}/ui-settings")
+        return JSONResponse({**(answer or {}), "api_url": f"{settings.public_url}/api",
+                             "csrf_enabled": False})
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def ui(path: str, request: Request) -> Response:
+        if "text/html" in request.headers.get("accept", ""):
+            try:
+                await identify(request)
+            except TokenError:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?{httpx.QueryParams({'next': target})}", status_code=303)
+        response = await upstream.call("GET", f"{ui_root}/{path}")
+        return Response(response.content, status_code=response.status_code,
+                        media_type=response.headers.get("content-type"))
+
+    return app
+
+
+__all__ = ["REQUEST_LOG", "create_app"]

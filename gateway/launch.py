@@ -1,0 +1,121 @@
+"""Launching a run for a verified caller: authorise, issue the grant, create the run, tag its owner.
+
+The HEROES API (``POST /v1/deployments/{flow}/{deployment}/runs``) and the Prefect UI (its
+``create_flow_run`` call, caught by :mod:`heroes.gateway.prefect_api`) both come here, so a
+run is launched one way whatever the door. What the caller sends is cut down to what a user
+may choose: the parameters (minus any ``grant``), a run name, their own tags, a scheduled
+start. The gateway adds the rest: the deployment's defaults merged in (a grant binds the
+parameters exactly as the run will hold them), the grant, the owner tags, and an
+idempotency key scoped to the caller so nobody can reach another user's run by its key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, Final
+
+from heroes.flows.user.admission import granted_resource
+from heroes.flows.user.entry import GRANTED_FLOWS
+from heroes.gateway.ownership import caller_tags, chosen_project, owner_tags
+from heroes.gateway.upstream import Upstream, UpstreamError
+from heroes_core.errors import PermissionDeniedError, SpecError
+from heroes_core.identity import Action, Identity, Reach, authorize, issue_grant, require, widest_reach
+from heroes_core.identity.grants import GRANT_PARAMETER
+
+# Fields of Prefect's create-flow-run body a user may set; the rest (job variables, work
+# queue, parent task run, context...) belong to operators.
+_USER_FIELDS: Final = frozenset({"name", "parameters", "tags", "state", "idempotency_key"})
+
+
+def is_operator(identity: Identity) -> bool:
+    """HEROES' platform operators (infrastructure, solution admins): they see Prefect whole."""
+    return widest_reach(identity, Action.MANAGE_INFRASTRUCTURE) is Reach.ANY
+
+
+def full_name(deployment: Mapping[str, Any]) -> str:
+    """``flow/deployment``, the name a grant binds."""
+    return f"{deployment['flow_name']}/{deployment['name']}"
+
+
+def granted_action(deployment: Mapping[str, Any]) -> Action | None:
+    """The action a deployment's runs need, or None for a flow that takes no grant (admin flows)."""
+    return GRANTED_FLOWS.get(str(deployment.get("flow_name")))
+
+
+def may_see(identity: Identity, deployment: Mapping[str, Any]) -> bool:
+    """Whether a deployment shows in the caller's listings: theirs to launch, or they operate HEROES."""
+    if is_operator(identity):
+        return True
+    action = granted_action(deployment)
+    return action is not None and authorize(
+        identity, action, granted_resource(identity, action, full_name(deployment), None)).allowed
+
+
+def _deny_admin_flow(identity: Identity, deployment: Mapping[str, Any]) -> PermissionDeniedError:
+    return PermissionDeniedError(
+        f"'{identity.user}' of organisation '{identity.organisation}' may not launch "
+        f"{full_name(deployment)}: it is a HEROES administration workflow",
+        action=Action.MANAGE_INFRASTRUCTURE.value,
+        fix="user workflows are listed by GET /v1/deployments; administration workflows are launched by "
+            "HEROES' infrastructure and solution administrators")
+
+
+class Launcher:
+    """Creates flow runs on the Prefect API for verified callers."""
+
+    def __init__(self, upstream: Upstream, grant_key: str, ttl: timedelta) -> None:
+        self.upstream = upstream
+        self.grant_key = grant_key
+        self.ttl = ttl
+
+    def prepare(self, identity: Identity, deployment: Mapping[str, Any], request: Mapping[str, Any],
+                project: str | None = None) -> dict[str, Any]:
+        """The create-flow-run body to send upstream for ``request`` (Prefect's body shape)."""
+        action = granted_action(deployment)
+        if action is None:
+            if not is_operator(identity):
+                raise _deny_admin_flow(identity, deployment)
+            return dict(request)  # an operator's run of an administration flow goes as sent
+        unknown = set(request) - _USER_FIELDS - {"enforce_parameter_schema", "labels"}
+        if any(request.get(field) for field in unknown):
+            raise PermissionDeniedError(
+                f"a run of {full_name(deployment)} may not set {', '.join(sorted(unknown))}",
+                action=action.value, fix=f"send only {', '.join(sorted(_USER_FIELDS))}")
+        sent_tags = [str(tag) for tag in request.get("tags") or []]
+        project = project or chosen_project(sent_tags)
+        name = full_name(deployment)
+        require(identity, action, granted_resource(identity, action, name, project))
+        parameters = request.get("parameters") or {}
+        if not isinstance(parameters, Mapping):
+            raise SpecError("parameters must be a JSON object", fix="send {\"parameters\": {...}}")
+        merged = {**(deployment.get("parameters") or {}),
+                  **{key: value for key, value in parameters.items() if key != GRANT_PARAMETER}}
+        grant = issue_grant(identity, action, name, merged, self.grant_key, self.ttl, project=project)
+        body: dict[str, Any] = {"parameters": {**merged, GRANT_PARAMETER: grant},
+                                "tags": sorted(set(caller_tags(sent_tags))) + owner_tags(identity, project)}
+        if request.get("name"):
+            body["name"] = str(request["name"])
+        state = request.get("state")
+        if isinstance(state, Mapping) and state.get("type") == "SCHEDULED":
+            body["state"] = dict(state)
+        if request.get("idempotency_key"):
+            body["idempotency_key"] = f"{identity.organisation}/{identity.user}/{request['idempotency_key']}"
+        return body
+
+    async def launch(self, identity: Identity, deployment: Mapping[str, Any], request: Mapping[str, Any],
+                     project: str | None = None) -> tuple[int, dict[str, Any]]:
+        """Create the run: Prefect's status code and answer (the run, or why not)."""
+        body = self.prepare(identity, deployment, request, project)
+        response = await self.upstream.call("POST", f"/deployments/{deployment['id']}/create_flow_run",
+                                            json=body)
+        if response.status_code >= 500:
+            raise UpstreamError(f"the Prefect API failed to create a run of {full_name(deployment)} "
+                                f"({response.status_code})", site=self.upstream.api_url)
+        answer: dict[str, Any] = response.json()
+        if response.status_code < 300:
+            self.upstream.remember_run(answer)
+        return response.status_code, answer
+
+
+__all__ = ["Launcher", "full_name", "granted_action", "is_operator", "may_see"]

@@ -1,0 +1,272 @@
+"""The Prefect API as the Prefect UI sees it through the gateway: only the caller's organisation.
+
+The Prefect UI talks to ``<gateway>/api``; every call comes here with the caller's verified
+identity. HEROES' operators (infrastructure and solution administrators) reach Prefect
+whole. Everybody else gets a default-deny view, rule by rule (:data:`RULES`, a table a
+reviewer can hold against Prefect's REST API):
+
+* listings of runs, task runs and artifacts are filtered by the owner tags
+  (:mod:`heroes.gateway.ownership`), forced into the query so a caller's own filter can
+  narrow it but never widen it (every operator is forced to ``and_``);
+* listings of deployments and flows are cut down to those the caller may launch;
+* one run, task run, artifact or deployment is fetched, then shown only if it is visible,
+  else answered 404 exactly as a missing one (nothing tells another organisation's run from
+  no run);
+* logs are read per flow run, each run checked;
+* creating a run goes through :class:`~heroes.gateway.launch.Launcher` (grant and owner
+  tags injected); changing a run's state is only cancelling it, if the role may;
+* anything else (blocks and their secrets, variables, work pools, automations, events,
+  deletes, updates) is refused with 403.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from heroes.gateway.launch import Launcher, is_operator, may_see
+from heroes.gateway.ownership import listing_tags, run_resource
+from heroes.gateway.upstream import Upstream, object_id
+from heroes_core.errors import PermissionDeniedError
+from heroes_core.identity import Action, Identity, authorize
+
+_UUID: Final = r"[0-9a-fA-F-]{36}"
+_NOT_FOUND: Final = {"detail": "Not found."}
+# Request headers never passed on: the gateway's own credentials, and what httpx sets itself.
+_DROPPED: Final = frozenset({"host", "cookie", "authorization", "content-length", "connection",
+                             "accept-encoding", "transfer-encoding"})
+
+Handler = Callable[["PrefectApi", Request, Identity, re.Match[str]], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    why: str
+
+
+class PrefectApi:
+    """Applies :data:`RULES` to one request under ``/api``."""
+
+    def __init__(self, upstream: Upstream, launcher: Launcher) -> None:
+        self.upstream = upstream
+        self.launcher = launcher
+
+    async def handle(self, request: Request, identity: Identity, path: str) -> Response:
+        if is_operator(identity) and not path.endswith("/create_flow_run"):
+            return await self.forward(request, path)
+        for rule in RULES:
+            match = rule.pattern.fullmatch(path)
+            if match and rule.method == request.method:
+                return await rule.handler(self, request, identity, match)
+        raise PermissionDeniedError(
+            f"'{identity.user}' of organisation '{identity.organisation}' may not call "
+            f"{request.method} /api/{path} through the HEROES gateway",
+            action="prefect-api",
+            fix="the gateway passes the Prefect API calls its UI needs to see and launch your "
+                "organisation's runs; administration is for HEROES operators")
+
+    async def forward(self, request: Request, path: str, body: Any = ...) -> Response:
+        """Send the request on (with ``body`` instead of the caller's, if given) and answer as Prefect did."""
+        headers = {key: value for key, value in request.headers.items() if key.lower() not in _DROPPED}
+        content = await request.body() if body is ... else json.dumps(body).encode()
+        response = await self.upstream.client.request(request.method, f"/{path}", params=request.query_params,
+                                                       content=content, headers=headers)
+        return Response(response.content, status_code=response.status_code,
+                        media_type=response.headers.get("content-type"))
+
+    async def body(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if not raw:
+            return {}
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise PermissionDeniedError("the request body is not a JSON object", action="prefect-api")
+        return parsed
+
+    async def run_visible(self, identity: Identity, run_id: object,
+                          action: Action = Action.READ_RUNS) -> bool:
+        checked = object_id(run_id)
+        tags = await self.upstream.run_tags(checked) if checked else None
+        resource = run_resource(checked, tags) if checked and tags is not None else None
+        return resource is not None and authorize(identity, action, resource).allowed
+
+    async def visible_deployment_ids(self, identity: Identity) -> list[str]:
+        return [str(d["id"]) for d in await self.upstream.deployments() if may_see(identity, d)]
+
+    async def visible_flow_names(self, identity: Identity) -> list[str]:
+        deployments = await self.upstream.deployments()
+        return sorted({str(d["flow_name"]) for d in deployments if may_see(identity, d)})
+
+
+def _narrowed(body: dict[str, Any], key: str, field: str, condition: str, allowed: list[str]) -> None:
+    """Force ``body[key][field][condition]`` to within ``allowed``, all operators ``and_``."""
+    section = dict(body.get(key) or {})
+    sub = dict(section.get(field) or {})
+    if condition == "all_":
+        sub["all_"] = list(sub.get("all_") or []) + allowed
+    else:
+        asked = sub.get(condition)
+        sub[condition] = [value for value in asked if value in allowed] if isinstance(asked, list) \
+            else allowed
+    sub["operator"] = "and_"
+    section[field], section["operator"] = sub, "and_"
+    body[key] = section
+
+
+async def _pass(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str]) -> Response:
+    return await api.forward(request, match.string)
+
+
+def _scope_runs(identity: Identity, body: dict[str, Any]) -> None:
+    tags = listing_tags(identity)
+    if tags is None:
+        raise PermissionDeniedError(f"'{identity.user}' of organisation '{identity.organisation}' may not "
+                                    f"{Action.READ_RUNS.value}", action=Action.READ_RUNS.value)
+    _narrowed(body, "flow_runs", "tags", "all_", tags)
+
+
+async def _runs_listing(api: PrefectApi, request: Request, identity: Identity,
+                        match: re.Match[str]) -> Response:
+    body = await api.body(request)
+    _scope_runs(identity, body)
+    return await api.forward(request, match.string, body)
+
+
+async def _deployments_listing(api: PrefectApi, request: Request, identity: Identity,
+                               match: re.Match[str]) -> Response:
+    body = await api.body(request)
+    _narrowed(body, "deployments", "id", "any_", await api.visible_deployment_ids(identity))
+    if body.get("flow_runs"):
+        _scope_runs(identity, body)
+    return await api.forward(request, match.string, body)
+
+
+async def _flows_listing(api: PrefectApi, request: Request, identity: Identity,
+                         match: re.Match[str]) -> Response:
+    body = await api.body(request)
+    _narrowed(body, "flows", "name", "any_", await api.visible_flow_names(identity))
+    return await api.forward(request, match.string, body)
+
+
+async def _one_run(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str]) -> Response:
+    if not await api.run_visible(identity, match.group("run")):
+        return JSONResponse(_NOT_FOUND, status_code=404)
+    return await api.forward(request, match.string)
+
+
+async def _run_states(api: PrefectApi, request: Request, identity: Identity,
+                      match: re.Match[str]) -> Response:
+    if not await api.run_visible(identity, request.query_params.get("flow_run_id")):
+        return JSONResponse(_NOT_FOUND, status_code=404)
+    return await api.forward(request, match.string)
+
+
+def _checked_after(field: str) -> Handler:
+    """Fetch one object, then show it only if the run it belongs to (``field``) is visible."""
+    async def handler(api: PrefectApi, request: Request, identity: Identity,
+                      match: re.Match[str]) -> Response:
+        response = await api.forward(request, match.string)
+        if response.status_code != 200:
+            return response
+        found = json.loads(bytes(response.body))
+        if not await api.run_visible(identity, found.get(field)):
+            return JSONResponse(_NOT_FOUND, status_code=404)
+        return response
+    return handler
+
+
+async def _one_deployment(api: PrefectApi, request: Request, identity: Identity,
+                          match: re.Match[str]) -> Response:
+    response = await api.forward(request, match.string)
+    if response.status_code != 200:
+        return response
+    found = json.loads(bytes(response.body))
+    found["flow_name"] = await api.upstream.flow_name(str(found.get("flow_id")))
+    return response if may_see(identity, found) else JSONResponse(_NOT_FOUND, status_code=404)
+
+
+async def _logs(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str]) -> Response:
+    body = await api.body(request)
+    logs = dict(body.get("logs") or {})
+    runs = (logs.get("flow_run_id") or {}).get("any_") if isinstance(logs.get("flow_run_id"), dict) else None
+    if not runs or not isinstance(runs, list):
+        raise PermissionDeniedError("logs are read one flow run at a time through the HEROES gateway",
+                                    action=Action.READ_RUNS.value,
+                                    fix="filter the logs by flow_run_id (any_: [ids of your runs])")
+    for run in runs:
+        if not await api.run_visible(identity, run):
+            return JSONResponse(_NOT_FOUND, status_code=404)
+    logs["operator"] = "and_"
+    body["logs"] = logs
+    return await api.forward(request, match.string, body)
+
+
+async def _create_run(api: PrefectApi, request: Request, identity: Identity,
+                      match: re.Match[str]) -> Response:
+    deployment = await api.upstream.deployment(match.group("deployment"))
+    if deployment is None or not may_see(identity, deployment):
+        return JSONResponse(_NOT_FOUND, status_code=404)
+    status, answer = await api.launcher.launch(identity, deployment, await api.body(request))
+    return JSONResponse(answer, status_code=status)
+
+
+async def _set_state(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str]) -> Response:
+    body = await api.body(request)
+    state = body.get("state") if isinstance(body.get("state"), Mapping) else {}
+    if (state or {}).get("type") != "CANCELLING":
+        raise PermissionDeniedError("through the HEROES gateway a run's state changes only to Cancelling",
+                                    action=Action.CANCEL_RUN.value, fix="cancel the run, or launch a new one")
+    return await _controlled(api, request, identity, match, body)
+
+
+async def _controlled(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str],
+                      body: Any = ...) -> Response:
+    if not await api.run_visible(identity, match.group("run")):
+        return JSONResponse(_NOT_FOUND, status_code=404)
+    if not await api.run_visible(identity, match.group("run"), Action.CANCEL_RUN):
+        raise PermissionDeniedError(f"'{identity.user}' of organisation '{identity.organisation}' may not "
+                                    f"{Action.CANCEL_RUN.value} this run", action=Action.CANCEL_RUN.value)
+    return await api.forward(request, match.string, body)
+
+
+def _rule(method: str, pattern: str, handler: Handler, why: str) -> Rule:
+    return Rule(method, re.compile(pattern.replace("{run}", f"(?P<run>{_UUID})").replace("{id}", _UUID)
+                                   .replace("{deployment}", f"(?P<deployment>{_UUID})")), handler, why)
+
+
+RULES: Final[tuple[Rule, ...]] = (
+    _rule("GET", r"health|version|admin/version|csrf-token", _pass, "server liveness and version"),
+    _rule("POST", r"flow_runs/(filter|count|paginate|history)|ui/flow_runs/history", _runs_listing,
+          "run listings: owner tags forced"),
+    _rule("POST", r"task_runs/(filter|count|history|paginate)|ui/task_runs/(count|dashboard/counts)",
+          _runs_listing, "task runs: only those of visible flow runs"),
+    _rule("POST", r"artifacts/(latest/)?(filter|count)", _runs_listing, "artifacts of visible flow runs"),
+    _rule("POST", r"deployments/(filter|count|paginate)", _deployments_listing, "deployments one may launch"),
+    _rule("POST", r"flows/(filter|count|paginate)", _flows_listing, "flows of deployments one may launch"),
+    _rule("GET", r"flows/{id}", _pass, "a flow's name and id"),
+    _rule("GET", r"flow_runs/{run}(/graph|/graph-v2)?", _one_run, "one visible run"),
+    _rule("GET", r"flow_run_states/?", _run_states, "the states of one visible run"),
+    _rule("GET", r"task_runs/{id}", _checked_after("flow_run_id"), "a task run of a visible run"),
+    _rule("GET", r"artifacts/{id}", _checked_after("flow_run_id"), "an artifact of a visible run"),
+    _rule("GET", r"deployments/{id}", _one_deployment, "a deployment one may launch"),
+    _rule("POST", r"logs/filter", _logs, "the logs of visible runs, named"),
+    _rule("POST", r"deployments/{deployment}/create_flow_run", _create_run,
+          "launch: grant and owner tags injected"),
+    _rule("POST", r"flow_runs/{run}/set_state", _set_state, "cancel a run the role may cancel"),
+    _rule("POST", r"flow_runs/{run}/resume", _controlled, "answer a paused run one may cancel"),
+)
+
+
+__all__ = ["RULES", "PrefectApi", "Rule"]

@@ -1,0 +1,126 @@
+"""The Prefect API behind the gateway: the few reads and writes the gateway makes itself.
+
+Raw JSON over one pooled ``httpx.AsyncClient`` rather than Prefect's client objects: the
+proxy forwards bodies it has only rewritten, and the HEROES API answers in its own models,
+so parsing into Prefect's schemas and back would cost time on every request for nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+import httpx
+from cachetools import TTLCache
+
+from heroes_core.errors import HeroesError
+
+# Flow and deployment names as they may appear in an upstream path.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+
+
+class UpstreamError(HeroesError):
+    """The Prefect API did not answer, or answered with an error the gateway cannot pass on."""
+
+    http_status = 502
+
+
+def object_id(value: object) -> str | None:
+    """``value`` as a canonical UUID, or None: ids from callers go into upstream paths."""
+    try:
+        return str(UUID(str(value)))
+    except ValueError:
+        return None
+
+
+class Upstream:
+    """The Prefect API at ``api_url``, with short caches for what rarely changes."""
+
+    def __init__(self, api_url: str, *, timeout: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.client = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, transport=transport)
+        # Flow names never change for an id; deployments and run owners change rarely
+        # (owner tags are written once, by the gateway).
+        self._flow_names: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=3600)
+        self._run_tags: TTLCache[str, list[str]] = TTLCache(maxsize=16384, ttl=60)
+        self._deployments: TTLCache[str, list[dict[str, Any]]] = TTLCache(maxsize=1, ttl=15)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def call(self, method: str, path: str, *, json: Any = None,
+                   params: dict[str, Any] | None = None) -> httpx.Response:
+        """One request to the Prefect API; an unreachable API is an :class:`UpstreamError`."""
+        try:
+            return await self.client.request(method, path, json=json, params=params)
+        except httpx.HTTPError as error:
+            raise UpstreamError(f"the Prefect API did not answer {method} {path}: {type(error).__name__}",
+                                site=self.api_url,
+                                fix="check that the Prefect server runs and PREFECT_API_URL points at it"
+                                ) from None
+
+    async def json(self, method: str, path: str, *, json: Any = None) -> Any:
+        """The JSON body of a successful call, None for 404, an :class:`UpstreamError` otherwise."""
+        response = await self.call(method, path, json=json)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise UpstreamError(f"the Prefect API answered {response.status_code} to {method} {path}: "
+                                f"{response.text[:300]}", site=self.api_url)
+        return response.json()
+
+    async def flow_name(self, flow_id: str) -> str | None:
+        if object_id(flow_id) is None:
+            return None
+        if flow_id not in self._flow_names:
+            flow = await self.json("GET", f"/flows/{flow_id}")
+            if flow is None:
+                return None
+            self._flow_names[flow_id] = str(flow["name"])
+        return self._flow_names[flow_id]
+
+    async def deployments(self) -> list[dict[str, Any]]:
+        """Every deployment, each with its ``flow_name`` added (cached for a few seconds)."""
+        if "all" not in self._deployments:
+            found = await self.json("POST", "/deployments/filter", json={"limit": 200}) or []
+            for deployment in found:
+                deployment["flow_name"] = await self.flow_name(str(deployment["flow_id"]))
+            self._deployments["all"] = found
+        return self._deployments["all"]
+
+    async def deployment(self, deployment_id: str) -> dict[str, Any] | None:
+        """One deployment, fresh (its default parameters go into a grant), with ``flow_name``."""
+        if object_id(deployment_id) is None:
+            return None
+        found = await self.json("GET", f"/deployments/{deployment_id}")
+        if found is not None:
+            found["flow_name"] = await self.flow_name(str(found["flow_id"]))
+        return found  # type: ignore[no-any-return]
+
+    async def deployment_by_name(self, flow: str, name: str) -> dict[str, Any] | None:
+        if not all(_NAME.fullmatch(part) for part in (flow, name)):
+            return None
+        found = await self.json("GET", f"/deployments/name/{flow}/{name}")
+        if found is not None:
+            found["flow_name"] = flow
+        return found  # type: ignore[no-any-return]
+
+    async def run_tags(self, run_id: str) -> list[str] | None:
+        """A flow run's tags (cached a minute: owner tags never change), or None if there is none."""
+        if object_id(run_id) is None:
+            return None
+        if run_id not in self._run_tags:
+            run = await self.json("GET", f"/flow_runs/{run_id}")
+            if run is None:
+                return None
+            self._run_tags[run_id] = list(run.get("tags") or [])
+        return self._run_tags[run_id]
+
+    def remember_run(self, run: dict[str, Any]) -> None:
+        """Cache the tags of a run the gateway just created or read."""
+        self._run_tags[str(run["id"])] = list(run.get("tags") or [])
+
+
+__all__ = ["Upstream", "UpstreamError"]
