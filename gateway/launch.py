@@ -11,6 +11,7 @@ idempotency key scoped to the caller so nobody can reach another user's run by i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
@@ -99,8 +100,10 @@ class Launcher:
         state = request.get("state")
         if isinstance(state, Mapping) and state.get("type") == "SCHEDULED":
             body["state"] = dict(state)
-        if request.get("idempotency_key"):
-            body["idempotency_key"] = f"{identity.organisation}/{identity.user}/{request['idempotency_key']}"
+        # Scoped to the caller, so nobody reaches another user's run by its key; made up when the
+        # caller sent none, so the gateway may retry the creation without making two runs.
+        key = request.get("idempotency_key") or f"gateway-{uuid.uuid4()}"
+        body["idempotency_key"] = f"{identity.organisation}/{identity.user}/{key}"
         return body
 
     async def launch(self, identity: Identity, deployment: Mapping[str, Any], request: Mapping[str, Any],

@@ -78,8 +78,8 @@ class PrefectApi:
         """Send the request on (with ``body`` instead of the caller's, if given) and answer as Prefect did."""
         headers = {key: value for key, value in request.headers.items() if key.lower() not in _DROPPED}
         content = await request.body() if body is ... else json.dumps(body).encode()
-        response = await self.upstream.client.request(request.method, f"/{path}", params=request.query_params,
-                                                       content=content, headers=headers)
+        response = await self.upstream.call(request.method, f"/{path}", params=request.query_params,
+                                            content=content, headers=headers)
         return Response(response.content, status_code=response.status_code,
                         media_type=response.headers.get("content-type"))
 

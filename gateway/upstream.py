@@ -7,14 +7,19 @@ so parsing into Prefect's schemas and back would cost time on every request for 
 
 from __future__ import annotations
 
+import asyncio
 import re
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import httpx
 from cachetools import TTLCache
 
 from heroes_core.errors import HeroesError
+
+# Answers after which Prefect did nothing and asks to be asked again, and the pauses between tries.
+RETRIED_STATUSES: Final = frozenset({429, 502, 503})
+RETRY_PAUSES: Final = (0.2, 0.5, 1.0, 2.0)
 
 # Flow and deployment names as they may appear in an upstream path.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
@@ -50,16 +55,31 @@ class Upstream:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def call(self, method: str, path: str, *, json: Any = None,
-                   params: dict[str, Any] | None = None) -> httpx.Response:
-        """One request to the Prefect API; an unreachable API is an :class:`UpstreamError`."""
-        try:
-            return await self.client.request(method, path, json=json, params=params)
-        except httpx.HTTPError as error:
-            raise UpstreamError(f"the Prefect API did not answer {method} {path}: {type(error).__name__}",
-                                site=self.api_url,
-                                fix="check that the Prefect server runs and PREFECT_API_URL points at it"
-                                ) from None
+    async def call(self, method: str, path: str, *, json: Any = None, params: Any = None,
+                   content: bytes | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+        """One request to the Prefect API, retried with back-off while it is busy or unreachable.
+
+        Prefect answers 503 when its database is locked and 429 when it sheds load, having done
+        nothing; the one write the gateway makes (creating a run) carries an idempotency key,
+        so repeating any request here cannot duplicate anything. Still failing after the
+        retries, an unreachable API is an :class:`UpstreamError`; a busy one's answer is
+        passed on.
+        """
+        for pause in (*RETRY_PAUSES, None):
+            try:
+                response = await self.client.request(method, path, json=json, params=params, content=content,
+                                                     headers=headers)
+            except httpx.TransportError as error:
+                if pause is None:
+                    raise UpstreamError(f"the Prefect API did not answer {method} {path}: "
+                                        f"{type(error).__name__}", site=self.api_url,
+                                        fix="check that the Prefect server runs and PREFECT_API_URL points "
+                                            "at it") from None
+            else:
+                if response.status_code not in RETRIED_STATUSES or pause is None:
+                    return response
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def json(self, method: str, path: str, *, json: Any = None) -> Any:
         """The JSON body of a successful call, None for 404, an :class:`UpstreamError` otherwise."""

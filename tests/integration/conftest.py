@@ -102,3 +102,42 @@ def runner(blocks: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[
 
     with serving(tmp_path / "runner.log", "--replace") as proc:
         yield proc
+
+
+@pytest.fixture(scope="module")
+def tenants(keycloak: dict[str, Any], blocks: dict[str, str]) -> Iterator[Any]:
+    """Two customer organisations and HEROES in a fresh realm (tests/integration/tenants.py), the
+    customers each with a budget (their names are new, so the budgets are too)."""
+    from decimal import Decimal
+
+    from heroes.blocks import HeroesDatabase
+    from tests.integration.tenants import tenants as made
+
+    with made(keycloak, "itest-gw") as found:
+        budgets = HeroesDatabase.load("heroes-database").budgets()
+        for organisation in (found.organisations["acme"], found.organisations["umbrella"]):
+            budgets.create(organisation, Decimal("100"), "EUR", hard=True)
+        yield found
+
+
+@pytest.fixture(scope="module")
+def gateway(tenants: Any, testbed: dict[str, Any]) -> Iterator[Any]:
+    """The gateway app for ``tenants``' realm in front of the test bed's Prefect, as a TestClient."""
+    from fastapi.testclient import TestClient
+
+    from heroes.gateway import GatewaySettings, create_app
+    from tests.integration.grants import grant_key
+
+    app = create_app(GatewaySettings(prefect_api_url=testbed["prefect"]["api_url"]),
+                     keycloak=tenants.settings, verifier=tenants.settings.verifier(), grant_key=grant_key())
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def module_runner(blocks: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """As ``runner``, for the tests of one module."""
+    from tests.integration.prefect_runner import serving
+
+    with serving(tmp_path_factory.mktemp("runner") / "runner.log", "--replace") as proc:
+        yield proc

@@ -14,8 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role
-from heroes_core.identity import oidc
+from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role, oidc
 
 # user -> (organisation key, roles, projects)
 PEOPLE: dict[str, tuple[str, tuple[Role, ...], tuple[str, ...]]] = {
