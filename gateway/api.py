@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from heroes.gateway.launch import Launcher, full_name, granted_action, may_see
+from heroes.gateway.launch import Launcher, RunRefusedError, full_name, granted_action, may_see
 from heroes.gateway.ownership import ORGANISATION_TAG, PROJECT_TAG, USER_TAG, listing_tags, run_resource
-from heroes.gateway.upstream import Upstream, UpstreamError, object_id
+from heroes.gateway.upstream import Upstream, object_id
 from heroes_core.errors import PermissionDeniedError
 from heroes_core.identity import Action, Identity, authorize
 from heroes_core.identity.grants import GRANT_PARAMETER
@@ -174,8 +174,9 @@ def api_router(upstream: Upstream, launcher: Launcher) -> APIRouter:
         status, answer = await launcher.launch(identity, found, request.model_dump(exclude={"project"}),
                                                request.project)
         if status >= 300:
-            raise UpstreamError(f"Prefect refused the run of {flow}/{deployment}: "
-                                f"{answer.get('detail', answer)}", site="prefect")
+            raise RunRefusedError(f"Prefect refused the run of {flow}/{deployment}: "
+                                  f"{answer.get('detail', answer)}", site="prefect",
+                                  fix="check the parameters against GET /v1/deployments' parameter_schema")
         return view(answer, await names())
 
     @router.get("/runs", summary="The runs the caller may read, newest first")

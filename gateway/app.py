@@ -19,6 +19,7 @@ logger.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -30,7 +31,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from heroes.gateway.api import api_router
 from heroes.gateway.authn import Authenticator
 from heroes.gateway.browser_login import login_router
-from heroes.gateway.launch import Launcher
+from heroes.gateway.launch import Launcher, RunRefusedError
 from heroes.gateway.prefect_api import PrefectApi
 from heroes.gateway.settings import GatewaySettings
 from heroes.gateway.upstream import Upstream, UpstreamError
@@ -38,6 +39,17 @@ from heroes_core.errors import HeroesError, KeysUnavailableError, PermissionDeni
 from heroes_core.identity import Identity, KeycloakSettings, TokenVerifier
 
 REQUEST_LOG = logging.getLogger("heroes.gateway.requests")
+_AUTHENTICATED = ("/v1/", "/api/")
+# A path of the Prefect UI's pages and files: plain segments, no dot segments, no query, and
+# never the Prefect API (which the UI's server also serves) nor the HEROES API.
+_UI_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}")
+
+
+def ui_path(path: str) -> bool:
+    """Whether ``path`` (decoded) may be passed to the Prefect UI's server as a page or asset."""
+    segments = path.split("/") if path else []
+    return all(_UI_SEGMENT.fullmatch(segment) for segment in segments) and \
+        (not segments or segments[0] not in ("api", "v1", "docs", "openapi.json"))
 
 
 def _problem(error: Exception) -> JSONResponse:
@@ -53,6 +65,8 @@ def _problem(error: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(error).strip("'\"")}, status_code=404)
     if isinstance(error, UpstreamError):
         return JSONResponse({"detail": str(error)}, status_code=502)
+    if isinstance(error, RunRefusedError):
+        return JSONResponse({"detail": str(error)}, status_code=409)
     return JSONResponse({"detail": str(error)}, status_code=422)
 
 
@@ -83,6 +97,9 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
                   lifespan=lifespan)
 
     async def identify(request: Request) -> Identity:
+        known: Identity | None = getattr(request.state, "identity", None)
+        if known is not None:
+            return known
         identity = await authenticator.identify(request)
         request.state.identity = identity
         return identity
@@ -92,8 +109,12 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
                             call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         try:
+            # The APIs identify the caller before anything else reads the request: a caller
+            # without a valid token learns nothing, not even how their body would be parsed.
+            if request.url.path.startswith(_AUTHENTICATED):
+                await identify(request)
             response = await call_next(request)
-        except HeroesError as error:  # raised outside a route (by middleware-level code)
+        except HeroesError as error:
             response = _problem(error)
         renewed = getattr(request.state, "renewed_session", None)
         if renewed is not None:
@@ -122,14 +143,23 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
         return JSONResponse({**(answer or {}), "api_url": f"{settings.public_url}/api",
                              "csrf_enabled": False})
 
+    @app.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                   include_in_schema=False)
+    async def no_such_route(path: str) -> Response:
+        # Never lets a /v1 path that matched no route fall through to the UI below.
+        raise LookupError(f"no HEROES API route /v1/{path} (see /docs)")
+
     @app.get("/{path:path}", include_in_schema=False)
     async def ui(path: str, request: Request) -> Response:
-        if "text/html" in request.headers.get("accept", ""):
-            try:
-                await identify(request)
-            except TokenError:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"/login?{httpx.QueryParams({'next': target})}", status_code=303)
+        if not ui_path(path):
+            raise LookupError("not a page of the Prefect UI")
+        try:
+            await identify(request)
+        except TokenError:
+            if "text/html" not in request.headers.get("accept", ""):
+                raise
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{httpx.QueryParams({'next': target})}", status_code=303)
         response = await upstream.call("GET", f"{ui_root}/{path}")
         return Response(response.content, status_code=response.status_code,
                         media_type=response.headers.get("content-type"))
@@ -137,4 +167,4 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
     return app
 
 
-__all__ = ["REQUEST_LOG", "create_app"]
+__all__ = ["REQUEST_LOG", "create_app", "ui_path"]

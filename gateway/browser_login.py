@@ -37,7 +37,8 @@ def login_router(authenticator: Authenticator, grant_key: str) -> APIRouter:
     pending = URLSafeTimedSerializer(derived_key(grant_key, "login"), salt="heroes-login")
     keycloak, settings = authenticator.keycloak, authenticator.settings
 
-    @router.get("/login", summary="Log in with a browser (redirects to Keycloak)")
+    @router.get("/login", summary="Log in with a browser (redirects to Keycloak)", status_code=303,
+                response_class=RedirectResponse, responses={303: {"description": "To Keycloak's login page"}})
     def login(next: str | None = None) -> Response:
         started = oidc.code_login(keycloak, settings.callback_url)
         response = RedirectResponse(started.url, status_code=303)
@@ -76,7 +77,8 @@ def login_router(authenticator: Authenticator, grant_key: str) -> APIRouter:
         response.delete_cookie(LOGIN_COOKIE, path="/auth")
         return response
 
-    @router.get("/logout", summary="End the browser session")
+    @router.get("/logout", summary="End the browser session",
+                responses={200: {"description": "The session cookie is dropped"}})
     async def logout(request: Request) -> Response:
         session = authenticator.read_session(request)
         if session is not None and session.refresh_token:

@@ -20,7 +20,7 @@ from heroes.flows.user.admission import granted_resource
 from heroes.flows.user.entry import GRANTED_FLOWS
 from heroes.gateway.ownership import caller_tags, chosen_project, owner_tags
 from heroes.gateway.upstream import Upstream, UpstreamError
-from heroes_core.errors import PermissionDeniedError, SpecError
+from heroes_core.errors import HeroesError, PermissionDeniedError, SpecError
 from heroes_core.identity import Action, Identity, Reach, authorize, issue_grant, require, widest_reach
 from heroes_core.identity.grants import GRANT_PARAMETER
 
@@ -62,6 +62,24 @@ def _deny_admin_flow(identity: Identity, deployment: Mapping[str, Any]) -> Permi
             "HEROES' infrastructure and solution administrators")
 
 
+class RunRefusedError(HeroesError):
+    """Prefect refused to create the run (its parameters fail the deployment's schema, say)."""
+
+
+# Prefect replaces a parameter value holding this key when it creates the run (a workspace
+# variable's value, a Jinja template, a JSON document): a caller could read variables that way,
+# and the run would not hold the parameters its grant binds.
+_HYDRATED: Final = "__prefect_kind"
+
+
+def _hydrated(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return _HYDRATED in value or any(_hydrated(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_hydrated(item) for item in value)
+    return False
+
+
 class Launcher:
     """Creates flow runs on the Prefect API for verified callers."""
 
@@ -92,6 +110,10 @@ class Launcher:
             raise SpecError("parameters must be a JSON object", fix="send {\"parameters\": {...}}")
         merged = {**(deployment.get("parameters") or {}),
                   **{key: value for key, value in parameters.items() if key != GRANT_PARAMETER}}
+        if _hydrated(merged):
+            raise SpecError(f"a parameter of {name} asks Prefect to fill it in ({_HYDRATED}): parameters "
+                            "launched through the gateway are plain JSON values",
+                            fix="send the values themselves")
         grant = issue_grant(identity, action, name, merged, self.grant_key, self.ttl, project=project)
         body: dict[str, Any] = {"parameters": {**merged, GRANT_PARAMETER: grant},
                                 "tags": sorted(set(caller_tags(sent_tags))) + owner_tags(identity, project)}
@@ -121,4 +143,4 @@ class Launcher:
         return response.status_code, answer
 
 
-__all__ = ["Launcher", "full_name", "granted_action", "is_operator", "may_see"]
+__all__ = ["Launcher", "RunRefusedError", "full_name", "granted_action", "is_operator", "may_see"]

@@ -110,17 +110,34 @@ class PrefectApi:
         return sorted({str(d["flow_name"]) for d in deployments if may_see(identity, d)})
 
 
+def _section(body: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``body[key]`` as a dict (absent: empty); anything else is not a Prefect filter."""
+    value = body.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise PermissionDeniedError(f"'{key}' in the request body is not a Prefect filter",
+                                    action="prefect-api")
+    return dict(value)
+
+
 def _narrowed(body: dict[str, Any], key: str, field: str, condition: str, allowed: list[str]) -> None:
-    """Force ``body[key][field][condition]`` to within ``allowed``, all operators ``and_``."""
-    section = dict(body.get(key) or {})
-    sub = dict(section.get(field) or {})
+    """Force ``body[key][field][condition]`` to within ``allowed``, combined with ``and_``.
+
+    ``all_`` (tags) adds the required values to any the caller asked for; ``any_`` (ids,
+    names) keeps only the allowed ones among those asked, or all the allowed if none were.
+    Only Prefect's tag filters have an ``operator`` of their own; every section has one.
+    """
+    section = _section(body, key)
+    sub = _section(section, field)
+    asked = sub.get(condition)
+    if asked is not None and not isinstance(asked, list):
+        raise PermissionDeniedError(f"'{key}.{field}.{condition}' is not a list", action="prefect-api")
     if condition == "all_":
-        sub["all_"] = list(sub.get("all_") or []) + allowed
+        sub["all_"] = [*(asked or []), *allowed]
+        sub["operator"] = "and_"
     else:
-        asked = sub.get(condition)
-        sub[condition] = [value for value in asked if value in allowed] if isinstance(asked, list) \
-            else allowed
-    sub["operator"] = "and_"
+        sub[condition] = [value for value in asked if value in allowed] if asked is not None else allowed
     section[field], section["operator"] = sub, "and_"
     body[key] = section
 
@@ -199,8 +216,8 @@ async def _one_deployment(api: PrefectApi, request: Request, identity: Identity,
 
 async def _logs(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str]) -> Response:
     body = await api.body(request)
-    logs = dict(body.get("logs") or {})
-    runs = (logs.get("flow_run_id") or {}).get("any_") if isinstance(logs.get("flow_run_id"), dict) else None
+    logs = _section(body, "logs")
+    runs = _section(logs, "flow_run_id").get("any_")
     if not runs or not isinstance(runs, list):
         raise PermissionDeniedError("logs are read one flow run at a time through the HEROES gateway",
                                     action=Action.READ_RUNS.value,

@@ -18,7 +18,7 @@ from cachetools import TTLCache
 from heroes_core.errors import HeroesError
 
 # Answers after which Prefect did nothing and asks to be asked again, and the pauses between tries.
-RETRIED_STATUSES: Final = frozenset({429, 502, 503})
+RETRIED_STATUSES: Final = frozenset({429, 503})
 RETRY_PAUSES: Final = (0.2, 0.5, 1.0, 2.0)
 
 # Flow and deployment names as they may appear in an upstream path.
@@ -29,6 +29,16 @@ class UpstreamError(HeroesError):
     """The Prefect API did not answer, or answered with an error the gateway cannot pass on."""
 
     http_status = 502
+
+
+def safe_path(path: str) -> bool:
+    """No dot segment, query, fragment or backslash: a path says where it goes, nothing more."""
+    local = path
+    if path.startswith(("http://", "https://")):  # checked as written: parsing would resolve ".."
+        rest = path.split("://", 1)[1]
+        local = rest[rest.find("/"):] if "/" in rest else ""
+    return not any(segment in (".", "..") for segment in local.split("/")) and \
+        not any(mark in local for mark in "?#\\")
 
 
 def object_id(value: object) -> str | None:
@@ -65,12 +75,16 @@ class Upstream:
         retries, an unreachable API is an :class:`UpstreamError`; a busy one's answer is
         passed on.
         """
+        if not safe_path(path):
+            raise LookupError(f"{path!r} is not a plain path of the Prefect server")
         for pause in (*RETRY_PAUSES, None):
             try:
                 response = await self.client.request(method, path, json=json, params=params, content=content,
                                                      headers=headers)
             except httpx.TransportError as error:
-                if pause is None:
+                # Only a request that never left, or a read, is safe to send again.
+                sent = not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+                if pause is None or (sent and method != "GET"):
                     raise UpstreamError(f"the Prefect API did not answer {method} {path}: "
                                         f"{type(error).__name__}", site=self.api_url,
                                         fix="check that the Prefect server runs and PREFECT_API_URL points "
@@ -143,4 +157,4 @@ class Upstream:
         self._run_tags[str(run["id"])] = list(run.get("tags") or [])
 
 
-__all__ = ["Upstream", "UpstreamError"]
+__all__ = ["Upstream", "UpstreamError", "object_id", "safe_path"]

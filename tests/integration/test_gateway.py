@@ -184,3 +184,15 @@ def test_tokens_that_prove_nothing_get_401_with_the_reason(gateway: Any, tenants
                            ("Basic abc", "malformed")):
         refused = gateway.get("/v1/whoami", headers={"Authorization": header})
         assert refused.status_code == 401 and refused.json()["reason"] == reason, (header, refused.text)
+
+
+def test_no_path_trick_reaches_the_prefect_api_past_the_gateways_rules(gateway: Any, tenants: Any) -> None:
+    secret = "/api/block_types/slug/secret/block_documents/name/heroes-grant-key%3Finclude_secrets=true"
+    tricks = ("/v1/%2e%2e/api/health", "/x/%2e%2e/api/health", "/v1/runs/..%2F..%2Fapi%2Fhealth",
+              f"/v1/%2e%2e{secret}", f"/x/%2e%2e{secret}", "/api/flow_runs/..%2Fhealth")
+    key = grant_key()
+    for path in tricks:
+        for headers in ({}, tenants.headers("bob"), {"Accept": "text/html", **tenants.headers("bob")}):
+            answer = gateway.get(path, headers=headers, follow_redirects=False)
+            assert answer.status_code in (401, 403, 404), (path, answer.status_code, answer.text[:200])
+            assert key not in answer.text
