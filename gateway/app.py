@@ -140,8 +140,9 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
     @app.get("/ui-settings", include_in_schema=False)
     async def ui_settings() -> Response:
         answer = await upstream.json("GET", f"{ui_root}/ui-settings")
-        return JSONResponse({**(answer or {}), "api_url": f"{settings.public_url}/api",
-                             "csrf_enabled": False})
+        # Relative, so the UI calls the gateway on whatever name the browser used (same origin:
+        # the session cookie goes along), never the Prefect server itself.
+        return JSONResponse({**(answer or {}), "api_url": "/api", "csrf_enabled": False})
 
     @app.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                    include_in_schema=False)
@@ -160,8 +161,14 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
                 raise
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?{httpx.QueryParams({'next': target})}", status_code=303)
-        response = await upstream.call("GET", f"{ui_root}/{path}")
-        return Response(response.content, status_code=response.status_code,
+        response = await upstream.call("GET", f"{ui_root}/{path}",
+                                        headers={"accept": request.headers.get("accept", "*/*")})
+        # The page may talk to the gateway only: not to the Prefect server, nor anywhere else.
+        headers = {"content-security-policy": "connect-src 'self'"}
+        location = response.headers.get("location", "")
+        if location.startswith("/") and not location.startswith("//"):  # the UI's own redirects (/ -> /v2/)
+            headers["location"] = location
+        return Response(response.content, status_code=response.status_code, headers=headers,
                         media_type=response.headers.get("content-type"))
 
     return app

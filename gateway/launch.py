@@ -11,6 +11,7 @@ idempotency key scoped to the caller so nobody can reach another user's run by i
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
@@ -24,9 +25,13 @@ from heroes_core.errors import HeroesError, PermissionDeniedError, SpecError
 from heroes_core.identity import Action, Identity, Reach, authorize, issue_grant, require, widest_reach
 from heroes_core.identity.grants import GRANT_PARAMETER
 
-# Fields of Prefect's create-flow-run body a user may set; the rest (job variables, work
-# queue, parent task run, context...) belong to operators.
-_USER_FIELDS: Final = frozenset({"name", "parameters", "tags", "state", "idempotency_key"})
+# Fields of Prefect's create-flow-run body a user may set (the retry policy of their own run
+# included); the rest (job variables, work queue, parent task run, context...) belong to
+# operators and are refused when set. The Prefect UI sends a few of them empty, and the
+# schema flag and labels, which the gateway leaves to the deployment.
+_USER_FIELDS: Final = frozenset({"name", "parameters", "tags", "state", "idempotency_key",
+                                 "empirical_policy"})
+_IGNORED_FIELDS: Final = frozenset({"enforce_parameter_schema", "labels"})
 
 
 def is_operator(identity: Identity) -> bool:
@@ -66,18 +71,38 @@ class RunRefusedError(HeroesError):
     """Prefect refused to create the run (its parameters fail the deployment's schema, say)."""
 
 
-# Prefect replaces a parameter value holding this key when it creates the run (a workspace
-# variable's value, a Jinja template, a JSON document): a caller could read variables that way,
-# and the run would not hold the parameters its grant binds.
-_HYDRATED: Final = "__prefect_kind"
+# Prefect replaces a parameter value holding this key when it creates the run. The UI sends
+# parameters typed as JSON that way ({"__prefect_kind": "json", "value": "<text>"}), which the
+# gateway unwraps itself, so the run holds exactly the values the grant binds. The other kinds
+# (a workspace variable's value, a Jinja template) would let a caller read what they may not,
+# and are refused.
+_KIND: Final = "__prefect_kind"
+_REMOVED: Final = object()
 
 
-def _hydrated(value: Any) -> bool:
+def plain(value: Any) -> Any:
+    """``value`` with Prefect's ``json`` and ``none`` wrappers undone, as Prefect would on creation."""
+    if isinstance(value, Mapping) and _KIND in value:
+        kind = value[_KIND]
+        if kind not in ("json", "none"):
+            raise SpecError(f"a parameter asks Prefect to fill it in ({_KIND}: {kind!r}): parameters "
+                            "launched through the gateway are plain values", fix="send the value itself")
+        if "value" not in value:
+            return _REMOVED
+        inner = plain(value["value"]) if isinstance(value["value"], Mapping) else value["value"]
+        if kind == "json" and isinstance(inner, str):
+            try:
+                return json.loads(inner)
+            except ValueError as error:
+                raise SpecError(f"a parameter typed as JSON is not JSON ({error})",
+                                fix="check the parameter's JSON text") from None
+        return inner
     if isinstance(value, Mapping):
-        return _HYDRATED in value or any(_hydrated(item) for item in value.values())
+        return {key: item for key, item in ((key, plain(item)) for key, item in value.items())
+                if item is not _REMOVED}
     if isinstance(value, list | tuple):
-        return any(_hydrated(item) for item in value)
-    return False
+        return [item for item in (plain(item) for item in value) if item is not _REMOVED]
+    return value
 
 
 class Launcher:
@@ -96,29 +121,27 @@ class Launcher:
             if not is_operator(identity):
                 raise _deny_admin_flow(identity, deployment)
             return dict(request)  # an operator's run of an administration flow goes as sent
-        unknown = set(request) - _USER_FIELDS - {"enforce_parameter_schema", "labels"}
-        if any(request.get(field) for field in unknown):
+        refused = sorted(field for field in set(request) - _USER_FIELDS - _IGNORED_FIELDS if request[field])
+        if refused:
             raise PermissionDeniedError(
-                f"a run of {full_name(deployment)} may not set {', '.join(sorted(unknown))}",
+                f"a run of {full_name(deployment)} may not set {', '.join(refused)}",
                 action=action.value, fix=f"send only {', '.join(sorted(_USER_FIELDS))}")
         sent_tags = [str(tag) for tag in request.get("tags") or []]
         project = project or chosen_project(sent_tags)
         name = full_name(deployment)
         require(identity, action, granted_resource(identity, action, name, project))
-        parameters = request.get("parameters") or {}
+        parameters = plain(request.get("parameters") or {})
         if not isinstance(parameters, Mapping):
             raise SpecError("parameters must be a JSON object", fix="send {\"parameters\": {...}}")
-        merged = {**(deployment.get("parameters") or {}),
-                  **{key: value for key, value in parameters.items() if key != GRANT_PARAMETER}}
-        if _hydrated(merged):
-            raise SpecError(f"a parameter of {name} asks Prefect to fill it in ({_HYDRATED}): parameters "
-                            "launched through the gateway are plain JSON values",
-                            fix="send the values themselves")
+        merged = plain({**(deployment.get("parameters") or {}),
+                        **{key: value for key, value in parameters.items() if key != GRANT_PARAMETER}})
         grant = issue_grant(identity, action, name, merged, self.grant_key, self.ttl, project=project)
         body: dict[str, Any] = {"parameters": {**merged, GRANT_PARAMETER: grant},
                                 "tags": sorted(set(caller_tags(sent_tags))) + owner_tags(identity, project)}
         if request.get("name"):
             body["name"] = str(request["name"])
+        if isinstance(request.get("empirical_policy"), Mapping):
+            body["empirical_policy"] = dict(request["empirical_policy"])
         state = request.get("state")
         if isinstance(state, Mapping) and state.get("type") == "SCHEDULED":
             body["state"] = dict(state)
@@ -143,4 +166,4 @@ class Launcher:
         return response.status_code, answer
 
 
-__all__ = ["Launcher", "RunRefusedError", "full_name", "granted_action", "is_operator", "may_see"]
+__all__ = ["Launcher", "RunRefusedError", "full_name", "granted_action", "is_operator", "may_see", "plain"]

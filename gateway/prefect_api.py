@@ -30,7 +30,7 @@ from typing import Any, Final
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from heroes.gateway.launch import Launcher, is_operator, may_see
+from heroes.gateway.launch import Launcher, is_operator, may_see, plain
 from heroes.gateway.ownership import listing_tags, run_resource
 from heroes.gateway.upstream import Upstream, object_id
 from heroes_core.errors import PermissionDeniedError
@@ -158,7 +158,39 @@ async def _runs_listing(api: PrefectApi, request: Request, identity: Identity,
                         match: re.Match[str]) -> Response:
     body = await api.body(request)
     _scope_runs(identity, body)
+    response = await api.forward(request, match.string, body)
+    if response.status_code == 200 and match.string in ("flow_runs/filter", "flow_runs/paginate"):
+        # The UI asks next about the runs it just listed: their owners are known now.
+        listed = json.loads(bytes(response.body))
+        for run in listed.get("results", []) if isinstance(listed, dict) else listed:
+            api.upstream.remember_run(run)
+    return response
+
+
+async def _validate(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str]) -> Response:
+    # Prefect fills workspace variables into the values it validates (and its errors may quote
+    # them): the values go as plain JSON, the UI's own JSON wrappers undone as at launch.
+    body = await api.body(request)
+    body["values"] = plain(body.get("values") or {})
     return await api.forward(request, match.string, body)
+
+
+async def _task_run_counts(api: PrefectApi, request: Request, identity: Identity,
+                           match: re.Match[str]) -> Response:
+    body = await api.body(request)
+    asked = body.get("flow_run_ids")
+    if not isinstance(asked, list):
+        raise PermissionDeniedError("'flow_run_ids' is not a list", action="prefect-api")
+    body["flow_run_ids"] = [run for run in asked if await api.run_visible(identity, run)]
+    return await api.forward(request, match.string, body)
+
+
+def _nothing(answer: Any) -> Handler:
+    """Answer a listing the UI shows in passing with an empty one: nothing there is a user's."""
+    async def handler(api: PrefectApi, request: Request, identity: Identity,
+                      match: re.Match[str]) -> Response:
+        return JSONResponse(answer)
+    return handler
 
 
 async def _deployments_listing(api: PrefectApi, request: Request, identity: Identity,
@@ -283,6 +315,11 @@ RULES: Final[tuple[Rule, ...]] = (
           "launch: grant and owner tags injected"),
     _rule("POST", r"flow_runs/{run}/set_state", _set_state, "cancel a run the role may cancel"),
     _rule("POST", r"flow_runs/{run}/resume", _controlled, "answer a paused run one may cancel"),
+    _rule("POST", r"ui/flow_runs/count-task-runs", _task_run_counts, "task-run counts of visible runs"),
+    _rule("POST", r"ui/schemas/validate", _validate, "check parameters against a schema, values plain"),
+    _rule("POST", r"events/filter", _nothing({"events": [], "total": 0, "next_page": None}),
+          "events are the platform's: none shown to users"),
+    _rule("GET", r"automations/related-to/.+", _nothing([]), "automations are operators'"),
 )
 
 

@@ -9,6 +9,7 @@ APT_PACKAGES=(
     rclone curl ca-certificates
     postgresql-15
     maven unzip
+    chromium chromium-driver
 )
 
 ensure_packages() {

@@ -149,10 +149,30 @@ def test_may_see_follows_the_callers_roles() -> None:
 @pytest.mark.parametrize("value", [
     {"__prefect_kind": "workspace_variable", "variable_name": "db-password"},
     {"__prefect_kind": "jinja", "template": "{{ 6 * 7 }}"},
-    [{"nested": {"__prefect_kind": "json", "value": "{}"}}],
+    [{"nested": {"__prefect_kind": "workspace_variable", "variable_name": "db-password"}}],
+    {"__prefect_kind": "json", "value": "{not json"},
 ])
 def test_prepare_refuses_parameters_prefect_would_hydrate(launcher: Launcher, value: Any) -> None:
     """Prefect rewrites such values when it creates the run: the grant would bind what the run never
     holds, and a workspace variable's value would land in the caller's run."""
     with pytest.raises((PermissionDeniedError, SpecError)):
         launcher.prepare(ALICE, RUN_JOB, {"parameters": {"spec": value}})
+
+
+@pytest.mark.parametrize(("sent", "held"), [
+    ({"__prefect_kind": "json", "value": "{\"command\": [\"true\"]}"}, {"command": ["true"]}),
+    ([{"nested": {"__prefect_kind": "json", "value": "{}"}}], [{"nested": {}}]),
+    ({"a": {"__prefect_kind": "none", "value": 3}, "b": {"__prefect_kind": "json"}}, {"a": 3}),
+])
+def test_prepare_unwraps_the_json_the_prefect_ui_sends_so_the_grant_binds_what_the_run_holds(
+        launcher: Launcher, sent: Any, held: Any) -> None:
+    body = launcher.prepare(ALICE, RUN_JOB, {"parameters": {"spec": sent}})
+    assert body["parameters"]["spec"] == held
+    verify_grant(body["parameters"]["grant"], "run-job/default", body["parameters"], GRANT_KEY)
+
+
+def test_prepare_unwraps_a_whole_parameters_object_sent_as_json(launcher: Launcher) -> None:
+    """The older Prefect UI sends the whole form as one JSON text."""
+    body = launcher.prepare(ALICE, RUN_JOB, {"parameters": {"__prefect_kind": "json",
+                                                            "value": "{\"spec\": {\"x\": 1}}"}})
+    assert body["parameters"]["spec"] == {"x": 1}
