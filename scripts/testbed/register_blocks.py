@@ -7,6 +7,12 @@ production code paths. It also gives every test-bed partition a price and each t
 organisation a budget. Test-bed only, so it stays out of the installed package:
 ``python scripts/testbed/register_blocks.py``, or ``register_testbed_blocks()`` with this
 folder on ``sys.path``.
+
+Run as a script (the demo does), it also provisions the demo's identity in the test bed's
+Keycloak: the realm ``heroes`` (and its ``KeycloakRealm`` block, the name the ``heroes``
+command and gateway use by default), the organisation ``demo`` with a project ``demo``, and
+an engineer ``scientist`` whose password is made once and kept beside Keycloak's admin
+password. The integration tests make realms of their own and never use it.
 """
 
 from __future__ import annotations
@@ -21,12 +27,20 @@ from prefect.blocks.system import Secret
 from pydantic import SecretStr
 from testbed_config import read_testbed
 
-from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
-from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_DATABASE, DEFAULT_GRANT_KEY
+from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre, KeycloakRealm
+from heroes.blocks.defaults import (
+    DEFAULT_ARCHIVE,
+    DEFAULT_CATALOG,
+    DEFAULT_DATABASE,
+    DEFAULT_GRANT_KEY,
+    DEFAULT_KEYCLOAK_REALM,
+)
 from heroes_core.catalog import Application
 from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering_name
+from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role
 
 TEST_BED_ORGANISATIONS = ("demo", "itest", "bench")
+DEMO_REALM, DEMO_ORGANISATION, DEMO_PROJECT, DEMO_USER = "heroes", "demo", "demo", "scientist"
 # An illustrative business model for the test bed's partitions: 1 cent per job + 5 cents per core-hour.
 TEST_BED_PRICE = PriceModel(currency="EUR", fixed=Decimal("0.01"), per_core_hour=Decimal("0.05"))
 
@@ -103,6 +117,41 @@ def register_testbed_blocks(path: Path | None = None) -> dict[str, str]:
     return saved
 
 
+def demo_password_path(testbed: dict[str, Any]) -> Path:
+    """Where the demo user's password is kept (beside Keycloak's bootstrap admin password)."""
+    return Path(testbed["keycloak"]["admin_password_path"]).with_name("demo-user-password")
+
+
+def ensure_demo_identity(path: Path | None = None) -> tuple[str, str]:
+    """The demo realm, organisation, project and user; the KeycloakRealm block naming them.
+
+    Returns the demo user's name and password (made once: a second run keeps it).
+    """
+    testbed = read_testbed(path)
+    keycloak = testbed["keycloak"]
+    admin_password = SecretStr(Path(keycloak["admin_password_path"]).read_text().strip())
+    settings = KeycloakSettings(server_url=keycloak["url"], realm=DEMO_REALM,
+                                admin_realm=keycloak["admin_realm"], admin_user=keycloak["admin_user"],
+                                admin_password=admin_password)
+    KeycloakRealm(**settings.model_dump()).save(DEFAULT_KEYCLOAK_REALM, overwrite=True)
+    password_file = demo_password_path(testbed)
+    if not password_file.exists():
+        password_file.touch(mode=0o600)
+        password_file.write_text(secrets.token_urlsafe(18))
+    password = password_file.read_text().strip()
+    admin = IdentityAdmin(settings)
+    admin.ensure_realm(direct_access_grants=True)  # so that scripts may log in with a password
+    admin.ensure_organisation(DEMO_ORGANISATION)
+    admin.ensure_project(DEMO_ORGANISATION, DEMO_PROJECT)
+    admin.ensure_user(DEMO_ORGANISATION, DEMO_USER, roles=[Role.ENGINEER], projects=[DEMO_PROJECT],
+                      email=f"{DEMO_USER}@{DEMO_ORGANISATION}.example", first_name="Demo",
+                      last_name="Scientist", password=SecretStr(password))
+    return DEMO_USER, password
+
+
 if __name__ == "__main__":
     for name, kind in register_testbed_blocks().items():
         print(f"registered {kind} block '{name}'")
+    user, _ = ensure_demo_identity()
+    print(f"registered KeycloakRealm block '{DEFAULT_KEYCLOAK_REALM}' (realm '{DEMO_REALM}', user "
+          f"'{user}' of organisation '{DEMO_ORGANISATION}')")
