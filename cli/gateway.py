@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 from prefect.blocks.system import Secret
 from prefect.settings import PREFECT_API_URL
 
 from heroes.blocks.defaults import DEFAULT_GRANT_KEY, DEFAULT_KEYCLOAK_REALM
 from heroes.cli._output import exit_with_error, reported
 from heroes.cli._session import load_realm
-from heroes.gateway import DEFAULT_PORT, GatewaySettings, create_app
+from heroes.gateway import DEFAULT_PORT, GatewaySettings, create_app, serve
 
 
 def gateway(
@@ -40,7 +39,7 @@ def gateway(
                             "with a random key of 32 bytes or more (the README, 'The gateway').")
         settings = GatewaySettings(prefect_api_url=api_url, public_url=public_url or f"http://{host}:{port}")
         app = create_app(settings, keycloak=realm.settings(), verifier=realm.verifier(), grant_key=grant_key)
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    serve(app, host=host, port=port)
 
 
 __all__ = ["gateway"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Annotated, Any, Final
 
 import httpx
@@ -14,6 +15,7 @@ from heroes.cli._output import FAILED, NOT_AUTHENTICATED, REFUSED, console, done
 from heroes.gateway import DEFAULT_PORT
 
 GATEWAY_ENV: Final = "HEROES_GATEWAY_URL"
+_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
 
 def _parameters(params: str | None, param: list[str]) -> dict[str, Any]:
@@ -46,29 +48,48 @@ def run(
                                                      f"http://127.0.0.1:{DEFAULT_PORT}).")] = None,
 ) -> None:
     """Launch a workflow through the HEROES gateway; prints the run's id and where to watch it."""
-    flow, sep, deployment_name = deployment.partition("/")
-    if not sep or not flow or not deployment_name:
-        exit_with_error(f"{deployment!r} is not flow/deployment (e.g. run-job/run-job).", FAILED)
+    names = deployment.split("/")
+    if len(names) != 2 or not all(_NAME.fullmatch(part) for part in names):
+        exit_with_error(f"{deployment!r} is not flow/deployment (e.g. run-job/run-job): two names of "
+                        "letters, digits and ._-", FAILED)
     body = {"parameters": _parameters(params, param or []), "project": project, "name": name}
-    url = (gateway or os.environ.get(GATEWAY_ENV) or f"http://127.0.0.1:{DEFAULT_PORT}").rstrip("/")
+    try:
+        payload = json.dumps(body, allow_nan=False)
+    except ValueError:
+        exit_with_error("Parameters must be finite numbers: NaN, Infinity and numbers too large for JSON are "
+                        "refused.", FAILED)
+    url = gateway or os.environ.get(GATEWAY_ENV) or f"http://127.0.0.1:{DEFAULT_PORT}"
+    if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3 or not url.split("/")[2]:
+        exit_with_error(f"{url!r} is not the gateway's http(s) URL. Fix: --gateway http://host:port", FAILED)
+    url = url.rstrip("/")
     with reported():
         session = _session.current()
     try:
-        response = httpx.post(f"{url}/v1/deployments/{flow}/{deployment_name}/runs", json=body, timeout=60,
-                              headers={"Authorization": f"Bearer {session.credentials.access_token}"})
-    except httpx.HTTPError as error:
+        response = httpx.post(f"{url}/v1/deployments/{names[0]}/{names[1]}/runs", content=payload, timeout=60,
+                              headers={"Authorization": f"Bearer {session.credentials.access_token}",
+                                       "Content-Type": "application/json"})
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
         exit_with_error(f"The gateway at {url} could not be reached ({type(error).__name__}: {error}). Fix: "
                         f"check --gateway or ${GATEWAY_ENV}, and that `heroes gateway` runs there.", FAILED)
+    answer = _json(response)
     if response.status_code != 201:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
+        detail = answer["detail"] if isinstance(answer, dict) and "detail" in answer else response.text
         code = {401: NOT_AUTHENTICATED, 403: REFUSED}.get(response.status_code, FAILED)
-        exit_with_error(f"The gateway refused the run ({response.status_code}): {detail}", code)
-    created = response.json()
-    done(f"Launched {deployment} as run {created['name']} ({created['id']}).")
-    console.print(f"Watch it: {url}/runs/flow-run/{created['id']}", markup=False)
+        fix = " Fix: log in again (heroes login)." if code == NOT_AUTHENTICATED else ""
+        exit_with_error(f"The gateway refused the run ({response.status_code}): {detail}{fix}", code)
+    if not isinstance(answer, dict) or not {"id", "name"} <= answer.keys():
+        exit_with_error(f"The gateway at {url} answered 201 without a run ({response.text[:200]!r}): is it a "
+                        "HEROES gateway?", FAILED)
+    done(f"Launched {deployment} as run {answer['name']} ({answer['id']}).")
+    console.print(f"Watch it: {url}/runs/flow-run/{answer['id']}", markup=False)
+
+
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON, or its text when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 __all__ = ["GATEWAY_ENV", "run"]

@@ -6,7 +6,7 @@ it, cut down to the caller's organisation. Every run it launches carries a grant
 (:mod:`heroes_core.identity.grants`) and owner tags (:mod:`heroes.gateway.ownership`).
 """
 
-from heroes.gateway.app import REQUEST_LOG, create_app
+from heroes.gateway.app import REQUEST_LOG, create_app, serve
 from heroes.gateway.settings import DEFAULT_PORT, GatewaySettings
 
-__all__ = ["DEFAULT_PORT", "REQUEST_LOG", "GatewaySettings", "create_app"]
+__all__ = ["DEFAULT_PORT", "REQUEST_LOG", "GatewaySettings", "create_app", "serve"]

@@ -177,7 +177,7 @@ def api_router(upstream: Upstream, launcher: Launcher) -> APIRouter:
             raise RunRefusedError(f"Prefect refused the run of {flow}/{deployment}: "
                                   f"{answer.get('detail', answer)}", site="prefect",
                                   fix="check the parameters against GET /v1/deployments' parameter_schema")
-        return view(answer, await names())
+        return view(answer, {str(found["id"]): full_name(found)})
 
     @router.get("/runs", summary="The runs the caller may read, newest first")
     async def runs(identity: Caller, limit: Annotated[int, Query(ge=1, le=200)] = 50,

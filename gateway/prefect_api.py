@@ -222,28 +222,25 @@ async def _run_states(api: PrefectApi, request: Request, identity: Identity,
     return await api.forward(request, match.string)
 
 
-def _checked_after(field: str) -> Handler:
-    """Fetch one object, then show it only if the run it belongs to (``field``) is visible."""
+def _shown_if(visible: Callable[[PrefectApi, Identity, dict[str, Any]], Awaitable[bool]]) -> Handler:
+    """Fetch one object, then show it only if ``visible`` says so; else 404, as for no object."""
     async def handler(api: PrefectApi, request: Request, identity: Identity,
                       match: re.Match[str]) -> Response:
         response = await api.forward(request, match.string)
         if response.status_code != 200:
             return response
-        found = json.loads(bytes(response.body))
-        if not await api.run_visible(identity, found.get(field)):
+        if not await visible(api, identity, json.loads(bytes(response.body))):
             return JSONResponse(_NOT_FOUND, status_code=404)
         return response
     return handler
 
 
-async def _one_deployment(api: PrefectApi, request: Request, identity: Identity,
-                          match: re.Match[str]) -> Response:
-    response = await api.forward(request, match.string)
-    if response.status_code != 200:
-        return response
-    found = json.loads(bytes(response.body))
-    found["flow_name"] = await api.upstream.flow_name(str(found.get("flow_id")))
-    return response if may_see(identity, found) else JSONResponse(_NOT_FOUND, status_code=404)
+async def _of_a_visible_run(api: PrefectApi, identity: Identity, found: dict[str, Any]) -> bool:
+    return await api.run_visible(identity, found.get("flow_run_id"))
+
+
+async def _launchable(api: PrefectApi, identity: Identity, found: dict[str, Any]) -> bool:
+    return may_see(identity, {**found, "flow_name": await api.upstream.flow_name(str(found.get("flow_id")))})
 
 
 async def _logs(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str]) -> Response:
@@ -307,9 +304,9 @@ RULES: Final[tuple[Rule, ...]] = (
     _rule("GET", r"flows/{id}", _pass, "a flow's name and id"),
     _rule("GET", r"flow_runs/{run}(/graph|/graph-v2)?", _one_run, "one visible run"),
     _rule("GET", r"flow_run_states/?", _run_states, "the states of one visible run"),
-    _rule("GET", r"task_runs/{id}", _checked_after("flow_run_id"), "a task run of a visible run"),
-    _rule("GET", r"artifacts/{id}", _checked_after("flow_run_id"), "an artifact of a visible run"),
-    _rule("GET", r"deployments/{id}", _one_deployment, "a deployment one may launch"),
+    _rule("GET", r"task_runs/{id}", _shown_if(_of_a_visible_run), "a task run of a visible run"),
+    _rule("GET", r"artifacts/{id}", _shown_if(_of_a_visible_run), "an artifact of a visible run"),
+    _rule("GET", r"deployments/{id}", _shown_if(_launchable), "a deployment one may launch"),
     _rule("POST", r"logs/filter", _logs, "the logs of visible runs, named"),
     _rule("POST", r"deployments/{deployment}/create_flow_run", _create_run,
           "launch: grant and owner tags injected"),

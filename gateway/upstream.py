@@ -21,6 +21,8 @@ from heroes_core.errors import HeroesError
 RETRIED_STATUSES: Final = frozenset({429, 503})
 RETRY_PAUSES: Final = (0.2, 0.5, 1.0, 2.0)
 
+_PAGE: Final = 200  # deployments per page read (Prefect's own maximum)
+
 # Flow and deployment names as they may appear in an upstream path.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
@@ -61,6 +63,7 @@ class Upstream:
         self._flow_names: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=3600)
         self._run_tags: TTLCache[str, list[str]] = TTLCache(maxsize=16384, ttl=60)
         self._deployments: TTLCache[str, list[dict[str, Any]]] = TTLCache(maxsize=1, ttl=15)
+        self._one_deployment: TTLCache[str, dict[str, Any]] = TTLCache(maxsize=1024, ttl=15)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -118,28 +121,42 @@ class Upstream:
     async def deployments(self) -> list[dict[str, Any]]:
         """Every deployment, each with its ``flow_name`` added (cached for a few seconds)."""
         if "all" not in self._deployments:
-            found = await self.json("POST", "/deployments/filter", json={"limit": 200}) or []
+            found: list[dict[str, Any]] = []
+            while True:
+                page = await self.json("POST", "/deployments/filter",
+                                       json={"limit": _PAGE, "offset": len(found), "sort": "NAME_ASC"}) or []
+                found += page
+                if len(page) < _PAGE:
+                    break
             for deployment in found:
                 deployment["flow_name"] = await self.flow_name(str(deployment["flow_id"]))
             self._deployments["all"] = found
         return self._deployments["all"]
 
     async def deployment(self, deployment_id: str) -> dict[str, Any] | None:
-        """One deployment, fresh (its default parameters go into a grant), with ``flow_name``."""
+        """One deployment, with ``flow_name`` (cached a few seconds: the gateway sends its default
+        parameters with the run, so the run holds what the grant binds even if they just changed)."""
         if object_id(deployment_id) is None:
             return None
-        found = await self.json("GET", f"/deployments/{deployment_id}")
-        if found is not None:
+        if deployment_id not in self._one_deployment:
+            found = await self.json("GET", f"/deployments/{deployment_id}")
+            if found is None:
+                return None
             found["flow_name"] = await self.flow_name(str(found["flow_id"]))
-        return found  # type: ignore[no-any-return]
+            self._one_deployment[deployment_id] = found
+        return self._one_deployment[deployment_id]
 
     async def deployment_by_name(self, flow: str, name: str) -> dict[str, Any] | None:
         if not all(_NAME.fullmatch(part) for part in (flow, name)):
             return None
-        found = await self.json("GET", f"/deployments/name/{flow}/{name}")
-        if found is not None:
+        key = f"{flow}/{name}"
+        if key not in self._one_deployment:
+            found = await self.json("GET", f"/deployments/name/{flow}/{name}")
+            if found is None:
+                return None
             found["flow_name"] = flow
-        return found  # type: ignore[no-any-return]
+            self._one_deployment[key] = found
+        return self._one_deployment[key]
 
     async def run_tags(self, run_id: str) -> list[str] | None:
         """A flow run's tags (cached a minute: owner tags never change), or None if there is none."""

@@ -7,8 +7,11 @@ cannot start is a failure, never a skip.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,3 +144,33 @@ def module_runner(blocks: dict[str, str], tmp_path_factory: pytest.TempPathFacto
 
     with serving(tmp_path_factory.mktemp("runner") / "runner.log", "--replace") as proc:
         yield proc
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_gateway(tenants: Any, testbed: dict[str, Any]) -> Iterator[str]:
+    """The gateway for ``tenants``' realm served by uvicorn on a free loopback port; its base URL."""
+    import uvicorn
+
+    from heroes.gateway import GatewaySettings, create_app
+    from tests.integration.grants import grant_key
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_app(GatewaySettings(prefect_api_url=testbed["prefect"]["api_url"], public_url=base),
+                     keycloak=tenants.settings, verifier=tenants.settings.verifier(), grant_key=grant_key())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
+        time.sleep(0.1)
+    yield base
+    server.should_exit = True
+    thread.join(timeout=30)

@@ -22,38 +22,19 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from typer.testing import CliRunner
 
-from heroes.cli import app
 from heroes.cli._output import REFUSED
 from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role
 from heroes_core.identity import oidc as _oidc
+from tests.integration.cli_runner import Cli as SharedCli
 
 PASSWORDS = {"dave": "dave-pw-1", "alice": "alice-pw-1", "bob": "bob-pw-1", "carol": "carol-pw-1"}
 HEROES = Path(sys.executable).parent / "heroes"
 
 
-class Cli:
-    """Runs `heroes` in-process for one user, whose credentials file is their own."""
-
-    def __init__(self, folder: Path, block: str) -> None:
-        self.folder, self.block = folder, block
-        self.runner = CliRunner()
-
-    def env(self, user: str) -> dict[str, str]:
-        return {"HEROES_CREDENTIALS": str(self.folder / f"{user}.json"), "HEROES_REALM_BLOCK": self.block}
-
-    def __call__(self, user: str, *args: str, input: str | None = None) -> tuple[int, str, str]:
-        result = self.runner.invoke(app, list(args), input=input, env=self.env(user))
-        return result.exit_code, result.stdout, result.stderr
-
-    def ok(self, user: str, *args: str, input: str | None = None) -> str:
-        code, out, err = self(user, *args, input=input)
-        assert code == 0, f"heroes {' '.join(args)} as {user}: exit {code}\n{out}\n{err}"
-        return out
-
-    def login(self, user: str) -> None:
-        self.ok(user, "login", "--user", user, "--password-stdin", input=PASSWORDS[user] + "\n")
+class Cli(SharedCli):
+    def login(self, user: str, password: str | None = None) -> str:
+        return super().login(user, password or PASSWORDS[user])
 
 
 @pytest.fixture(scope="module")

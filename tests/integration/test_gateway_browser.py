@@ -11,50 +11,16 @@ not in her list. The screenshot of her runs page is kept in build/test-artifacts
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-import uvicorn
-
 from tests.integration.browser import chromium, custom_run, log_in_with_keycloak, run_names
-from tests.integration.grants import grant_key
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 DEADLINE_S = 240
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def live_gateway(tenants: Any, testbed: dict[str, Any]) -> Iterator[str]:
-    """The gateway served by uvicorn on a free loopback port; its base URL."""
-    from heroes.gateway import GatewaySettings, create_app
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(GatewaySettings(prefect_api_url=testbed["prefect"]["api_url"], public_url=base),
-                     keycloak=tenants.settings, verifier=tenants.settings.verifier(), grant_key=grant_key())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the gateway did not start"
-        time.sleep(0.1)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=30)
 
 
 def test_a_browser_logs_in_launches_run_job_in_the_prefect_ui_and_sees_only_its_organisations_runs(

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from heroes.cli import app
 
-COMMANDS = [[], ["login"], ["logout"], ["whoami"], ["can"]] + [
+COMMANDS = [[], ["login"], ["logout"], ["whoami"], ["can"], ["run"], ["gateway"]] + [
     [noun, verb] for noun, verbs in {"org": ["create", "list", "delete"], "project": ["create", "list", "delete"],
                                      "user": ["create", "list", "delete"],
                                      "role": ["grant", "revoke", "list"]}.items() for verb in ["", *verbs]]

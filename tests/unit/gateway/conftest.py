@@ -313,3 +313,35 @@ def app(prefect: FakePrefect, verifier: TokenVerifier) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, base_url=PUBLIC_URL) as made:
         yield made
+
+
+@dataclass
+class World:
+    """Deployments of user and administration flows, and runs of two organisations (and one of
+    nobody: created outside the gateway), with a log line and an artifact of alice's run."""
+
+    run_job: dict[str, Any]
+    run_workflow: dict[str, Any]
+    billing: dict[str, Any]
+    enrol: dict[str, Any]
+    alices_run: dict[str, Any]
+    annas_run: dict[str, Any]
+    carols_run: dict[str, Any]
+    unowned_run: dict[str, Any]
+
+
+@pytest.fixture
+def world(prefect: FakePrefect) -> World:
+    run_job = prefect.add_deployment("run-job", parameters={"centre": "hpc-a", "grant": ""})
+    run_workflow = prefect.add_deployment("run-workflow")
+    billing = prefect.add_deployment("billing-report", "monthly")
+    enrol = prefect.add_deployment("enrol-centre")
+    alices_run = prefect.add_run(owner("acme", "alice", "climate"), run_job, name="alices")
+    prefect.logs += [{"flow_run_id": alices_run["id"], "timestamp": "2025-01-01T00:00:02Z", "level": 20,
+                      "message": "hello", "name": "prefect.flow_runs"}]
+    prefect.artifacts += [{"id": str(uuid.uuid4()), "flow_run_id": alices_run["id"], "key": "result",
+                           "type": "markdown", "description": "the result", "data": "# done"}]
+    return World(run_job, run_workflow, billing, enrol, alices_run,
+                 annas_run=prefect.add_run(owner("acme", "anna"), run_job, name="annas"),
+                 carols_run=prefect.add_run(owner("globex", "carol"), run_job, name="carols"),
+                 unowned_run=prefect.add_run(["nightly"], enrol))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,33 +18,8 @@ from tests.unit.gateway.conftest import (
     WALTER,
     FakePrefect,
     Minter,
-    owner,
+    World,
 )
-
-
-@dataclass
-class World:
-    run_job: dict[str, Any]
-    billing: dict[str, Any]
-    enrol: dict[str, Any]
-    alices_run: dict[str, Any]
-    annas_run: dict[str, Any]
-    carols_run: dict[str, Any]
-
-
-@pytest.fixture
-def world(prefect: FakePrefect) -> World:
-    run_job = prefect.add_deployment("run-job", parameters={"centre": "hpc-a", "grant": ""})
-    billing = prefect.add_deployment("billing-report", "monthly")
-    enrol = prefect.add_deployment("enrol-centre")
-    alices_run = prefect.add_run(owner("acme", "alice", "climate"), run_job, name="alices")
-    prefect.logs += [{"flow_run_id": alices_run["id"], "timestamp": "2025-01-01T00:00:02Z", "level": 20,
-                      "message": "hello", "name": "prefect.flow_runs"}]
-    prefect.artifacts += [{"id": str(uuid.uuid4()), "flow_run_id": alices_run["id"], "key": "result",
-                           "type": "markdown", "description": "the result", "data": "# done"}]
-    return World(run_job, billing, enrol, alices_run,
-                 annas_run=prefect.add_run(owner("acme", "anna"), run_job, name="annas"),
-                 carols_run=prefect.add_run(owner("globex", "carol"), run_job, name="carols"))
 
 
 def not_found(run_id: str) -> dict[str, str]:
@@ -58,7 +31,8 @@ def not_found(run_id: str) -> dict[str, str]:
 def test_deployments_lists_only_what_the_caller_may_launch(client: TestClient, tokens: Minter,
                                                            world: World) -> None:
     listed = client.get("/v1/deployments", headers=tokens.headers(**ALICE)).json()
-    assert [(d["name"], d["action"]) for d in listed] == [("run-job/default", "submit-workflow")]
+    assert [(d["name"], d["action"]) for d in listed] == [("run-job/default", "submit-workflow"),
+                                                          ("run-workflow/default", "submit-workflow")]
     assert listed[0]["id"] == world.run_job["id"]
     assert listed[0]["parameters"] == {"centre": "hpc-a"}  # never the grant parameter
     billing = client.get("/v1/deployments", headers=tokens.headers(**BILL)).json()
@@ -68,8 +42,8 @@ def test_deployments_lists_only_what_the_caller_may_launch(client: TestClient, t
 def test_an_operator_lists_every_deployment(client: TestClient, tokens: Minter, world: World) -> None:
     listed = client.get("/v1/deployments", headers=tokens.headers(**OLIVIA)).json()
     assert {(d["name"], d["action"]) for d in listed} == {
-        ("run-job/default", "submit-workflow"), ("billing-report/monthly", "billing-and-costs"),
-        ("enrol-centre/default", None)}
+        ("run-job/default", "submit-workflow"), ("run-workflow/default", "submit-workflow"),
+        ("billing-report/monthly", "billing-and-costs"), ("enrol-centre/default", None)}
 
 
 # --- launching ---------------------------------------------------------------------------------------

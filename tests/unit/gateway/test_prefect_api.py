@@ -7,7 +7,6 @@ assertions are on the bodies the gateway forwarded.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -24,33 +23,8 @@ from tests.unit.gateway.conftest import (
     WALTER,
     FakePrefect,
     Minter,
-    owner,
+    World,
 )
-
-
-@dataclass
-class World:
-    run_job: dict[str, Any]
-    run_workflow: dict[str, Any]
-    billing: dict[str, Any]
-    enrol: dict[str, Any]
-    alices_run: dict[str, Any]
-    annas_run: dict[str, Any]
-    carols_run: dict[str, Any]
-    unowned_run: dict[str, Any]
-
-
-@pytest.fixture
-def world(prefect: FakePrefect) -> World:
-    run_job = prefect.add_deployment("run-job", parameters={"centre": "hpc-a"})
-    run_workflow = prefect.add_deployment("run-workflow")
-    billing = prefect.add_deployment("billing-report", "monthly")
-    enrol = prefect.add_deployment("enrol-centre")
-    return World(run_job, run_workflow, billing, enrol,
-                 alices_run=prefect.add_run(owner("acme", "alice", "climate"), run_job),
-                 annas_run=prefect.add_run(owner("acme", "anna"), run_job),
-                 carols_run=prefect.add_run(owner("globex", "carol"), run_job),
-                 unowned_run=prefect.add_run(["nightly"], enrol))
 
 
 def last(prefect: FakePrefect, method: str, path: str) -> Any:
@@ -369,4 +343,5 @@ def test_a_malformed_filter_is_refused_not_a_server_error(app: FastAPI, tokens: 
                                                  headers=tokens.headers(**ALICE)).status_code
     assert {case: status for case, status in answers.items() if not 400 <= status < 500} == {}
     assert len([r for r in caplog.records if r.name == "heroes.gateway.requests"]) == len(answers)
-    assert not [call for call in prefect.calls if call.path.endswith("/filter") and call.body != {"limit": 200}]
+    assert not [call for call in prefect.calls if call.path.endswith("/filter")
+                and call.body != {"limit": 200, "offset": 0, "sort": "NAME_ASC"}]  # only the gateway's own listing
