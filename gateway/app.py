@@ -36,7 +36,7 @@ from heroes.gateway.browser_login import login_router
 from heroes.gateway.launch import Launcher, RunRefusedError
 from heroes.gateway.prefect_api import PrefectApi
 from heroes.gateway.settings import GatewaySettings
-from heroes.gateway.upstream import Upstream, UpstreamError
+from heroes.gateway.upstream import UPSTREAM_SECONDS, Upstream, UpstreamError
 from heroes_core.errors import HeroesError, KeysUnavailableError, PermissionDeniedError, TokenError
 from heroes_core.identity import Identity, KeycloakSettings, TokenVerifier
 
@@ -110,6 +110,8 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
     async def log_and_renew(request: Request,
                             call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
+        upstream_seconds: list[float] = []
+        UPSTREAM_SECONDS.set(upstream_seconds)
         try:
             # The APIs identify the caller before anything else reads the request: a caller
             # without a valid token learns nothing, not even how their body would be parsed.
@@ -118,11 +120,15 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
             response = await call_next(request)
         except HeroesError as error:
             response = _problem(error)
+        elapsed = time.perf_counter() - started
+        # Where the time went: waiting on Prefect, and the gateway's own share (RFC Server-Timing).
+        response.headers["server-timing"] = (f"prefect;dur={sum(upstream_seconds) * 1000:.2f}, "
+                                             f"gateway;dur={(elapsed - sum(upstream_seconds)) * 1000:.2f}")
         renewed = getattr(request.state, "renewed_session", None)
         if renewed is not None:
             authenticator.set_session(response, renewed)
         REQUEST_LOG.info("%s %s %s -> %d in %.1f ms", _who(request), request.method, request.url.path,
-                         response.status_code, (time.perf_counter() - started) * 1000,
+                         response.status_code, elapsed * 1000,
                          extra={"heroes_user": _who(request), "http_method": request.method,
                                 "url_path": request.url.path, "http_status": response.status_code})
         return response

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
+from contextvars import ContextVar
 from typing import Any, Final
 from uuid import UUID
 
@@ -20,6 +22,10 @@ from heroes_core.errors import HeroesError
 # Answers after which Prefect did nothing and asks to be asked again, and the pauses between tries.
 RETRIED_STATUSES: Final = frozenset({429, 503})
 RETRY_PAUSES: Final = (0.2, 0.5, 1.0, 2.0)
+
+# Seconds each request spent waiting on the Prefect API, collected per gateway request (the
+# gateway reports them in a Server-Timing header, so its own share of a request is known).
+UPSTREAM_SECONDS: ContextVar[list[float] | None] = ContextVar("heroes_gateway_upstream_seconds", default=None)
 
 _PAGE: Final = 200  # deployments per page read (Prefect's own maximum)
 
@@ -80,6 +86,16 @@ class Upstream:
         """
         if not safe_path(path):
             raise LookupError(f"{path!r} is not a plain path of the Prefect server")
+        started = time.perf_counter()
+        try:
+            return await self._call(method, path, json=json, params=params, content=content, headers=headers)
+        finally:
+            spent = UPSTREAM_SECONDS.get()
+            if spent is not None:
+                spent.append(time.perf_counter() - started)
+
+    async def _call(self, method: str, path: str, *, json: Any, params: Any, content: bytes | None,
+                    headers: dict[str, str] | None) -> httpx.Response:
         for pause in (*RETRY_PAUSES, None):
             try:
                 response = await self.client.request(method, path, json=json, params=params, content=content,
@@ -174,4 +190,4 @@ class Upstream:
         self._run_tags[str(run["id"])] = list(run.get("tags") or [])
 
 
-__all__ = ["Upstream", "UpstreamError", "object_id", "safe_path"]
+__all__ = ["UPSTREAM_SECONDS", "Upstream", "UpstreamError", "object_id", "safe_path"]

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from heroes.gateway import REQUEST_LOG
-from tests.unit.gateway.conftest import ALICE, BILL, FakePrefect, Minter, owner
+from tests.unit.gateway.conftest import ALICE, BILL, FakePrefect, Minter, World, owner
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -96,3 +96,13 @@ def test_a_run_id_that_is_no_uuid_is_404_without_asking_prefect(client: TestClie
         response = client.get(f"/api/flow_runs/{hostile}", headers=tokens.headers(**ALICE))
         assert response.status_code in (403, 404)
     assert not [call for call in prefect.calls if call.url_path.startswith("/api/flow_runs/")]
+
+
+def test_every_answer_says_how_long_prefect_took_and_how_long_the_gateway_did(
+        client: TestClient, tokens: Minter, world: World) -> None:
+    answer = client.get("/v1/runs", headers=tokens.headers(**ALICE))
+    timings = dict(part.strip().split(";dur=") for part in answer.headers["server-timing"].split(","))
+    assert set(timings) == {"prefect", "gateway"}
+    assert float(timings["prefect"]) > 0 and float(timings["gateway"]) > 0
+    refused = client.get("/v1/runs")  # no token: Prefect never asked
+    assert refused.headers["server-timing"].startswith("prefect;dur=0.00,")
