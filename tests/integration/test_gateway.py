@@ -153,7 +153,7 @@ def test_a_run_created_from_the_prefect_ui_gets_the_callers_identity_not_the_tag
 
 
 def test_a_role_without_the_action_is_refused_with_403_naming_it(gateway: Any, tenants: Any,
-                                                                 image: dict[str, str]) -> None:
+                                                                 image: dict[str, str], module_runner: Any) -> None:
     runs = gateway.get("/v1/runs", headers=tenants.headers("bill"))
     assert runs.status_code == 403 and runs.json()["action"] == Action.READ_RUNS.value
     launched = gateway.post("/v1/deployments/run-job/run-job/runs", headers=tenants.headers("alice"),
