@@ -17,10 +17,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from heroes.gateway.launch import Launcher, RunRefusedError, full_name, granted_action, may_see
-from heroes.gateway.ownership import ORGANISATION_TAG, PROJECT_TAG, USER_TAG, listing_tags, run_resource
+from heroes.gateway.ownership import (
+    ORGANISATION_TAG,
+    PROJECT_TAG,
+    USER_TAG,
+    listing_tags,
+    may,
+    run_resource,
+    tag_value,
+)
 from heroes.gateway.upstream import Upstream, object_id
-from heroes_core.errors import PermissionDeniedError
-from heroes_core.identity import Action, Identity, authorize
+from heroes_core.identity import Action, Identity, require
 from heroes_core.identity.grants import GRANT_PARAMETER
 from heroes_core.models import Name
 
@@ -104,10 +111,6 @@ _NOT_YOURS: dict[int | str, dict[str, Any]] = {
     **_REFUSALS, 404: {"model": Problem, "description": "No such run among those the caller may read"}}
 
 
-def _tag(tags: list[str], prefix: str) -> str | None:
-    return next((tag.removeprefix(prefix) for tag in tags if tag.startswith(prefix)), None)
-
-
 def _not_found(run_id: str) -> LookupError:
     """The same answer for another organisation's run as for no run at all."""
     return LookupError(f"no run {run_id} among the runs you may read")
@@ -136,17 +139,17 @@ def api_router(upstream: Upstream, launcher: Launcher) -> APIRouter:
                        deployment=deployments.get(str(run.get("deployment_id"))),
                        state=state.get("type"), state_name=state.get("name"), created=run.get("created"),
                        start_time=run.get("start_time"), end_time=run.get("end_time"),
-                       organisation=_tag(tags, ORGANISATION_TAG), user=_tag(tags, USER_TAG),
-                       project=_tag(tags, PROJECT_TAG), tags=tags)
+                       organisation=tag_value(tags, ORGANISATION_TAG), user=tag_value(tags, USER_TAG),
+                       project=tag_value(tags, PROJECT_TAG), tags=tags)
 
-    async def readable(identity: Identity, run_id: str,
-                       action: Action = Action.READ_RUNS) -> dict[str, Any] | None:
+    async def readable(identity: Identity, run_id: str) -> dict[str, Any]:
+        """The run, if the caller may read it; else the 404 a missing run gets."""
         checked = object_id(run_id)
-        run = await upstream.json("GET", f"/flow_runs/{checked}") if checked else None
-        if run is None:
-            return None
-        resource = run_resource(str(run["id"]), run.get("tags") or [])
-        return run if resource is not None and authorize(identity, action, resource).allowed else None
+        run: dict[str, Any] | None = await upstream.json("GET", f"/flow_runs/{checked}") if checked else None
+        if run is None or not may(identity, Action.READ_RUNS, str(run["id"]), run.get("tags") or []):
+            raise _not_found(run_id)
+        upstream.remember_run(run)
+        return run
 
     @router.get("/whoami", summary="The verified caller")
     async def whoami(identity: Caller) -> Me:
@@ -183,11 +186,6 @@ def api_router(upstream: Upstream, launcher: Launcher) -> APIRouter:
     async def runs(identity: Caller, limit: Annotated[int, Query(ge=1, le=200)] = 50,
                    offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> list[RunView]:
         tags = listing_tags(identity)
-        if tags is None:
-            raise PermissionDeniedError(f"'{identity.user}' of organisation '{identity.organisation}' may "
-                                        f"not {Action.READ_RUNS.value}", action=Action.READ_RUNS.value,
-                                        fix="ask an administrator of your organisation for a role that runs "
-                                            "workflows")
         found = await upstream.json("POST", "/flow_runs/filter", json={
             "flow_runs": {"operator": "and_", "tags": {"operator": "and_", "all_": tags}},
             "sort": "EXPECTED_START_TIME_DESC", "limit": limit, "offset": offset}) or []
@@ -196,17 +194,12 @@ def api_router(upstream: Upstream, launcher: Launcher) -> APIRouter:
 
     @router.get("/runs/{run_id}", summary="One run", responses=_NOT_YOURS)
     async def run(run_id: str, identity: Caller) -> RunView:
-        found = await readable(identity, run_id)
-        if found is None:
-            raise _not_found(run_id)
-        return view(found, await names())
+        return view(await readable(identity, run_id), await names())
 
     @router.get("/runs/{run_id}/logs", summary="A run's logs, oldest first", responses=_NOT_YOURS)
     async def logs(run_id: str, identity: Caller,
                    limit: Annotated[int, Query(ge=1, le=200)] = 200) -> list[LogLine]:
         found = await readable(identity, run_id)
-        if found is None:
-            raise _not_found(run_id)
         lines = await upstream.json("POST", "/logs/filter", json={
             "logs": {"flow_run_id": {"any_": [str(found["id"])]}}, "sort": "TIMESTAMP_ASC",
             "limit": limit}) or []
@@ -217,8 +210,6 @@ def api_router(upstream: Upstream, launcher: Launcher) -> APIRouter:
                 responses=_NOT_YOURS)
     async def artifacts(run_id: str, identity: Caller) -> list[ArtifactView]:
         found = await readable(identity, run_id)
-        if found is None:
-            raise _not_found(run_id)
         listed = await upstream.json("POST", "/artifacts/filter", json={
             "artifacts": {"flow_run_id": {"any_": [str(found["id"])]}}, "limit": 200}) or []
         return [ArtifactView(id=str(a["id"]), key=a.get("key"), type=a.get("type"),
@@ -227,12 +218,10 @@ def api_router(upstream: Upstream, launcher: Launcher) -> APIRouter:
     @router.post("/runs/{run_id}/cancel", status_code=202, summary="Cancel a run", responses=_NOT_YOURS)
     async def cancel(run_id: str, identity: Caller) -> RunView:
         found = await readable(identity, run_id)
-        if found is None:
+        resource = run_resource(str(found["id"]), found.get("tags") or [])
+        if resource is None:  # cannot be: readable runs have owners
             raise _not_found(run_id)
-        if await readable(identity, run_id, Action.CANCEL_RUN) is None:
-            raise PermissionDeniedError(f"'{identity.user}' of organisation '{identity.organisation}' may "
-                                        f"not {Action.CANCEL_RUN.value} this run",
-                                        action=Action.CANCEL_RUN.value)
+        require(identity, Action.CANCEL_RUN, resource)
         await upstream.json("POST", f"/flow_runs/{found['id']}/set_state",
                             json={"state": {"type": "CANCELLING", "name": "Cancelling",
                                             "message": f"cancelled by {identity.user} through the HEROES "

@@ -33,11 +33,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from heroes.gateway.api import api_router
 from heroes.gateway.authn import Authenticator
 from heroes.gateway.browser_login import login_router
-from heroes.gateway.launch import Launcher, RunRefusedError
+from heroes.gateway.launch import Launcher
 from heroes.gateway.prefect_api import PrefectApi
 from heroes.gateway.settings import GatewaySettings
 from heroes.gateway.upstream import UPSTREAM_SECONDS, Upstream, UpstreamError
-from heroes_core.errors import HeroesError, KeysUnavailableError, PermissionDeniedError, TokenError
+from heroes_core.errors import HeroesError, PermissionDeniedError, TokenError
 from heroes_core.identity import Identity, KeycloakSettings, TokenVerifier
 
 REQUEST_LOG = logging.getLogger("heroes.gateway.requests")
@@ -56,20 +56,17 @@ def ui_path(path: str) -> bool:
 
 def _problem(error: Exception) -> JSONResponse:
     """The JSON answer for a refusal or a failure, with the status its kind calls for."""
+    if isinstance(error, LookupError):
+        return JSONResponse({"detail": str(error).strip("'\"")}, status_code=404)
+    # Each HEROES error says its own status (``http_status``); the rest is a bad request.
+    status: int = getattr(error, "http_status", 422)
     if isinstance(error, TokenError):
-        status = 503 if isinstance(error, KeysUnavailableError) else 401
         return JSONResponse({"detail": str(error), "reason": error.reason.value}, status_code=status,
                             headers={"WWW-Authenticate": f'Bearer error="invalid_token", '
                                                          f'error_description="{error.reason.value}"'})
     if isinstance(error, PermissionDeniedError):
-        return JSONResponse({"detail": str(error), "action": error.action}, status_code=403)
-    if isinstance(error, LookupError):
-        return JSONResponse({"detail": str(error).strip("'\"")}, status_code=404)
-    if isinstance(error, UpstreamError):
-        return JSONResponse({"detail": str(error)}, status_code=502)
-    if isinstance(error, RunRefusedError):
-        return JSONResponse({"detail": str(error)}, status_code=409)
-    return JSONResponse({"detail": str(error)}, status_code=422)
+        return JSONResponse({"detail": str(error), "action": error.action}, status_code=status)
+    return JSONResponse({"detail": str(error)}, status_code=status)
 
 
 def _who(request: Request) -> str:

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from heroes.flows.user.admission import granted_resource
 from heroes.flows.user.entry import GRANTED_FLOWS
@@ -69,6 +69,8 @@ def _deny_admin_flow(identity: Identity, deployment: Mapping[str, Any]) -> Permi
 
 class RunRefusedError(HeroesError):
     """Prefect refused to create the run (its parameters fail the deployment's schema, say)."""
+
+    http_status: ClassVar[int] = 409
 
 
 # Prefect replaces a parameter value holding this key when it creates the run. The UI sends

@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from heroes_core.identity import Action, Identity, Reach, Resource, ResourceKind, widest_reach
+from heroes_core.identity import (
+    Action,
+    Identity,
+    Reach,
+    Resource,
+    ResourceKind,
+    authorize,
+    require,
+    widest_reach,
+)
 
 PREFIX: Final = "heroes-"
 ORGANISATION_TAG: Final = "heroes-org:"
@@ -39,31 +48,42 @@ def chosen_project(tags: Iterable[str]) -> str | None:
                 None)
 
 
-def _tag(tags: Iterable[str], prefix: str) -> str | None:
+def tag_value(tags: Iterable[str], prefix: str) -> str | None:
+    """The value of the first tag with ``prefix`` (an owner tag's organisation, user or project)."""
     return next((tag.removeprefix(prefix) for tag in tags if tag.startswith(prefix)), None)
 
 
 def run_resource(run_id: str, tags: Iterable[str]) -> Resource | None:
     """The run as ``authorize`` sees it, or None for a run no gateway launched (no owner)."""
     tags = list(tags)
-    organisation, user = _tag(tags, ORGANISATION_TAG), _tag(tags, USER_TAG)
+    organisation, user = tag_value(tags, ORGANISATION_TAG), tag_value(tags, USER_TAG)
     if organisation is None or user is None:
         return None
     try:
         return Resource(kind=ResourceKind.RUN, organisation=organisation, owner=user,
-                        project=_tag(tags, PROJECT_TAG), id=run_id)
+                        project=tag_value(tags, PROJECT_TAG), id=run_id)
     except ValueError:  # a tag no gateway wrote: treat the run as nobody's
         return None
 
 
-def listing_tags(identity: Identity, action: Action = Action.READ_RUNS) -> list[str] | None:
-    """The tags every run a listing shows must carry, or None if the caller may list none.
+def may(identity: Identity, action: Action, run_id: str, tags: Iterable[str]) -> bool:
+    """Whether ``identity`` may do ``action`` on the run with these tags (a run of nobody: never)."""
+    resource = run_resource(run_id, tags)
+    return resource is not None and authorize(identity, action, resource).allowed
 
-    The organisation's runs for an organisation-wide reach, the caller's own for ``own``.
+
+def listing_tags(identity: Identity, action: Action = Action.READ_RUNS) -> list[str]:
+    """The tags every run a listing shows must carry.
+
+    The organisation's runs for an organisation-wide reach, the caller's own for ``own``. A
+    caller none of whose roles allows ``action`` is refused by the actions table's own words
+    (:func:`~heroes_core.identity.require`).
     """
     reach = widest_reach(identity, action)
     if reach is None:
-        return None
+        require(identity, action, Resource(kind=ResourceKind.RUN, organisation=identity.organisation,
+                                           owner=identity.user))
+        raise AssertionError("require allows only what a role reaches")
     organisation = [ORGANISATION_TAG + identity.organisation]
     if reach in (Reach.ORG, Reach.ANY):
         # Even a reach over every organisation lists only the caller's own here: operators
@@ -82,6 +102,8 @@ __all__ = [
     "caller_tags",
     "chosen_project",
     "listing_tags",
+    "may",
     "owner_tags",
     "run_resource",
+    "tag_value",
 ]

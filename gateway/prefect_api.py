@@ -31,10 +31,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from heroes.gateway.launch import Launcher, is_operator, may_see, plain
-from heroes.gateway.ownership import listing_tags, run_resource
+from heroes.gateway.ownership import listing_tags, may, run_resource
 from heroes.gateway.upstream import Upstream, object_id
 from heroes_core.errors import PermissionDeniedError
-from heroes_core.identity import Action, Identity, authorize
+from heroes_core.identity import Action, Identity, authorize, require
 
 _UUID: Final = r"[0-9a-fA-F-]{36}"
 _NOT_FOUND: Final = {"detail": "Not found."}
@@ -99,8 +99,7 @@ class PrefectApi:
                           action: Action = Action.READ_RUNS) -> bool:
         checked = object_id(run_id)
         tags = await self.upstream.run_tags(checked) if checked else None
-        resource = run_resource(checked, tags) if checked and tags is not None else None
-        return resource is not None and authorize(identity, action, resource).allowed
+        return checked is not None and tags is not None and may(identity, action, checked, tags)
 
     async def visible_deployment_ids(self, identity: Identity) -> list[str]:
         return [str(d["id"]) for d in await self.upstream.deployments() if may_see(identity, d)]
@@ -147,11 +146,7 @@ async def _pass(api: PrefectApi, request: Request, identity: Identity, match: re
 
 
 def _scope_runs(identity: Identity, body: dict[str, Any]) -> None:
-    tags = listing_tags(identity)
-    if tags is None:
-        raise PermissionDeniedError(f"'{identity.user}' of organisation '{identity.organisation}' may not "
-                                    f"{Action.READ_RUNS.value}", action=Action.READ_RUNS.value)
-    _narrowed(body, "flow_runs", "tags", "all_", tags)
+    _narrowed(body, "flow_runs", "tags", "all_", listing_tags(identity))
 
 
 async def _runs_listing(api: PrefectApi, request: Request, identity: Identity,
@@ -279,11 +274,12 @@ async def _set_state(api: PrefectApi, request: Request, identity: Identity, matc
 
 async def _controlled(api: PrefectApi, request: Request, identity: Identity, match: re.Match[str],
                       body: Any = ...) -> Response:
-    if not await api.run_visible(identity, match.group("run")):
+    run_id = match.group("run")
+    tags = await api.upstream.run_tags(run_id)
+    resource = run_resource(run_id, tags) if tags is not None else None
+    if resource is None or not authorize(identity, Action.READ_RUNS, resource).allowed:
         return JSONResponse(_NOT_FOUND, status_code=404)
-    if not await api.run_visible(identity, match.group("run"), Action.CANCEL_RUN):
-        raise PermissionDeniedError(f"'{identity.user}' of organisation '{identity.organisation}' may not "
-                                    f"{Action.CANCEL_RUN.value} this run", action=Action.CANCEL_RUN.value)
+    require(identity, Action.CANCEL_RUN, resource)
     return await api.forward(request, match.string, body)
 
 

@@ -11,7 +11,7 @@ import asyncio
 import re
 import time
 from contextvars import ContextVar
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from uuid import UUID
 
 import httpx
@@ -36,7 +36,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 class UpstreamError(HeroesError):
     """The Prefect API did not answer, or answered with an error the gateway cannot pass on."""
 
-    http_status = 502
+    http_status: ClassVar[int] = 502
 
 
 def safe_path(path: str) -> bool:
@@ -154,23 +154,20 @@ class Upstream:
         parameters with the run, so the run holds what the grant binds even if they just changed)."""
         if object_id(deployment_id) is None:
             return None
-        if deployment_id not in self._one_deployment:
-            found = await self.json("GET", f"/deployments/{deployment_id}")
-            if found is None:
-                return None
-            found["flow_name"] = await self.flow_name(str(found["flow_id"]))
-            self._one_deployment[deployment_id] = found
-        return self._one_deployment[deployment_id]
+        return await self._one_deployment_at(deployment_id, f"/deployments/{deployment_id}")
 
     async def deployment_by_name(self, flow: str, name: str) -> dict[str, Any] | None:
         if not all(_NAME.fullmatch(part) for part in (flow, name)):
             return None
-        key = f"{flow}/{name}"
+        return await self._one_deployment_at(f"{flow}/{name}", f"/deployments/name/{flow}/{name}")
+
+    async def _one_deployment_at(self, key: str, path: str) -> dict[str, Any] | None:
+        """The deployment at ``path``, with its ``flow_name``, cached a few seconds under ``key``."""
         if key not in self._one_deployment:
-            found = await self.json("GET", f"/deployments/name/{flow}/{name}")
+            found = await self.json("GET", path)
             if found is None:
                 return None
-            found["flow_name"] = flow
+            found["flow_name"] = await self.flow_name(str(found["flow_id"]))
             self._one_deployment[key] = found
         return self._one_deployment[key]
 

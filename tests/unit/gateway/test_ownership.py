@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from heroes.gateway.ownership import caller_tags, chosen_project, listing_tags, owner_tags, run_resource
+from heroes_core.errors import PermissionDeniedError
 from heroes_core.identity import Action, ResourceKind
 from tests.unit.gateway.conftest import identity
 
@@ -60,8 +61,11 @@ def test_listing_tags_of_a_workflow_admin_are_the_organisations_runs() -> None:
     assert listing_tags(identity("walter", roles=("engineer", "workflow-admin"))) == ["heroes-org:acme"]
 
 
-def test_listing_tags_of_a_billing_admin_are_none() -> None:
-    assert listing_tags(identity("bill", roles=("billing-admin",))) is None
+def test_a_billing_admin_may_list_no_runs_and_is_told_which_action() -> None:
+    with pytest.raises(PermissionDeniedError) as refused:
+        listing_tags(identity("bill", roles=("billing-admin",)))
+    assert refused.value.action == Action.READ_RUNS.value
+    assert "may not read-runs" in str(refused.value)
 
 
 def test_listing_tags_of_a_solution_admin_stay_in_their_organisation() -> None:
