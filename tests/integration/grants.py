@@ -10,6 +10,11 @@ from heroes_core.identity import Action, Identity, Role, issue_grant
 RUN_JOB = "run-job/run-job"
 
 
+def job(image: dict[str, str], command: list[str]) -> dict[str, Any]:
+    """run-job's parameters for a short job of ``command`` in the test bed's ``image``."""
+    return {"spec": {"image": image, "command": command, "time_limit_minutes": 5}}
+
+
 def grant_key() -> str:
     """The test bed's grant key, from its Secret block."""
     from prefect.blocks.system import Secret  # Prefect reads its API URL on import

@@ -6,6 +6,7 @@ so nothing depends on what an earlier run left in Keycloak.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role, oidc
+
+DEADLINE_S = 240
+FINAL_STATES = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
 # user -> (organisation key, roles, projects)
 PEOPLE: dict[str, tuple[str, tuple[Role, ...], tuple[str, ...]]] = {
@@ -45,6 +49,17 @@ class Tenants:
 
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def finished(self, gateway: Any, user: str, run_id: str) -> dict[str, Any]:
+        """The run as ``user`` reads it through the gateway (a TestClient or httpx client), once
+        it has reached a final state."""
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            run: dict[str, Any] = gateway.get(f"/v1/runs/{run_id}", headers=self.headers(user)).json()
+            if run["state"] in FINAL_STATES:
+                return run
+            time.sleep(0.5)
+        raise AssertionError(f"run {run_id} did not finish in {DEADLINE_S} s")
 
 
 @contextmanager

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,14 +25,9 @@ from heroes.cli._output import FAILED, REFUSED
 from heroes.cli.run import GATEWAY_ENV
 from tests.integration.cli_runner import Cli
 from tests.integration.conftest import free_port
+from tests.integration.grants import job
 
-DEADLINE_S = 240
-FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 LAUNCHED = re.compile(r"Launched run-job/run-job as run (?P<name>\S+) \((?P<id>[0-9a-f-]{36})\)\.")
-
-
-def job(image: dict[str, str], command: list[str]) -> dict[str, Any]:
-    return {"spec": {"image": image, "command": command, "time_limit_minutes": 5}}
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +74,7 @@ def test_heroes_run_launches_run_job_as_the_logged_in_user_in_her_project(
 
 def test_the_run_it_launched_runs_to_completion_under_her_identity(
         launched: dict[str, str], gateway: Any, tenants: Any) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    run: dict[str, Any] = {"state": None}
-    while run["state"] not in FINAL:
-        assert time.monotonic() < deadline, f"{launched['id']} did not finish: {run}"
-        time.sleep(1)
-        run = gateway.get(f"/v1/runs/{launched['id']}", headers=tenants.headers("alice")).json()
+    run = tenants.finished(gateway, "alice", launched["id"])
     assert run["state"] == "COMPLETED", run
     logs = gateway.get(f"/v1/runs/{launched['id']}/logs", headers=tenants.headers("alice")).json()
     assert any("Run admitted for user 'alice'" in line["message"] for line in logs), logs

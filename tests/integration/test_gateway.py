@@ -11,7 +11,6 @@ as a run that does not exist.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any
 
@@ -19,14 +18,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from heroes_core.identity import Action, read_grant, verify_grant
-from tests.integration.grants import grant_key
-
-DEADLINE_S = 240
-FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
-
-
-def job(image: dict[str, str], command: list[str]) -> dict[str, Any]:
-    return {"spec": {"image": image, "command": command, "time_limit_minutes": 5}}
+from tests.integration.grants import grant_key, job
 
 
 def launch(gateway: Any, tenants: Any, user: str, parameters: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -37,22 +29,12 @@ def launch(gateway: Any, tenants: Any, user: str, parameters: dict[str, Any], **
     return created
 
 
-def final(gateway: Any, tenants: Any, user: str, run_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + DEADLINE_S
-    while time.monotonic() < deadline:
-        run: dict[str, Any] = gateway.get(f"/v1/runs/{run_id}", headers=tenants.headers(user)).json()
-        if run["state"] in FINAL:
-            return run
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} did not finish in {DEADLINE_S} s")
-
-
 @pytest.fixture(scope="module")
 def alices_run(gateway: Any, tenants: Any, image: dict[str, str], module_runner: Any) -> dict[str, Any]:
     """One run-job run launched by alice (project p1) through the gateway, run to its end."""
     created = launch(gateway, tenants, "alice", job(image, ["sh", "-c", "echo from-the-gateway"]),
                      project="p1", name=f"gw-{uuid.uuid4().hex[:8]}")
-    return final(gateway, tenants, "alice", created["id"])
+    return tenants.finished(gateway, "alice", created["id"])
 
 
 def test_a_run_launched_through_the_gateway_completes_as_its_caller(alices_run: dict[str, Any],
@@ -148,7 +130,7 @@ def test_a_run_created_from_the_prefect_ui_gets_the_callers_identity_not_the_tag
     assert forged not in run["tags"] and "heroes-user:alice" not in run["tags"]
     assert {f"heroes-org:{tenants.organisations['umbrella']}", "heroes-user:bob", "mine"} <= set(run["tags"])
     assert read_grant(run["parameters"]["grant"], grant_key()).identity.user == "bob"
-    done = final(gateway, tenants, "bob", run["id"])
+    done = tenants.finished(gateway, "bob", run["id"])
     assert done["state"] == "COMPLETED", done
 
 

@@ -24,13 +24,9 @@ from heroes_core.costs.schema import Reservation
 from heroes_core.identity import Action, Identity, Role, issue_grant
 from heroes_core.jobs import job_key
 from heroes_core.models import UserArea
-from tests.integration.grants import engineer, grant_key, granted
+from tests.integration.grants import engineer, grant_key, granted, job
 
 DEADLINE_S = 240
-
-
-def job(image: dict[str, str], command: list[str]) -> dict[str, Any]:
-    return {"spec": {"image": image, "command": command, "time_limit_minutes": 5}}
 
 
 def launch(parameters: dict[str, Any]) -> UUID:
