@@ -1,8 +1,9 @@
-"""The application catalogue (module 5): which containerised applications exist and where.
+"""Where each application's image sits on the centres: what the planner reads.
 
-An application is one immutable image (one sha256 digest) published to some
+An application here is one immutable image (one sha256 digest) copied to some
 centres, each at its own path; a job names the application, and the decision
-module only considers the centres the application is published on.
+module only considers the centres the image is on. The catalogue of record (owners,
+versions, tags, who may run what) is :class:`heroes_core.catalog.ApplicationCatalogue`.
 """
 
 from __future__ import annotations
