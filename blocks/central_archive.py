@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL, core_setting
 from heroes_core.data import S3Endpoint
+from heroes_core.data.archive import Archive
 
 
 class CentralArchive(Block):
@@ -42,6 +43,10 @@ class CentralArchive(Block):
 
     def endpoint(self) -> S3Endpoint:
         return S3Endpoint(**{name: getattr(self, name) for name in S3Endpoint.model_fields})
+
+    def archive(self) -> Archive:
+        """Users' areas in this archive: presigned uploads and downloads, listing, moving."""
+        return Archive(self.endpoint())
 
     def s3_client(self) -> Any:
         """A boto3 S3 client for this archive."""

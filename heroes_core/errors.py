@@ -72,6 +72,24 @@ class TransferError(HeroesError):
     """A data transfer failed or could not be verified."""
 
 
+class ChecksumMismatchError(TransferError):
+    """What arrived is not what was sent: a part or a file's checksum differs."""
+
+    http_status: ClassVar[int] = 422
+
+
+class NotInArchiveError(SpecError, LookupError):
+    """A file or an upload is not in the caller's area (or does not exist: the same answer)."""
+
+    http_status: ClassVar[int] = 404
+
+
+class QuotaExceededError(SpecError):
+    """Storing or producing this much would pass a quota or an output limit."""
+
+    http_status: ClassVar[int] = 413
+
+
 class JobFailedError(HeroesError):
     """A job ended in a state other than COMPLETED."""
 

@@ -17,7 +17,21 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from heroes_core.containers import ENV_FILE_NAME, verify_image
-from heroes_core.data import ARCHIVE, CENTRE, Rclone, S3Endpoint, TransferReport
+from heroes_core.data import (
+    ArchiveLocation,
+    MissingSourceError,
+    ProgressCallback,
+    Rclone,
+    Requester,
+    S3Endpoint,
+    SFTPEndpoint,
+    SFTPLocation,
+    TransferLog,
+    TransferOptions,
+    TransferReport,
+    TransferRequest,
+    transfer,
+)
 from heroes_core.errors import (
     CommandTimeoutError,
     ConnectionLostError,
@@ -234,10 +248,49 @@ def render_script(site: Site, spec: JobSpec, job_dir: str) -> str:
         "  exit 97",
         "fi",
         *site.runtime.prepare_lines(image, site.image_cache_dir, job_dir=job_dir, env=spec.env),
-        shell_join(argv),
+        *_limited(argv, site.output_limit_bytes(spec)),
         "",
     ]
     return "\n".join(lines)
+
+
+OUTPUT_LIMIT_EXIT = 98
+OUTPUT_LIMIT_MARK = ".heroes-output-limit"
+_WATCH_SECONDS = 10
+
+
+def _limited(argv: list[str], limit: int) -> list[str]:
+    """Run the container so that it cannot write past ``limit`` bytes into its job directory.
+
+    Two guards: no single file may grow past the limit (``ulimit -f``: the writer gets
+    SIGXFSZ at once), and a watchdog measures the whole directory every few seconds and stops
+    the container when it holds more, leaving a mark that the job ends with exit 98. So a
+    runaway job stops near its limit instead of filling the centre's disk.
+    """
+    blocks = max(1, limit // 1024)  # bash counts ulimit -f in 1024-byte blocks
+    stop = shell_join(["printf", r"HEROES: the job wrote %s bytes into its directory, past its output limit "
+                                 r"of %s bytes: stopped\n"])
+    too_big = shell_join(["printf", r"HEROES: the job tried to write a file larger than its output limit "
+                                    r"of %s bytes: stopped\n", str(limit)])
+    quiet = " </dev/null >/dev/null 2>&1"
+    return [
+        f"rm -f -- {OUTPUT_LIMIT_MARK}",
+        f"( ulimit -f {blocks}; exec {shell_join(argv)} ) &",
+        "heroes_child=$!",
+        # the watchdog's sleeps hold no output open: killed, it must not keep the job's log busy
+        "( set +e; while kill -0 \"$heroes_child\" 2>/dev/null; do sleep " + str(_WATCH_SECONDS) + quiet + ";"
+        " used=$(du -sb . 2>/dev/null | cut -f1); if [ \"${used:-0}\" -gt " + str(limit) + " ]; then"
+        f" {stop} \"$used\" {limit} >&2; echo \"$used\" > {OUTPUT_LIMIT_MARK};"
+        " kill -TERM \"$heroes_child\" 2>/dev/null; sleep 10" + quiet + ";"
+        " kill -KILL \"$heroes_child\" 2>/dev/null;"
+        " fi; done ) &",
+        "heroes_watchdog=$!",
+        "set +e; wait \"$heroes_child\"; heroes_status=$?; set -e",
+        "kill \"$heroes_watchdog\" 2>/dev/null || true",
+        f"if [ -e {OUTPUT_LIMIT_MARK} ]; then exit {OUTPUT_LIMIT_EXIT}; fi",
+        f"if [ \"$heroes_status\" -eq 153 ]; then {too_big} >&2; exit {OUTPUT_LIMIT_EXIT}; fi  # SIGXFSZ",
+        "exit \"$heroes_status\"",
+    ]
 
 
 def submission_for(site: Site, spec: JobSpec, key: str, job_dir: str) -> JobSubmission:
@@ -285,36 +338,62 @@ def submit_once(site: Site, submission: JobSubmission, *, settle_s: float = 2.0,
         raise
 
 
-def stage_in(rclone: Rclone, archive: S3Endpoint, area: UserArea, spec: JobSpec,
-             job_dir: str) -> TransferReport | None:
-    """Copy the job's inputs from the user's archive area into its job directory.
+def transfer_requester(context: JobContext) -> Requester:
+    """Who a job's transfers are for: its owner, project, key and flow run."""
+    return Requester(organisation=context.organisation, user=context.user, project=context.project,
+                     job_key=context.key, flow_run_id=context.flow_run_id)
+
+
+def stage_in(archive: S3Endpoint, centre: SFTPEndpoint, context: JobContext, spec: JobSpec,
+             job_dir: str, *, log: TransferLog | None = None,
+             on_progress: ProgressCallback | None = None, options: TransferOptions | None = None,
+             rclone: Rclone | None = None) -> TransferReport | None:
+    """Copy the job's inputs from the user's archive area into its job directory, verified and
+    recorded in ``log``.
 
     Missing inputs are reported all at once, before any byte moves. If the copy
     or its verification fails, the partial inputs are removed from the centre.
     """
     if not spec.inputs:
         return None
-    source = f"{ARCHIVE}:{archive.user_prefix(area)}"
-    present = set(rclone.list_files(source, spec.inputs))
-    missing = [name for name in spec.inputs if name not in present]
-    if missing:
-        raise SpecError(f"input file(s) {', '.join(missing)} not found in the archive at "
-                        f"s3://{archive.user_prefix(area)}/", site="archive",
-                        fix="upload them to the archive first, or correct the names")
+    rclone = rclone or Rclone(archive, centre)
+    destination = SFTPLocation(server=centre, path=job_dir)
+    request = TransferRequest(requester=transfer_requester(context),
+                              source=ArchiveLocation.of_user(archive, context.area),
+                              destination=destination, files=spec.inputs,
+                              options=options or TransferOptions())
     try:
-        return rclone.copy_verified(source, f"{CENTRE}:{job_dir}", files=spec.inputs)
-    except TransferError:
-        rclone.run(["delete", f"{CENTRE}:{job_dir}", "--files-from-raw", "-"],
-                   stdin="\n".join(spec.inputs) + "\n")
+        return transfer(request, log=log, on_progress=on_progress, rclone=rclone)
+    except MissingSourceError:
+        raise  # nothing moved
+    except TransferError as exc:
+        try:
+            rclone.run(["delete", destination.rclone_path(rclone), "--files-from-raw", "-"],
+                       stdin="".join(f"{name}\n" for name in spec.inputs))
+        except TransferError as cleanup:
+            exc.add_note(f"The partial inputs could not be removed from {destination.label}: "
+                         f"{cleanup}")
         raise
 
 
-def stage_out(rclone: Rclone, archive: S3Endpoint, area: UserArea, spec: JobSpec, key: str,
-              job_dir: str) -> TransferReport:
-    """Copy everything the job produced (logs included, inputs and links excluded)."""
+def stage_out(archive: S3Endpoint, centre: SFTPEndpoint, context: JobContext, spec: JobSpec,
+              job_dir: str, *, output_limit_bytes: int | None = None,
+              log: TransferLog | None = None, on_progress: ProgressCallback | None = None,
+              options: TransferOptions | None = None,
+              rclone: Rclone | None = None) -> TransferReport:
+    """Copy everything the job produced (logs included; inputs, the env file and links excluded)
+    to its place in the archive, verified and recorded in ``log``.
+
+    Outputs above ``output_limit_bytes`` are refused before any byte moves, with a
+    :class:`~heroes_core.data.TransferLimitError` naming the job, the bytes found and the limit.
+    """
     excludes = [_GLOB_SPECIALS.sub(r"\\\1", "/" + name) for name in [*spec.inputs, ENV_FILE_NAME]]
-    return rclone.copy_verified(f"{CENTRE}:{job_dir}", f"{ARCHIVE}:{archive.job_prefix(area, key)}",
-                                exclude=excludes)
+    request = TransferRequest(requester=transfer_requester(context),
+                              source=SFTPLocation(server=centre, path=job_dir),
+                              destination=ArchiveLocation.of_job(archive, context.area, context.key),
+                              exclude=excludes, limit_bytes=output_limit_bytes,
+                              options=options or TransferOptions())
+    return transfer(request, log=log, on_progress=on_progress, rclone=rclone or Rclone(archive, centre))
 
 
 class JobTracker:

@@ -137,6 +137,9 @@ class JobSpec(BaseModel):
     nodes: int = Field(default=1, ge=1, le=10_000)
     memory_mb: int | None = Field(default=None, ge=1)
     time_limit_minutes: int = Field(default=10, ge=1, le=60 * 24 * 30)
+    output_limit_mb: int | None = Field(default=None, ge=1, le=1024 * 1024,
+                                        description="Most the job may write, in MiB (at most the "
+                                                    "centre's limit, which applies if None).")
     inputs: list[str] = Field(default_factory=list,
                               description="Files in the user's archive area to stage in.")
     env: dict[str, str] = Field(default_factory=dict,

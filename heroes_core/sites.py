@@ -27,6 +27,9 @@ class SiteLimits(BaseModel):
     max_nodes_per_job: int = Field(default=64, ge=1, description="Largest node count one job may ask.")
     max_time_limit_minutes: int = Field(
         default=24 * 60, ge=1, description="Longest time limit, in minutes, one job may ask.")
+    max_output_mb: int = Field(
+        default=20 * 1024, ge=1, description="Most one job may write into its directory, in MiB: a job "
+                                             "is stopped past it and its outputs are not staged out.")
 
 
 def image_root(value: str) -> str:
@@ -70,6 +73,11 @@ class SiteConfig(SSHSettings):
         description=("Directories on the centre where container images are published (absolute "
                      "paths). A job's image must be a regular file inside one of them once "
                      "symbolic links are resolved on the centre; empty means <work_root>/images."))
+    image_cache_gb: float = Field(
+        default=50.0, gt=0,
+        description=("Most the centre's cache of application images (<first image root>/cache) "
+                     "holds, in GB (10^9 bytes); least recently used images go first, never one "
+                     "a job may still need."))
     limits: SiteLimits = Field(default=SiteLimits(), description="What one job may ask of the centre.")
 
     def effective_image_roots(self) -> tuple[str, ...]:
@@ -118,10 +126,16 @@ class Site:
             (spec.cores, limits.max_cores_per_job, "cores"),
             (spec.nodes, limits.max_nodes_per_job, "nodes"),
             (spec.time_limit_minutes, limits.max_time_limit_minutes, "minutes of time limit"),
+            (spec.output_limit_mb or 0, limits.max_output_mb, "MiB of output"),
         ):
             if asked > limit:
                 raise SpecError(f"the job asks for {asked} {what}; this centre allows {limit}",
                                 site=self.name, fix=f"ask for at most {limit} {what}")
+
+    def output_limit_bytes(self, spec: JobSpec) -> int:
+        """What the job may write: its own limit if it set a lower one, else the centre's."""
+        return min(spec.output_limit_mb or self.config.limits.max_output_mb,
+                   self.config.limits.max_output_mb) * 1024 * 1024
 
 
 def open_site(config: SiteConfig) -> Site:

@@ -14,10 +14,14 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
 
-from heroes.blocks import CentralArchive, HPCCentre
-from heroes.tasks.resolve import load_archive, load_centre, rclone_between
+from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
+from heroes.blocks.defaults import DEFAULT_DATABASE
+from heroes.tasks.artifacts import artifact_key
+from heroes.tasks.data import ProgressReporter
+from heroes.tasks.resolve import centre_endpoint, load_archive, load_centre, project_database, transfer_log
 from heroes_core import jobs
-from heroes_core.data import TransferReport
+from heroes_core.data import Archive, ArchivePath, Area, Quotas, TransferOptions, TransferReport
+from heroes_core.data.centre_quota import check_centre_quota
 from heroes_core.errors import CommandTimeoutError, ConnectionLostError
 from heroes_core.jobs import JobContext
 from heroes_core.models import JobSpec, JobStatus
@@ -61,15 +65,28 @@ def prepare_job(centre: HPCCentre | str, context: JobContext, spec: JobSpec,
 @task(name="stage-in", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retry_transient)
 def stage_in(archive: CentralArchive | str, centre: HPCCentre | str, context: JobContext,
-             spec: JobSpec, job_dir: str) -> TransferReport | None:
-    """Copy the job's inputs from the archive to the centre, verified."""
-    archive_block, centre_block = load_archive(archive), load_centre(centre)
-    report = jobs.stage_in(rclone_between(archive_block, centre_block), archive_block.endpoint(),
-                           context.area, spec, job_dir)
+             spec: JobSpec, job_dir: str, database: HeroesDatabase | str | None = DEFAULT_DATABASE,
+             options: TransferOptions | None = None) -> TransferReport | None:
+    """Copy the job's inputs from the archive to the centre, verified, shown and recorded.
+
+    Refused first, with the numbers, if they would take the user's or organisation's job area on
+    the centre past its quota. ``database``: where the transfer is recorded and the quotas are
+    (None: the default project database).
+    """
+    archive_endpoint = load_archive(archive).endpoint()
+    if spec.inputs:  # the user's job area on the centre must have room for them, or nothing moves
+        home = Area.home(context.organisation, context.user)
+        incoming = sum(item.size for name in spec.inputs
+                       for item in Archive(archive_endpoint).files(ArchivePath(area=home, path=name)))
+        check_centre_quota(Quotas(project_database(database)), load_centre(centre).site(), context.area,
+                           incoming, what=f"staging in the inputs of job {context.key}")
+    reporter = ProgressReporter(f"Stage-in of job {context.key}",
+                                key=artifact_key("stage-in", context.key))
+    report = jobs.stage_in(archive_endpoint, centre_endpoint(centre), context, spec,
+                           job_dir, log=transfer_log(database), on_progress=reporter,
+                           options=options)
     if report:
-        get_run_logger().info("Staged in %d file(s): %d copied (%d bytes), the rest already there",
-                              report.files_checked, report.files_transferred,
-                              report.bytes_transferred)
+        reporter.finished(report)
     return report
 
 
@@ -123,15 +140,25 @@ def wait_for_job(centre: HPCCentre | str, context: JobContext, job_id: str,
 @task(name="stage-out", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],
       retry_condition_fn=_retry_transient)
 def stage_out(archive: CentralArchive | str, centre: HPCCentre | str, context: JobContext,
-              spec: JobSpec, job_dir: str) -> TransferReport:
-    """Copy what the job produced (logs included) to the archive, verified."""
-    archive_block, centre_block = load_archive(archive), load_centre(centre)
+              spec: JobSpec, job_dir: str, database: HeroesDatabase | str | None = DEFAULT_DATABASE,
+              output_limit_bytes: int | None = None,
+              options: TransferOptions | None = None) -> TransferReport:
+    """Copy what the job produced (logs included) to the archive, verified, shown and recorded.
+
+    ``output_limit_bytes``: refuse, before any byte moves, outputs above it (None: the job's
+    output limit on this centre, ``Site.output_limit_bytes``). ``database``: where the transfer is
+    recorded (None: the default project database).
+    """
+    if output_limit_bytes is None:
+        output_limit_bytes = load_centre(centre).site().output_limit_bytes(spec)
+    archive_block = load_archive(archive)
     archive_block.ensure_bucket(context.organisation)
-    report = jobs.stage_out(rclone_between(archive_block, centre_block), archive_block.endpoint(),
-                            context.area, spec, context.key, job_dir)
-    get_run_logger().info("Staged out %d file(s) (%d copied, %d bytes) to s3://%s/",
-                          report.files_checked, report.files_transferred, report.bytes_transferred,
-                          archive_block.endpoint().job_prefix(context.area, context.key))
+    reporter = ProgressReporter(f"Stage-out of job {context.key}",
+                                key=artifact_key("stage-out", context.key))
+    report = jobs.stage_out(archive_block.endpoint(), centre_endpoint(centre), context, spec,
+                            job_dir, output_limit_bytes=output_limit_bytes,
+                            log=transfer_log(database), on_progress=reporter, options=options)
+    reporter.finished(report)
     return report
 
 

@@ -8,7 +8,8 @@ from typing import TypeVar
 from prefect.blocks.core import Block
 
 from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
-from heroes_core.data import Rclone, SFTPEndpoint
+from heroes_core.data import SFTPEndpoint, TransferLog
+from heroes_core.store import Database, shared_database
 
 B = TypeVar("B", bound=Block)
 
@@ -40,5 +41,17 @@ def load_database(database: HeroesDatabase | str) -> HeroesDatabase:
     return load_block(HeroesDatabase, database)
 
 
-def rclone_between(archive: CentralArchive, centre: HPCCentre) -> Rclone:
-    return Rclone(archive.endpoint(), SFTPEndpoint.of_site(centre.site_config()))
+def centre_endpoint(centre: HPCCentre | str) -> SFTPEndpoint:
+    """rclone's view of a centre's login node (or a cloud cluster's headnode)."""
+    return SFTPEndpoint.of_site(load_centre(centre).site_config())
+
+
+def project_database(database: HeroesDatabase | str | None) -> Database:
+    """The database block's database given by instance or name, else the default project
+    database (``HEROES_DATABASE_URL`` or the local SQLite file)."""
+    return load_database(database).database() if database is not None else shared_database()
+
+
+def transfer_log(database: HeroesDatabase | str | None) -> TransferLog:
+    """Where transfers are recorded (:func:`project_database`)."""
+    return TransferLog(project_database(database))

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from heroes_core.errors import SpecError
 from heroes_core.models import ORGANISATION_PATTERN, UserArea
 from heroes_core.sites import SiteConfig
+from heroes_core.transport import SSHConfig
 
 HEROES_PREFIX = "_heroes"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -83,7 +84,8 @@ class S3Endpoint(BaseModel):
 
 
 class SFTPEndpoint(BaseModel):
-    """A centre's login node as seen by rclone, with the same pinned host key as SSH."""
+    """A centre's login node (or a cloud cluster's headnode) as seen by rclone, with the same
+    pinned host key as SSH."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -93,9 +95,14 @@ class SFTPEndpoint(BaseModel):
     user: str
     private_key: SecretStr
     known_hosts: str = Field(description="known_hosts lines pinning the centre's host key.")
+    ssh: SSHConfig | None = Field(
+        default=None, description="The site's own SSH connection, to checksum many files in one "
+                                  "command; without it, rclone asks for one checksum per file.")
 
     @classmethod
     def of_site(cls, config: SiteConfig) -> SFTPEndpoint:
         """rclone's view of a centre's login node, pinned to the same keys (and revocations) as SSH."""
+        ssh = config.ssh_config() if config.transport == "ssh" else None
         return cls(site=config.name, host=config.host, port=config.port, user=config.user,
-                   private_key=config.private_key, known_hosts=config.ssh_config().known_hosts())
+                   private_key=config.private_key, known_hosts=config.ssh_config().known_hosts(),
+                   ssh=ssh)

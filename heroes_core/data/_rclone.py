@@ -1,23 +1,31 @@
-"""Transfers between the archive and a centre with rclone.
+"""rclone, configured with one remote per endpoint, run with its JSON log read as it goes.
 
 rclone is configured entirely through environment variables so that no secret
-touches the disk except the pinned known_hosts file (which holds none). Every
-transfer is check-then-copy (``--checksum``: only what differs moves) and then
-verified with ``rclone check``; a transfer that cannot be verified is an error,
-never a silent success.
+touches the disk except the pinned known_hosts files (which hold none). Each
+endpoint gets its own remote (``archive``, ``centre``, ``centre2``, ...), so a
+transfer may go between any two of them, two centres included.
+
+While rclone runs, its stderr is read line by line: ``--use-json-log --stats 1s``
+makes it a stream of JSON records, the stats records among them feed a progress
+callback, and the error records explain a failure. Whether a failure is worth
+another attempt (a dropped link, a timeout) or not (a refused key, a missing
+file) is decided here, once, and carried by :class:`RcloneError`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from heroes_core.data._endpoints import S3Endpoint, SFTPEndpoint
 from heroes_core.errors import TransferError
@@ -25,121 +33,286 @@ from heroes_core.errors import TransferError
 ARCHIVE = "archive"
 CENTRE = "centre"
 
+Remote = S3Endpoint | SFTPEndpoint
 
-class TransferReport(BaseModel):
-    """What one verified transfer moved (files_transferred < files_checked when some matched)."""
+# What rclone's messages say when another attempt cannot help: checked before TRANSIENT, so
+# "handshake failed: unable to authenticate" is an authentication failure, not a dropped link.
+_PERMANENT = re.compile(
+    r"unable to authenticate|permission denied|access ?denied|invalidaccesskeyid|"
+    r"signaturedoesnotmatch|\b403\b|forbidden|no ?such ?bucket|directory not found|"
+    r"object not found|file not found|no such file|key mismatch|key is unknown|"
+    r"knownhosts|not a directory|quota|no space left", re.IGNORECASE)
+_TRANSIENT = re.compile(
+    r"connection reset|broken pipe|timeout|timed out|\beof\b|connection refused|"
+    r"connection lost|closed network connection|temporar|try again|slow ?down|"
+    r"\b50[0234]\b|too many|differences found|corrupted on transfer", re.IGNORECASE)
+# rclone's exit codes: 5 is "temporary error, more retries might fix it"; 3 and 4 a missing
+# directory or file; 7 fatal; 1 bad arguments (or, from check, differences found).
+_EXIT_TRANSIENT = {5}
+_EXIT_PERMANENT = {3, 4, 7}
 
-    source: str
-    destination: str
-    files_checked: int
-    files_transferred: int
-    bytes_transferred: int
+
+class RcloneError(TransferError):
+    """rclone failed. ``transient``: running it again may succeed (the link dropped, it timed out)."""
+
+    def __init__(self, message: str, *, site: str | None = None, fix: str | None = None,
+                 transient: bool = False, exit_code: int | None = None) -> None:
+        self.transient = transient
+        self.exit_code = exit_code
+        super().__init__(message, site=site, fix=fix)
 
 
-def _final_stats(stderr: str) -> dict[str, int]:
-    """The last stats record of rclone's JSON log: what the copy actually moved."""
-    stats: dict[str, int] = {"bytes": 0, "transfers": 0}
-    for line in stderr.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("stats"), dict):
-            stats = {key: int(record["stats"].get(key) or 0) for key in ("bytes", "transfers")}
-    return stats
+def is_transient(exit_code: int, messages: Sequence[str]) -> bool:
+    """Whether a failed rclone run may succeed if run again (a permanent cause wins)."""
+    text = "\n".join(messages)
+    if exit_code in _EXIT_PERMANENT or _PERMANENT.search(text):
+        return False
+    return exit_code in _EXIT_TRANSIENT or bool(_TRANSIENT.search(text))
+
+
+class Stats(BaseModel):
+    """One stats record of rclone's JSON log: the transfer so far."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bytes: int = 0
+    total_bytes: int = 0
+    transfers: int = 0
+    total_transfers: int = 0
+    checks: int = 0
+    total_checks: int = 0
+    errors: int = 0
+    speed: float = 0.0  # bytes per second, rclone's own moving average
+    eta: float | None = None  # seconds left, when rclone can tell
+    elapsed: float = 0.0
+
+    _FIELDS: ClassVar[dict[str, str]] = {
+        "bytes": "bytes", "total_bytes": "totalBytes", "transfers": "transfers",
+        "total_transfers": "totalTransfers", "checks": "checks", "total_checks": "totalChecks",
+        "errors": "errors", "speed": "speed", "eta": "eta", "elapsed": "elapsedTime"}
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Stats:
+        return cls(**{name: record[key] for name, key in cls._FIELDS.items()
+                      if record.get(key) is not None})
+
+
+def parse_line(line: str) -> dict[str, Any] | None:
+    """A JSON log record of rclone, or None for any other line."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def stats_of(line: str) -> Stats | None:
+    record = parse_line(line)
+    if record is None or not isinstance(record.get("stats"), dict):
+        return None
+    return Stats.of(record["stats"])
+
+
+_TIMESTAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ")
+_SUMMARY = re.compile(r"^Attempt \d+/\d+ failed with \d+ errors")
+
+
+def _messages(log: Sequence[str]) -> list[str]:
+    """What a failed run's log says, without repeats: its error records, else its last lines
+    (Go's own errors and rclone's final "Failed to copy: ..." are plain text)."""
+    found: list[str] = []
+    for record in filter(None, map(parse_line, log)):
+        if record.get("level") in ("error", "critical", "alert", "emergency"):
+            message = str(record.get("msg", ""))
+            subject = record.get("object")
+            found.append(f"{subject}: {message}" if subject else message)
+    if not found:
+        found = [_TIMESTAMP.sub("", line.strip()) for line in log[-4:]
+                 if line.strip() and parse_line(line) is None]
+    found = [message for message in found if not _SUMMARY.match(message)]
+    return list(dict.fromkeys(found)) or ["(no output)"]
+
+
+class RcloneRun(BaseModel):
+    """How one rclone command ended (it succeeded: failures raise :class:`RcloneError`)."""
+
+    stdout: str
+    log: list[str]
+    stats: Stats | None = None
 
 
 class Rclone:
-    """An rclone with two remotes, ``archive:`` (S3) and ``centre:`` (SFTP)."""
+    """An rclone with one remote per endpoint: ``Rclone(archive, centre)`` has ``archive:`` and
+    ``centre:``; further endpoints are added by :meth:`remote` as ``centre2:``, ``archive2:``..."""
 
-    def __init__(self, archive: S3Endpoint, centre: SFTPEndpoint, *, binary: str = "rclone",
-                 timeout: float = 3600.0) -> None:
-        self.archive = archive
-        self.centre = centre
+    def __init__(self, *endpoints: Remote, binary: str = "rclone", timeout: float = 3600.0) -> None:
         self.binary = binary
         self.timeout = timeout
+        self._remotes: dict[str, Remote] = {}
+        for endpoint in endpoints:
+            self.remote(endpoint)
+
+    def remote(self, endpoint: Remote) -> str:
+        """The name of ``endpoint``'s remote, configuring it on first use."""
+        for name, known in self._remotes.items():
+            if known == endpoint:
+                return name
+        base = ARCHIVE if isinstance(endpoint, S3Endpoint) else CENTRE
+        name, number = base, 2
+        while name in self._remotes:
+            name, number = f"{base}{number}", number + 1
+        self._remotes[name] = endpoint
+        return name
+
+    def site_of(self, remote: str) -> str | None:
+        endpoint = self._remotes.get(remote)
+        if endpoint is None:
+            return None
+        return endpoint.site if isinstance(endpoint, SFTPEndpoint) else ARCHIVE
 
     @contextmanager
     def _environment(self) -> Iterator[dict[str, str]]:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("RCLONE_", "AWS_"))}  # rclone's S3 breaks on AWS_CA_BUNDLE
         with tempfile.TemporaryDirectory(prefix="heroes-rclone-") as tmp:
-            known_hosts = Path(tmp, "known_hosts")
-            known_hosts.write_text(self.centre.known_hosts + "\n")
-            key = self.centre.private_key.get_secret_value().strip().replace("\n", "\\n")
-            env.update({
-                "RCLONE_CONFIG": str(Path(tmp, "rclone.conf")),
-                "RCLONE_CONFIG_ARCHIVE_TYPE": "s3",
-                "RCLONE_CONFIG_ARCHIVE_PROVIDER": "Other",
-                "RCLONE_CONFIG_ARCHIVE_ENDPOINT": self.archive.endpoint_url,
-                "RCLONE_CONFIG_ARCHIVE_ACCESS_KEY_ID": self.archive.access_key_id,
-                "RCLONE_CONFIG_ARCHIVE_SECRET_ACCESS_KEY":
-                    self.archive.secret_access_key.get_secret_value(),
-                "RCLONE_CONFIG_ARCHIVE_REGION": self.archive.region,
-                "RCLONE_CONFIG_ARCHIVE_FORCE_PATH_STYLE": "true",
-                "RCLONE_CONFIG_CENTRE_TYPE": "sftp",
-                "RCLONE_CONFIG_CENTRE_HOST": self.centre.host,
-                "RCLONE_CONFIG_CENTRE_PORT": str(self.centre.port),
-                "RCLONE_CONFIG_CENTRE_USER": self.centre.user,
-                "RCLONE_CONFIG_CENTRE_KEY_PEM": key,
-                "RCLONE_CONFIG_CENTRE_KNOWN_HOSTS_FILE": str(known_hosts),
-                "RCLONE_CONFIG_CENTRE_SHELL_TYPE": "unix",
-                "RCLONE_CONFIG_CENTRE_MD5SUM_COMMAND": "md5sum",
-                "RCLONE_CONFIG_CENTRE_SHA1SUM_COMMAND": "sha1sum",
-                "RCLONE_CONFIG_CENTRE_SKIP_LINKS": "true",
-            })
+            config = Path(tmp, "rclone.conf")
+            config.touch(mode=0o600)  # empty: everything is in the environment
+            env["RCLONE_CONFIG"] = str(config)
+            for name, endpoint in self._remotes.items():
+                prefix = f"RCLONE_CONFIG_{name.upper()}_"
+                settings = (_s3_settings(endpoint) if isinstance(endpoint, S3Endpoint)
+                            else _sftp_settings(endpoint, Path(tmp, f"known_hosts_{name}")))
+                env.update({prefix + key: value for key, value in settings.items()})
             yield env
 
-    def run(self, args: Sequence[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run rclone; raise :class:`TransferError` with rclone's own words on failure."""
+    def run(self, args: Sequence[str], *, stdin: str | None = None, site: str | None = None,
+            on_stats: Callable[[Stats], None] | None = None,
+            timeout: float | None = None) -> RcloneRun:
+        """Run rclone, handing each stats record to ``on_stats`` while it runs.
+
+        Raises :class:`RcloneError` with rclone's own words (and whether retrying may help) on
+        failure. An exception from ``on_stats`` stops rclone and is raised as it is.
+        """
+        limit = self.timeout if timeout is None else timeout
         with self._environment() as env:
             try:
-                proc = subprocess.run([self.binary, *args], input=stdin or "", env=env,
-                                      capture_output=True, text=True, timeout=self.timeout,
-                                      check=False)
+                proc = subprocess.Popen([self.binary, *args], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=env)
             except FileNotFoundError as exc:
                 raise TransferError("rclone is not installed on this machine",
-                                    site=self.centre.site, fix="install rclone") from exc
-            except subprocess.TimeoutExpired as exc:
-                raise TransferError(f"rclone {args[0]} did not finish in {self.timeout:.0f} s",
-                                    site=self.centre.site) from exc
-        if proc.returncode != 0:
-            lines = [line for line in proc.stderr.splitlines() if "ERROR" in line or "Failed" in line]
-            message = " | ".join((lines or proc.stderr.strip().splitlines() or ["(no output)"])[-4:])
-            raise TransferError(f"rclone {args[0]} failed (exit {proc.returncode}): {message}",
-                                site=self.centre.site,
-                                fix="check the archive and centre credentials and paths")
-        return proc
+                                    site=site or self._blame(args), fix="install rclone") from exc
+            timed_out = threading.Event()
 
-    def list_files(self, remote_path: str, names: Sequence[str] | None = None) -> list[str]:
-        """Relative names of the files below ``remote_path`` (restricted to ``names``)."""
-        args = ["lsjson", "--recursive", "--files-only", remote_path]
-        stdin = None
-        if names is not None:
-            args += ["--files-from-raw", "-"]
-            stdin = "\n".join(names) + "\n"
+            def kill() -> None:
+                timed_out.set()
+                proc.kill()
+
+            stdout: list[str] = []
+            helpers = [threading.Thread(target=_feed, args=(proc, stdin or ""), daemon=True),
+                       threading.Thread(target=lambda: stdout.append(_read(proc.stdout)),
+                                        daemon=True)]
+            for helper in helpers:
+                helper.start()
+            timer = threading.Timer(limit, kill)
+            timer.start()
+            log: list[str] = []
+            last: Stats | None = None
+            try:
+                assert proc.stderr is not None
+                for line in proc.stderr:
+                    stats = stats_of(line)
+                    if stats is None:
+                        _keep(log, line)
+                        continue
+                    last = stats
+                    if on_stats is not None:
+                        on_stats(stats)
+                proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                timer.cancel()
+                for helper in helpers:
+                    helper.join(timeout=10)
+        if timed_out.is_set():
+            raise RcloneError(f"rclone {args[0]} did not finish in {limit:.0f} s",
+                              site=site or self._blame(args),
+                              fix="allow it more time, or move less data at once")
+        if proc.returncode != 0:
+            messages = _messages(log)
+            transient = is_transient(proc.returncode, messages)
+            raise RcloneError(
+                f"rclone {args[0]} failed (exit {proc.returncode}): {' | '.join(messages[-4:])}",
+                site=site or self._blame(args, messages), transient=transient, exit_code=proc.returncode,
+                fix=None if transient else "check the endpoints' credentials and the paths")
+        return RcloneRun(stdout="".join(stdout), log=log, stats=last)
+
+    def _blame(self, args: Sequence[str], messages: Sequence[str] = ()) -> str | None:
+        """The site at fault: the one remote rclone's messages name (``"centre:/path"``), else
+        the command's first ``remote:path`` argument's."""
+        named = [remote for remote in self._remotes
+                 if any(re.search(rf"(?<![\w-]){re.escape(remote)}:", m) for m in messages)]
+        if len(named) == 1:
+            return self.site_of(named[0])
+        for arg in args:
+            remote = arg.split(":", 1)[0] if ":" in arg and not arg.startswith("-") else None
+            if remote and remote in self._remotes:
+                return self.site_of(remote)
+        return None
+
+    def lsjson(self, path: str, flags: Sequence[str] = (), *, stdin: str | None = None,
+               site: str | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
+        """The files below ``path`` (recursive) as rclone lists them; none if it is missing."""
+        args = ["lsjson", "--recursive", "--files-only", "--no-mimetype", "--no-modtime",
+                "--use-json-log", path, *flags]
         try:
-            entries = json.loads(self.run(args, stdin=stdin).stdout or "[]")
-        except TransferError as exc:
-            if "directory not found" in str(exc) or "not found" in str(exc):
+            entries = json.loads(self.run(args, stdin=stdin, site=site, timeout=timeout).stdout or "[]")
+        except RcloneError as exc:
+            if exc.exit_code == 3 or "directory not found" in str(exc):
                 return []
             raise
-        return sorted(entry["Path"] for entry in entries)
+        return [entry for entry in entries if isinstance(entry, dict)]
 
-    def copy_verified(self, source: str, destination: str, *, files: Sequence[str] | None = None,
-                      exclude: Sequence[str] = ()) -> TransferReport:
-        """Copy what differs from source to destination, then prove they match."""
-        filters: list[str] = []
-        stdin = None
-        if files is not None:
-            filters += ["--files-from-raw", "-"]
-            stdin = "\n".join(files) + "\n"
-        for pattern in exclude:
-            filters += ["--exclude", pattern]
-        proc = self.run(["copy", source, destination, "--checksum", "--use-json-log",
-                         "--stats", "1h", "-v", *filters], stdin=stdin)
-        self.run(["check", source, destination, "--one-way", *filters], stdin=stdin)
-        checked = len(files) if files is not None else len(self.list_files(source))
-        moved = _final_stats(proc.stderr)
-        return TransferReport(source=source, destination=destination, files_checked=checked,
-                              files_transferred=moved["transfers"], bytes_transferred=moved["bytes"])
+
+def _s3_settings(archive: S3Endpoint) -> dict[str, str]:
+    return {"TYPE": "s3", "PROVIDER": "Other", "ENDPOINT": archive.endpoint_url,
+            "ACCESS_KEY_ID": archive.access_key_id,
+            "SECRET_ACCESS_KEY": archive.secret_access_key.get_secret_value(),
+            "REGION": archive.region, "FORCE_PATH_STYLE": "true"}
+
+
+def _sftp_settings(server: SFTPEndpoint, known_hosts: Path) -> dict[str, str]:
+    known_hosts.write_text(server.known_hosts + "\n")
+    key = server.private_key.get_secret_value().strip().replace("\n", "\\n")
+    return {"TYPE": "sftp", "HOST": server.host, "PORT": str(server.port), "USER": server.user,
+            "KEY_PEM": key, "KNOWN_HOSTS_FILE": str(known_hosts), "SHELL_TYPE": "unix",
+            "MD5SUM_COMMAND": "md5sum", "SHA1SUM_COMMAND": "sha1sum", "SKIP_LINKS": "true"}
+
+
+_LOG_LINES = 2000
+
+
+def _keep(log: list[str], line: str) -> None:
+    """Keep the log bounded: 10,000 files' worth of notices must not fill the memory."""
+    log.append(line)
+    if len(log) > _LOG_LINES:
+        del log[: len(log) - _LOG_LINES]
+
+
+def _feed(proc: subprocess.Popen[str], text: str) -> None:
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(text)
+        proc.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # rclone ended (or never read its stdin): its exit code tells why
+
+
+def _read(stream: Any) -> str:
+    return str(stream.read()) if stream is not None else ""

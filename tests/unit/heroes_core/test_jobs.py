@@ -45,9 +45,52 @@ def test_rendered_script_checks_digest_and_keeps_arguments_literal(tmp_path: Pat
     assert "exit 97" in script
     # The script is valid bash and the user's command is one quoted argument, not code.
     subprocess.run(["bash", "-n"], input=script.encode(), check=True)
-    last = script.strip().splitlines()[-1]
-    assert "'echo $(whoami) > out; rm -rf /'" in last
-    assert "GREETING=it'\"'\"'s \"quoted\"" in last
+    run = next(line for line in script.splitlines() if "exec " in line)
+    assert "'echo $(whoami) > out; rm -rf /'" in run
+    assert "GREETING=it'\"'\"'s \"quoted\"" in run
+
+
+def _script_running(command: str, tmp_path: Path, *, output_mb: int) -> subprocess.CompletedProcess[bytes]:
+    """The rendered script of a job running ``command`` on the local machine, run in tmp_path."""
+    local = site(ScriptedTransport({}), limits=SiteLimits(max_output_mb=output_mb))
+    local.runtime = type("Plain", (), {"exec_argv": staticmethod(lambda *_: ["sh", "-c", command]),
+                                       "prepare_lines": staticmethod(lambda *_, **__: [])})()
+    spec = SPEC.model_copy(update={"image": ImageRef(path="/img/x.tar.gz", digest=f"sha256:{HEX}")})
+    script = jobs.render_script(local, spec, str(tmp_path))
+    body = script.split("\nfi\n", 1)[1]  # past the digest check: no image here
+    return subprocess.run(["bash"], input=("set -euo pipefail\ncd " + str(tmp_path) + "\n" + body).encode(),
+                          capture_output=True, check=False, timeout=120)
+
+
+def test_a_job_writing_one_file_past_its_output_limit_cannot(tmp_path: Path) -> None:
+    ran = _script_running("head -c 3000000 /dev/zero > big", tmp_path, output_mb=1)
+    assert ran.returncode == jobs.OUTPUT_LIMIT_EXIT, ran.stderr
+    assert (tmp_path / "big").stat().st_size <= 1024 * 1024
+    assert b"larger than its output limit of 1048576 bytes" in ran.stderr
+
+
+def test_a_job_writing_many_files_past_its_output_limit_is_stopped(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "_WATCH_SECONDS", 1)
+    ran = _script_running("i=0; while [ $i -lt 60 ]; do head -c 500000 /dev/zero > f$i; i=$((i+1)); "
+                          "sleep 0.5; done", tmp_path, output_mb=2)
+    assert ran.returncode == jobs.OUTPUT_LIMIT_EXIT, ran.stderr
+    assert b"past its output limit of 2097152 bytes: stopped" in ran.stderr
+    assert len(list(tmp_path.glob("f*"))) < 60, "stopped before it finished"
+
+
+def test_a_job_within_its_output_limit_keeps_its_own_exit_code(tmp_path: Path) -> None:
+    ran = _script_running("echo ok > out; exit 3", tmp_path, output_mb=1)
+    assert ran.returncode == 3 and (tmp_path / "out").read_text() == "ok\n"
+    assert not (tmp_path / jobs.OUTPUT_LIMIT_MARK).exists()
+
+
+def test_a_job_may_ask_a_lower_output_limit_but_not_a_higher_one() -> None:
+    capped = site(ScriptedTransport({}), limits=SiteLimits(max_output_mb=10))
+    assert capped.output_limit_bytes(SPEC.model_copy(update={"output_limit_mb": 4})) == 4 * 1024 * 1024
+    assert capped.output_limit_bytes(SPEC) == 10 * 1024 * 1024
+    with pytest.raises(SpecError, match="asks for 11 MiB of output; this centre allows 10"):
+        capped.check_limits(SPEC.model_copy(update={"output_limit_mb": 11}))
 
 
 def test_limits_are_checked_before_anything_runs() -> None:

@@ -45,23 +45,24 @@ Application Providers            | x |   |   |   |   | x | x |   |
 """
 
 # The additions HEROES needs beyond Table 1 (D3.1 section 3.3): own = the caller's own,
-# org = the caller's organisation, any = every organisation; blank = denied.
+# proj = the caller's organisation in their projects, org = the caller's organisation,
+# any = every organisation; blank = denied.
 ADDITIONS = """
-Role                             | read runs | cancel run | manage service accounts | manage infrastructure | manage organisations
+Role                             | read runs | cancel run | manage service accounts | manage infrastructure | manage organisations | access project data
 Client Organizations
-Engineer, Researcher             | own | own |     |     |
-Workflow admin                   | org | org |     |     |
-Application packager             | own | own |     |     |
-Project admin                    |     |     |     |     |
-Billing admin                    |     |     |     |     |
+Engineer, Researcher             | own  | own  |      |      |      | proj
+Workflow admin                   | org  | org  |      |      |      | proj
+Application packager             | own  | own  |      |      |      |
+Project admin                    |      |      |      |      |      |
+Billing admin                    |      |      |      |      |      |
 Heroes Organization
-Solution admin                   | org | org | any | any | any
-Tenant admin, Organization admin |     |     |     |     | any
-Infrastructure admin             |     |     | any | any |
-Billing admin                    |     |     |     |     |
+Solution admin                   | org  | org  | any  | any  | any  | org
+Tenant admin, Organization admin |      |      |      |      | any  |
+Infrastructure admin             |      |      | any  | any  |      |
+Billing admin                    |      |      |      |      |      |
 Providers
-Resource Providers               |     |     |     |     |
-Application Providers            | own | own |     |     |
+Resource Providers               |      |      |      |      |      |
+Application Providers            | own  | own  |      |      |      |
 """
 
 # The design's words for each column and row, mapped to the code's names.
@@ -80,6 +81,7 @@ COLUMNS = {
     "manage service accounts": Action.MANAGE_SERVICE_ACCOUNTS,
     "manage infrastructure": Action.MANAGE_INFRASTRUCTURE,
     "manage organisations": Action.MANAGE_ORGANISATIONS,
+    "access project data": Action.ACCESS_PROJECT_DATA,
 }
 ROWS = {
     ("Client Organizations", "Engineer, Researcher"): Role.ENGINEER,
@@ -159,7 +161,7 @@ def test_reach_as_the_tables_say(section: str, role: Role, action: Action, cell:
     colleague = mine.model_copy(update={"owner": "bob"})
     other_project = mine.model_copy(update={"project": "other"})
     own_only = cell == "own" or (cell == "x" and action is Action.ACCESS_HOME_DATA)
-    in_projects_only = cell == "x" and action is Action.SUBMIT_WORKFLOW
+    in_projects_only = cell == "proj" or (cell == "x" and action is Action.SUBMIT_WORKFLOW)
     assert authorize(identity, action, colleague).allowed is (cell != "" and not own_only)
     assert authorize(identity, action, other_project).allowed is (cell != "" and not in_projects_only)
 
