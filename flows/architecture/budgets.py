@@ -12,7 +12,6 @@ run's artifact says which and why.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import get_args
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -23,7 +22,7 @@ from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.resolve import load_archive, load_centre, load_database
 from heroes_core.costs import Ledger
 from heroes_core.costs.budgets import JobStates
-from heroes_core.costs.ledger import Dimension
+from heroes_core.costs.metering import BILLING_DIMENSIONS, consolidate_by_charge
 from heroes_core.data import HEROES_PREFIX
 from heroes_core.models import JobStatus
 from heroes_core.schedulers import Scheduler
@@ -99,6 +98,9 @@ def billing_report(organisation: str, database: str = DEFAULT_DATABASE,
                    by: list[str] | None = None) -> str:
     """Consolidate the ledger of an organisation, show it as a table, export it as CSV.
 
+    ``by`` names the columns to group by: charge (compute, storage, transfer), project, user,
+    site, month, organisation, workflow; default charge, project, user, site, month.
+
     The organisation is the caller's word: this flow is for admins and Python code run
     in-process. Billing admins start the ``billing-report`` deployment, whose flow
     (:func:`heroes.flows.user.entry.billing_report_granted`) reads it from a grant.
@@ -107,14 +109,17 @@ def billing_report(organisation: str, database: str = DEFAULT_DATABASE,
 
 
 def report_billing(organisation: str, *, database: str, archive: str, by: list[str] | None) -> str:
-    """The steps of a billing report, inside the calling flow."""
-    dimensions = by or ["project", "user", "site", "month"]
-    allowed: dict[str, Dimension] = {name: name for name in get_args(Dimension)}
-    unknown = [d for d in dimensions if d not in allowed]
+    """The steps of a billing report, inside the calling flow.
+
+    ``charge`` groups by what was charged: compute (jobs), storage (archive GB-months) and
+    transfer (GB moved), so the metered archive shows beside the jobs (by default, first).
+    """
+    dimensions = by or ["charge", "project", "user", "site", "month"]
+    unknown = [d for d in dimensions if d not in BILLING_DIMENSIONS]
     if unknown:
-        raise ValueError(f"cannot group by {unknown}; choose from {sorted(allowed)}")
+        raise ValueError(f"cannot group by {unknown}; choose from {sorted(BILLING_DIMENSIONS)}")
     ledger = Ledger(load_database(database).database())
-    rows = ledger.consolidate(ledger.lines(organisation=organisation), [allowed[d] for d in dimensions])
+    rows = consolidate_by_charge(ledger.lines(organisation=organisation), dimensions)
     create_table_artifact(key=artifact_key("billing", organisation), table=rows,
                           description=f"Consumption of {organisation} by {', '.join(dimensions)}")
     archive_block = load_archive(archive)

@@ -9,6 +9,7 @@ from heroes_core.costs.estimates import (
     worst_case_usage,
 )
 from heroes_core.costs.ledger import Ledger, LedgerLine
+from heroes_core.costs.metering import Metered, Metering, consolidate_by_charge
 from heroes_core.costs.price_book import ForbiddenError, PriceBook, PriceNotFoundError
 from heroes_core.costs.pricing import PriceLine, PriceModel, Usage, price_lines
 
@@ -21,11 +22,14 @@ __all__ = [
     "ForbiddenError",
     "Ledger",
     "LedgerLine",
+    "Metered",
+    "Metering",
     "PriceBook",
     "PriceLine",
     "PriceModel",
     "PriceNotFoundError",
     "Usage",
+    "consolidate_by_charge",
     "estimate",
     "partition_offering",
     "partition_offering_name",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, TypeVar
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from heroes_core.costs.currencies import MAX_AMOUNT, currency, money, to_cents
 from heroes_core.costs.price_book import PriceBook
-from heroes_core.costs.pricing import PriceModel, Usage, price_lines
+from heroes_core.costs.pricing import PriceLine, PriceModel, Usage, price_lines
 from heroes_core.costs.schema import Budget, BudgetAlert, CostLine, PriceVersion, Reservation
 from heroes_core.errors import HeroesError, SpecError
 from heroes_core.models import JobState, JobStatus
@@ -91,6 +92,19 @@ class SweepOutcome(BaseModel):
     job_key: str | None = None
     reserved_at: datetime
     returned: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class _LineOf:
+    """Who a charge's ledger lines are for, under which reference, and when incurred."""
+
+    charge_ref: str
+    organisation: str
+    project: str | None
+    user: str
+    workflow_id: str
+    job_key: str
+    incurred_at: datetime
 
 
 class _LockSetChanged(Exception):
@@ -314,6 +328,9 @@ class Budgets:
         sites = sorted({item.site for item in items if item.site})
         charge_ref = (f"job:{sites[0] if sites else ''}/{scheduler_job_id}" if scheduler_job_id
                       else f"run:{workflow_id}")
+        line_of = _LineOf(charge_ref=charge_ref, organisation=organisation, project=project,
+                          user=user, workflow_id=workflow_id, job_key=job_key,
+                          incurred_at=incurred_at)
 
         def work(session: Session) -> Decimal:
             added = Decimal(0)
@@ -329,36 +346,12 @@ class Budgets:
                 if current is None or current.state != "open":
                     paying[reservation.budget_id] = reservation
             reservations = list(paying.values())
+            payers = [(budgets[r.budget_id], r) for r in reservations]
             for item in items:
                 version_id, model = self._price(session, reserved_versions, item.offering_id,
                                                  incurred_at)
-                for line in price_lines(model, item.usage):
-                    exists = session.scalar(select(CostLine.id).where(
-                        CostLine.charge_ref == charge_ref, CostLine.job_key == job_key,
-                        CostLine.offering_id == item.offering_id, CostLine.unit == line.unit))
-                    if exists is not None:
-                        continue
-                    added += line.amount
-                    overage = Decimal(0)  # of the line, in its currency: the worst budget's
-                    for reservation in reservations:
-                        budget = budgets[reservation.budget_id]
-                        in_budget = to_cents(self.prices.convert(line.amount, line.currency,
-                                                                 budget.currency, incurred_at, session))
-                        over = self._charge(budget, reservation, in_budget)
-                        if over and in_budget:
-                            overage = max(overage, to_cents(line.amount * over / in_budget))
-                    first_budget = budgets[reservations[0].budget_id] if reservations else None
-                    session.add(CostLine(
-                        organisation=organisation, project=project, user=user,
-                        workflow_id=workflow_id, job_key=job_key, charge_ref=charge_ref,
-                        site=item.site, offering_id=item.offering_id, price_version_id=version_id,
-                        unit=line.unit, quantity=line.quantity, unit_price=line.unit_price,
-                        amount=line.amount, currency=line.currency, overage=overage,
-                        budget_amount=to_cents(self.prices.convert(
-                            line.amount, line.currency, first_budget.currency, incurred_at, session))
-                        if first_budget else line.amount,
-                        incurred_at=incurred_at))
-                    session.flush()
+                written = self._write_lines(session, line_of, item, version_id, model, payers)
+                added += sum((line.amount for line in written), Decimal(0))
             return added
 
         return self._atomic(work)
@@ -370,12 +363,76 @@ class Budgets:
             return version_id, self.prices.version(version_id, session)
         return self.prices.price_at(offering_id, incurred_at, session)
 
+    def charge_direct(self, charge_ref: str, *, organisation: str, project: str | None,
+                      user: str, workflow_id: str, job_key: str, items: Sequence[ChargeItem],
+                      incurred_at: datetime) -> list[PriceLine]:
+        """Charge what was used without a reservation (archive storage, transfers): write its
+        ledger lines and charge them to every budget that applies to the organisation (and
+        project) at ``incurred_at``, in one transaction.
+
+        Priced at the version in force at ``incurred_at``. As in :meth:`commit`, a hard budget
+        never ends above its amount (the rest is ``overage``), no budget in force means lines
+        and no charge, and a line already written under ``charge_ref`` (with this job key,
+        offering and unit) is not written or charged again. Returns the lines newly written.
+        """
+        line_of = _LineOf(charge_ref=charge_ref, organisation=organisation, project=project,
+                          user=user, workflow_id=workflow_id, job_key=job_key,
+                          incurred_at=incurred_at)
+
+        def work(session: Session) -> list[PriceLine]:
+            ids = self._applicable_ids(session, organisation, project, incurred_at)
+            payers: list[tuple[Budget, Reservation | None]] = [
+                (budget, None) for budget in self._locked(session, ids)]
+            written: list[PriceLine] = []
+            for item in items:
+                version_id, model = self.prices.price_at(item.offering_id, incurred_at, session)
+                written += self._write_lines(session, line_of, item, version_id, model, payers)
+            return written
+
+        return self._atomic(work)
+
+    def _write_lines(self, session: Session, line_of: _LineOf, item: ChargeItem, version_id: int,
+                     model: PriceModel, payers: Sequence[tuple[Budget, Reservation | None]]
+                     ) -> list[PriceLine]:
+        """Price one item, charge each line not yet in the ledger to ``payers`` (each budget
+        through its reservation, if it has one) and write it; return the lines written."""
+        incurred_at = line_of.incurred_at
+        written = []
+        for line in price_lines(model, item.usage):
+            exists = session.scalar(select(CostLine.id).where(
+                CostLine.charge_ref == line_of.charge_ref, CostLine.job_key == line_of.job_key,
+                CostLine.offering_id == item.offering_id, CostLine.unit == line.unit))
+            if exists is not None:
+                continue
+            overage = Decimal(0)  # of the line, in its currency: the worst budget's
+            for budget, reservation in payers:
+                in_budget = to_cents(self.prices.convert(line.amount, line.currency,
+                                                         budget.currency, incurred_at, session))
+                over = self._charge(budget, reservation, in_budget)
+                if over and in_budget:
+                    overage = max(overage, to_cents(line.amount * over / in_budget))
+            first_budget = payers[0][0] if payers else None
+            session.add(CostLine(
+                organisation=line_of.organisation, project=line_of.project, user=line_of.user,
+                workflow_id=line_of.workflow_id, job_key=line_of.job_key,
+                charge_ref=line_of.charge_ref, site=item.site, offering_id=item.offering_id,
+                price_version_id=version_id, unit=line.unit, quantity=line.quantity,
+                unit_price=line.unit_price, amount=line.amount, currency=line.currency,
+                overage=overage,
+                budget_amount=to_cents(self.prices.convert(
+                    line.amount, line.currency, first_budget.currency, incurred_at, session))
+                if first_budget else line.amount,
+                incurred_at=incurred_at))
+            session.flush()
+            written.append(line)
+        return written
+
     @staticmethod
-    def _charge(budget: Budget, reservation: Reservation, amount: Decimal) -> Decimal:
-        """Charge ``amount`` (in the budget's currency) to one budget through one reservation;
-        return the overage: the part a hard budget could not cover."""
+    def _charge(budget: Budget, reservation: Reservation | None, amount: Decimal) -> Decimal:
+        """Charge ``amount`` (in the budget's currency) to one budget, through its reservation if
+        there is one; return the overage: the part a hard budget could not cover."""
         left = max(reservation.amount - reservation.committed, Decimal(0)) \
-            if reservation.state == "open" else Decimal(0)
+            if reservation is not None and reservation.state == "open" else Decimal(0)
         from_reserved = min(amount, left)
         budget.reserved -= from_reserved
         budget.committed += from_reserved
@@ -385,8 +442,9 @@ class Budgets:
         over = beyond - from_room
         budget.committed += from_room
         budget.overage += over
-        reservation.committed += from_reserved + from_room
-        reservation.overage += over
+        if reservation is not None:
+            reservation.committed += from_reserved + from_room
+            reservation.overage += over
         return over
 
     def release(self, workflow_id: str, *, now: datetime | None = None) -> Decimal:

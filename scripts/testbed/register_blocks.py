@@ -18,7 +18,7 @@ password. The integration tests make realms of their own and never use it.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -37,12 +37,19 @@ from heroes.blocks.defaults import (
 )
 from heroes_core.catalog import Application
 from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering_name
+from heroes_core.costs.metering import STORAGE_OFFERING, TRANSFER_OFFERING
 from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role
 
 TEST_BED_ORGANISATIONS = ("demo", "itest", "bench")
 DEMO_REALM, DEMO_ORGANISATION, DEMO_PROJECT, DEMO_USER = "heroes", "demo", "demo", "scientist"
 # An illustrative business model for the test bed's partitions: 1 cent per job + 5 cents per core-hour.
 TEST_BED_PRICE = PriceModel(currency="EUR", fixed=Decimal("0.01"), per_core_hour=Decimal("0.05"))
+# The archive's (provider: the CentralArchive block's name): 2 cents per GB-month stored, 1 cent
+# per GB transferred (GB = 10^9 bytes), metered by the meter-data-usage flow.
+TEST_BED_ARCHIVE_PRICES = {
+    "storage": PriceModel(currency="EUR", per_gb_month=Decimal("0.02")),
+    "transfer": PriceModel(currency="EUR", per_gb_transferred=Decimal("0.01")),
+}
 
 
 def centre_block(centre: dict[str, Any]) -> HPCCentre:
@@ -70,7 +77,8 @@ def catalog_block(testbed: dict[str, Any]) -> ApplicationCatalog:
 
 
 def seed_prices_and_budgets(database: HeroesDatabase, testbed: dict[str, Any]) -> None:
-    """Give every test-bed partition a price and each test-bed organisation a budget (once)."""
+    """Give every test-bed partition and the archive's storage and transfers a price, and each
+    test-bed organisation a budget (once)."""
     budgets = database.budgets()
     prices = budgets.prices
     now = datetime.now(UTC)
@@ -84,6 +92,17 @@ def seed_prices_and_budgets(database: HeroesDatabase, testbed: dict[str, Any]) -
                 prices.price_at(offering, now)
             except PriceNotFoundError:
                 prices.publish(centre["name"], offering, TEST_BED_PRICE, valid_from=now, now=now)
+    # From the start of last month, so that yesterday's storage has a price on a fresh test bed
+    # (a real provider's prices only ever start from now on).
+    since = (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)).replace(day=1)
+    prices.register_provider(DEFAULT_ARCHIVE, "test bed central archive", "resource")
+    for kind, model in TEST_BED_ARCHIVE_PRICES.items():
+        offering = prices.offering(DEFAULT_ARCHIVE, kind, STORAGE_OFFERING if kind == "storage"
+                                   else TRANSFER_OFFERING, site=DEFAULT_ARCHIVE)
+        try:
+            prices.price_at(offering, since)
+        except PriceNotFoundError:
+            prices.publish(DEFAULT_ARCHIVE, offering, model, valid_from=since, now=since)
     for organisation in TEST_BED_ORGANISATIONS:
         if not budgets.budgets_of(organisation):
             budgets.create(organisation, Decimal("10000"), "EUR", hard=True)
