@@ -28,10 +28,15 @@ from heroes.deployments.cloud import cloud_deployments
 from heroes.flows import (
     billing_report_granted,
     decision_dashboard,
+    meter_data_usage,
+    publish_application_granted,
+    run_application_granted,
     run_job_granted,
     run_workflow_granted,
+    unpublish_application_granted,
     watch_budgets,
 )
+from heroes.flows.architecture.metering import METERING_CRON
 from heroes_core.errors import HeroesError
 
 
@@ -53,6 +58,23 @@ def user_deployments() -> list[RunnerDeployment]:
             tags=["heroes", "user"],
         ),
         RunnerDeployment.from_flow(
+            run_application_granted, name="run-application",
+            description="Run an application from the catalogue by name, version and parameters: its "
+                        "image is fetched to the centre by digest and verified there.",
+            tags=["heroes", "user"],
+        ),
+        RunnerDeployment.from_flow(
+            publish_application_granted, name="publish-application",
+            description="Run an application version's functional test on the platform, then publish it "
+                        "to projects, organisations or everyone with its licence and price.",
+            tags=["heroes", "applications"],
+        ),
+        RunnerDeployment.from_flow(
+            unpublish_application_granted, name="unpublish-application",
+            description="Withdraw an application version from a project, an organisation or everyone.",
+            tags=["heroes", "applications"],
+        ),
+        RunnerDeployment.from_flow(
             run_workflow_granted, name="run-workflow",
             description="Place a DAG of jobs across centres (time, cost, energy goals), let the "
                         "user accept or move jobs, run it and compare predicted with actual.",
@@ -62,13 +84,18 @@ def user_deployments() -> list[RunnerDeployment]:
 
 
 def architecture_deployments() -> list[RunnerDeployment]:
-    """Administrative workflows: scheduled budget checks and on-demand billing reports (of the
-    organisation a grant names, like the user workflows)."""
+    """Administrative workflows: scheduled budget checks, daily metering of the archive's storage
+    and transfers, and on-demand billing reports (of the organisation a grant names, like the
+    user workflows)."""
     return [
         RunnerDeployment.from_flow(
             watch_budgets, name="watch-budgets", interval=300, tags=["heroes", "costs"],
             description="Every 5 minutes: emit heroes.budget.threshold-crossed at 80% and 100%, "
                         "release reservations of crashed workflows."),
+        RunnerDeployment.from_flow(
+            meter_data_usage, name="meter-data-usage", cron=METERING_CRON, tags=["heroes", "costs"],
+            description="Every day at 00:15 UTC: charge yesterday's archive storage per organisation "
+                        "and project, and the transfers not charged yet, through the ledger."),
         RunnerDeployment.from_flow(
             billing_report_granted, name="billing-report", tags=["heroes", "costs"],
             description="Consolidate your organisation's consumption; table artifact and CSV export."),

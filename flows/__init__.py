@@ -16,7 +16,15 @@ from heroes.flows.architecture.cloud import (
     undeploy_temporary_nodes,
 )
 from heroes.flows.architecture.decision import decision_dashboard
-from heroes.flows.user.entry import billing_report_granted, run_job_granted, run_workflow_granted
+from heroes.flows.architecture.metering import meter_data_usage
+from heroes.flows.user.entry import (
+    billing_report_granted,
+    publish_application_granted,
+    run_application_granted,
+    run_job_granted,
+    run_workflow_granted,
+    unpublish_application_granted,
+)
 from heroes.flows.user.run_job import run_job
 from heroes.flows.user.run_workflow import run_workflow
 
@@ -28,6 +36,9 @@ __all__ = [
     "deploy_temporary_nodes",
     "enroll_hpc_centre",
     "integrate_cloud_platform",
+    "meter_data_usage",
+    "publish_application_granted",
+    "run_application_granted",
     "run_job",
     "run_job_granted",
     "run_workflow",
@@ -36,5 +47,6 @@ __all__ = [
     "stop_cluster_nodes",
     "terminate_idle_nodes",
     "undeploy_temporary_nodes",
+    "unpublish_application_granted",
     "watch_budgets",
 ]

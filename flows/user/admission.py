@@ -47,7 +47,8 @@ from heroes_core.identity import (
 from heroes_core.identity.grant_ledger import GrantLedger
 
 # The kind of resource each action a user-facing deployment needs is about.
-_KINDS = {Action.SUBMIT_WORKFLOW: ResourceKind.WORKFLOW, Action.BILLING: ResourceKind.BILLING}
+_KINDS = {Action.SUBMIT_WORKFLOW: ResourceKind.WORKFLOW, Action.BILLING: ResourceKind.BILLING,
+          Action.PUBLISH_APPLICATION: ResourceKind.APPLICATION}
 
 
 def granted_resource(identity: Identity, action: Action, deployment: str, project: str | None) -> Resource:

@@ -1,4 +1,5 @@
-"""The user-facing flows: the ``run-job``, ``run-workflow`` and ``billing-report`` deployments.
+"""The user-facing flows: the ``run-job``, ``run-application``, ``run-workflow``, ``publish-application``,
+``unpublish-application`` and ``billing-report`` deployments.
 
 Each takes a ``grant`` and only the parameters a user may choose: no organisation, user or
 project (they come from the grant), no billing switch (always on), no database, archive,
@@ -21,20 +22,29 @@ from prefect.runtime import flow_run as current_run
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.architecture.budgets import report_billing
 from heroes.flows.user.admission import admit, admitted_grant
+from heroes.flows.user.applications import execute_application, execute_publication, execute_unpublication
 from heroes.flows.user.run_job import cancel_run, execute_job
 from heroes.flows.user.run_workflow import execute_workflow
+from heroes_core.catalog import ApplicationVersion, PublicationTarget
+from heroes_core.catalog.functional_test import FunctionalTest
+from heroes_core.catalog.runs import AppJob
 from heroes_core.identity import Action
 from heroes_core.models import JobSpec, JobStatus
 from heroes_core.workflows import WorkflowSpec
 
 RUN_JOB: Final = "run-job"
+RUN_APPLICATION: Final = "run-application"
 RUN_WORKFLOW: Final = "run-workflow"
+PUBLISH_APPLICATION: Final = "publish-application"
+UNPUBLISH_APPLICATION: Final = "unpublish-application"
 BILLING_REPORT: Final = "billing-report"
 
 # The flows that take a grant, by flow name, and the action a grant for them authorises:
 # the gateway issues grants for deployments of these flows only.
 GRANTED_FLOWS: Final[Mapping[str, Action]] = MappingProxyType({
-    RUN_JOB: Action.SUBMIT_WORKFLOW, RUN_WORKFLOW: Action.SUBMIT_WORKFLOW, BILLING_REPORT: Action.BILLING})
+    RUN_JOB: Action.SUBMIT_WORKFLOW, RUN_APPLICATION: Action.SUBMIT_WORKFLOW,
+    RUN_WORKFLOW: Action.SUBMIT_WORKFLOW, PUBLISH_APPLICATION: Action.PUBLISH_APPLICATION,
+    UNPUBLISH_APPLICATION: Action.PUBLISH_APPLICATION, BILLING_REPORT: Action.BILLING})
 
 
 def _cancel_granted_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
@@ -70,6 +80,79 @@ def run_job_granted(
                        organisation=admitted.identity.organisation, user=admitted.identity.user,
                        poll_interval=poll_interval, job_key=None, project=admitted.project, billing=True,
                        database=DEFAULT_DATABASE, budget_pause_timeout=budget_pause_timeout)
+
+
+@flow(name=RUN_APPLICATION, on_cancellation=[_cancel_granted_job], log_prints=True)
+def run_application_granted(
+    job: AppJob,
+    grant: str = "",
+    centre: str = DEFAULT_CENTRE,
+    poll_interval: float = 1.0,
+    budget_pause_timeout: int = 3600,
+) -> JobStatus:
+    """Run an application from the catalogue by name, version and parameters.
+
+    Args:
+        job: the application, its version (or tag), its parameters (checked against its
+            schema), and the resources the job asks for.
+        grant: filled in by the HEROES gateway when it launches the run; a run without it
+            fails at entry.
+        centre: name of the HEROES HPC Centre block to run on.
+        poll_interval: seconds between status polls at first (backs off to 10 s).
+        budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
+    """
+    admitted = admit(grant, GRANTED_FLOWS[RUN_APPLICATION])
+    return execute_application(str(current_run.id), job, centre=centre, archive=DEFAULT_ARCHIVE,
+                               organisation=admitted.identity.organisation, user=admitted.identity.user,
+                               project=admitted.project, database=DEFAULT_DATABASE,
+                               poll_interval=poll_interval, budget_pause_timeout=budget_pause_timeout)
+
+
+@flow(name=PUBLISH_APPLICATION, log_prints=True)
+def publish_application_granted(
+    application: str,
+    version: str,
+    targets: list[PublicationTarget],
+    licence_terms: str,
+    price_offering: str,
+    test: FunctionalTest,
+    grant: str = "",
+    centre: str = DEFAULT_CENTRE,
+) -> ApplicationVersion:
+    """Run a version's functional test on the platform, then publish it if it passed.
+
+    Args:
+        application: an application of your organisation.
+        version: the version (or tag) to test and publish.
+        targets: who may run it: projects, organisations, or everyone.
+        licence_terms: the terms users accept by running it.
+        price_offering: the licence fee's business model in the price book (your organisation's).
+        test: parameters and inputs to run it with, and the outputs that prove it works.
+        grant: filled in by the HEROES gateway when it launches the run.
+        centre: the HPC Centre block the test runs on.
+    """
+    admitted = admit(grant, GRANTED_FLOWS[PUBLISH_APPLICATION])
+    return execute_publication(str(current_run.id), application, version, targets=targets,
+                               licence_terms=licence_terms, price_offering=price_offering, test=test,
+                               centre=centre, archive=DEFAULT_ARCHIVE,
+                               organisation=admitted.identity.organisation, user=admitted.identity.user,
+                               project=admitted.project, database=DEFAULT_DATABASE)
+
+
+@flow(name=UNPUBLISH_APPLICATION, log_prints=True)
+def unpublish_application_granted(application: str, version: str, target: PublicationTarget,
+                                  grant: str = "") -> ApplicationVersion:
+    """Stop offering a version to one target (runs already started finish).
+
+    Args:
+        application: an application of your organisation.
+        version: the version (or tag).
+        target: the project, organisation or everyone to withdraw it from.
+        grant: filled in by the HEROES gateway when it launches the run.
+    """
+    admitted = admit(grant, GRANTED_FLOWS[UNPUBLISH_APPLICATION])
+    return execute_unpublication(application, version, target, organisation=admitted.identity.organisation,
+                                 user=admitted.identity.user, database=DEFAULT_DATABASE)
 
 
 @flow(name=RUN_WORKFLOW, log_prints=True)
@@ -124,9 +207,15 @@ def billing_report_granted(grant: str = "", by: list[str] | None = None) -> str:
 __all__ = [
     "BILLING_REPORT",
     "GRANTED_FLOWS",
+    "PUBLISH_APPLICATION",
+    "RUN_APPLICATION",
     "RUN_JOB",
     "RUN_WORKFLOW",
+    "UNPUBLISH_APPLICATION",
     "billing_report_granted",
+    "publish_application_granted",
+    "run_application_granted",
     "run_job_granted",
     "run_workflow_granted",
+    "unpublish_application_granted",
 ]

@@ -28,6 +28,7 @@ from heroes.tasks import (
     submit_job,
     wait_for_job,
 )
+from heroes.tasks.applications import charge_licence
 from heroes.tasks.resolve import load_archive, load_centre, load_database
 from heroes_core.errors import JobFailedError
 from heroes_core.jobs import JobContext, JobReport, cancel_jobs
@@ -102,8 +103,12 @@ def run_job(
 
 def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organisation: str, user: str,
                 poll_interval: float, job_key: str | None, project: str | None, billing: bool,
-                database: str, budget_pause_timeout: int) -> JobStatus:
-    """The steps of a job run, inside the calling flow: the job key and budget are ``run_id``'s."""
+                database: str, budget_pause_timeout: int, licence_offering: int | None = None) -> JobStatus:
+    """The steps of a job run, inside the calling flow: the job key and budget are ``run_id``'s.
+
+    ``licence_offering``: the price book offering of the application's licence, charged beside
+    the compute (a job run by application name, :mod:`heroes.flows.user.applications`).
+    """
     centre_block = load_centre(centre)
     context = JobContext.for_run(
         run_id, organisation=organisation, user=user,
@@ -120,16 +125,18 @@ def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organi
     try:
         staged_in = None
         if job_id is None:
-            staged_in = stage_in(archive_block, centre_block, context, spec, job_dir)
+            staged_in = stage_in(archive_block, centre_block, context, spec, job_dir, database)
             job_id = submit_job(centre_block, context, spec, job_dir)
         status = wait_for_job(centre_block, context, job_id, poll_interval)
         try:  # outputs first: a billing error must not leave them on the centre only
-            staged_out = stage_out(archive_block, centre_block, context, spec, job_dir)
+            staged_out = stage_out(archive_block, centre_block, context, spec, job_dir, database)
             record_job(archive_block, JobReport.of(context, spec, status, stage_in=staged_in,
                                                    stage_out=staged_out))
         finally:  # ... and a failed stage-out must not make the job free
             if database_block is not None:
                 commit_cost(database_block, context, spec, status)
+                if licence_offering is not None:
+                    charge_licence(database_block, context, spec, status, licence_offering)
     finally:
         if database_block is not None:
             release_budget(database_block, context)

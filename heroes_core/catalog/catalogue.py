@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from heroes_core.catalog.command import check_command
 from heroes_core.catalog.models import (
     VERSION_PATTERN,
     ApplicationVersion,
@@ -64,10 +65,11 @@ class ApplicationCatalogue:
 
     def register(self, name: str, *, organisation: str, owner: str, parameter_schema: Mapping[str, Any],
                  description: str = "", metadata: Mapping[str, Any] | None = None,
-                 at: datetime | None = None) -> RegisteredApplication:
+                 command: Sequence[str] = (), at: datetime | None = None) -> RegisteredApplication:
         """Add an application owned by ``organisation`` (its packager's or provider's) and ``owner``.
 
-        The parameter schema is checked here, so a broken one never reaches a user.
+        The parameter schema is checked here, so a broken one never reaches a user; so is the
+        command a run of it starts (its ``{parameter}`` placeholders must name parameters).
         """
         _check(NAME_PATTERN, name, "application name", "use 1-64 letters, digits, '.', '_' or '-', "
                                                        "starting with a letter or digit")
@@ -75,6 +77,7 @@ class ApplicationCatalogue:
                "use 3-40 lower-case letters, digits and '-' (no leading or trailing '-')")
         _check(NAME_PATTERN, owner, "owner", "give the owner's HEROES user name")
         schema = check_parameter_schema(parameter_schema)
+        argv = check_command(command, schema)
         details = dict(metadata or {})
         ensure_json(details, f"metadata of '{name}'")
         stamp = at or datetime.now(UTC)
@@ -84,7 +87,8 @@ class ApplicationCatalogue:
                     raise _taken(name)
                 row = CatalogueApplication(name=name, organisation=organisation, owner=owner,
                                            description=description, details=details,
-                                           parameter_schema=schema, registered_at=stamp, versions=[])
+                                           parameter_schema=schema, command=argv, registered_at=stamp,
+                                           versions=[])
                 session.add(row)
                 session.flush()
                 _event(session, row, None, AuditAction.REGISTER, owner, stamp,
@@ -467,7 +471,7 @@ def _application_view(app: CatalogueApplication, versions: Iterable[CatalogueVer
     return RegisteredApplication(
         name=app.name, organisation=app.organisation, owner=app.owner, description=app.description,
         metadata=dict(app.details), parameter_schema=dict(app.parameter_schema),
-        registered_at=app.registered_at,
+        command=tuple(app.command or ()), registered_at=app.registered_at,
         versions=tuple(_version_view(row, viewer) for row in versions))
 
 

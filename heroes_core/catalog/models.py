@@ -126,6 +126,8 @@ class RegisteredApplication(BaseModel):
     description: str
     metadata: dict[str, Any]
     parameter_schema: dict[str, Any]
+    command: tuple[str, ...] = Field(default=(), description="The argv a run starts; '{name}' stands for "
+                                                             "parameter 'name'. Empty: not runnable by name.")
     registered_at: datetime
     versions: tuple[ApplicationVersion, ...] = ()
 

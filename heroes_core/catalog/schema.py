@@ -44,6 +44,8 @@ class CatalogueApplication(Base):
     # ``metadata`` is the declarative base's own attribute: the column keeps the name
     details: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
     parameter_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the argv a run starts, '{parameter}' standing for a parameter's value (migration 0009)
+    command: Mapped[list[str]] = mapped_column(JSON, default=list)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     versions: Mapped[list[CatalogueVersion]] = relationship(
