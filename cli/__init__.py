@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import typer
 
-from heroes.cli import auth, can, gateway, org, project, role, run, user
+from heroes.cli import app as app_noun
+from heroes.cli import auth, can, data, gateway, org, project, role, run, user
 
-app = typer.Typer(name="heroes", help="HEROES: identity and access, launching workflows, and the gateway.",
+app = typer.Typer(name="heroes", help="HEROES: identity and access, launching workflows, your data, and the "
+                                      "gateway.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False)
 app.command("login")(auth.login)
 app.command("logout")(auth.logout)
@@ -21,7 +23,7 @@ app.command("whoami")(auth.whoami)
 app.command("can")(can.can)
 app.command("run")(run.run)
 app.command("gateway")(gateway.gateway)
-for noun in (org, project, user, role):
+for noun in (org, project, user, role, data, app_noun):
     app.add_typer(noun.app)
 
 

@@ -24,8 +24,9 @@ from typing import Final, Protocol
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from heroes.blocks.defaults import DEFAULT_KEYCLOAK_REALM
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_KEYCLOAK_REALM
 from heroes.cli._output import NOT_AUTHENTICATED, exit_with_error
+from heroes_core.data.areas import Area
 from heroes_core.errors import HeroesError
 from heroes_core.identity import Identity, IdentityAdmin, KeycloakSettings, TokenVerifier
 from heroes_core.identity import oidc as _oidc
@@ -67,6 +68,30 @@ def load_realm(name: str) -> Realm:
     if not isinstance(loaded, KeycloakRealm):  # Block.load gives a coroutine only in async code
         exit_with_error(f"Block '{name}' is a {type(loaded).__name__}, not a KeycloakRealm.")
     return loaded
+
+
+class AreaKeeper(Protocol):
+    """What the CLI needs of the archive: making organisations' buckets and users' and projects' areas."""
+
+    def ensure_bucket(self, organisation: str) -> str: ...
+
+    def ensure_area(self, area: Area) -> None: ...
+
+
+def load_archive(name: str = DEFAULT_ARCHIVE) -> AreaKeeper:
+    """The archive of the CentralArchive block ``name``, where new organisations, projects and users
+    get their areas."""
+    from heroes.blocks import CentralArchive
+
+    try:
+        loaded = CentralArchive.load(name)
+    except ValueError as error:
+        exit_with_error(f"No CentralArchive block named '{name}' could be loaded ({error}): the new areas "
+                        "were not made. Fix: register the archive (the README, 'The central archive') and"
+                        " run the command again.")
+    if not isinstance(loaded, CentralArchive):
+        exit_with_error(f"Block '{name}' is a {type(loaded).__name__}, not a CentralArchive.")
+    return loaded.archive()
 
 
 class Credentials(BaseModel):

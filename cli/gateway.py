@@ -8,10 +8,19 @@ import typer
 from prefect.blocks.system import Secret
 from prefect.settings import PREFECT_API_URL
 
-from heroes.blocks.defaults import DEFAULT_GRANT_KEY, DEFAULT_KEYCLOAK_REALM
+from heroes.blocks import CentralArchive, HeroesDatabase
+from heroes.blocks.defaults import (
+    DEFAULT_ARCHIVE,
+    DEFAULT_DATABASE,
+    DEFAULT_GRANT_KEY,
+    DEFAULT_KEYCLOAK_REALM,
+)
 from heroes.cli._output import exit_with_error, reported
 from heroes.cli._session import load_realm
 from heroes.gateway import DEFAULT_PORT, GatewaySettings, create_app, serve
+from heroes_core.catalog import ApplicationCatalogue
+from heroes_core.catalog.service import ApplicationService
+from heroes_core.data import DataService, Quotas
 
 
 def gateway(
@@ -24,6 +33,11 @@ def gateway(
         = DEFAULT_KEYCLOAK_REALM,
     grant_key_block: Annotated[str, typer.Option(help="The Secret block holding the grant key.")]
         = DEFAULT_GRANT_KEY,
+    archive_block: Annotated[str, typer.Option(help="The CentralArchive block users' files live in.")]
+        = DEFAULT_ARCHIVE,
+    database_block: Annotated[str, typer.Option(help="The HeroesDatabase block holding quotas and the "
+                                                     "application catalogue.")]
+        = DEFAULT_DATABASE,
 ) -> None:
     """Serve the HEROES gateway in front of the Prefect API that PREFECT_API_URL names."""
     api_url = PREFECT_API_URL.value()
@@ -38,7 +52,16 @@ def gateway(
             exit_with_error(f"No Secret block named '{grant_key_block}' holds the grant key. Fix: create it "
                             "with a random key of 32 bytes or more (the README, 'The gateway').")
         settings = GatewaySettings(prefect_api_url=api_url, public_url=public_url or f"http://{host}:{port}")
-        app = create_app(settings, keycloak=realm.settings(), verifier=realm.verifier(), grant_key=grant_key)
+        try:
+            archive: CentralArchive = CentralArchive.load(archive_block)  # type: ignore[assignment]
+            database: HeroesDatabase = HeroesDatabase.load(database_block)  # type: ignore[assignment]
+        except ValueError as error:
+            exit_with_error(f"{error}. Fix: register the archive and database blocks (the README, "
+                            "'Register a real centre'), or name them with --archive-block/--database-block.")
+        data = DataService(archive.archive(), Quotas(database.database()))
+        apps = ApplicationService(ApplicationCatalogue(database.database()), data.archive, data)
+        app = create_app(settings, keycloak=realm.settings(), verifier=realm.verifier(), grant_key=grant_key,
+                         data=data, apps=apps)
     serve(app, host=host, port=port)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from heroes.cli import _session
-from heroes.cli._output import Output, changes, exit_with_error, listing, reported
+from heroes.cli._output import Output, changes, console, exit_with_error, listing, reported
 from heroes_core.identity import HEROES_ORGANISATION, Action, Resource, ResourceKind, require
 from heroes_core.identity.naming import organisation_name
 
@@ -36,7 +36,9 @@ def create(
         _platform(session, organisation)
         made = session.admin().ensure_organisation(organisation, display_name=display_name,
                                                    domains=domain or ())
+        bucket = _session.load_archive().ensure_bucket(organisation)
     changes(made, f"Organisation {organisation} is already as asked.")
+    console.print(f"Its archive bucket: {bucket}", markup=False)
 
 
 @app.command("ls", hidden=True)

@@ -8,6 +8,7 @@ import typer
 
 from heroes.cli import _session
 from heroes.cli._output import Output, changes, listing, reported
+from heroes_core.data.areas import Area
 from heroes_core.identity.naming import project_name
 
 app = typer.Typer(name="project", help="Create, list and delete an organisation's projects.",
@@ -24,6 +25,7 @@ def create(project: PROJECT, org: ORG = None) -> None:
         project_name(project)
         session, organisation = _session.administered(org)
         made = session.admin().ensure_project(organisation, project)
+        _session.load_archive().ensure_area(Area.project(organisation, project))
     changes(made, f"Project {organisation}/{project} already exists.")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Annotated, Any, Final
 
@@ -12,9 +11,9 @@ import typer
 
 from heroes.cli import _session
 from heroes.cli._output import FAILED, NOT_AUTHENTICATED, REFUSED, console, done, exit_with_error, reported
+from heroes.client import GATEWAY_ENV, gateway_url
 from heroes.gateway import DEFAULT_PORT
 
-GATEWAY_ENV: Final = "HEROES_GATEWAY_URL"
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
 
@@ -58,10 +57,10 @@ def run(
     except ValueError:
         exit_with_error("Parameters must be finite numbers: NaN, Infinity and numbers too large for JSON are "
                         "refused.", FAILED)
-    url = gateway or os.environ.get(GATEWAY_ENV) or f"http://127.0.0.1:{DEFAULT_PORT}"
-    if not url.startswith(("http://", "https://")) or len(url.split("/")) < 3 or not url.split("/")[2]:
-        exit_with_error(f"{url!r} is not the gateway's http(s) URL. Fix: --gateway http://host:port", FAILED)
-    url = url.rstrip("/")
+    try:
+        url = gateway_url(gateway)
+    except ValueError as error:
+        exit_with_error(f"{error}. Fix: --gateway http://host:port", FAILED)
     with reported():
         session = _session.current()
     try:

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from heroes.cli import _session
 from heroes.cli._output import Output, changes, exit_with_error, listing, reported
+from heroes_core.data.areas import Area
 from heroes_core.identity import Role
 from heroes_core.identity.naming import user_name
 
@@ -52,6 +53,7 @@ def create(
         made = session.admin().ensure_user(organisation, user, roles=role or (), projects=project or (),
                                            email=email, first_name=first_name, last_name=last_name,
                                            password=password, temporary_password=temporary)
+        _session.load_archive().ensure_area(Area.home(organisation, user))
     changes(made, f"User {user} of {organisation} is already as asked.")
 
 

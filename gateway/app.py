@@ -2,8 +2,8 @@
 
 Routes, in the order they match:
 
-* ``/v1/...``: the HEROES API (:mod:`heroes.gateway.api`), published at ``/openapi.json``
-  and ``/docs``;
+* ``/v1/...``: the HEROES API (:mod:`heroes.gateway.api`; users' files under ``/v1/data``,
+  :mod:`heroes.gateway.data`), published at ``/openapi.json`` and ``/docs``;
 * ``/login``, ``/auth/callback``, ``/logout``: the browser login (:mod:`heroes.gateway.browser_login`);
 * ``/api/...``: the Prefect API for the Prefect UI, organisation-scoped
   (:mod:`heroes.gateway.prefect_api`);
@@ -31,12 +31,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from heroes.gateway.api import api_router
+from heroes.gateway.apps import apps_router
 from heroes.gateway.authn import Authenticator
 from heroes.gateway.browser_login import login_router
+from heroes.gateway.data import data_router
 from heroes.gateway.launch import Launcher
 from heroes.gateway.prefect_api import PrefectApi
 from heroes.gateway.settings import GatewaySettings
 from heroes.gateway.upstream import UPSTREAM_SECONDS, Upstream, UpstreamError
+from heroes_core.catalog.service import ApplicationService
+from heroes_core.data.service import DataService
 from heroes_core.errors import HeroesError, PermissionDeniedError, TokenError
 from heroes_core.identity import Identity, KeycloakSettings, TokenVerifier
 
@@ -75,8 +79,13 @@ def _who(request: Request) -> str:
 
 
 def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifier: TokenVerifier,
-               grant_key: str, upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    """A gateway in front of ``settings.prefect_api_url`` for the realm ``keycloak`` describes."""
+               grant_key: str, data: DataService | None = None, apps: ApplicationService | None = None,
+               upstream_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """A gateway in front of ``settings.prefect_api_url`` for the realm ``keycloak`` describes.
+
+    With ``data``, it also serves users' files in the archive (``/v1/data``); with ``apps``, the
+    application catalogue (``/v1/apps``).
+    """
     upstream = Upstream(settings.prefect_api_url, timeout=settings.upstream_timeout,
                         transport=upstream_transport)
     launcher = Launcher(upstream, grant_key, settings.grant_ttl)
@@ -135,6 +144,10 @@ def create_app(settings: GatewaySettings, *, keycloak: KeycloakSettings, verifie
 
     app.state.identify = identify
     app.include_router(api_router(upstream, launcher))
+    if data is not None:
+        app.include_router(data_router(data))
+    if apps is not None:
+        app.include_router(apps_router(apps))
     app.include_router(login_router(authenticator, grant_key))
 
     @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],

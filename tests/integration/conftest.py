@@ -47,6 +47,19 @@ def testbed() -> dict[str, Any]:
     return read_testbed()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def archive_buckets(blocks: dict[str, str]) -> Iterator[None]:
+    """Buckets this session creates (new organisations' and users') are deleted when it ends
+    (tests/integration/buckets.py says why)."""
+    from tests.integration.buckets import bucket_names, drop_bucket, s3_client
+
+    client = s3_client()
+    before = bucket_names(client)
+    yield
+    for bucket in sorted(bucket_names(client) - before):
+        drop_bucket(client, bucket)
+
+
 @pytest.fixture(scope="session")
 def blocks(testbed: dict[str, Any]) -> dict[str, str]:
     from register_blocks import register_testbed_blocks  # imports Prefect: after the API URL is set
@@ -132,7 +145,8 @@ def gateway(tenants: Any, testbed: dict[str, Any]) -> Iterator[Any]:
     from tests.integration.grants import grant_key
 
     app = create_app(GatewaySettings(prefect_api_url=testbed["prefect"]["api_url"]),
-                     keycloak=tenants.settings, verifier=tenants.settings.verifier(), grant_key=grant_key())
+                     keycloak=tenants.settings, verifier=tenants.settings.verifier(), grant_key=grant_key(),
+                     data=data_service(), apps=apps_service())
     with TestClient(app) as client:
         yield client
 
@@ -144,6 +158,42 @@ def module_runner(blocks: dict[str, str], tmp_path_factory: pytest.TempPathFacto
 
     with serving(tmp_path_factory.mktemp("runner") / "runner.log", "--replace") as proc:
         yield proc
+
+
+def data_service() -> Any:
+    """Users' data through the test bed's archive and database blocks, as `heroes gateway` serves it."""
+    from heroes.blocks import CentralArchive, HeroesDatabase
+    from heroes_core.data import DataService, Quotas
+
+    return DataService(CentralArchive.load("heroes-archive").archive(),
+                       Quotas(HeroesDatabase.load("heroes-database").database()))
+
+
+def apps_service() -> Any:
+    """The application catalogue in the test bed's database, its images in the test bed's archive."""
+    from heroes.blocks import HeroesDatabase
+    from heroes_core.catalog import ApplicationCatalogue
+    from heroes_core.catalog.service import ApplicationService
+
+    data = data_service()
+    return ApplicationService(ApplicationCatalogue(HeroesDatabase.load("heroes-database").database()),
+                              data.archive, data)
+
+
+@pytest.fixture
+def sdk(live_gateway: str, tenants: Any) -> Iterator[Any]:
+    """``sdk(user)``: a HeroesClient (the Python SDK) for a user of ``tenants``, on the live gateway."""
+    from heroes.client import HeroesClient
+
+    made: list[HeroesClient] = []
+
+    def of(user: str) -> HeroesClient:
+        made.append(HeroesClient(live_gateway, tenants.token(user)))
+        return made[-1]
+
+    yield of
+    for each in made:
+        each.close()
 
 
 def free_port() -> int:
@@ -163,7 +213,8 @@ def live_gateway(tenants: Any, testbed: dict[str, Any]) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     app = create_app(GatewaySettings(prefect_api_url=testbed["prefect"]["api_url"], public_url=base),
-                     keycloak=tenants.settings, verifier=tenants.settings.verifier(), grant_key=grant_key())
+                     keycloak=tenants.settings, verifier=tenants.settings.verifier(), grant_key=grant_key(),
+                     data=data_service(), apps=apps_service())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

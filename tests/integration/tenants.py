@@ -25,6 +25,8 @@ PEOPLE: dict[str, tuple[str, tuple[Role, ...], tuple[str, ...]]] = {
     "alice": ("acme", (Role.ENGINEER,), ("p1",)),
     "carol": ("acme", (Role.WORKFLOW_ADMIN,), ()),
     "bill": ("acme", (Role.BILLING_ADMIN,), ()),
+    "pam": ("acme", (Role.PROJECT_ADMIN,), ("p1",)),
+    "paco": ("acme", (Role.APPLICATION_PROVIDER, Role.ENGINEER), ("p1",)),
     "bob": ("umbrella", (Role.ENGINEER,), ("p1",)),
     "dave": ("heroes", (Role.SOLUTION_ADMIN, Role.INFRASTRUCTURE_ADMIN), ()),
 }

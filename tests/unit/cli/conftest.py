@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from heroes.cli import _session
+from heroes_core.data.areas import Area
 from heroes_core.identity import Identity, KeycloakSettings, Role, TokenVerifier, UserRecord
 from heroes_core.identity import oidc as _oidc
 
@@ -216,6 +217,20 @@ class FakeRealm:
         return SETTINGS.verifier(transport=self._transport)
 
 
+class FakeArchive:
+    """The archive as the CLI uses it: it records the buckets and areas it is asked to make."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def ensure_bucket(self, organisation: str) -> str:
+        self.made.append(f"bucket {organisation}")
+        return f"heroes-{organisation}"
+
+    def ensure_area(self, area: Area) -> None:
+        self.made.append(f"{area.organisation}:{area.prefix}")
+
+
 @dataclass
 class World:
     keycloak: FakeKeycloak
@@ -223,6 +238,7 @@ class World:
     realm: FakeRealm
     credentials: Path
     runner: CliRunner
+    archive: FakeArchive
 
 
 @pytest.fixture
@@ -237,7 +253,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
 
     monkeypatch.setattr(_oidc, "transport", transport)
     monkeypatch.setattr(_session, "load_realm", load_realm)
+    archive = FakeArchive()
+    monkeypatch.setattr(_session, "load_archive", lambda name="heroes-archive": archive)
     for name in (_session.CREDENTIALS_ENV, _session.REALM_BLOCK_ENV, "HEROES_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    yield World(keycloak, realm.admin(), realm, tmp_path / "config" / "heroes" / "credentials.json", CliRunner())
+    yield World(keycloak, realm.admin(), realm, tmp_path / "config" / "heroes" / "credentials.json", CliRunner(),
+                archive)

@@ -31,6 +31,7 @@ def test_a_platform_admin_creates_lists_and_deletes_organisations(world: World) 
     code, out, _ = run(world, "org", "create", "initech", "--display-name", "Initech")
     assert code == 0 and "created organisation initech" in out
     assert world.admin.calls[-1] == ("ensure_organisation", "initech", {"display_name": "Initech", "domains": ()})
+    assert world.archive.made == ["bucket initech"] and "heroes-initech" in out
     code, out, _ = run(world, "org", "create", "initech")
     assert code == 0 and "already as asked" in out
     code, out, _ = run(world, "org", "list", "-o", "json")
@@ -49,7 +50,14 @@ def test_organisations_are_the_platforms_to_manage(world: World, args: list[str]
     code, _, err = run(world, *args)
     assert code == REFUSED
     assert err.startswith("Refused (403)") and "manage-organisations" in err
-    assert world.admin.calls == []
+    assert world.admin.calls == [] and world.archive.made == []
+
+
+def test_new_projects_and_users_get_their_areas_in_the_archive(world: World) -> None:
+    as_user(world, "bob")
+    assert run(world, "project", "create", "quantum")[0] == 0
+    assert run(world, "user", "create", "erin", "-r", "engineer", "-p", "quantum")[0] == 0
+    assert world.archive.made == ["acme:projects/quantum/", "acme:erin/"]
 
 
 def test_a_project_admin_manages_projects_users_and_roles_of_their_organisation(world: World) -> None:
