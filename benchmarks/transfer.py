@@ -209,9 +209,9 @@ def compare_uploads(archive: S3Endpoint, local: Path, rounds: int) -> list[tuple
             def presigned(path: ArchivePath = path) -> float:
                 started = time.perf_counter()
                 ticket = store.start_upload(path, size=size, sha256=sha256)
-                ticket = send_parts(local, ticket, str(path), parallel=4, progress=None,
+                ticket, sent = send_parts(local, ticket, str(path), parallel=4, progress=None,
                                     resume=lambda upload_id: store.resume_upload(path, upload_id, size=size))
-                store.complete_upload(path, ticket.upload_id, size=size, md5s=part_md5s(local, ticket))
+                store.complete_upload(path, ticket.upload_id, size=size, md5s=part_md5s(local, ticket, sent))
                 return time.perf_counter() - started
 
             def direct(index: int = index) -> float:

@@ -45,11 +45,11 @@ class AppsClient:
         started = self.client.call("POST", f"/v1/apps/{name}/{version}/push", json=body)["upload"]
         upload_id, md5s = None, {}
         if started is not None:
-            ticket = send_parts(source, UploadTicket.model_validate(started), f"{name} {version}",
-                                parallel=self.parallel, progress=progress,
-                                resume=lambda upload_id: UploadTicket.model_validate(self.client.call(
-                                    "POST", f"/v1/apps/{name}/{version}/push/{upload_id}/resume", json=body)))
-            upload_id, md5s = ticket.upload_id, part_md5s(source, ticket)
+            ticket, sent = send_parts(
+                source, UploadTicket.model_validate(started), f"{name} {version}", parallel=self.parallel,
+                progress=progress, resume=lambda upload_id: UploadTicket.model_validate(self.client.call(
+                    "POST", f"/v1/apps/{name}/{version}/push/{upload_id}/resume", json=body)))
+            upload_id, md5s = ticket.upload_id, part_md5s(source, ticket, sent)
         return ApplicationVersion.model_validate(self.client.call(
             "POST", f"/v1/apps/{name}/{version}/complete",
             json={**body, "upload_id": upload_id, "parts": md5s, "tags": list(tags)}))

@@ -88,10 +88,11 @@ class DataClient:
         upload_key = f"{self.client.url}|{path}|{size}|{sha256}"
         state = _state_dir() / hashlib.sha256(upload_key.encode()).hexdigest()
         ticket = self._resumed(state, path, size) or self._started(state, path, size, sha256)
-        ticket = send_parts(source, ticket, path, parallel=self.parallel, progress=progress,
-                            resume=lambda upload_id: self._post_ticket(f"/v1/data/uploads/{upload_id}/resume",
-                                                                       {"path": path, "size": size}))
-        md5s = part_md5s(source, ticket)
+        ticket, sent = send_parts(
+            source, ticket, path, parallel=self.parallel, progress=progress,
+            resume=lambda upload_id: self._post_ticket(f"/v1/data/uploads/{upload_id}/resume",
+                                                       {"path": path, "size": size}))
+        md5s = part_md5s(source, ticket, sent)
         stored = ArchiveObject.model_validate(self.client.call(
             "POST", f"/v1/data/uploads/{ticket.upload_id}/complete",
             json={"path": path, "size": size, "parts": md5s}))
@@ -173,12 +174,14 @@ class DataClient:
 
 
 def send_parts(source: Path, ticket: UploadTicket, path: str, *, parallel: int, progress: Progress | None,
-               resume: Callable[[str], UploadTicket]) -> UploadTicket:
-    """PUT every part ``ticket`` (and its follow-ups from ``resume``) asks for; the last ticket.
+               resume: Callable[[str], UploadTicket]) -> tuple[UploadTicket, dict[int, str]]:
+    """PUT every part ``ticket`` (and its follow-ups from ``resume``) asks for; the last ticket,
+    and the MD5 of each part sent (hashed from the bytes sent, so the file is not read again).
 
     Parts go ``parallel`` at a time; each is retried with back-off. A part the archive accepted
     but no longer lists means it lost it: stop rather than loop.
     """
+    md5s: dict[int, str] = {}
     size = ticket.size
     done = max(0, size - ticket.missing_parts * ticket.part_size)
     if progress:
@@ -186,7 +189,9 @@ def send_parts(source: Path, ticket: UploadTicket, path: str, *, parallel: int, 
     with httpx.Client(timeout=300) as http, ThreadPoolExecutor(parallel) as pool:
         while ticket.parts:
             sent_now = {part.number for part in ticket.parts}
-            for sent in pool.map(partial(_send, http, source, ticket.part_size, path), ticket.parts):
+            for number, sent, md5 in pool.map(partial(_send, http, source, ticket.part_size, path),
+                                              ticket.parts):
+                md5s[number] = md5
                 done += sent
                 if progress:
                     progress(min(done, size), size)
@@ -194,24 +199,27 @@ def send_parts(source: Path, ticket: UploadTicket, path: str, *, parallel: int, 
             if sent_now & {part.number for part in ticket.parts}:
                 raise ApiError(0, f"the archive did not keep the parts of {path} it accepted; "
                                   "run the upload again")
-    return ticket
+    return ticket, md5s
 
 
-def part_md5s(source: Path, ticket: UploadTicket) -> dict[int, str]:
-    """The hex MD5 of each part of ``source``, as the archive must hold them."""
-    return {n: hashlib.md5(_read_part(source, n, ticket.part_size), usedforsecurity=False).hexdigest()
+def part_md5s(source: Path, ticket: UploadTicket, known: dict[int, str]) -> dict[int, str]:
+    """The hex MD5 of each part of ``source``, as the archive must hold them: ``known`` ones (sent
+    now) as they are, the rest (sent before a resume) hashed from the file."""
+    return {n: known.get(n) or hashlib.md5(_read_part(source, n, ticket.part_size),
+                                           usedforsecurity=False).hexdigest()
             for n in range(1, ticket.part_count + 1)}
 
 
-def _send(http: httpx.Client, source: Path, part_size: int, path: str, part: PartUrl) -> int:
-    """PUT one part, again after a dropped connection or a 5xx, with back-off."""
+def _send(http: httpx.Client, source: Path, part_size: int, path: str, part: PartUrl) -> tuple[int, int, str]:
+    """PUT one part, again after a dropped connection or a 5xx, with back-off; (number, bytes, MD5)."""
     body = _read_part(source, part.number, part_size)
+    md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
     for attempt in range(_ATTEMPTS):
         try:
             response = http.put(part.url, content=body)
             if response.status_code < 500:
                 response.raise_for_status()
-                return len(body)
+                return part.number, len(body), md5
         except httpx.TransportError:
             if attempt + 1 == _ATTEMPTS:
                 raise

@@ -74,7 +74,7 @@ def test_a_cut_upload_is_resumed_sending_only_the_missing_parts(
     sent: list[int] = []
     real_send = sdk_data._send
 
-    def cut_after_two(http: httpx.Client, src: Path, part_size: int, path: str, part: Any) -> int:
+    def cut_after_two(http: httpx.Client, src: Path, part_size: int, path: str, part: Any) -> Any:
         if len(sent) >= 2:
             raise httpx.ConnectError("link dropped")
         sent.append(part.number)
@@ -89,7 +89,7 @@ def test_a_cut_upload_is_resumed_sending_only_the_missing_parts(
 
     resumed: list[int] = []
 
-    def counting(http: httpx.Client, src: Path, part_size: int, path: str, part: Any) -> int:
+    def counting(http: httpx.Client, src: Path, part_size: int, path: str, part: Any) -> Any:
         resumed.append(part.number)
         return real_send(http, src, part_size, path, part)
 
