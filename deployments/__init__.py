@@ -27,6 +27,7 @@ from heroes.deployments.centres import centre_deployments
 from heroes.deployments.cloud import cloud_deployments
 from heroes.flows import (
     billing_report_granted,
+    clean_job_directories,
     decision_dashboard,
     meter_data_usage,
     publish_application_granted,
@@ -37,6 +38,7 @@ from heroes.flows import (
     watch_budgets,
 )
 from heroes.flows.architecture.metering import METERING_CRON
+from heroes.flows.architecture.retention import RETENTION_CRON
 from heroes_core.errors import HeroesError
 
 
@@ -92,6 +94,11 @@ def architecture_deployments() -> list[RunnerDeployment]:
             watch_budgets, name="watch-budgets", interval=300, tags=["heroes", "costs"],
             description="Every 5 minutes: emit heroes.budget.threshold-crossed at 80% and 100%, "
                         "release reservations of crashed workflows."),
+        RunnerDeployment.from_flow(
+            clean_job_directories, name="clean-job-directories", cron=RETENTION_CRON,
+            tags=["heroes", "data"],
+            description="Every day at 01:30 UTC: remove job directories on the centres whose outputs are "
+                        "verified in the archive, 72 h (grace_hours) after their job ended; never before."),
         RunnerDeployment.from_flow(
             meter_data_usage, name="meter-data-usage", cron=METERING_CRON, tags=["heroes", "costs"],
             description="Every day at 00:15 UTC: charge yesterday's archive storage per organisation "

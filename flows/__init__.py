@@ -17,6 +17,7 @@ from heroes.flows.architecture.cloud import (
 )
 from heroes.flows.architecture.decision import decision_dashboard
 from heroes.flows.architecture.metering import meter_data_usage
+from heroes.flows.architecture.retention import clean_job_directories
 from heroes.flows.user.entry import (
     billing_report_granted,
     publish_application_granted,
@@ -32,6 +33,7 @@ __all__ = [
     "billing_report",
     "billing_report_granted",
     "check_hpc_centre_compliance",
+    "clean_job_directories",
     "decision_dashboard",
     "deploy_temporary_nodes",
     "enroll_hpc_centre",

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import BigInteger, Integer, Select, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from heroes_core.errors import QuotaExceededError, SpecError
+from heroes_core.errors import QuotaExceededError
 from heroes_core.models import NAME_PATTERN, Name, Organisation
 from heroes_core.store import Base, Database, UTCDateTime
 
@@ -61,6 +61,13 @@ class Quota(BaseModel):
     place: str = Field(default=ARCHIVE_PLACE, pattern=NAME_PATTERN,
                        description="'archive', or the centre's name.")
     limit_bytes: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _names_its_holder(self) -> Quota:
+        if (self.scope is QuotaScope.ORGANISATION) != (self.name == ""):
+            raise ValueError(f"a {self.scope.value} quota {'takes no' if self.name else 'needs a'} name: the "
+                             "project or user it limits, and none for the organisation")
+        return self
 
     def describe(self) -> str:
         who = (f"organisation {self.organisation}" if self.scope is QuotaScope.ORGANISATION
@@ -108,9 +115,6 @@ class Quotas:
 
     def set(self, quota: Quota, *, by: str) -> Quota:
         """Create or change a quota (one per holder and place)."""
-        if (quota.scope is QuotaScope.ORGANISATION) != (quota.name == ""):
-            raise SpecError(f"a {quota.scope.value} quota {'takes no' if quota.name else 'needs a'} name",
-                            fix="name the project or user, and nothing for the organisation")
         now = datetime.now(UTC)
         with self.db.transaction() as session:
             row = session.scalars(self._where(quota.organisation, quota.scope, quota.name, quota.place)

@@ -45,7 +45,8 @@ def run_job(site, image: dict[str, str], command: str, *, env: dict[str, str] | 
     job_dir = jobs.ensure_job_directory(site, AREA, key)
     submission = jobs.submission_for(site, spec, key, job_dir)
     lines = submission.script.split("\n")
-    start = next(i for i, line in enumerate(lines) if line.startswith("ch-run "))  # may span lines
+    # the container's line (its argv may span lines), run under the output-limit guards
+    start = next(i for i, line in enumerate(lines) if "exec ch-run " in line)
     script = "\n".join([*lines[:start], before_container, *lines[start:]])
     argv = site.scheduler.submit_argv(submission)
     assignments = [f"{name}={value}" for name, value in (submit_env or {}).items()]

@@ -185,10 +185,18 @@ def published_schema() -> dict[str, Any]:
     called); ``published`` then checks that the gateway under test serves exactly this one.
     """
     from heroes.gateway import GatewaySettings, create_app
+    from heroes_core.catalog import ApplicationCatalogue
+    from heroes_core.catalog.service import ApplicationService
+    from heroes_core.data import Archive, DataService, Quotas, S3Endpoint
+    from heroes_core.store import Database
 
     keycloak = KeycloakSettings(server_url="http://keycloak.invalid", admin_password=SecretStr("unused"))
+    unused = Database("sqlite://")
+    data = DataService(Archive(S3Endpoint(endpoint_url="http://s3.invalid", access_key_id="unused",
+                                          secret_access_key=SecretStr("unused"))), Quotas(unused))
     app = create_app(GatewaySettings(prefect_api_url="http://prefect.invalid/api"), keycloak=keycloak,
-                     verifier=keycloak.verifier(), grant_key="unused")
+                     verifier=keycloak.verifier(), grant_key="unused", data=data,
+                     apps=ApplicationService(ApplicationCatalogue(unused), data.archive, data))
     return app.openapi()
 
 

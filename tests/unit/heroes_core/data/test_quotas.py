@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from heroes_core.data import Holder, Quota, Quotas, QuotaScope
 from heroes_core.data.quotas import size_text
-from heroes_core.errors import QuotaExceededError, SpecError
+from heroes_core.errors import QuotaExceededError
 from heroes_core.store import Database
 
 MiB = 1024 * 1024
@@ -60,10 +60,10 @@ def test_setting_a_quota_again_changes_it_and_removing_it_lifts_it(quotas: Quota
 
 
 def test_malformed_quotas_are_refused(quotas: Quotas) -> None:
-    with pytest.raises(SpecError, match="needs a name"):
-        quotas.set(Quota(organisation="acme", scope=QuotaScope.USER, limit_bytes=1), by="pam")
-    with pytest.raises(SpecError, match="takes no name"):
-        quotas.set(Quota(organisation="acme", scope=QuotaScope.ORGANISATION, name="x", limit_bytes=1), by="p")
+    with pytest.raises(ValidationError, match="needs a name"):
+        Quota(organisation="acme", scope=QuotaScope.USER, limit_bytes=1)
+    with pytest.raises(ValidationError, match="takes no name"):
+        Quota(organisation="acme", scope=QuotaScope.ORGANISATION, name="x", limit_bytes=1)
     for bad in ({"place": "../etc"}, {"limit_bytes": -1}, {"name": "a b"}):
         with pytest.raises(ValidationError):
             Quota.model_validate({"organisation": "acme", "scope": "user", "name": "alice", "limit_bytes": 1,
