@@ -17,16 +17,21 @@ GatewayOption = Annotated[str | None, typer.Option(
     "--gateway", help=f"The gateway's URL (default ${GATEWAY_ENV}, else http://127.0.0.1:4300).")]
 
 
-@contextmanager
-def gateway_client(gateway: str | None) -> Iterator[HeroesClient]:
-    """A client for the logged-in user; the gateway's refusals become exit codes."""
+def logged_in(gateway: str | None) -> tuple[str, str]:
+    """The gateway's URL (checked) and the logged-in user's access token, or exit saying why."""
     try:
         url = gateway_url(gateway)
     except ValueError as error:
         exit_with_error(f"{error}. Fix: --gateway http://host:port", FAILED)
     with reported():
         session = _session.current()
-    connection = HeroesClient(url, session.credentials.access_token)
+    return url, session.credentials.access_token
+
+
+@contextmanager
+def gateway_client(gateway: str | None) -> Iterator[HeroesClient]:
+    """A client for the logged-in user; the gateway's refusals become exit codes."""
+    connection = HeroesClient(*logged_in(gateway))
     try:
         yield connection
     except ApiError as error:
@@ -44,4 +49,4 @@ def progress_bar() -> Progress:
                     TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True)
 
 
-__all__ = ["GatewayOption", "gateway_client", "progress_bar"]
+__all__ = ["GatewayOption", "gateway_client", "logged_in", "progress_bar"]

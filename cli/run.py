@@ -9,9 +9,9 @@ from typing import Annotated, Any, Final
 import httpx
 import typer
 
-from heroes.cli import _session
-from heroes.cli._output import FAILED, NOT_AUTHENTICATED, REFUSED, console, done, exit_with_error, reported
-from heroes.client import GATEWAY_ENV, gateway_url
+from heroes.cli._output import FAILED, NOT_AUTHENTICATED, REFUSED, console, done, exit_with_error
+from heroes.cli._remote import logged_in
+from heroes.client import GATEWAY_ENV
 from heroes.gateway import DEFAULT_PORT
 
 _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
@@ -57,15 +57,10 @@ def run(
     except ValueError:
         exit_with_error("Parameters must be finite numbers: NaN, Infinity and numbers too large for JSON are "
                         "refused.", FAILED)
-    try:
-        url = gateway_url(gateway)
-    except ValueError as error:
-        exit_with_error(f"{error}. Fix: --gateway http://host:port", FAILED)
-    with reported():
-        session = _session.current()
+    url, token = logged_in(gateway)
     try:
         response = httpx.post(f"{url}/v1/deployments/{names[0]}/{names[1]}/runs", content=payload, timeout=60,
-                              headers={"Authorization": f"Bearer {session.credentials.access_token}",
+                              headers={"Authorization": f"Bearer {token}",
                                        "Content-Type": "application/json"})
     except (httpx.HTTPError, httpx.InvalidURL) as error:
         exit_with_error(f"The gateway at {url} could not be reached ({type(error).__name__}: {error}). Fix: "

@@ -183,25 +183,16 @@ class Archive:
         return totals
 
     def stat(self, path: ArchivePath) -> ArchiveObject:
-        if path.is_folder:
-            raise SpecError(f"{path} is a folder, not a file", fix="name a file")
-        try:
-            found = self.minio.stat_object(self.bucket(path.area), path.key)
-        except S3Error as error:
-            if error.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
-                raise NotInArchiveError(f"no file {path} in the archive", site="archive",
-                                        fix="list your files with `heroes data ls`") from None
-            raise self._error(error, f"cannot read {path}") from error
-        meta = {key.lower(): value for key, value in (found.metadata or {}).items()}
-        return ArchiveObject(path=str(path), size=int(found.size or 0), modified=found.last_modified,
-                             etag=(found.etag or "").strip('"') or None,
-                             sha256=meta.get(f"x-amz-meta-{SHA256_META}"))
+        return self._stat(path)[0]
 
     def download(self, path: ArchivePath) -> Download:
-        found = self.stat(path)
+        found, meta = self._stat(path)
         url = self._call(lambda: self.minio.presigned_get_object(
             self.bucket(path.area), path.key, expires=self.expiry), f"cannot presign {path}")
-        md5 = found.etag if found.etag and "-" not in found.etag else self._rclone_md5(path)
+        # a single-part object's ETag is its MD5; rclone records a multipart one's (base64)
+        recorded = meta.get("x-amz-meta-md5chksum")
+        md5 = found.etag if found.etag and "-" not in found.etag else \
+            (base64.b64decode(recorded).hex() if recorded else None)
         return Download(object=found, url=url, expires=self._expires(), md5=md5)
 
     # -- uploading -----------------------------------------------------------------------
@@ -373,15 +364,21 @@ class Archive:
                             part_count=part_count(size, part_bytes), missing_parts=len(numbers), parts=urls,
                             expires=self._expires())
 
-    def _rclone_md5(self, path: ArchivePath) -> str | None:
-        """rclone records a multipart upload's MD5 as metadata (base64); hex, or None."""
+    def _stat(self, path: ArchivePath) -> tuple[ArchiveObject, dict[str, str]]:
+        """The file at ``path`` and its metadata (lower-case names), in one request."""
+        if path.is_folder:
+            raise SpecError(f"{path} is a folder, not a file", fix="name a file")
         try:
             found = self.minio.stat_object(self.bucket(path.area), path.key)
-        except S3Error:
-            return None
-        meta = {key.lower(): value for key, value in (found.metadata or {}).items()}
-        recorded = meta.get("x-amz-meta-md5chksum")
-        return base64.b64decode(recorded).hex() if recorded else None
+        except S3Error as error:
+            if error.code in ("NoSuchKey", "NoSuchBucket", "NoSuchObject"):
+                raise NotInArchiveError(f"no file {path} in the archive", site="archive",
+                                        fix="list your files with `heroes data ls`") from None
+            raise self._error(error, f"cannot read {path}") from error
+        meta = {key.lower(): str(value) for key, value in (found.metadata or {}).items()}
+        return ArchiveObject(path=str(path), size=int(found.size or 0), modified=found.last_modified,
+                             etag=(found.etag or "").strip('"') or None,
+                             sha256=meta.get(f"x-amz-meta-{SHA256_META}")), meta
 
     def _expires(self) -> datetime:
         return datetime.now(UTC) + self.expiry
