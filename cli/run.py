@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, NoReturn
 
-import httpx
 import typer
 
 from heroes.cli._output import FAILED, NOT_AUTHENTICATED, REFUSED, console, done, exit_with_error
 from heroes.cli._remote import logged_in
-from heroes.client import GATEWAY_ENV
+from heroes.client import GATEWAY_ENV, ApiError, HeroesClient, RunTimeoutError, RunView, split_deployment
 from heroes.gateway import DEFAULT_PORT
-
-_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
 
 def _parameters(params: str | None, param: list[str]) -> dict[str, Any]:
@@ -45,45 +41,69 @@ def run(
     name: Annotated[str | None, typer.Option(help="A name for the run.")] = None,
     gateway: Annotated[str | None, typer.Option(help=f"The gateway's URL (default ${GATEWAY_ENV}, else "
                                                      f"http://127.0.0.1:{DEFAULT_PORT}).")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run to end (or pause for an answer) "
+                                                      "and print its state; exit 1 unless it completed.")]
+    = False,
+    timeout: Annotated[float, typer.Option(help="With --wait: give up waiting after this many seconds (the "
+                                                "run goes on).", min=1)] = 3600,
 ) -> None:
     """Launch a workflow through the HEROES gateway; prints the run's id and where to watch it."""
-    names = deployment.split("/")
-    if len(names) != 2 or not all(_NAME.fullmatch(part) for part in names):
-        exit_with_error(f"{deployment!r} is not flow/deployment (e.g. run-job/run-job): two names of "
-                        "letters, digits and ._-", FAILED)
-    body = {"parameters": _parameters(params, param or []), "project": project, "name": name}
     try:
-        payload = json.dumps(body, allow_nan=False)
+        split_deployment(deployment)
+    except ValueError as error:
+        exit_with_error(str(error), FAILED)
+    parameters = _parameters(params, param or [])
+    try:
+        json.dumps(parameters, allow_nan=False)
     except ValueError:
         exit_with_error("Parameters must be finite numbers: NaN, Infinity and numbers too large for JSON are "
                         "refused.", FAILED)
     url, token = logged_in(gateway)
-    try:
-        response = httpx.post(f"{url}/v1/deployments/{names[0]}/{names[1]}/runs", content=payload, timeout=60,
-                              headers={"Authorization": f"Bearer {token}",
-                                       "Content-Type": "application/json"})
-    except (httpx.HTTPError, httpx.InvalidURL) as error:
-        exit_with_error(f"The gateway at {url} could not be reached ({type(error).__name__}: {error}). Fix: "
-                        f"check --gateway or ${GATEWAY_ENV}, and that `heroes gateway` runs there.", FAILED)
-    answer = _json(response)
-    if response.status_code != 201:
-        detail = answer["detail"] if isinstance(answer, dict) and "detail" in answer else response.text
-        code = {401: NOT_AUTHENTICATED, 403: REFUSED}.get(response.status_code, FAILED)
-        fix = " Fix: log in again (heroes login)." if code == NOT_AUTHENTICATED else ""
-        exit_with_error(f"The gateway refused the run ({response.status_code}): {detail}{fix}", code)
-    if not isinstance(answer, dict) or not {"id", "name"} <= answer.keys():
-        exit_with_error(f"The gateway at {url} answered 201 without a run ({response.text[:200]!r}): is it a "
-                        "HEROES gateway?", FAILED)
-    done(f"Launched {deployment} as run {answer['name']} ({answer['id']}).")
-    console.print(f"Watch it: {url}/runs/flow-run/{answer['id']}", markup=False)
+    with HeroesClient(url, token) as client:
+        try:
+            launched = client.runs.launch(deployment, parameters, project=project, name=name)
+        except ApiError as error:
+            _refused(error, url)
+        done(f"Launched {deployment} as run {launched.name} ({launched.id}).")
+        console.print(f"Watch it: {url}/runs/flow-run/{launched.id}", markup=False)
+        if wait:
+            _wait(client, launched, url, timeout)
 
 
-def _json(response: httpx.Response) -> Any:
-    """The answer's JSON, or its text when it is not JSON."""
+def _wait(client: HeroesClient, launched: RunView, url: str, timeout: float) -> None:
+    """Follow the run to its end; exit 1 unless it completed."""
     try:
-        return response.json()
-    except ValueError:
-        return response.text
+        final = client.runs.wait(launched, timeout_s=timeout)
+    except RunTimeoutError as error:
+        seen = error.run or launched
+        exit_with_error(f"Run {seen.name} is still {seen.state_name or seen.state} after {timeout:g} s; it "
+                        f"goes on. Watch it: {url}/runs/flow-run/{seen.id}", FAILED)
+    except ApiError as error:
+        _refused(error, url, "reading the run")
+    if final.completed:
+        done(f"Run {final.name} completed.")
+    elif final.paused:
+        exit_with_error(f"Run {final.name} is paused ({final.state_name}): it waits for an answer. Fix: "
+                        f"answer it at {url}/runs/flow-run/{final.id}", FAILED)
+    else:
+        exit_with_error(f"Run {final.name} ended {final.state_name or final.state}. Its logs: "
+                        f"{url}/runs/flow-run/{final.id}", FAILED)
+
+
+def _refused(error: ApiError, url: str, doing: str = "the run") -> NoReturn:
+    """The gateway's refusal as the CLI's message and exit code."""
+    if error.status == 0:
+        exit_with_error(f"{_sentence(error.detail)}. Fix: check --gateway or ${GATEWAY_ENV}, and that "
+                        "`heroes gateway` runs there.", FAILED)
+    if 200 <= error.status < 300:
+        exit_with_error(_sentence(error.detail), FAILED)
+    code = {401: NOT_AUTHENTICATED, 403: REFUSED}.get(error.status, FAILED)
+    fix = " Fix: log in again (heroes login)." if code == NOT_AUTHENTICATED else ""
+    exit_with_error(f"The gateway refused {doing} ({error.status}): {error.detail}{fix}", code)
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 __all__ = ["GATEWAY_ENV", "run"]

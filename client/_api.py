@@ -10,6 +10,7 @@ import httpx
 from heroes.client._apps import AppsClient
 from heroes.client._data import DataClient
 from heroes.client._errors import ApiError
+from heroes.client._runs import RunsClient
 
 GATEWAY_ENV: Final = "HEROES_GATEWAY_URL"
 DEFAULT_URL: Final = "http://127.0.0.1:4300"
@@ -34,13 +35,14 @@ class HeroesClient:
                                  headers={"Authorization": f"Bearer {token}"})
         self.data = DataClient(self)
         self.apps = AppsClient(self)
+        self.runs = RunsClient(self)
 
     def call(self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None,
              expect: tuple[int, ...] = (200, 201, 204)) -> Any:
         """One request; the answer's JSON, or :class:`ApiError` with the gateway's own words."""
         try:
             response = self.http.request(method, path, json=json, params=params)
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
             raise ApiError(0, f"the gateway at {self.url} could not be reached ({type(error).__name__}: "
                               f"{error})") from error
         if response.status_code not in expect:
@@ -49,7 +51,14 @@ class HeroesClient:
             except (ValueError, AttributeError):
                 detail = response.text[:500]
             raise ApiError(response.status_code, detail)
-        return response.json() if response.content else None
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as error:
+            raise ApiError(response.status_code, f"the gateway at {self.url} answered {response.status_code} "
+                                                 f"with {response.text[:200]!r}, not JSON: is it a HEROES "
+                                                 "gateway?") from error
 
     def close(self) -> None:
         self.http.close()

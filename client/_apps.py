@@ -1,4 +1,9 @@
-"""Applications from Python: register one, push its images as versions, read the catalogue."""
+"""Applications from Python: register one, push its images as versions, read the catalogue, run a
+version by name, publish it (after its functional test passes on the platform) and withdraw it.
+
+Running, publishing and withdrawing are workflows (the ``run-application``, ``publish-application``
+and ``unpublish-application`` deployments): each method launches one and returns its run, which
+``client.runs.wait(run)`` follows to its end."""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from heroes.client._data import Progress, file_digest, part_md5s, send_parts
-from heroes_core.catalog import ApplicationVersion, RegisteredApplication
+from heroes.client._runs import PUBLISH_APPLICATION, RUN_APPLICATION, UNPUBLISH_APPLICATION, RunView
+from heroes_core.catalog import ApplicationVersion, PublicationTarget, RegisteredApplication
+from heroes_core.catalog.functional_test import FunctionalTest
+from heroes_core.catalog.runs import AppJob
 from heroes_core.data.archive import UploadTicket
 
 if TYPE_CHECKING:
@@ -60,3 +68,44 @@ class AppsClient:
         return ApplicationVersion.model_validate(self.client.call(
             "POST", f"/v1/apps/{name}/{version}/register",
             json={"source": source, "sha256": sha256, "tags": list(tags)}))
+
+    def run(self, application: str, version: str = "latest", parameters: Mapping[str, Any] | None = None, *,
+            centre: str | None = None, project: str | None = None, run_name: str | None = None,
+            **job: Any) -> RunView:
+        """Run ``version`` (or a tag) of ``application`` with ``parameters`` (checked against its schema
+        by the run); ``job`` takes the job's other fields (``cores``, ``nodes``, ``memory_mb``,
+        ``time_limit_minutes``, ``inputs``, ``partition``, ``output_limit_mb``, ``name``), checked
+        here. ``centre``: the HPC Centre block to run on (default: the deployment's)."""
+        spec = AppJob.model_validate({**job, "application": application, "version": version,
+                                      "parameters": dict(parameters or {})})
+        launched: dict[str, Any] = {"job": spec.model_dump(mode="json", exclude_unset=True)}
+        if centre is not None:
+            launched["centre"] = centre
+        return self.client.runs.launch(RUN_APPLICATION, launched, project=project, name=run_name)
+
+    def publish(self, name: str, version: str, *, targets: Sequence[PublicationTarget | Mapping[str, Any]],
+                licence_terms: str, price_offering: str, test: FunctionalTest | Mapping[str, Any],
+                centre: str | None = None, project: str | None = None,
+                run_name: str | None = None) -> RunView:
+        """Run ``version``'s functional ``test`` on the platform and, only if it passes, publish that
+        exact image to ``targets`` under ``licence_terms``, its fee the price book's
+        ``price_offering`` (of your organisation). The run ends COMPLETED once published."""
+        chosen = [PublicationTarget.model_validate(target) for target in targets]
+        if not chosen:
+            raise ValueError("publish needs at least one target: PublicationTarget.of_project(...), "
+                             ".of_organisation(...) or .everyone()")
+        launched: dict[str, Any] = {
+            "application": name, "version": version,
+            "targets": [target.model_dump(mode="json", exclude_none=True) for target in chosen],
+            "licence_terms": licence_terms, "price_offering": price_offering,
+            "test": FunctionalTest.model_validate(test).model_dump(mode="json", exclude_unset=True)}
+        if centre is not None:
+            launched["centre"] = centre
+        return self.client.runs.launch(PUBLISH_APPLICATION, launched, project=project, name=run_name)
+
+    def unpublish(self, name: str, version: str, target: PublicationTarget | Mapping[str, Any], *,
+                  project: str | None = None, run_name: str | None = None) -> RunView:
+        """Stop offering ``version`` to ``target`` (runs already started finish)."""
+        withdrawn = PublicationTarget.model_validate(target).model_dump(mode="json", exclude_none=True)
+        return self.client.runs.launch(UNPUBLISH_APPLICATION, {
+            "application": name, "version": version, "target": withdrawn}, project=project, name=run_name)

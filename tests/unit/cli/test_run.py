@@ -1,8 +1,9 @@
 """heroes run: parameters read from the command line, one POST to the gateway, its answer told plainly.
 
 The user is logged in to the hermetic Keycloak of conftest.py (real tokens, verified offline);
-the gateway is an ``httpx.MockTransport`` behind ``httpx.post``, so the request the CLI builds
-(URL, JSON body, bearer token) is the one httpx would send, and its answers are the gateway's.
+the gateway is an ``httpx.MockTransport`` behind the SDK's ``HeroesClient`` the command uses, so the
+request it builds (URL, JSON body, bearer token) is the one httpx would send, and its answers are
+the gateway's.
 """
 
 from __future__ import annotations
@@ -19,21 +20,23 @@ import heroes.cli.run as run_module
 from heroes.cli import app
 from heroes.cli._output import FAILED, NOT_AUTHENTICATED, REFUSED
 from heroes.cli.run import GATEWAY_ENV
+from heroes.client import HeroesClient
 from heroes.gateway import DEFAULT_PORT
 
 from .conftest import World
 from .test_session import login
 
 RUN_ID = "0b6c1d4e-3f2a-4c8b-9d7e-5a1f2e3d4c5b"
-CREATED = {"id": RUN_ID, "name": "brave-otter", "deployment": "run-job/run-job", "state": "SCHEDULED",
-           "state_name": "Scheduled", "created": None, "start_time": None, "end_time": None,
-           "organisation": "acme", "user": "alice", "project": "climate", "tags": []}
-REAL_POST = httpx.post
+CREATED: dict[str, Any] = {
+    "id": RUN_ID, "name": "brave-otter", "deployment": "run-job/run-job", "state": "SCHEDULED",
+    "state_name": "Scheduled", "created": None, "start_time": None, "end_time": None,
+    "organisation": "acme", "user": "alice", "project": "climate", "tags": []}
 
 
 @dataclass
 class FakeGateway:
-    """Answers POSTs as the gateway would (201 with the run, unless told otherwise); keeps them."""
+    """Answers POSTs as the gateway would (201 with the run, unless told otherwise); keeps them.
+    GETs of the run (``heroes run --wait``) answer the next of ``states``."""
 
     status: int = 201
     answer: Any = field(default_factory=lambda: CREATED)
@@ -41,8 +44,14 @@ class FakeGateway:
     raises: Callable[[httpx.Request], Exception] | None = None
     requests: list[httpx.Request] = field(default_factory=list)
     timeouts: list[Any] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+    polls: list[httpx.Request] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            self.polls.append(request)
+            state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+            return httpx.Response(200, json={**CREATED, "state": state, "state_name": state.title()})
         self.requests.append(request)
         if self.raises is not None:
             raise self.raises(request)
@@ -50,11 +59,11 @@ class FakeGateway:
             return httpx.Response(self.status, content=self.raw, headers={"content-type": "text/html"})
         return httpx.Response(self.status, json=self.answer)
 
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        """``httpx.post``, through this gateway."""
-        self.timeouts.append(kwargs.get("timeout"))
-        with httpx.Client(transport=httpx.MockTransport(self.handle)) as client:
-            return client.post(url, **kwargs)
+    def client(self, url: str, token: str) -> HeroesClient:
+        """The command's ``HeroesClient``, its requests sent to this gateway."""
+        made = HeroesClient(url, token, transport=httpx.MockTransport(self.handle))
+        self.timeouts.append(made.http.timeout.read)
+        return made
 
     @property
     def request(self) -> httpx.Request:
@@ -69,7 +78,7 @@ class FakeGateway:
 @pytest.fixture
 def gateway(world: World, monkeypatch: pytest.MonkeyPatch) -> FakeGateway:
     fake = FakeGateway()
-    monkeypatch.setattr(run_module.httpx, "post", fake.post)
+    monkeypatch.setattr(run_module, "HeroesClient", fake.client)
     monkeypatch.delenv(GATEWAY_ENV, raising=False)
     return fake
 
@@ -332,10 +341,46 @@ def test_a_201_without_a_run_is_reported_not_a_traceback(alice: World, gateway: 
                                                          raw: bytes | None, answer: Any) -> None:
     gateway.raw, gateway.answer = raw, answer
     code, _, err = heroes(alice, "run", "run-job/run-job")
-    assert code == FAILED and "answered 201 without a run" in err
+    assert code == FAILED and "The gateway at http://127.0.0.1:4300 answered 201" in err
+    assert ("with '<html>hello</html>', not JSON" if raw else 'without a run ({"id": "x"})') in err
+    assert "is it a HEROES gateway?" in err
 
 
 def test_a_401_says_how_to_log_in_again(alice: World, gateway: FakeGateway) -> None:
     gateway.status, gateway.answer = 401, {"detail": "the token expired", "reason": "expired"}
     code, _, err = heroes(alice, "run", "run-job/run-job")
     assert code == NOT_AUTHENTICATED and "heroes login" in err
+
+
+# --- --wait ----------------------------------------------------------------------------------------
+
+
+def test_wait_follows_the_run_to_completed_and_exits_0(alice: World, gateway: FakeGateway) -> None:
+    gateway.states = ["RUNNING", "COMPLETED"]
+    code, out, err = heroes(alice, "run", "run-job/run-job", "--wait")
+    assert code == 0, out + err
+    assert "Run brave-otter completed." in out
+    assert [str(poll.url) for poll in gateway.polls] == [f"http://127.0.0.1:{DEFAULT_PORT}/v1/runs/{RUN_ID}"] * 2
+
+
+@pytest.mark.parametrize("state", ["FAILED", "CRASHED", "CANCELLED"])
+def test_wait_exits_1_naming_a_final_state_other_than_completed(alice: World, gateway: FakeGateway,
+                                                                state: str) -> None:
+    gateway.states = [state]
+    code, out, err = heroes(alice, "run", "run-job/run-job", "--wait")
+    assert code == FAILED
+    assert f"Launched run-job/run-job as run brave-otter ({RUN_ID})." in out
+    assert f"Run brave-otter ended {state.title()}." in err
+
+
+def test_wait_stops_at_a_paused_run_saying_it_needs_an_answer(alice: World, gateway: FakeGateway) -> None:
+    gateway.states = ["PAUSED", "COMPLETED"]
+    code, _, err = heroes(alice, "run", "run-job/run-job", "--wait")
+    assert code == FAILED and "is paused (Paused): it waits for an answer" in err
+    assert len(gateway.polls) == 1
+
+
+def test_without_wait_the_run_is_not_polled(alice: World, gateway: FakeGateway) -> None:
+    gateway.states = ["COMPLETED"]
+    assert heroes(alice, "run", "run-job/run-job")[0] == 0
+    assert gateway.polls == []
