@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from heroes_core.containers import ENV_FILE_NAME, verify_image
 from heroes_core.data import (
+    HEROES_PREFIX,
     ArchiveLocation,
     MissingSourceError,
     ProgressCallback,
@@ -141,7 +142,12 @@ JOB_REPORT_NAME = "heroes-job.json"
 
 
 class JobReport(BaseModel):
-    """The durable account of one job, kept next to its outputs: who, where, what, how it ended."""
+    """The durable account of one job: who, where, what, how it ended.
+
+    It lives in HEROES' own area of the organisation's bucket, not beside the outputs in the
+    user's home: retention removes a job directory on the strength of it, and accounting reads
+    it, so the user who can write their home must not be able to forge or delete it.
+    """
 
     key: str
     site: str
@@ -166,8 +172,13 @@ class JobReport(BaseModel):
         return UserArea(organisation=self.organisation, user=self.user)
 
     def object_key(self) -> str:
-        """Where the report lives in the organisation's bucket: beside the job's outputs."""
-        return f"{self.user}/jobs/{self.key}/{JOB_REPORT_NAME}"
+        """Where the report lives in the organisation's bucket: under ``_heroes/``, which no user
+        path reaches, one folder per user and job."""
+        return f"{HEROES_PREFIX}/jobs/{self.user}/{self.key}/{JOB_REPORT_NAME}"
+
+    def outputs_prefix(self) -> str:
+        """Where the job's outputs are, in the user's home."""
+        return f"{self.user}/jobs/{self.key}/"
 
 
 def _owner_tag(owner: UserArea) -> str:

@@ -4,16 +4,24 @@ A workflow is a DAG. An edge says which of the parent's output files the child
 reads; HEROES moves them through the central archive, so a child can run on a
 different centre from its parent. Everything is checked before anything runs:
 unknown ids, cycles, resources, parents a child could not tell apart.
+
+A job names an application in one of two forms. Users name a catalogue application by name,
+version and parameters (:class:`~heroes_core.catalog.ApplicationCatalogue`): its packager's
+command runs in its image, fetched to whichever centre the job is placed on. Packagers testing
+their own image give a ``command`` instead, and the application names an image the centres
+already hold (the centres' image list, :class:`~heroes_core.catalog.Catalog`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from graphlib import CycleError, TopologicalSorter
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from heroes_core.catalog.runs import AppJob, ResolvedApp
+from heroes_core.catalog.runs import job_spec as app_job_spec
 from heroes_core.errors import SpecError
 from heroes_core.models import ImageRef, JobSpec, Name, safe_relative_path
 
@@ -26,13 +34,20 @@ def parent_variable(parent: str) -> str:
 
 
 class WorkflowJob(BaseModel):
-    """One job of a workflow: an application from the catalogue and its request."""
+    """One job of a workflow: an application and its request."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: Name
-    application: str
-    command: list[str] = Field(min_length=1)
+    application: Name = Field(description="The application's name: in the catalogue, or (with a "
+                                          "command) an image the centres hold.")
+    version: str | None = Field(default=None, min_length=1, max_length=64,
+                                description="A catalogue version or tag (default: latest).")
+    parameters: dict[str, Any] = Field(default_factory=dict,
+                                       description="Checked against the version's JSON Schema.")
+    command: list[str] | None = Field(default=None, min_length=1,
+                                      description="The raw form, for packagers testing their own "
+                                                  "image: this command in the centres' image.")
     cores: int = Field(default=1, ge=1)
     nodes: int = Field(default=1, ge=1)
     gpus: int = Field(default=0, ge=0)
@@ -49,6 +64,26 @@ class WorkflowJob(BaseModel):
     @classmethod
     def _inside(cls, value: list[str]) -> list[str]:
         return [safe_relative_path(item) for item in value]
+
+    @model_validator(mode="after")
+    def _one_form(self) -> WorkflowJob:
+        if self.command is not None and (self.version is not None or self.parameters):
+            raise SpecError(f"job '{self.id}' gives a command and a version or parameters",
+                            fix="name a catalogue application with its version and parameters, or "
+                                "(packagers testing an image) give a command, not both")
+        return self
+
+    @property
+    def from_catalogue(self) -> bool:
+        """Whether the job runs a catalogue application (its packager's command and image)."""
+        return self.command is None
+
+    def app_job(self) -> AppJob:
+        """The job as a run of a catalogue application, for resolving and checking it."""
+        return AppJob(application=self.application, version=self.version or "latest",
+                      parameters=self.parameters, name=self.id, cores=self.cores, nodes=self.nodes,
+                      memory_mb=self.memory_mb, time_limit_minutes=self.time_limit_minutes,
+                      inputs=self.inputs)
 
 
 class WorkflowEdge(BaseModel):
@@ -140,21 +175,30 @@ class WorkflowSpec(BaseModel):
         return [edge for edge in self.edges if edge.child == job_id]
 
     def job_spec(self, job_id: str, *, image: ImageRef, partition: str | None,
-                 keys: Mapping[str, str]) -> JobSpec:
+                 keys: Mapping[str, str], resolved: ResolvedApp | None = None) -> JobSpec:
         """Job ``job_id`` as it runs: its own inputs plus the files it reads from each parent.
 
         A parent's files are read from the parent's outputs in the archive
         (``jobs/<parent key>/...`` in the user's area), never from the centre the parent ran
         on, so a child may run elsewhere; ``HEROES_PARENT_<ID>`` names each parent's folder.
-        ``keys`` maps every parent to its job key.
+        ``keys`` maps every parent to its job key. A catalogue job needs the version it was
+        ``resolved`` to (its command and digest, which ``image`` must carry).
         """
         job = self.job(job_id)
-        inputs = list(job.inputs)
-        env = dict(job.env)
+        if job.command is not None:
+            base = JobSpec(name=job.id, image=image, command=job.command, cores=job.cores, nodes=job.nodes,
+                           memory_mb=job.memory_mb, time_limit_minutes=job.time_limit_minutes,
+                           inputs=job.inputs)
+        elif resolved is None:
+            raise SpecError(f"job '{job_id}' runs catalogue application {job.application}: resolve it "
+                            "against the catalogue first")
+        else:
+            base = app_job_spec(job.app_job(), resolved, image)
+        inputs = list(base.inputs)
+        env = {**job.env, **base.env}
         for edge in self.incoming(job_id):
             outputs = f"jobs/{keys[edge.parent]}"
             inputs += [f"{outputs}/{name}" for name in edge.files]
             env[parent_variable(edge.parent)] = outputs
-        return JobSpec(name=job.id, image=image, command=job.command, partition=partition,
-                       cores=job.cores, nodes=job.nodes, memory_mb=job.memory_mb,
-                       time_limit_minutes=job.time_limit_minutes, inputs=inputs, env=env)
+        return JobSpec.model_validate({**base.model_dump(), "partition": partition, "inputs": inputs,
+                                       "env": env})

@@ -24,8 +24,9 @@ from heroes_core.workflows import WorkflowJob, WorkflowSpec
 
 
 def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, organisation: str,
-                    project: str | None) -> PlanningInputs:
-    """The centres jobs may be placed on, their load, the catalogue and the budget left."""
+                    project: str | None, licences: dict[str, int] | None = None) -> PlanningInputs:
+    """The centres jobs may be placed on, their load, the centres' images, the licence fees and the
+    budget left."""
     placeable = Enrolments(database.database()).placeable(centres)
     left_out = [name for name in centres if name not in placeable]
     if left_out:
@@ -35,7 +36,7 @@ def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, 
     sites = [block.site_config() for block in blocks]
     loads = {site.name: block.site().scheduler.load() for site, block in zip(sites, blocks, strict=True)}
     inputs = PlanningInputs(sites=sites, catalog=load_block(ApplicationCatalog, catalog).catalog(),
-                            loads=loads)
+                            loads=loads, licences=licences or {})
     budget = database.budgets().available_for(organisation, project, inputs.currency)
     return inputs.model_copy(update={"budget": budget})
 
@@ -56,10 +57,12 @@ def placement_table(plan: Plan) -> list[dict[str, str]]:
 
 @task(name="plan-workflow", cache_policy=NO_CACHE)
 def plan_workflow(spec: WorkflowSpec, centres: list[str], catalog: str, database: HeroesDatabase | str,
-                  organisation: str, project: str | None, time_limit_s: float = 10.0) -> Plan:
-    """Predict, price and place every job; show the proposal as a table artifact."""
+                  organisation: str, project: str | None, time_limit_s: float = 10.0,
+                  licences: dict[str, int] | None = None) -> Plan:
+    """Predict, price (compute and ``licences``: job id -> licence offering) and place every job;
+    show the proposal as a table artifact."""
     database_block = load_database(database)
-    inputs = planning_inputs(centres, catalog, database_block, organisation, project)
+    inputs = planning_inputs(centres, catalog, database_block, organisation, project, licences)
     problem, details = build_problem(spec, inputs, shared_predictor(database_block.database()),
                                      database_block.budgets().prices)
     result = solve(problem, time_limit_s=time_limit_s)

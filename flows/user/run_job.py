@@ -73,6 +73,7 @@ def run_job(
     billing: bool = True,
     database: str = DEFAULT_DATABASE,
     budget_pause_timeout: int = 3600,
+    licence_offering: int | None = None,
 ) -> JobStatus:
     """Run one containerised job on an HPC centre, with its data moved through the archive.
 
@@ -94,11 +95,13 @@ def run_job(
         billing: reserve the worst-case cost before submitting, charge the actual cost after.
         database: name of the HEROES Database block holding prices and budgets.
         budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
+        licence_offering: the price book offering of the licence of the application the job
+            runs, charged beside the compute (a workflow's catalogue job).
     """
     return execute_job(str(current_run.id), spec, centre=centre, archive=archive,
                        organisation=organisation, user=user, poll_interval=poll_interval,
                        job_key=job_key, project=project, billing=billing, database=database,
-                       budget_pause_timeout=budget_pause_timeout)
+                       budget_pause_timeout=budget_pause_timeout, licence_offering=licence_offering)
 
 
 def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organisation: str, user: str,

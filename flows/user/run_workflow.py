@@ -1,12 +1,15 @@
 """The multi-job user workflow: plan, let the user decide, run the DAG, compare with the plan.
 
-1. plan: predict, price and place every job in one integer program (decision module);
+1. plan: check every catalogue application the jobs name (published to the caller,
+   parameters valid) and its licence price, then predict, price and place every job in one
+   integer program (decision module);
 2. decide: show the placement as a table and pause for the user to accept it or move
    jobs (an organisation can auto-accept); a move that breaks a constraint is refused
    with the reason and the user is asked again;
 3. run: jobs wave by wave, independent jobs in parallel, each through ``run_job``
    (so each is staged, billed and recorded like a single job); a child reads its
-   parents' outputs from the archive, so it may run on another centre;
+   parents' outputs from the archive, so it may run on another centre; a job that names a
+   catalogue application gets its image on the chosen centre first and pays its licence;
 4. before each later wave, re-check the centres' load and propose (or, if allowed,
    make) a move when another centre is now better by more than a margin;
 5. end with a predicted-vs-actual summary, and learn from every job.
@@ -22,14 +25,18 @@ from prefect.cache_policies import NO_CACHE
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run as current_run
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from heroes.blocks import ApplicationCatalog
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRES, DEFAULT_DATABASE
 from heroes.flows.user.run_job import DEFAULT_ORGANISATION, DEFAULT_USER, run_job
+from heroes.tasks import ensure_image
+from heroes.tasks.applications import licence_offering, resolve_application
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.decision import plan_workflow, record_job_metadata
-from heroes.tasks.resolve import load_block, load_centre, load_database
+from heroes.tasks.resolve import load_archive, load_block, load_centre, load_database
+from heroes_core.catalog import Catalog
+from heroes_core.catalog.runs import ResolvedApp
 from heroes_core.costs import Ledger, PriceBook
 from heroes_core.decision.learning import actual_cost
 from heroes_core.decision.metadata import MetadataStore
@@ -43,7 +50,7 @@ from heroes_core.decision.proposal import (
 from heroes_core.decision.reevaluation import reevaluate
 from heroes_core.errors import HeroesError, JobFailedError, SpecError
 from heroes_core.jobs import JobContext
-from heroes_core.models import JobSpec, JobStatus, UserArea
+from heroes_core.models import JobStatus, UserArea
 from heroes_core.workflows import WorkflowSpec
 
 
@@ -91,18 +98,52 @@ def _reevaluate(plan: Plan, chosen: Assignment, wave: list[str], centres: list[s
     return chosen
 
 
+class StepApplication(BaseModel):
+    """How one job gets its image and command: a centre's image (the raw form), or a resolved
+    catalogue version and the licence it pays."""
+
+    model_config = ConfigDict(frozen=True)
+
+    resolved: ResolvedApp | None = None
+    licence_offering: int | None = None
+
+
 @task(name="run-step", cache_policy=NO_CACHE)
-def run_step(spec: JobSpec, context: JobContext, archive: str, database: str,
+def run_step(workflow: WorkflowSpec, job_id: str, context: JobContext, keys: dict[str, str],
+             application: StepApplication, centre_images: Catalog, archive: str, database: str,
              poll_interval: float) -> JobStatus:
-    """One job of the workflow, as its own run_job subflow (staged, billed, recorded)."""
+    """One job of the workflow, as its own run_job subflow (staged, billed, recorded), its image on
+    its centre first."""
+    resolved = application.resolved
+    if resolved is None:
+        image = centre_images.get(workflow.job(job_id).application).image_on(context.site)
+    else:
+        image = ensure_image(load_centre(context.site), load_archive(archive),
+                             resolved.application.organisation, resolved.version, context=context,
+                             database=database)
+    spec = workflow.job_spec(job_id, image=image, partition=context.partition, keys=keys, resolved=resolved)
     state = run_job(spec=spec, centre=context.site, archive=archive, organisation=context.organisation,
                     user=context.user, project=context.project, database=database,
                     job_key=context.key, billing=context.billing, poll_interval=poll_interval,
-                    return_state=True)
+                    licence_offering=application.licence_offering, return_state=True)
     if not state.is_completed():
         raise JobFailedError(f"job {spec.name} on {context.site}: {state.message}", site=context.site)
     result: JobStatus = state.result()
     return result
+
+
+def _applications(workflow: WorkflowSpec, database: str, organisation: str,
+                  project: str | None) -> dict[str, StepApplication]:
+    """Each job's application, the catalogue ones resolved and checked before anything is planned."""
+    found: dict[str, StepApplication] = {}
+    for job in workflow.jobs:
+        if not job.from_catalogue:
+            found[job.id] = StepApplication()
+            continue
+        resolved = resolve_application(database, job.app_job(), organisation=organisation, project=project)
+        found[job.id] = StepApplication(resolved=resolved,
+                                        licence_offering=licence_offering(database, resolved))
+    return found
 
 
 @flow(name="run-workflow-direct", log_prints=True)
@@ -144,14 +185,17 @@ def execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation: 
     logger = get_run_logger()
     UserArea(organisation=organisation, user=user)  # names checked before any planning
     centres = centres or list(DEFAULT_CENTRES)
+    applications = _applications(workflow, database, organisation, project)
+    licences = {job_id: app.licence_offering for job_id, app in applications.items()
+                if app.licence_offering is not None}
     plan = plan_workflow(workflow, centres, catalog, database, organisation, project,
-                         time_limit_s=solver_time_limit_s)
+                         time_limit_s=solver_time_limit_s, licences=licences)
     if plan.result.status == "infeasible":
         raise PlacementError(f"no placement meets the constraints: "
                              f"{describe_violations(plan.result.violations)}", site="decision",
                              fix="relax the deadline, raise the budget or allow more centres")
     chosen = _choose(plan, auto_accept=auto_accept, timeout=decision_timeout)
-    applications = load_block(ApplicationCatalog, catalog).catalog()
+    centre_images = load_block(ApplicationCatalog, catalog).catalog()
 
     def context(job_id: str) -> JobContext:
         detail = plan.detail(job_id, chosen)
@@ -171,11 +215,8 @@ def execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation: 
             if blocked:
                 problems[job_id] = f"skipped: parent(s) {', '.join(blocked)} did not complete"
                 continue
-            step = contexts[job_id]
-            spec = workflow.job_spec(
-                job_id, image=applications.get(workflow.job(job_id).application).image_on(step.site),
-                partition=step.partition, keys=keys)
-            futures[job_id] = run_step.submit(spec, step, archive, database, poll_interval)
+            futures[job_id] = run_step.submit(workflow, job_id, contexts[job_id], keys, applications[job_id],
+                                              centre_images, archive, database, poll_interval)
         for job_id, future in futures.items():
             try:
                 statuses[job_id] = future.result()

@@ -55,6 +55,9 @@ class PlanningInputs(BaseModel):
 
     sites: list[SiteConfig]
     catalog: Catalog
+    licences: dict[str, int] = {}
+    """Job id -> the price book offering of its application's licence fee (catalogue jobs that
+    pay one)."""
     currency: str = "EUR"
     budget: Decimal | None = None
     loads: dict[str, SiteLoad] = {}
@@ -97,9 +100,12 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
     usage = Usage.of_job(seconds=runtime, cores=job.cores, nodes=job.nodes, gpus=job.gpus)
     cost = Decimal(0)
     try:
-        offering = partition_offering(prices, site.name, partition)
-        _, model = prices.price_at(offering, now)
-        cost = prices.convert(total(price_lines(model, usage)), model.currency, inputs.currency, now)
+        offerings = [partition_offering(prices, site.name, partition)]
+        if job.id in inputs.licences:
+            offerings.append(inputs.licences[job.id])
+        for offering in offerings:
+            _, model = prices.price_at(offering, now)
+            cost += prices.convert(total(price_lines(model, usage)), model.currency, inputs.currency, now)
     except PriceNotFoundError as exc:
         reasons.append(f"no price: {exc.detail}")
     wait = expected_queue_wait_s(inputs.loads.get(site.name), job.cores)
@@ -127,10 +133,12 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
     jobs: list[Job] = []
     details: dict[str, list[OptionDetail]] = {}
     for job in spec.jobs:
-        application = inputs.catalog.get(job.application)
+        # a catalogue application's image goes wherever the job is placed; a raw job's image
+        # must already be on the centre
+        hosts = set(known) if job.from_catalogue else set(inputs.catalog.get(job.application).images)
         options: list[Option] = []
         details[job.id] = []
-        for site_name in sorted(set(application.images) & set(known)):
+        for site_name in sorted(hosts & set(known)):
             site = known[site_name]
             for partition in _partitions(site):
                 option, detail = _option(job, site, partition, predictor, prices, inputs, now)

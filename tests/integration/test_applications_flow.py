@@ -1,6 +1,7 @@
 """An application's whole life through the gateway: register, push, functional test, publish to one
-project, run by a user of that project (licence charged), refused for another organisation and for
-parameters its schema refuses. Real Slurm, real containers, real S3, the test bed's PostgreSQL."""
+project, run by a user of that project (licence charged), alone or as a workflow job beside a raw
+one, refused for another organisation and for parameters its schema refuses. Real Slurm, real
+containers, real S3, the test bed's PostgreSQL."""
 
 from __future__ import annotations
 
@@ -127,3 +128,54 @@ def test_parameters_the_schema_refuses_fail_before_submission(published: dict[st
     assert run["state"] == "FAILED"
     text = logs(gateway, tenants, "alice", run, showing="parameters.word")
     assert "parameters.word" in text and "Submitted" not in text
+
+
+def test_a_workflow_runs_a_published_application_by_name_beside_a_raw_job_and_pays_its_licence(
+        published: dict[str, Any], gateway: Any, tenants: Any) -> None:
+    from heroes.blocks import CentralArchive, HeroesDatabase
+    from heroes_core.catalog import ApplicationCatalogue, PublicationTarget
+    from heroes_core.costs import Ledger, PriceBook
+
+    umbrella = tenants.organisations["umbrella"]
+    ApplicationCatalogue(HeroesDatabase.load("heroes-database").database()).publish(
+        published["name"], "1.0", [PublicationTarget.of_project(umbrella, "p1")],
+        licence_terms="0.50 EUR per run", price_offering=f"{published['name']}-licence", actor="paco")
+    workflow = {"name": f"wf-{uuid.uuid4().hex[:6]}", "jobs": [
+        {"id": "greet", "application": published["name"], "version": "1.0", "parameters": {"word": "wave"},
+         "estimate_minutes": 0.1},
+        {"id": "copy", "application": "busybox", "estimate_minutes": 0.1,
+         "command": ["sh", "-c", 'cat "$HEROES_PARENT_GREET/result.txt" > copied.txt']}],
+        "edges": [{"parent": "greet", "child": "copy", "files": ["result.txt"]}]}
+    run = launch(gateway, tenants, "bob", "run-workflow", {"workflow": workflow, "auto_accept": True})
+    assert run["state"] == "COMPLETED", logs(gateway, tenants, "bob", run)
+    archive = CentralArchive.load("heroes-archive")
+    client = archive.s3_client()
+    bucket = archive.endpoint().bucket_for(umbrella)
+    listing = [item["Key"] for item in client.list_objects_v2(Bucket=bucket, Prefix="bob/jobs/")["Contents"]]
+
+    def job_wrote(name: str) -> str:
+        """The key of the job of this workflow whose output ``name`` says the workflow's word."""
+        [key] = [item.split("/")[2] for item in listing if item.endswith(f"/{name}")
+                 and client.get_object(Bucket=bucket, Key=item)["Body"].read() == b"said: wave\n"]
+        return key
+
+    greet_key, copy_key = job_wrote("result.txt"), job_wrote("copied.txt")
+    database = HeroesDatabase.load("heroes-database").database()
+    licence = PriceBook(database).find_offering(published["organisation"], "application",
+                                                f"{published['name']}-licence")
+    charged = {key: [line for line in Ledger(database).lines(job_key=key) if line.offering_id == licence]
+               for key in (greet_key, copy_key)}
+    [line] = charged[greet_key]  # the catalogue job pays its licence; the raw one does not
+    assert charged[copy_key] == []
+    assert (line.amount, line.user, line.project) == (Decimal("0.50"), "bob", "p1")
+
+
+def test_a_workflow_whose_parameters_the_schema_refuses_fails_before_planning(
+        published: dict[str, Any], gateway: Any, tenants: Any) -> None:
+    workflow = {"name": f"wf-{uuid.uuid4().hex[:6]}", "jobs": [
+        {"id": "greet", "application": published["name"], "version": "1.0", "parameters": {"word": 5},
+         "estimate_minutes": 0.1}]}
+    run = launch(gateway, tenants, "alice", "run-workflow", {"workflow": workflow, "auto_accept": True})
+    assert run["state"] == "FAILED"
+    text = logs(gateway, tenants, "alice", run, showing="parameters.word")
+    assert "parameters.word" in text and "Placement" not in text and "Submitted" not in text

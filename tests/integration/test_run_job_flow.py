@@ -47,7 +47,9 @@ def test_a_job_runs_with_its_inputs_and_its_outputs_reach_the_archive(archive, i
     assert outputs[f"jobs/{prefix}/env.txt"] == b"hello\n"
     assert f"jobs/{prefix}/slurm-{status.job_id}.out" in outputs
     assert f"jobs/{prefix}/inputs/words.txt" not in outputs  # inputs are not copied back
-    record = json.loads(outputs[f"jobs/{prefix}/heroes-job.json"])
+    assert f"jobs/{prefix}/heroes-job.json" not in outputs  # the record is HEROES', not in the home
+    record = json.loads(archive.s3_client().get_object(
+        Bucket="heroes-itest", Key=f"_heroes/jobs/{user}/{prefix}/heroes-job.json")["Body"].read())
     assert record["status"]["state"] == "COMPLETED" and record["site"] == "local-slurm"
     progress = artifacts_of(state.state_details.flow_run_id)[f"job-{prefix}"]
     assert [row["state"] for row in progress][-1] == "COMPLETED"

@@ -63,7 +63,8 @@ def test_a_three_job_workflow_runs_across_two_centres_after_the_user_moves_a_job
     reports = [o["Key"] for o in listing if o["Key"].endswith("/report.txt")]
     assert len(reports) == 1
     assert client.get_object(Bucket="heroes-itest", Key=reports[0])["Body"].read() == b"42\n"
-    records = [o["Key"] for o in listing if o["Key"].endswith("heroes-job.json")]
+    records = [o["Key"] for o in client.list_objects_v2(Bucket="heroes-itest", Prefix=f"_heroes/jobs/{user}/")
+               ["Contents"] if o["Key"].endswith("heroes-job.json")]
     import json
     sites = {json.loads(client.get_object(Bucket="heroes-itest", Key=k)["Body"].read())["site"] for k in records}
     assert sites == {"local-slurm", "local-slurm-2"}

@@ -57,12 +57,13 @@ def test_a_context_cannot_be_changed_once_built() -> None:
         context.site = "elsewhere"  # type: ignore[misc]
 
 
-def test_the_report_names_the_job_as_its_context_does_and_lives_beside_its_outputs() -> None:
+def test_the_report_names_the_job_as_its_context_does_and_lives_where_no_user_path_reaches() -> None:
     context = JobContext.for_run("run-1", organisation="acme", user="ada", site="hpc1")
     report = JobReport.of(context, SPEC, JobStatus(job_id="7", state=JobState.COMPLETED))
     assert (report.key, report.site, report.organisation, report.user, report.flow_run_id) == (
         context.key, "hpc1", "acme", "ada", "run-1")
-    assert report.object_key() == f"ada/jobs/{context.key}/heroes-job.json"
+    assert report.object_key() == f"_heroes/jobs/ada/{context.key}/heroes-job.json"
+    assert report.outputs_prefix() == f"ada/jobs/{context.key}/"
     assert report.area == ADA
 
 

@@ -1,10 +1,15 @@
 """Workflow specs are checked before anything runs."""
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
-from heroes_core.catalog import Application, Catalog
+from heroes_core.catalog import Application, ApplicationVersion, Catalog, RegisteredApplication
+from heroes_core.catalog.runs import ResolvedApp
 from heroes_core.errors import SpecError
+from heroes_core.models import ImageRef
 from heroes_core.workflows import WorkflowSpec
 
 DIGEST = "sha256:" + "a" * 64
@@ -84,3 +89,51 @@ def test_parents_a_child_could_not_tell_apart_are_refused() -> None:
         WorkflowSpec.model_validate({
             "jobs": [{"id": j, "application": "sim", "command": ["true"]} for j in ("a-b", "a.b", "c")],
             "edges": [{"parent": "a-b", "child": "c"}, {"parent": "a.b", "child": "c"}]})
+
+
+def catalogue_spec(**job: object) -> WorkflowSpec:
+    return WorkflowSpec.model_validate({
+        "jobs": [{"id": "mesh", "application": "mesher", "command": ["mesh"]},
+                 {"id": "solve", "application": "cfd", "version": "2.0", "parameters": {"steps": 3},
+                  "inputs": ["case.cfg"], "env": {"OMP_PROC_BIND": "true"}, **job}],
+        "edges": [{"parent": "mesh", "child": "solve", "files": ["mesh.dat"]}]})
+
+
+def resolved_cfd(command: list[str]) -> ResolvedApp:
+    schema = {"type": "object", "properties": {"steps": {"type": "integer"}}}
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    return ResolvedApp(
+        application=RegisteredApplication(name="cfd", organisation="acme", owner="paco", description="",
+                                          metadata={}, parameter_schema=schema, command=tuple(command),
+                                          registered_at=when),
+        version=ApplicationVersion(name="cfd", version="2.0", digest=DIGEST, size_bytes=1,
+                                   archive_key="_heroes/images/sha256/" + "a" * 64, parameter_schema=schema,
+                                   registered_at=when, registered_by="paco", tested_digest_ok=True),
+        publication=None)
+
+
+def test_a_job_is_either_a_catalogue_application_or_a_raw_command_never_both() -> None:
+    assert catalogue_spec().job("solve").from_catalogue and not catalogue_spec().job("mesh").from_catalogue
+    with pytest.raises(ValidationError, match="gives a command and a version or parameters"):
+        catalogue_spec(command=["rm", "-rf", "/"])
+
+
+def test_a_catalogue_job_runs_its_packagers_command_with_its_parameters_and_its_parents_files() -> None:
+    workflow = catalogue_spec()
+    job = workflow.job("solve").app_job()
+    assert (job.application, job.version, job.parameters, job.name) == ("cfd", "2.0", {"steps": 3}, "solve")
+    run = workflow.job_spec("solve", image=ImageRef(path="/cache/x.sqfs", digest=DIGEST), partition="main",
+                            keys={"mesh": "heroes-k1"}, resolved=resolved_cfd(["solver", "--steps", "{steps}"]))
+    assert run.command == ["solver", "--steps", "3"] and run.partition == "main"
+    assert run.inputs == ["case.cfg", "jobs/heroes-k1/mesh.dat"]
+    assert run.env["HEROES_PARENT_MESH"] == "jobs/heroes-k1" and run.env["OMP_PROC_BIND"] == "true"
+    assert json.loads(run.env["HEROES_PARAMETERS"]) == {"steps": 3}
+
+
+def test_a_catalogue_job_is_not_run_unresolved_nor_in_another_image() -> None:
+    workflow = catalogue_spec()
+    with pytest.raises(SpecError, match="resolve it against the catalogue first"):
+        workflow.job_spec("solve", image=ImageRef(path="/i", digest=DIGEST), partition=None, keys={"mesh": "k"})
+    with pytest.raises(SpecError, match=r"not cfd 2\.0's"):
+        workflow.job_spec("solve", image=ImageRef(path="/i", digest="sha256:" + "c" * 64), partition=None,
+                          keys={"mesh": "k"}, resolved=resolved_cfd(["solver"]))

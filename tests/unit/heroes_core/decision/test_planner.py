@@ -82,3 +82,24 @@ def test_queue_wait_grows_with_a_busy_centre() -> None:
     idle = SiteLoad(pending_jobs=0, running_jobs=0, idle_cpus=16, total_cpus=16)
     busy = SiteLoad(pending_jobs=9, running_jobs=16, idle_cpus=0, total_cpus=16)
     assert expected_queue_wait_s(idle, 4) == 0 < expected_queue_wait_s(busy, 4)
+
+
+def test_a_catalogue_job_may_go_to_any_centre_its_image_is_fetched_to(database, prices) -> None:  # type: ignore[no-untyped-def]
+    catalogue_job = spec(command=None, application="cfd", parameters={"steps": 3})
+    nowhere = inputs(catalog=Catalog(applications=[]))
+    problem, _ = build_problem(catalogue_job, nowhere, Predictor(MetadataStore(database)), prices, now=NOW)
+    assert {o.site for o in problem.jobs[0].options} == {"cheap", "fast"}
+
+
+def test_a_catalogue_jobs_licence_fee_is_priced_beside_the_compute(database, prices) -> None:  # type: ignore[no-untyped-def]
+    prices.register_provider("acme", "acme", "application")
+    licence = prices.offering("acme", "application", "cfd-licence")
+    prices.publish("acme", licence, PriceModel(currency="EUR", fixed=D("5"), per_core_hour=D("1")),
+                   valid_from=NOW - timedelta(days=1), now=NOW - timedelta(days=2))
+    catalogue_job = spec(command=None, application="cfd", cores=2)
+    problem, details = build_problem(catalogue_job, inputs(licences={"a": licence}),
+                                     Predictor(MetadataStore(database)), prices, now=NOW)
+    options = {o.site: o for o in problem.jobs[0].options}
+    # one hour on two cores: 0.02 of compute at "cheap" plus 5 per use and 2 of core-hours of licence
+    assert options["cheap"].cost == pytest.approx(7.02) and options["fast"].cost == pytest.approx(7.20)
+    assert {d.site: d.cost for d in details["a"]}["cheap"] == D("7.02")
