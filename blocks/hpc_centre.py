@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr
 
 from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL, core_setting
 from heroes_core.containers import RuntimeName
+from heroes_core.energy import PowerModel
 from heroes_core.schedulers import SchedulerName
 from heroes_core.sites import ImageRoot, Site, SiteConfig, SiteLimits, open_site
 from heroes_core.transport import SSHSettings
@@ -57,6 +58,7 @@ class HPCCentre(Block):
     max_nodes_per_job: int = core_setting(SiteLimits, "max_nodes_per_job")
     max_time_limit_minutes: int = core_setting(SiteLimits, "max_time_limit_minutes")
     max_output_mb: int = core_setting(SiteLimits, "max_output_mb")
+    power_models: dict[str, PowerModel] = core_setting(SiteConfig, "power_models")
     max_channels: int = core_setting(SiteConfig, "max_channels")
     connect_timeout: float = core_setting(SiteConfig, "connect_timeout")
     command_timeout: float = core_setting(SiteConfig, "command_timeout")

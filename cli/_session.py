@@ -24,7 +24,7 @@ from typing import Final, Protocol
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_KEYCLOAK_REALM
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE, DEFAULT_KEYCLOAK_REALM
 from heroes.cli._output import NOT_AUTHENTICATED, exit_with_error
 from heroes_core.data.areas import Area
 from heroes_core.errors import HeroesError
@@ -32,6 +32,7 @@ from heroes_core.identity import Identity, IdentityAdmin, KeycloakSettings, Toke
 from heroes_core.identity import oidc as _oidc
 from heroes_core.identity.naming import organisation_name
 from heroes_core.identity.provisioning import require_administration
+from heroes_core.store import Database
 
 # The KeycloakRealm block `heroes login` uses unless told otherwise (--realm-block, HEROES_REALM_BLOCK).
 DEFAULT_REALM_BLOCK: Final = DEFAULT_KEYCLOAK_REALM
@@ -92,6 +93,20 @@ def load_archive(name: str = DEFAULT_ARCHIVE) -> AreaKeeper:
     if not isinstance(loaded, CentralArchive):
         exit_with_error(f"Block '{name}' is a {type(loaded).__name__}, not a CentralArchive.")
     return loaded.archive()
+
+
+def load_database(name: str = DEFAULT_DATABASE) -> Database:
+    """The project database of the HeroesDatabase block ``name`` (organisation settings live there)."""
+    from heroes.blocks import HeroesDatabase
+
+    try:
+        loaded = HeroesDatabase.load(name)
+    except ValueError as error:
+        exit_with_error(f"No HeroesDatabase block named '{name}' could be loaded ({error}). Fix: register "
+                        "the project database (the README, 'The project database'), then run it again.")
+    if not isinstance(loaded, HeroesDatabase):
+        exit_with_error(f"Block '{name}' is a {type(loaded).__name__}, not a HeroesDatabase.")
+    return loaded.database()
 
 
 class Credentials(BaseModel):

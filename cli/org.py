@@ -1,4 +1,5 @@
-"""`heroes org create|list|delete`: organisations, the platform's to manage (manage-organisations)."""
+"""`heroes org create|list|delete|energy-policy`: organisations, the platform's to manage
+(manage-organisations); their EAR energy policy, their workflow admins' (manage-workflows)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import typer
 
 from heroes.cli import _session
 from heroes.cli._output import Output, changes, console, exit_with_error, listing, reported
+from heroes_core.energy.policy import EnergyPolicies, EnergyPolicySetting
 from heroes_core.identity import HEROES_ORGANISATION, Action, Resource, ResourceKind, require
 from heroes_core.identity.naming import organisation_name
 
@@ -71,3 +73,25 @@ def delete(
             typer.confirm(f"Delete organisation {organisation}, its members and its projects?", abort=True)
         made = session.admin().delete_organisation(organisation)
     changes(made, f"There was no organisation {organisation}.")
+
+
+@app.command("energy-policy")
+def energy_policy(
+    organisation: ORGANISATION,
+    default: Annotated[str | None, typer.Option(
+        help="The EAR policy every job gets on EAR centres (e.g. min_energy); else the centre's.")] = None,
+    users_may_choose: Annotated[bool, typer.Option(help="Let users name their own policy per job (experts).")]
+    = False,
+) -> None:
+    """Set the organisation's EAR energy policy: a default for its jobs, and whether users may choose."""
+    with reported():
+        organisation_name(organisation)
+        session = _session.current()
+        require(session.identity, Action.MANAGE_WORKFLOWS,
+                Resource(kind=ResourceKind.WORKFLOW, organisation=organisation))
+        setting = EnergyPolicySetting(organisation=organisation, default_policy=default,
+                                      users_may_choose=users_may_choose)
+        EnergyPolicies(_session.load_database()).set(setting, actor=session.identity.user)
+    console.print(f"Jobs of {organisation} on EAR centres run under "
+                  f"{default or 'the centre default policy'}; users "
+                  f"{'may' if users_may_choose else 'may not'} choose their own.", markup=False)

@@ -35,6 +35,7 @@ from heroes.flows import (
     run_job_granted,
     run_workflow_granted,
     unpublish_application_granted,
+    usage_summary_granted,
     watch_budgets,
 )
 from heroes.flows.architecture.metering import METERING_CRON
@@ -106,6 +107,10 @@ def architecture_deployments() -> list[RunnerDeployment]:
         RunnerDeployment.from_flow(
             billing_report_granted, name="billing-report", tags=["heroes", "costs"],
             description="Consolidate your organisation's consumption; table artifact and CSV export."),
+        RunnerDeployment.from_flow(
+            usage_summary_granted, name="usage-summary", tags=["heroes", "accounting"],
+            description="Your organisation's jobs per day, core-hours, energy (measured and modelled "
+                        "apart) and most used applications, as tables."),
         RunnerDeployment.from_flow(
             decision_dashboard, name="decision-dashboard", tags=["heroes", "decision"],
             description="Predicted vs actual time, cost and energy per site and per application."),

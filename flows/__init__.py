@@ -5,6 +5,7 @@ grant (``user/entry.py``). ``run_job``, ``run_workflow`` and ``billing_report`` 
 parameter from their caller, for tests, admins and Python code run in-process.
 """
 
+from heroes.flows.architecture.accounting import usage_summary_flow
 from heroes.flows.architecture.budgets import billing_report, watch_budgets
 from heroes.flows.architecture.centres import check_hpc_centre_compliance, enroll_hpc_centre
 from heroes.flows.architecture.cloud import (
@@ -25,6 +26,7 @@ from heroes.flows.user.entry import (
     run_job_granted,
     run_workflow_granted,
     unpublish_application_granted,
+    usage_summary_granted,
 )
 from heroes.flows.user.run_job import run_job
 from heroes.flows.user.run_workflow import run_workflow
@@ -50,5 +52,7 @@ __all__ = [
     "terminate_idle_nodes",
     "undeploy_temporary_nodes",
     "unpublish_application_granted",
+    "usage_summary_flow",
+    "usage_summary_granted",
     "watch_budgets",
 ]

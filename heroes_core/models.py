@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from heroes_core.errors import PathEscapeError
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# An EAR policy as `--ear-policy` takes it: a short lower-case word, never an option of its own.
+ENERGY_POLICY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 ORGANISATION_PATTERN = r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"
 DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 IMAGE_PATH_PATTERN = r"^(/[A-Za-z0-9._+-]+)+$"
@@ -144,6 +146,10 @@ class JobSpec(BaseModel):
                               description="Files in the user's archive area to stage in.")
     env: dict[str, str] = Field(default_factory=dict,
                                 description="Environment variables set inside the container.")
+    energy_policy: str | None = Field(
+        default=None, pattern=ENERGY_POLICY_PATTERN,
+        description="EAR policy to run under on centres with EAR (e.g. min_energy), if your "
+                    "organisation lets users choose; else its default applies.")
 
     @field_validator("command")
     @classmethod

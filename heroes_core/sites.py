@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from heroes_core.containers import ContainerRuntime, RuntimeName, runtime_named
+from heroes_core.energy import PowerModel, power_model_for
 from heroes_core.errors import SpecError
 from heroes_core.models import JobSpec
 from heroes_core.schedulers import DEFAULT_SCHEDULER, Scheduler, SchedulerName, scheduler_named
@@ -79,6 +80,16 @@ class SiteConfig(SSHSettings):
                      "holds, in GB (10^9 bytes); least recently used images go first, never one "
                      "a job may still need."))
     limits: SiteLimits = Field(default=SiteLimits(), description="What one job may ask of the centre.")
+    power_models: dict[str, PowerModel] = Field(
+        default_factory=dict,
+        description=("Power model per partition ('*' for every partition not named): idle watts per "
+                     "node, watts per busy core and GPU, the data centre's PUE. HEROES models a job's "
+                     "energy from it where neither EAR nor Slurm measured it; without one, the energy "
+                     "of such jobs is unknown."))
+
+    def power_model(self, partition: str | None) -> PowerModel | None:
+        """The declared power model of ``partition`` (or the centre-wide one), None if undeclared."""
+        return power_model_for(self.power_models, partition)
 
     def effective_image_roots(self) -> tuple[str, ...]:
         """The image roots in force: the configured ones, else ``<work_root>/images``."""

@@ -10,7 +10,7 @@ from heroes.blocks import ApplicationCatalog, HeroesDatabase
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.resolve import load_block, load_centre, load_database
 from heroes_core.costs import Ledger, PriceBook
-from heroes_core.decision.learning import actual_cost, job_metadata
+from heroes_core.decision.learning import actual_cost
 from heroes_core.decision.metadata import MetadataStore
 from heroes_core.decision.placement import solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
@@ -19,7 +19,6 @@ from heroes_core.decision.proposal import Plan, describe_violations
 from heroes_core.enrolment import Enrolments
 from heroes_core.errors import SpecError
 from heroes_core.jobs import JobContext
-from heroes_core.models import JobStatus
 from heroes_core.workflows import WorkflowJob, WorkflowSpec
 
 
@@ -81,16 +80,22 @@ def plan_workflow(spec: WorkflowSpec, centres: list[str], catalog: str, database
     return plan
 
 
-@task(name="record-job-metadata", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def record_job_metadata(database: HeroesDatabase | str, context: JobContext, job: WorkflowJob,
-                        status: JobStatus, option: OptionDetail) -> None:
-    """Learn from a finished job: its scheduler's accounting and its charges join the history,
-    beside what was predicted for the option it ran on."""
-    usage = load_centre(context.site).site().scheduler.usage(status.job_id)
+@task(name="record-prediction", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def record_prediction(database: HeroesDatabase | str, context: JobContext, job: WorkflowJob,
+                      option: OptionDetail) -> bool:
+    """Put the prediction a workflow job ran on beside its accounting record (made by its run_job),
+    its cost converted to the predicted currency: the predictors and the dashboard compare them."""
     db = load_database(database).database()
     try:
         cost = actual_cost(Ledger(db).lines(job_key=context.key), option.currency, PriceBook(db))
     except SpecError as exc:
-        get_run_logger().warning("Cost of job %s not recorded: %s", context.key, exc)
+        get_run_logger().warning("Cost of job %s not compared: %s", context.key, exc)
         cost = None
-    MetadataStore(db).record(job_metadata(usage, context, job, option, cost=cost))
+    prediction = option.prediction
+    added = MetadataStore(db).add_prediction(
+        context.key, size=job.size, predicted_time_s=prediction.runtime_s_p50 if prediction else None,
+        predicted_energy_j=prediction.energy_j_p50 if prediction else None, predicted_cost=option.cost,
+        cost=cost, currency=option.currency if cost is not None else None)
+    if not added:
+        get_run_logger().warning("Job %s has no accounting record: its prediction is not kept", context.key)
+    return added

@@ -42,11 +42,14 @@ from heroes_core.enrolment import (
     run_smoke_job,
 )
 from heroes_core.enrolment.procedure import check_compliance, fixes, install_runtime
+from heroes_core.errors import HeroesError
 from heroes_core.jobs import job_key
 from heroes_core.sites import Site, SiteConfig
 
 COMPLIANCE_PASSED = "heroes.centre.compliance.passed"
 COMPLIANCE_FAILED = "heroes.centre.compliance.failed"
+CENTRE_DEGRADED = "heroes.centre.degraded"
+CENTRE_NODES_OK = "heroes.centre.nodes-ok"
 
 
 def _rows(results: list[CheckResult]) -> list[dict[str, str]]:
@@ -124,7 +127,7 @@ def enroll_hpc_centre(centre: str, archive: str = DEFAULT_ARCHIVE,
                      + "\n".join(f"- **{r.name}**: {r.detail}. Fix: {r.fix}" for r in failed))
         raise EnrolmentRefused(f"enrolment failed: {fixes(failed)}", site=centre,
                                fix="fix the failed steps listed, then enrol again")
-    view = _enrolments(database).record_enrolment(centre, version)
+    view = _enrolments(database).record_enrolment(centre, version, facts=installed.facts)
     create_markdown_artifact(
         key=artifact_key("centre-enrolment", centre),
         markdown=f"# {centre} is enrolled\n\n| | |\n|---|---|\n| runtime version | {version} |\n"
@@ -135,6 +138,27 @@ def enroll_hpc_centre(centre: str, archive: str = DEFAULT_ARCHIVE,
     return {"centre": centre, "enrolled": True, "runtime_version": version,
             "changed_first_run": installed.first.changed,
             "changed_second_run": installed.second.changed, "checks": rows}
+
+
+def report_nodes(centre: str) -> None:
+    """Emit the centre's node state as an event (nodes down or drained: ``heroes.centre.degraded``).
+
+    The decision module reads the same figures from the scheduler when it plans (a centre whose
+    every node is down gets no job; fewer idle CPUs mean a longer expected wait), so the event is
+    for people and automations: a centre that cannot say is reported, not failed on.
+    """
+    try:
+        load = load_centre(centre).site().scheduler.load()
+    except HeroesError as error:
+        get_run_logger().warning("Node state of %s unknown: %s", centre, error)
+        return
+    emit_event(event=CENTRE_DEGRADED if load.degraded else CENTRE_NODES_OK,
+               resource={"prefect.resource.id": f"heroes.centre.{centre}", "prefect.resource.name": centre},
+               payload={"total_cpus": load.total_cpus, "unavailable_cpus": load.unavailable_cpus,
+                        "idle_cpus": load.idle_cpus, "usable": load.usable})
+    if load.degraded:
+        get_run_logger().warning("Centre %s is degraded: %d of %d CPUs on nodes down or drained", centre,
+                                 load.unavailable_cpus, load.total_cpus)
 
 
 @flow(name="check-hpc-centre-compliance")
@@ -148,7 +172,8 @@ def check_hpc_centre_compliance(centre: str, database: str = DEFAULT_DATABASE,
     report = check_compliance(config, enrolments.get(centre), expected, run_role=runtime_role,
                               smoke_job=smoke_job, smoke_key=_smoke_key("compliance-smoke"))
     failed, installed = report.failed, report.installed_version
-    enrolments.record_compliance(centre, not failed, report.failures(), runtime_version=installed)
+    enrolments.record_compliance(centre, not failed, report.failures(), runtime_version=installed,
+                                 facts=report.facts or None)
     emit_event(
         event=COMPLIANCE_FAILED if failed else COMPLIANCE_PASSED,
         resource={"prefect.resource.id": f"heroes.centre.{centre}",
@@ -159,6 +184,7 @@ def check_hpc_centre_compliance(centre: str, database: str = DEFAULT_DATABASE,
     create_table_artifact(key=artifact_key("centre-compliance", centre), table=_rows(report.checks),
                           description=f"Compliance of {centre}: "
                                       f"{'FAILED' if failed else 'passed'}")
+    report_nodes(centre)
     if failed:
         raise NotCompliant(f"not compliant: {fixes(failed)}", site=centre,
                            fix="fix the failed checks listed (usually: re-run enroll-hpc-centre)")

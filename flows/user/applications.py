@@ -48,7 +48,8 @@ def execute_application(run_id: str, job: AppJob, *, centre: str, archive: str, 
     return execute_job(run_id, job_spec(job, resolved, image), centre=centre, archive=archive,
                        organisation=organisation, user=user, poll_interval=poll_interval, job_key=None,
                        project=project, billing=billing, database=database,
-                       budget_pause_timeout=budget_pause_timeout, licence_offering=licence)
+                       budget_pause_timeout=budget_pause_timeout, licence_offering=licence,
+                       application=resolved.application.name, application_version=resolved.version.version)
 
 
 def execute_publication(run_id: str, name: str, version: str, *, targets: list[PublicationTarget],

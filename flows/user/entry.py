@@ -20,6 +20,7 @@ from prefect.client.schemas.objects import FlowRun, State
 from prefect.runtime import flow_run as current_run
 
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRE, DEFAULT_DATABASE
+from heroes.flows.architecture.accounting import report_usage
 from heroes.flows.architecture.budgets import report_billing
 from heroes.flows.user.admission import admit, admitted_grant
 from heroes.flows.user.applications import execute_application, execute_publication, execute_unpublication
@@ -28,6 +29,7 @@ from heroes.flows.user.run_workflow import execute_workflow
 from heroes_core.catalog import ApplicationVersion, PublicationTarget
 from heroes_core.catalog.functional_test import FunctionalTest
 from heroes_core.catalog.runs import AppJob
+from heroes_core.decision.metadata import UsageSummary
 from heroes_core.identity import Action
 from heroes_core.models import JobSpec, JobStatus
 from heroes_core.workflows import WorkflowSpec
@@ -38,13 +40,15 @@ RUN_WORKFLOW: Final = "run-workflow"
 PUBLISH_APPLICATION: Final = "publish-application"
 UNPUBLISH_APPLICATION: Final = "unpublish-application"
 BILLING_REPORT: Final = "billing-report"
+USAGE_SUMMARY: Final = "usage-summary"
 
 # The flows that take a grant, by flow name, and the action a grant for them authorises:
 # the gateway issues grants for deployments of these flows only.
 GRANTED_FLOWS: Final[Mapping[str, Action]] = MappingProxyType({
     RUN_JOB: Action.SUBMIT_WORKFLOW, RUN_APPLICATION: Action.SUBMIT_WORKFLOW,
     RUN_WORKFLOW: Action.SUBMIT_WORKFLOW, PUBLISH_APPLICATION: Action.PUBLISH_APPLICATION,
-    UNPUBLISH_APPLICATION: Action.PUBLISH_APPLICATION, BILLING_REPORT: Action.BILLING})
+    UNPUBLISH_APPLICATION: Action.PUBLISH_APPLICATION, BILLING_REPORT: Action.BILLING,
+    USAGE_SUMMARY: Action.BILLING})
 
 
 def _cancel_granted_job(flow: object, flow_run: FlowRun, state: State[object]) -> None:
@@ -204,6 +208,20 @@ def billing_report_granted(grant: str = "", by: list[str] | None = None) -> str:
                           archive=DEFAULT_ARCHIVE, by=by)
 
 
+@flow(name=USAGE_SUMMARY)
+def usage_summary_granted(grant: str = "", days: int = 30) -> UsageSummary:
+    """Your organisation's jobs per day, core-hours, energy (measured and modelled apart) and most
+    used applications over the last ``days``, as table artifacts.
+
+    Args:
+        grant: filled in by the HEROES gateway when it launches the run; a run without it
+            fails at entry.
+        days: how many days back to summarise (1-366).
+    """
+    admitted = admit(grant, GRANTED_FLOWS[USAGE_SUMMARY])
+    return report_usage(admitted.identity.organisation, database=DEFAULT_DATABASE, days=days)
+
+
 __all__ = [
     "BILLING_REPORT",
     "GRANTED_FLOWS",
@@ -212,10 +230,12 @@ __all__ = [
     "RUN_JOB",
     "RUN_WORKFLOW",
     "UNPUBLISH_APPLICATION",
+    "USAGE_SUMMARY",
     "billing_report_granted",
     "publish_application_granted",
     "run_application_granted",
     "run_job_granted",
     "run_workflow_granted",
     "unpublish_application_granted",
+    "usage_summary_granted",
 ]

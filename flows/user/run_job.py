@@ -28,6 +28,7 @@ from heroes.tasks import (
     submit_job,
     wait_for_job,
 )
+from heroes.tasks.accounting import account_job, choose_energy_policy
 from heroes.tasks.applications import charge_licence
 from heroes.tasks.resolve import load_archive, load_centre, load_database
 from heroes_core.errors import JobFailedError
@@ -74,6 +75,8 @@ def run_job(
     database: str = DEFAULT_DATABASE,
     budget_pause_timeout: int = 3600,
     licence_offering: int | None = None,
+    application: str | None = None,
+    application_version: str | None = None,
 ) -> JobStatus:
     """Run one containerised job on an HPC centre, with its data moved through the archive.
 
@@ -97,20 +100,26 @@ def run_job(
         budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
         licence_offering: the price book offering of the licence of the application the job
             runs, charged beside the compute (a workflow's catalogue job).
+        application: what the job's accounting and the predictors file it under (default: the
+            job's name); application_version: its catalogue version, if it has one.
     """
     return execute_job(str(current_run.id), spec, centre=centre, archive=archive,
                        organisation=organisation, user=user, poll_interval=poll_interval,
                        job_key=job_key, project=project, billing=billing, database=database,
-                       budget_pause_timeout=budget_pause_timeout, licence_offering=licence_offering)
+                       budget_pause_timeout=budget_pause_timeout, licence_offering=licence_offering,
+                       application=application, application_version=application_version)
 
 
 def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organisation: str, user: str,
                 poll_interval: float, job_key: str | None, project: str | None, billing: bool,
-                database: str, budget_pause_timeout: int, licence_offering: int | None = None) -> JobStatus:
+                database: str, budget_pause_timeout: int, licence_offering: int | None = None,
+                application: str | None = None, application_version: str | None = None) -> JobStatus:
     """The steps of a job run, inside the calling flow: the job key and budget are ``run_id``'s.
 
     ``licence_offering``: the price book offering of the application's licence, charged beside
     the compute (a job run by application name, :mod:`heroes.flows.user.applications`).
+    ``application`` (default: the job's name) and ``application_version``: what the job's
+    accounting record names it.
     """
     centre_block = load_centre(centre)
     context = JobContext.for_run(
@@ -119,6 +128,7 @@ def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organi
         partition=centre_block.site().partition_for(spec))
     archive_block = load_archive(archive)
     database_block = load_database(database) if billing else None
+    spec = choose_energy_policy(database, context, spec)
 
     job_id = find_job(centre_block, context.key)
     job_dir = prepare_job(centre_block, context, spec, check=job_id is None)
@@ -143,6 +153,8 @@ def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organi
     finally:
         if database_block is not None:
             release_budget(database_block, context)
+    account_job(database, centre_block, context, spec, status, job_dir,
+                application=application or spec.name, application_version=application_version)
     if status.state is not JobState.COMPLETED:
         output = PurePosixPath(centre_block.site().scheduler.output_path(job_dir, status.job_id)).name
         raise JobFailedError(f"job {status.job_id} ended {status.state.value}: {status.reason}",

@@ -33,7 +33,7 @@ from heroes.flows.user.run_job import DEFAULT_ORGANISATION, DEFAULT_USER, run_jo
 from heroes.tasks import ensure_image
 from heroes.tasks.applications import licence_offering, resolve_application
 from heroes.tasks.artifacts import artifact_key
-from heroes.tasks.decision import plan_workflow, record_job_metadata
+from heroes.tasks.decision import plan_workflow, record_prediction
 from heroes.tasks.resolve import load_archive, load_block, load_centre, load_database
 from heroes_core.catalog import Catalog
 from heroes_core.catalog.runs import ResolvedApp
@@ -122,10 +122,12 @@ def run_step(workflow: WorkflowSpec, job_id: str, context: JobContext, keys: dic
                              resolved.application.organisation, resolved.version, context=context,
                              database=database)
     spec = workflow.job_spec(job_id, image=image, partition=context.partition, keys=keys, resolved=resolved)
+    job = workflow.job(job_id)
     state = run_job(spec=spec, centre=context.site, archive=archive, organisation=context.organisation,
                     user=context.user, project=context.project, database=database,
                     job_key=context.key, billing=context.billing, poll_interval=poll_interval,
-                    licence_offering=application.licence_offering, return_state=True)
+                    licence_offering=application.licence_offering, application=job.application,
+                    application_version=resolved.version.version if resolved else None, return_state=True)
     if not state.is_completed():
         raise JobFailedError(f"job {spec.name} on {context.site}: {state.message}", site=context.site)
     result: JobStatus = state.result()
@@ -224,8 +226,8 @@ def execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation: 
                 problems[job_id] = str(exc)
         for job_id in wave:  # learn from every finished job, with the prediction it ran on
             if job_id in statuses:
-                record_job_metadata(database, contexts[job_id], workflow.job(job_id), statuses[job_id],
-                                    plan.detail(job_id, chosen))
+                record_prediction(database, contexts[job_id], workflow.job(job_id),
+                                  plan.detail(job_id, chosen))
     _summary(plan, chosen, workflow, statuses, problems, keys, database)
     if problems:
         raise JobFailedError("; ".join(f"{job}: {why}" for job, why in problems.items()),

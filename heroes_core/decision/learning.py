@@ -3,8 +3,8 @@ was predicted for the option it ran on.
 
 Costs are recorded in the currency they were predicted in, so that predicted and actual can be
 compared: a job charged in other currencies is converted line by line at the rate in force when
-each line was incurred. The energy of a run without a measurement is modelled with the same
-watts per core the predictor uses.
+each line was incurred. The energy of a run without a measurement is modelled from the same
+declared power model of its partition the predictor uses.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from decimal import Decimal
 
 from heroes_core.costs import LedgerLine, PriceBook
 from heroes_core.decision.metadata import JobMetadata
-from heroes_core.decision.planner import OptionDetail
-from heroes_core.decision.predict import DEFAULT_WATTS_PER_CORE
+from heroes_core.energy import PowerModel
 from heroes_core.jobs import JobContext
 from heroes_core.schedulers import UsageRecord
-from heroes_core.workflows import WorkflowJob
 
 
 def actual_cost(lines: Sequence[LedgerLine], currency: str, prices: PriceBook) -> Decimal | None:
@@ -34,18 +32,15 @@ def actual_cost(lines: Sequence[LedgerLine], currency: str, prices: PriceBook) -
                 for line in lines), Decimal(0))
 
 
-def job_metadata(usage: UsageRecord, context: JobContext, job: WorkflowJob, option: OptionDetail, *,
-                 cost: Decimal | None, watts_per_core: float = DEFAULT_WATTS_PER_CORE) -> JobMetadata:
-    """The history row of a finished workflow job: what it used, cost and was predicted to.
-
-    ``cost`` is in the option's currency (see :func:`actual_cost`).
-    """
-    prediction = option.prediction
+def accounting_record(usage: UsageRecord, context: JobContext, *, application: str,
+                      application_version: str | None, requested_time_s: float,
+                      ear_energy_j: float | None, power: PowerModel | None, energy_policy: str | None,
+                      cost: Decimal | None, currency: str | None) -> JobMetadata:
+    """The accounting row of a finished job, whichever flow ran it: the scheduler's accounting
+    joined with who ran it, where and what, its energy with provenance, and what it cost."""
     return JobMetadata.from_usage(
-        usage, watts_per_core=watts_per_core, job_key=context.key, workflow_id=context.workflow_id,
-        organisation=context.organisation, user=context.user, application=job.application,
-        size=job.size, site=option.site, partition=option.partition,
-        requested_time_s=job.time_limit_minutes * 60,
-        predicted_time_s=prediction.runtime_s_p50 if prediction else None,
-        predicted_energy_j=prediction.energy_j_p50 if prediction else None,
-        predicted_cost=option.cost, cost=cost, currency=option.currency)
+        usage, ear_energy_j=ear_energy_j, power=power, job_key=context.key,
+        workflow_id=context.workflow_id, organisation=context.organisation, project=context.project,
+        user=context.user, step=context.step, application=application,
+        application_version=application_version, site=context.site, partition=context.partition,
+        requested_time_s=requested_time_s, energy_policy=energy_policy, cost=cost, currency=currency)

@@ -1,14 +1,16 @@
-"""Performance metadata: one row per job HEROES ran, what it asked for, used and cost.
+"""The accounting record: one row per job HEROES ran, whichever flow ran it, with what it asked
+for, used, consumed and cost.
 
 The rows live in the project database next to the costs tables (same ``Base``,
-same Alembic history, migration ``0002``). They feed the predictor
-(:mod:`heroes_core.decision.predict`) and the administrators' performance
+same Alembic history, migrations ``0002`` and ``0010``). They feed the predictor
+(:mod:`heroes_core.decision.predict`), the organisations' usage summaries
+(:meth:`MetadataStore.usage_summary`) and the administrators' performance
 dashboard (:meth:`MetadataStore.accuracy`: predictions against actual runs).
 
-Usage comes from the scheduler's accounting (:meth:`Scheduler.usage`). Energy has a
-provenance, in the design's order of trust: EAR (measured by the EAR library or
-daemon) > the Slurm energy plugin (``ConsumedEnergyRaw``) > a model; see
-:func:`energy_provenance`.
+Usage comes from the scheduler's accounting (:meth:`Scheduler.usage`), joined with the
+HEROES context (organisation, project, user, workflow, application and version, site,
+partition). Energy has a provenance, in the design's order of trust: EAR > the Slurm
+energy plugin > the partition's declared power model (:mod:`heroes_core.energy`).
 """
 
 from __future__ import annotations
@@ -35,14 +37,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
+from heroes_core.energy import EnergySource, PowerModel, energy_provenance
 from heroes_core.errors import SpecError
 from heroes_core.models import JobState
 from heroes_core.schedulers import UsageRecord
 from heroes_core.store import Base, Database, UTCDateTime
-
-EnergySource = Literal["ear", "slurm", "model", "none"]
-ENERGY_SOURCES: tuple[EnergySource, ...] = ("ear", "slurm", "model", "none")
-MEASURED_ENERGY_SOURCES: tuple[EnergySource, ...] = ("ear", "slurm")
 
 # -- table ------------------------------------------------------------------------------------
 
@@ -57,8 +56,12 @@ class JobMetadataRow(Base):
     job_key: Mapped[str] = mapped_column(String(100), unique=True)
     workflow_id: Mapped[str] = mapped_column(String(100), index=True)
     organisation: Mapped[str] = mapped_column(String(64), index=True)
+    project: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str | None] = mapped_column(String(64), nullable=True)
     application: Mapped[str] = mapped_column(String(200))
+    application_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    scheduler_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
     size: Mapped[float | None] = mapped_column(Float, nullable=True)
     site: Mapped[str] = mapped_column(String(100))
@@ -70,8 +73,11 @@ class JobMetadataRow(Base):
     used_time_s: Mapped[float] = mapped_column(Float)
     queue_wait_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_memory_mb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cpu_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     energy_j: Mapped[float | None] = mapped_column(Float, nullable=True)
     energy_source: Mapped[str] = mapped_column(String(8))  # "ear" | "slurm" | "model" | "none"
+    energy_policy: Mapped[str | None] = mapped_column(String(32), nullable=True)
     cost: Mapped[Decimal | None] = mapped_column(Numeric(18, 6), nullable=True)
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     outcome: Mapped[str] = mapped_column(String(16))  # a JobState value
@@ -106,8 +112,12 @@ class JobMetadata(BaseModel):
     job_key: str = Field(min_length=1, max_length=100)
     workflow_id: str = Field(max_length=100)
     organisation: str = Field(max_length=64)
+    project: str | None = Field(default=None, max_length=64)
     user: str = Field(max_length=64)
+    step: str | None = Field(default=None, max_length=64, description="The job's id in its workflow.")
     application: str = Field(min_length=1, max_length=200)
+    application_version: str | None = Field(default=None, max_length=64)
+    scheduler_job_id: str | None = Field(default=None, max_length=32)
     parameters: dict[str, Any] = Field(default_factory=dict)
     size: float | None = Field(default=None, gt=0, description="User-given problem size feature.")
     site: str = Field(min_length=1, max_length=100)
@@ -119,8 +129,11 @@ class JobMetadata(BaseModel):
     used_time_s: float = Field(ge=0)
     queue_wait_s: float | None = Field(default=None, ge=0)
     max_memory_mb: float | None = Field(default=None, ge=0)
+    cpu_time_s: float | None = Field(default=None, ge=0)
+    exit_code: int | None = None
     energy_j: float | None = Field(default=None, ge=0)
     energy_source: EnergySource = "none"
+    energy_policy: str | None = Field(default=None, max_length=32, description="The EAR policy it ran under.")
     cost: Decimal | None = None
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     outcome: str = JobState.COMPLETED.value
@@ -146,19 +159,23 @@ class JobMetadata(BaseModel):
 
     @classmethod
     def from_usage(cls, usage: UsageRecord, *, ear_energy_j: float | None = None,
-                   watts_per_core: float | None = None, **fields: Any) -> JobMetadata:
-        """A record from parsed Slurm accounting plus the fields only HEROES knows.
+                   power: PowerModel | None = None, **fields: Any) -> JobMetadata:
+        """A record from parsed scheduler accounting plus the fields only HEROES knows.
 
-        Energy follows :func:`energy_provenance`: EAR's figure if given, else the
-        Slurm plugin's, else (if ``watts_per_core`` is given) the model's.
+        Energy follows :func:`~heroes_core.energy.energy_provenance`: EAR's figure if given,
+        else the Slurm plugin's, else the partition's declared ``power`` model's (none declared:
+        unknown, "none").
         """
-        modelled = (usage.cores * usage.elapsed_s * watts_per_core) if watts_per_core else None
-        energy, source = energy_provenance(ear_energy_j=ear_energy_j, slurm_energy_j=usage.energy_j,
-                                           modelled_energy_j=modelled)
+        modelled = (power.energy_j(seconds=usage.elapsed_s, nodes=usage.nodes, cores=usage.cores,
+                                   gpus=usage.gpus) if power is not None else None)
+        energy = energy_provenance(ear_energy_j=ear_energy_j, slurm_energy_j=usage.energy_j,
+                                   modelled_energy_j=modelled)
         values: dict[str, Any] = {
             "cores": usage.cores, "nodes": usage.nodes, "gpus": usage.gpus,
             "used_time_s": usage.elapsed_s, "queue_wait_s": usage.queue_wait_s,
-            "max_memory_mb": usage.max_memory_mb, "energy_j": energy, "energy_source": source,
+            "max_memory_mb": usage.max_memory_mb, "cpu_time_s": usage.cpu_time_s,
+            "exit_code": usage.exit_code, "scheduler_job_id": usage.job_id,
+            "energy_j": energy.energy_j, "energy_source": energy.source,
             "outcome": usage.outcome.value, "submitted_at": usage.submitted_at,
             "started_at": usage.started_at, "ended_at": usage.ended_at,
         }
@@ -173,25 +190,6 @@ class StoredJobMetadata(JobMetadata):
 
     id: int
     recorded_at: datetime
-
-
-# -- energy provenance ------------------------------------------------------------------------
-
-
-def energy_provenance(*, ear_energy_j: float | None = None, slurm_energy_j: float | None = None,
-                      modelled_energy_j: float | None = None) -> tuple[float | None, EnergySource]:
-    """Pick the most trusted energy figure available and say where it came from.
-
-    Order (design D3.1, modules 3 and 7): EAR > Slurm energy plugin > model.
-    A missing, zero or negative figure counts as "not measured": Slurm reports
-    ``ConsumedEnergyRaw`` 0 when no ``AcctGatherEnergyType`` plugin is set up,
-    so 0 J is no measurement, not a free job. Returns ``(None, "none")`` when
-    nothing is available.
-    """
-    for value, source in ((ear_energy_j, "ear"), (slurm_energy_j, "slurm"), (modelled_energy_j, "model")):
-        if value is not None and value > 0:
-            return float(value), source  # type: ignore[return-value]
-    return None, "none"
 
 
 # -- the store --------------------------------------------------------------------------------
@@ -231,6 +229,25 @@ class MetadataStore:
             query = select(JobMetadataRow.id).where(JobMetadataRow.job_key == rec.job_key)
             row_id: int = session.execute(query).scalar_one()
         return row_id
+
+    def add_prediction(self, job_key: str, *, size: float | None, predicted_time_s: float | None,
+                       predicted_energy_j: float | None, predicted_cost: Decimal | None,
+                       cost: Decimal | None, currency: str | None) -> bool:
+        """Put what the planner predicted beside a job's accounting (and its cost in the predicted
+        currency, so the two compare); False when the job was never accounted."""
+        values: dict[str, Any] = {"size": size, "predicted_time_s": predicted_time_s,
+                                  "predicted_energy_j": predicted_energy_j, "predicted_cost": predicted_cost}
+        if cost is not None:
+            values |= {"cost": cost, "currency": currency}
+        with self.database.transaction() as session:
+            row = session.execute(select(JobMetadataRow).where(JobMetadataRow.job_key == job_key)
+                                  .with_for_update()).scalar_one_or_none()
+            if row is None:
+                return False
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.recorded_at = datetime.now(UTC)
+        return True
 
     def get(self, job_key: str) -> StoredJobMetadata | None:
         with self.database.transaction() as session:
@@ -321,3 +338,55 @@ class MetadataStore:
                 row[ratio_key] = None if ratio is None else float(ratio)
             rows.append(row)
         return rows
+
+
+class UsageSummary(BaseModel):
+    """One organisation's use over a period: per day and per application, what its managers see."""
+
+    model_config = ConfigDict(frozen=True)
+
+    organisation: str
+    since: datetime
+    until: datetime
+    days: list[dict[str, Any]] = Field(description="Per day: jobs, core-hours, energy (kJ) by source.")
+    applications: list[dict[str, Any]] = Field(description="Most used first: jobs, core-hours, energy.")
+
+
+def _core_hours(row: JobMetadataRow) -> float:
+    return row.used_time_s * max(row.cores, 0) / 3600.0
+
+
+def _summarise(rows: Sequence[JobMetadataRow], key: Any) -> dict[str, dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        group = groups.setdefault(key(row), {"jobs": 0, "completed": 0, "core_hours": 0.0,
+                                             "energy_kj": 0.0, "measured_kj": 0.0, "modelled_kj": 0.0,
+                                             "energy_unknown": 0})
+        group["jobs"] += 1
+        group["completed"] += row.outcome == JobState.COMPLETED.value
+        group["core_hours"] += _core_hours(row)
+        if row.energy_j is None:
+            group["energy_unknown"] += 1
+        else:
+            kilojoules = row.energy_j / 1000.0
+            group["energy_kj"] += kilojoules
+            group["measured_kj" if row.energy_source in ("ear", "slurm") else "modelled_kj"] += kilojoules
+    return groups
+
+
+def usage_summary(store: MetadataStore, organisation: str, *, since: datetime, until: datetime,
+                  top: int = 10) -> UsageSummary:
+    """``organisation``'s jobs submitted in [``since``, ``until``): per day (UTC) and per
+    application, energy split into measured and modelled (never added up unlabelled)."""
+    query = select(JobMetadataRow).where(JobMetadataRow.organisation == organisation,
+                                         JobMetadataRow.submitted_at >= _aware(since),
+                                         JobMetadataRow.submitted_at < _aware(until))
+    with store.database.transaction() as session:
+        rows = list(session.execute(query).scalars())
+        days = _summarise(rows, lambda row: row.submitted_at.astimezone(UTC).date().isoformat())
+        apps = _summarise(rows, lambda row: row.application + (f" {row.application_version}"
+                                                               if row.application_version else ""))
+    ranked = sorted(apps.items(), key=lambda item: (-item[1]["jobs"], -item[1]["core_hours"], item[0]))
+    return UsageSummary(organisation=organisation, since=since, until=until,
+                        days=[{"day": day, **values} for day, values in sorted(days.items())],
+                        applications=[{"application": name, **values} for name, values in ranked[:top]])

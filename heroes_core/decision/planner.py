@@ -80,19 +80,24 @@ def _partitions(site: SiteConfig) -> list[str | None]:
 
 
 def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor: Predictor,
-            prices: PriceBook, inputs: PlanningInputs, now: datetime) -> tuple[Option, OptionDetail]:
+            prices: PriceBook, inputs: PlanningInputs, now: datetime,
+            weighs_energy: bool) -> tuple[Option, OptionDetail]:
     limits = site.limits
     reasons = []
     if job.cores > limits.max_cores_per_job:
         reasons.append(f"{job.cores} cores > the centre's {limits.max_cores_per_job}")
     if job.nodes > limits.max_nodes_per_job:
         reasons.append(f"{job.nodes} nodes > the centre's {limits.max_nodes_per_job}")
+    load = inputs.loads.get(site.name)
+    if load is not None and not load.usable:
+        reasons.append(f"every node of {site.name} is down or drained")
     if job.time_limit_minutes > limits.max_time_limit_minutes:
         reasons.append(f"time limit {job.time_limit_minutes} min > the centre's "
                        f"{limits.max_time_limit_minutes}")
     estimate_s = job.estimate_minutes * 60 if job.estimate_minutes else None
     prediction = predictor.predict(job.application, site.name, cores=job.cores, nodes=job.nodes,
-                                   size=job.size, user_estimate_s=estimate_s)
+                                   size=job.size, user_estimate_s=estimate_s, gpus=job.gpus,
+                                   power=site.power_model(partition))
     runtime = prediction.runtime_s_p50
     if prediction.runtime_s_p90 > job.time_limit_minutes * 60:
         reasons.append(f"predicted p90 runtime {prediction.runtime_s_p90:.0f} s exceeds the "
@@ -109,6 +114,10 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
     except PriceNotFoundError as exc:
         reasons.append(f"no price: {exc.detail}")
     wait = expected_queue_wait_s(inputs.loads.get(site.name), job.cores)
+    if prediction.energy_j_p50 is None and weighs_energy:
+        # an unknown figure must not look like a free one to an energy objective
+        reasons.append(f"energy unknown on {site.name}/{partition or 'default'}: nothing measured "
+                       "and no power model declared for the partition")
     energy = prediction.energy_j_p50 or 0.0
     option = Option(site=site.name, partition=partition, time_s=max(runtime + wait, 1e-3),
                     cost=float(cost), energy_j=energy, cores=job.cores * job.nodes, gpus=0,
@@ -132,6 +141,8 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
                         fix=f"use registered centres: {', '.join(sorted(known))}")
     jobs: list[Job] = []
     details: dict[str, list[OptionDetail]] = {}
+    weighs_energy = spec.strategy == "energy" or bool(spec.strategy == "weighted" and spec.weights
+                                                      and spec.weights.get("energy", 0) > 0)
     for job in spec.jobs:
         # a catalogue application's image goes wherever the job is placed; a raw job's image
         # must already be on the centre
@@ -141,7 +152,8 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
         for site_name in sorted(hosts & set(known)):
             site = known[site_name]
             for partition in _partitions(site):
-                option, detail = _option(job, site, partition, predictor, prices, inputs, now)
+                option, detail = _option(job, site, partition, predictor, prices, inputs, now,
+                                         weighs_energy)
                 options.append(option)
                 details[job.id].append(detail)
         if not options:

@@ -19,8 +19,9 @@ records in the :class:`~heroes_core.decision.metadata.MetadataStore`:
   and the prediction says so; without an estimate a :class:`SpecError` asks
   for one.
 * **Energy**: learnt from measured energy (EAR or the Slurm plugin) when enough
-  runs have it, else modelled as ``cores * runtime * watts_per_core``
-  (default 10 W per core), labelled ``energy_source="model"``.
+  runs have it, else modelled from the partition's declared power model (idle watts per
+  node, watts per core and GPU, PUE) over the predicted runtime, labelled
+  ``energy_source="model"``; with neither, unknown (None).
 
 Retraining. scikit-learn has no incremental learner with a quantile (pinball)
 loss: ``SGDRegressor.partial_fit`` offers squared, Huber and epsilon-insensitive
@@ -47,13 +48,13 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.ensemble import GradientBoostingRegressor  # type: ignore[import-untyped]
 from sklearn.linear_model import QuantileRegressor  # type: ignore[import-untyped]
 
-from heroes_core.decision.metadata import MEASURED_ENERGY_SOURCES, MetadataStore, StoredJobMetadata
+from heroes_core.decision.metadata import MetadataStore, StoredJobMetadata
+from heroes_core.energy import MEASURED_ENERGY_SOURCES, PowerModel
 from heroes_core.errors import SpecError
 from heroes_core.models import JobState
 
 FloatArray = npt.NDArray[np.float64]
 QUANTILES = (0.5, 0.9)
-DEFAULT_WATTS_PER_CORE = 10.0
 
 
 class Prediction(BaseModel):
@@ -153,13 +154,11 @@ def _measured_energy(record: StoredJobMetadata) -> float | None:
 class Predictor:
     """Predictions per (application, site) from the metadata store; see the module docstring."""
 
-    def __init__(self, store: MetadataStore, min_samples: int = 5, *,
-                 watts_per_core: float = DEFAULT_WATTS_PER_CORE, seed: int = 0) -> None:
+    def __init__(self, store: MetadataStore, min_samples: int = 5, *, seed: int = 0) -> None:
         if min_samples < 2:
             raise SpecError(f"min_samples={min_samples}: at least 2 past runs are needed to learn from")
         self.store = store
         self.min_samples = min_samples
-        self.watts_per_core = watts_per_core
         self.seed = seed
         self.fits = 0  # number of (application, site) model fits so far: refits are observable
         self._cache: dict[tuple[str, str], _Fitted] = {}
@@ -193,8 +192,13 @@ class Predictor:
 
     def predict(self, application: str, site: str, *, cores: int, nodes: int = 1,
                 size: float | None = None, user_estimate_s: float | None = None,
-                user_memory_mb: float | None = None) -> Prediction:
-        """Runtime, memory and energy quantiles of one run; the user's estimate when history is short."""
+                user_memory_mb: float | None = None, gpus: int = 0,
+                power: PowerModel | None = None) -> Prediction:
+        """Runtime, memory and energy quantiles of one run; the user's estimate when history is short.
+
+        ``power``: the partition's declared power model, which models the energy when no past run
+        of the application there was measured.
+        """
         if cores < 1 or nodes < 1:
             raise SpecError(f"cores={cores}, nodes={nodes}: both must be at least 1", site=site)
         fitted = self._fitted(application, site)
@@ -229,18 +233,25 @@ class Predictor:
             notes.append("peak memory: " + ("the user's figure" if user_memory_mb is not None
                                             else "unknown (no history, no user figure)"))
 
-        energy_source: Literal["measured", "model"]
+        energy_source: Literal["measured", "model"] | None
+        energy_p50: float | None
+        energy_p90: float | None
         if fitted.energy is not None:
             e50, e90 = fitted.energy.predict(x)
             energy_p50, energy_p90 = float(e50[0]), float(e90[0])
             energy_source = "measured"
             notes.append("energy learnt from measured energy (EAR / Slurm)")
-        else:
-            energy_p50 = cores * runtime_p50 * self.watts_per_core
-            energy_p90 = cores * runtime_p90 * self.watts_per_core
+        elif power is not None:
+            busy = {"nodes": nodes, "cores": cores, "gpus": gpus}
+            energy_p50 = power.energy_j(seconds=runtime_p50, **busy)
+            energy_p90 = power.energy_j(seconds=runtime_p90, **busy)
             energy_source = "model"
-            notes.append(f"no measured energy: energy modelled as cores x runtime x "
-                         f"{self.watts_per_core:g} W per core")
+            notes.append(f"no measured energy: modelled at the partition's declared "
+                         f"{power.watts(**busy):g} W")
+        else:
+            energy_p50 = energy_p90 = None
+            energy_source = None
+            notes.append("energy unknown: nothing measured and no power model declared for the partition")
         return Prediction(application=application, site=site, runtime_s_p50=runtime_p50,
                           runtime_s_p90=runtime_p90, memory_mb_p50=memory_p50, memory_mb_p90=memory_p90,
                           energy_j_p50=energy_p50, energy_j_p90=energy_p90, energy_source=energy_source,
@@ -281,5 +292,5 @@ class Predictor:
                     del self._cache[key]
 
 
-__all__ = ["DEFAULT_WATTS_PER_CORE", "ModelReport", "Prediction", "Predictor", "QuantileModel",
+__all__ = ["ModelReport", "Prediction", "Predictor", "QuantileModel",
            "features"]

@@ -28,6 +28,7 @@ class CentreEnrolment(Base):
     last_compliance_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     last_compliance_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_compliance_failures: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class EnrolmentView(BaseModel):
@@ -39,10 +40,17 @@ class EnrolmentView(BaseModel):
     last_compliance_ok: bool | None
     last_compliance_at: datetime | None
     last_compliance_failures: list[dict[str, Any]]
+    facts: dict[str, Any] = {}
 
     @property
     def enrolled(self) -> bool:
         return self.enrolled_at is not None
+
+    @property
+    def has_ear(self) -> bool:
+        """Whether the runtime found EAR on the centre (``ear_found`` in its stamp): its jobs then
+        run under an EAR policy and their energy is read from ``eacct``."""
+        return str(self.facts.get("ear_found", "")).strip().lower() == "true"
 
 
 def _view(row: CentreEnrolment) -> EnrolmentView:
@@ -50,7 +58,8 @@ def _view(row: CentreEnrolment) -> EnrolmentView:
                          runtime_version=row.runtime_version,
                          last_compliance_ok=row.last_compliance_ok,
                          last_compliance_at=row.last_compliance_at,
-                         last_compliance_failures=list(row.last_compliance_failures or []))
+                         last_compliance_failures=list(row.last_compliance_failures or []),
+                         facts=dict(row.facts or {}))
 
 
 class Enrolments:
@@ -63,16 +72,17 @@ class Enrolments:
         row = session.scalars(select(CentreEnrolment).where(CentreEnrolment.centre == centre)
                               .with_for_update()).first()
         if row is None:
-            row = CentreEnrolment(centre=centre, last_compliance_failures=[])
+            row = CentreEnrolment(centre=centre, last_compliance_failures=[], facts={})
             session.add(row)
         return row  # type: ignore[no-any-return]
 
-    def record_enrolment(self, centre: str, runtime_version: str,
-                         at: datetime | None = None) -> EnrolmentView:
+    def record_enrolment(self, centre: str, runtime_version: str, at: datetime | None = None,
+                         facts: dict[str, Any] | None = None) -> EnrolmentView:
         """Mark ``centre`` enrolled (again): its enrolment also counts as a passed compliance check."""
         stamp = at or datetime.now(UTC)
         with self.database.transaction() as session:
             row = self._row(session, centre)
+            row.facts = dict(facts or {})
             row.enrolled_at = stamp
             row.runtime_version = runtime_version
             row.last_compliance_ok = True
@@ -83,9 +93,12 @@ class Enrolments:
 
     def record_compliance(self, centre: str, ok: bool, failures: list[dict[str, Any]],
                           runtime_version: str | None = None,
-                          at: datetime | None = None) -> EnrolmentView:
+                          at: datetime | None = None, facts: dict[str, Any] | None = None) -> EnrolmentView:
+        """Record a compliance check; ``facts`` (when the stamp was read) replace the known ones."""
         with self.database.transaction() as session:
             row = self._row(session, centre)
+            if facts is not None:
+                row.facts = dict(facts)
             row.last_compliance_ok = ok
             row.last_compliance_at = at or datetime.now(UTC)
             row.last_compliance_failures = failures

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from heroes_core.enrolment.ansible import PlaybookResult
 from heroes_core.enrolment.compliance import runtime_checks
@@ -36,6 +36,8 @@ class Installation(BaseModel):
     first: PlaybookResult
     second: PlaybookResult
     steps: list[CheckResult]
+    facts: dict[str, Any] = Field(default_factory=dict,
+                                  description="What the runtime found on the centre (its stamp's facts).")
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -49,6 +51,8 @@ class ComplianceReport(BaseModel):
 
     checks: list[CheckResult]
     installed_version: str | None
+    facts: dict[str, Any] = Field(default_factory=dict,
+                                  description="What the runtime found on the centre (its stamp's facts).")
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -79,9 +83,12 @@ def install_runtime(config: SiteConfig, *, run_role: RunRole, smoke_job: SmokeJo
     first = run_role(config, False)
     second = run_role(config, False) if first.ok else first
     steps = install_checks(first, second)
+    facts: dict[str, Any] = {}
     if not blocking(steps):
-        steps.append(smoke_job(opener(config), smoke_key))
-    return Installation(first=first, second=second, steps=steps)
+        site = opener(config)
+        facts = stamp_facts(read_stamp(site.transport, config.work_root))
+        steps.append(smoke_job(site, smoke_key))
+    return Installation(first=first, second=second, steps=steps, facts=facts)
 
 
 def enrolment_check(enrolment: EnrolmentView | None) -> CheckResult:
@@ -115,7 +122,13 @@ def check_compliance(config: SiteConfig, enrolment: EnrolmentView | None, expect
         checks += runtime_checks(stamp, expected_version, run_role(config, True))
         checks.append(smoke_job(site, smoke_key))
     installed = str(stamp.get("version")) if stamp else None
-    return ComplianceReport(checks=checks, installed_version=installed)
+    return ComplianceReport(checks=checks, installed_version=installed, facts=stamp_facts(stamp))
+
+
+def stamp_facts(stamp: dict[str, object] | None) -> dict[str, Any]:
+    """The facts of a runtime stamp (``runtime.json``), as the enrolment record keeps them."""
+    facts = stamp.get("facts") if stamp else None
+    return dict(facts) if isinstance(facts, dict) else {}
 
 
 def fixes(results: Sequence[CheckResult]) -> str:

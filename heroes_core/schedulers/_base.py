@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from heroes_core.errors import FeatureNotAvailableError, SpecError
-from heroes_core.models import NAME_PATTERN, JobState, JobStatus
+from heroes_core.models import ENERGY_POLICY_PATTERN, NAME_PATTERN, JobState, JobStatus
 from heroes_core.transport import Transport
 
 KEY_PATTERN = r"^heroes-[a-z0-9-]{8,80}$"
@@ -51,6 +51,8 @@ class JobSubmission(BaseModel):
     memory_mb: int | None = None
     time_limit_minutes: int = 10
     hold: bool = Field(default=False, description="Submit held: it waits for a release to start.")
+    energy_policy: str | None = Field(default=None, pattern=ENERGY_POLICY_PATTERN,
+                                      description="EAR policy to run under (the centre has EAR).")
 
 
 class UsageRecord(BaseModel):
@@ -64,6 +66,7 @@ class UsageRecord(BaseModel):
     nodes: int
     gpus: int = 0
     max_memory_mb: float | None = None
+    cpu_time_s: float | None = Field(default=None, description="CPU time of all its tasks (user + system).")
     energy_j: float | None = None
     energy_source: Literal["slurm", "none"] = "none"
     native_state: str
@@ -89,6 +92,17 @@ class SiteLoad(BaseModel):
     running_jobs: int
     idle_cpus: int
     total_cpus: int
+    unavailable_cpus: int = Field(default=0, description="CPUs of nodes down, drained or failing.")
+
+    @property
+    def degraded(self) -> bool:
+        """Some of the centre's nodes are down or drained."""
+        return self.unavailable_cpus > 0
+
+    @property
+    def usable(self) -> bool:
+        """Some node could still run a job (a centre whose every node is down cannot)."""
+        return self.total_cpus > self.unavailable_cpus
 
 
 class Scheduler(ABC):

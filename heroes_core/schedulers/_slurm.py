@@ -71,6 +71,8 @@ class SlurmScheduler(Scheduler):
             argv.append(f"--mem={submission.memory_mb}M")
         if submission.hold:
             argv.append("--hold")
+        if submission.energy_policy:  # EAR's SLURM plugin options
+            argv += ["--ear=on", f"--ear-policy={submission.energy_policy}"]
         return argv
 
     def parse_submit(self, stdout: str) -> str:
@@ -187,9 +189,9 @@ class SlurmScheduler(Scheduler):
         queue = self.transport.check(["squeue", "--noheader", "--states=PENDING,RUNNING", "--format=%T"])
         states = queue.stdout.split()
         cpus = self.transport.check(["sinfo", "--noheader", "--format=%C"]).stdout.split()
-        _allocated, idle, _other, total = (int(x) for x in (cpus[0] if cpus else "0/0/0/0").split("/"))
+        _allocated, idle, other, total = (int(x) for x in (cpus[0] if cpus else "0/0/0/0").split("/"))
         return SiteLoad(pending_jobs=states.count("PENDING"), running_jobs=states.count("RUNNING"),
-                        idle_cpus=idle, total_cpus=total)
+                        idle_cpus=idle, total_cpus=total, unavailable_cpus=other)
 
     def output_path(self, job_dir: str, job_id: str) -> str:
         return f"{job_dir}/slurm-{job_id}.out"  # as --output/--error in submit_argv

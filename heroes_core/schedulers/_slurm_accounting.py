@@ -17,8 +17,10 @@ JOB_ID = re.compile(r"^\d+$")
 # squeue and sacct print times as epoch seconds, so no centre's zone has to be guessed.
 EPOCH_TIMES = ("env", "SLURM_TIME_FORMAT=%s")
 SACCT_USAGE_FIELDS = ("JobIDRaw,ElapsedRaw,AllocCPUS,NNodes,AllocTRES,MaxRSS,ConsumedEnergyRaw,"
-                      "Submit,Start,End,State,ExitCode")
+                      "Submit,Start,End,State,ExitCode,TotalCPU")
 _N_FIELDS = len(SACCT_USAGE_FIELDS.split(","))
+# Output recorded before TotalCPU was asked for ends at ExitCode: still read, without CPU time.
+_N_FIELDS_WITHOUT_CPU = _N_FIELDS - 1
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)([KMGTP]?)$", re.IGNORECASE)
 _MB_PER_UNIT = {"": 1 / 1024**2, "K": 1 / 1024, "M": 1.0, "G": 1024.0, "T": 1024.0**2, "P": 1024.0**3}
 
@@ -128,6 +130,8 @@ def parse_sacct_usage(stdout: str, *, tz: tzinfo = UTC) -> UsageRecord:
     step_energy: list[float] = []
     for line in stdout.splitlines():
         fields = line.strip().split("|")
+        if len(fields) == _N_FIELDS_WITHOUT_CPU:
+            fields.append("")
         if len(fields) != _N_FIELDS:
             continue
         job_id = fields[0]
@@ -146,7 +150,7 @@ def parse_sacct_usage(stdout: str, *, tz: tzinfo = UTC) -> UsageRecord:
         raise SchedulerError(f"no job allocation line in sacct output {stdout.strip()[:200]!r}",
                              fix="check the job id and that accounting (slurmdbd) has the job")
     (job_id, elapsed, cpus, nnodes, tres, _rss, energy_raw, submit, start, end, native,
-     code) = job
+     code, total_cpu) = job
     submitted = slurm_time(submit, tz)
     if submitted is None:
         raise SchedulerError(f"sacct gives no submit time for job {job_id} ({submit!r})")
@@ -161,4 +165,5 @@ def parse_sacct_usage(stdout: str, *, tz: tzinfo = UTC) -> UsageRecord:
         gpus=_gpus(tres), max_memory_mb=max(memory, default=None),
         energy_j=job_energy if measured else None, energy_source="slurm" if measured else "none",
         native_state=native, outcome=outcome, exit_code=exit_code(code),
+        cpu_time_s=parse_duration_s(total_cpu),
         submitted_at=submitted, started_at=slurm_time(start, tz), ended_at=slurm_time(end, tz))

@@ -38,6 +38,7 @@ from heroes.blocks.defaults import (
 from heroes_core.catalog import Application
 from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering_name
 from heroes_core.costs.metering import STORAGE_OFFERING, TRANSFER_OFFERING
+from heroes_core.energy import ANY_PARTITION, PowerModel
 from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role
 
 TEST_BED_ORGANISATIONS = ("demo", "itest", "bench")
@@ -46,6 +47,9 @@ DEMO_REALM, DEMO_ORGANISATION, DEMO_PROJECT, DEMO_USER = "heroes", "demo", "demo
 TEST_BED_PRICE = PriceModel(currency="EUR", fixed=Decimal("0.01"), per_core_hour=Decimal("0.05"))
 # The archive's (provider: the CentralArchive block's name): 2 cents per GB-month stored, 1 cent
 # per GB transferred (GB = 10^9 bytes), metered by the meter-data-usage flow.
+# The power model the test bed's provider declares for its partitions: what a job's energy is
+# modelled from where neither EAR nor Slurm measured it.
+TEST_BED_POWER = PowerModel(idle_watts_per_node=40.0, watts_per_core=12.0, pue=1.3)
 TEST_BED_ARCHIVE_PRICES = {
     "storage": PriceModel(currency="EUR", per_gb_month=Decimal("0.02")),
     "transfer": PriceModel(currency="EUR", per_gb_transferred=Decimal("0.01")),
@@ -60,6 +64,7 @@ def centre_block(centre: dict[str, Any]) -> HPCCentre:
         default_partition=centre["partitions"][0], work_root=centre["work_root"],
         container_runtime="charliecloud", max_cores_per_job=4, max_time_limit_minutes=60,
         image_roots=(str(PurePosixPath(centre["image"]["path"]).parent),),
+        power_models={ANY_PARTITION: TEST_BED_POWER},
     )
 
 

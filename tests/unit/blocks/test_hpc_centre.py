@@ -75,9 +75,9 @@ SAVED: dict[str, Any] = {
 def test_a_saved_block_loads_and_saves_the_same_document() -> None:
     block = HPCCentre.model_validate(SAVED)
     dumped = block.model_dump(mode="json", context={"include_secrets": True})
-    # a document saved before max_output_mb and image_cache_gb existed loads with the centre defaults
+    # a document saved before max_output_mb, image_cache_gb and power_models existed loads with the defaults
     assert dumped == SAVED | {"image_roots": ["/apps/containers"], "block_type_slug": "heroes-hpc-centre",
-                              "max_output_mb": 20 * 1024, "image_cache_gb": 50.0}
+                              "max_output_mb": 20 * 1024, "image_cache_gb": 50.0, "power_models": {}}
 
 
 def test_the_core_configuration_of_a_saved_block() -> None:

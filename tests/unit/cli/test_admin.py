@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,26 @@ def test_every_cell_is_named_by_its_table() -> None:
     assert table_cell(Role.ENGINEER, Action.CANCEL_RUN) == (
         "additions to Table 1, row engineer, column cancel-run: reach own")
     assert table_cell(Role.BILLING_ADMIN, Action.READ_RUNS).endswith(": empty")
+
+
+def test_a_workflow_admin_sets_their_organisations_energy_policy_and_no_one_elses(
+        world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from heroes.cli import _session
+    from heroes_core.energy.policy import EnergyPolicies
+    from heroes_core.store import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'heroes.db'}")
+    monkeypatch.setattr(_session, "load_database", lambda name="heroes-database": database)
+    as_user(world, "carol")  # workflow admin of globex
+    code, out, _ = run(world, "org", "energy-policy", "globex", "--default", "min_energy", "--users-may-choose")
+    assert code == 0 and "run under min_energy; users may choose" in out
+    setting = EnergyPolicies(database).get("globex")
+    assert (setting.default_policy, setting.users_may_choose) == ("min_energy", True)
+    code, _, err = run(world, "org", "energy-policy", "acme", "--default", "min_time")
+    assert code == REFUSED and "manage-workflows" in err
+    assert EnergyPolicies(database).get("acme").default_policy is None
+    code, _, err = run(world, "org", "energy-policy", "globex", "--default", "--ear=off")
+    assert code != 0 and EnergyPolicies(database).get("globex").default_policy == "min_energy"
+    as_user(world, "alice")  # an engineer: not a workflow admin
+    assert run(world, "org", "energy-policy", "acme")[0] == REFUSED
+    database.dispose()

@@ -11,6 +11,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pydantic import ValidationError
 
 from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState
@@ -40,6 +41,14 @@ def test_submit_sends_the_script_on_stdin_with_key_as_name_and_comment() -> None
     assert f"--job-name={KEY}" in argv and f"--comment=heroes:{KEY}" in argv
     assert "--partition=debug" in argv and "--cpus-per-task=2" in argv and "--mem=512M" in argv
     assert transport.stdins[0] == b"#!/bin/bash\ntrue\n"
+
+
+def test_a_job_with_an_energy_policy_asks_ears_slurm_plugin_for_it_and_others_do_not() -> None:
+    with_policy = SlurmScheduler(ScriptedTransport({})).submit_argv(submission(energy_policy="min_energy"))
+    assert with_policy[-2:] == ["--ear=on", "--ear-policy=min_energy"]
+    assert not any(arg.startswith("--ear") for arg in SlurmScheduler(ScriptedTransport({})).submit_argv(submission()))
+    with pytest.raises(ValidationError):
+        submission(energy_policy="x --wrap=id")
 
 
 def test_submit_accepts_the_cluster_suffix() -> None:
@@ -214,6 +223,13 @@ def test_site_load_counts_everyones_jobs_and_cpus() -> None:
     transport = ScriptedTransport({"squeue": "PENDING\nRUNNING\nPENDING\n", "sinfo": "4/12/0/16\n"})
     load = SlurmScheduler(transport).load()
     assert (load.pending_jobs, load.running_jobs, load.idle_cpus, load.total_cpus) == (2, 1, 12, 16)
+    assert not load.degraded
+
+
+def test_cpus_on_nodes_down_or_drained_make_the_centre_degraded() -> None:
+    transport = ScriptedTransport({"squeue": "", "sinfo": "4/4/8/16\n"})
+    load = SlurmScheduler(transport).load()
+    assert (load.unavailable_cpus, load.degraded, load.usable) == (8, True, True)
 
 
 @pytest.mark.parametrize("key", ["heroes-aaaaaaaa,heroes-bbbbbbbb", "heroes-aaaaaaaa --me", "", "x"])

@@ -1,4 +1,5 @@
-"""What is learnt from a finished job: its cost in the currency it was predicted in, its energy."""
+"""What is recorded of a finished job: its cost in the currency it was predicted in, its context, its
+energy with provenance."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -6,15 +7,14 @@ from decimal import Decimal as D
 import pytest
 
 from heroes_core.costs import LedgerLine, PriceBook
-from heroes_core.decision.learning import actual_cost, job_metadata
-from heroes_core.decision.planner import OptionDetail
-from heroes_core.decision.predict import DEFAULT_WATTS_PER_CORE, Prediction
+from heroes_core.decision.learning import accounting_record, actual_cost
+from heroes_core.decision.metadata import JobMetadata
+from heroes_core.energy import PowerModel
 from heroes_core.errors import SpecError
 from heroes_core.jobs import JobContext
 from heroes_core.models import JobState
 from heroes_core.schedulers import UsageRecord
 from heroes_core.store import Database
-from heroes_core.workflows import WorkflowJob
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -50,37 +50,39 @@ def test_without_a_rate_the_sum_is_refused_not_mislabelled(database: Database) -
 
 def usage(energy_j: float | None = None) -> UsageRecord:
     return UsageRecord(job_id="42", elapsed_s=100.0, cores=4, nodes=1, energy_j=energy_j,
-                       native_state="COMPLETED", outcome=JobState.COMPLETED, submitted_at=T0,
+                       native_state="COMPLETED", outcome=JobState.COMPLETED, exit_code=0, submitted_at=T0,
                        started_at=T0 + timedelta(seconds=5), ended_at=T0 + timedelta(seconds=105))
 
 
-def option(prediction: Prediction | None) -> OptionDetail:
-    return OptionDetail(site="hpc1", partition="batch", prediction=prediction, cost=D("0.40"),
-                        currency="CHF", queue_wait_s=0.0, note="")
-
-
-PREDICTED = Prediction(application="sim", site="hpc1", runtime_s_p50=90.0, runtime_s_p90=120.0,
-                       memory_mb_p50=None, memory_mb_p90=None, energy_j_p50=3600.0, energy_j_p90=5000.0,
-                       energy_source="model", source="model", samples=12, note="")
 CONTEXT = JobContext.for_run("wf-1", organisation="acme", user="ada", site="hpc1", step="solve",
-                             partition="batch")
-JOB = WorkflowJob(id="solve", application="sim", command=["solve"], cores=4, time_limit_minutes=5,
-                  size=2.0)
+                             partition="batch", project="p1")
+POWER = PowerModel(idle_watts_per_node=50, watts_per_core=12.5, pue=1.2)
 
 
-def test_the_history_row_joins_usage_prediction_and_cost_in_one_currency() -> None:
-    row = job_metadata(usage(), CONTEXT, JOB, option(PREDICTED), cost=D("0.38"))
-    assert (row.job_key, row.workflow_id, row.organisation, row.user) == (CONTEXT.key, "wf-1", "acme", "ada")
-    assert (row.application, row.size, row.site, row.partition) == ("sim", 2.0, "hpc1", "batch")
+def record(usage: UsageRecord, *, ear_energy_j: float | None = None, power: PowerModel | None = POWER,
+           cost: D | None = None) -> JobMetadata:
+    return accounting_record(usage, CONTEXT, application="sim", application_version="2.0",
+                             requested_time_s=300, ear_energy_j=ear_energy_j, power=power,
+                             energy_policy="min_energy", cost=cost, currency="EUR" if cost else None)
+
+
+def test_the_accounting_row_joins_the_schedulers_figures_with_who_where_and_what() -> None:
+    row = record(usage(), cost=D("0.38"))
+    assert (row.job_key, row.workflow_id, row.organisation, row.project, row.user, row.step) == (
+        CONTEXT.key, "wf-1", "acme", "p1", "ada", "solve")
+    assert (row.application, row.application_version, row.site, row.partition) == ("sim", "2.0", "hpc1", "batch")
     assert (row.requested_time_s, row.used_time_s, row.queue_wait_s) == (300, 100.0, 5.0)
-    assert (row.predicted_time_s, row.predicted_energy_j) == (90.0, 3600.0)
-    assert (row.predicted_cost, row.cost, row.currency) == (D("0.40"), D("0.38"), "CHF")
+    assert (row.scheduler_job_id, row.exit_code, row.energy_policy) == ("42", 0, "min_energy")
+    assert (row.cost, row.currency, row.predicted_time_s) == (D("0.38"), "EUR", None)
 
 
-def test_energy_without_a_measurement_is_modelled_with_the_predictors_watts_per_core() -> None:
-    modelled = job_metadata(usage(), CONTEXT, JOB, option(None), cost=None)
-    assert modelled.energy_source == "model"
-    assert modelled.energy_j == 4 * 100.0 * DEFAULT_WATTS_PER_CORE
-    assert (modelled.predicted_time_s, modelled.cost) == (None, None)
-    measured = job_metadata(usage(energy_j=2500.0), CONTEXT, JOB, option(None), cost=None)
+def test_energy_comes_from_ear_then_slurm_then_the_partitions_declared_power_model() -> None:
+    assert (record(usage(2500.0), ear_energy_j=900.0).energy_j, record(usage(), ear_energy_j=900.0).energy_source) \
+        == (900.0, "ear")
+    measured = record(usage(energy_j=2500.0))
     assert (measured.energy_j, measured.energy_source) == (2500.0, "slurm")
+    modelled = record(usage())
+    assert modelled.energy_source == "model"
+    assert modelled.energy_j == pytest.approx(100.0 * (50 + 4 * 12.5) * 1.2)  # one node, four busy cores
+    unknown = record(usage(), power=None)
+    assert (unknown.energy_j, unknown.energy_source) == (None, "none")

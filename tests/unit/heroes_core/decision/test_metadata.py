@@ -2,13 +2,15 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from decimal import Decimal as D
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import inspect
 
-from heroes_core.decision.metadata import JobMetadata, MetadataStore, energy_provenance
+from heroes_core.decision.metadata import JobMetadata, MetadataStore, usage_summary
+from heroes_core.energy import PowerModel, energy_provenance
 from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState
 from heroes_core.schedulers._slurm_accounting import (
@@ -177,10 +179,13 @@ def test_parse_memory_units() -> None:
 
 
 def test_energy_provenance_order() -> None:
-    assert energy_provenance(ear_energy_j=10, slurm_energy_j=20, modelled_energy_j=30) == (10, "ear")
-    assert energy_provenance(ear_energy_j=None, slurm_energy_j=20, modelled_energy_j=30) == (20, "slurm")
-    assert energy_provenance(slurm_energy_j=0, modelled_energy_j=30) == (30, "model")
-    assert energy_provenance(slurm_energy_j=0) == (None, "none")
+    def figure(**given: float | None) -> tuple[float | None, str]:
+        found = energy_provenance(**given)
+        return found.energy_j, found.source
+    assert figure(ear_energy_j=10, slurm_energy_j=20, modelled_energy_j=30) == (10, "ear")
+    assert figure(ear_energy_j=None, slurm_energy_j=20, modelled_energy_j=30) == (20, "slurm")
+    assert figure(slurm_energy_j=0, modelled_energy_j=30) == (30, "model")
+    assert figure(slurm_energy_j=0) == (None, "none")
 
 
 def test_record_from_usage(store: MetadataStore) -> None:
@@ -190,9 +195,10 @@ def test_record_from_usage(store: MetadataStore) -> None:
     record = JobMetadata.from_usage(usage, **base)
     assert record.energy_source == "none" and record.energy_j is None
     assert (record.cores, record.gpus, record.used_time_s, record.queue_wait_s) == (32, 4, 754, 100)
-    modelled = JobMetadata.from_usage(usage, watts_per_core=10, **base)
-    assert modelled.energy_source == "model" and modelled.energy_j == 32 * 754 * 10
-    ear = JobMetadata.from_usage(usage, ear_energy_j=5e5, watts_per_core=10, **base)
+    power = PowerModel(idle_watts_per_node=0, watts_per_core=10, watts_per_gpu=100)
+    modelled = JobMetadata.from_usage(usage, power=power, **base)
+    assert modelled.energy_source == "model" and modelled.energy_j == 754 * (32 * 10 + 4 * 100)
+    ear = JobMetadata.from_usage(usage, ear_energy_j=5e5, power=power, **base)
     assert ear.energy_source == "ear" and ear.energy_j == 5e5
     store.record(ear)
     assert store.get("k1").energy_source == "ear"
@@ -240,3 +246,35 @@ def test_job_cancelled_while_pending_is_recordable(store: MetadataStore) -> None
                                     application="lammps", site="meluxina", requested_time_s=60)
     store.record(record)
     assert store.get("k9").outcome == "CANCELLED"
+
+
+# -- accounting: predictions beside records, usage summaries ------------------------------------
+
+
+def test_a_prediction_joins_the_record_its_job_made_and_a_job_never_accounted_is_said(store: MetadataStore) -> None:
+    store.record(rec("k1", size=None, cost=D("1.50"), currency="USD"))
+    assert store.add_prediction("k1", size=7.0, predicted_time_s=1000.0, predicted_energy_j=5e4,
+                                predicted_cost=D("1.20"), cost=D("1.35"), currency="EUR")
+    row = store.get("k1")
+    assert row is not None
+    assert (row.size, row.predicted_time_s, row.predicted_energy_j, row.predicted_cost) == (7.0, 1000.0, 5e4, D("1.2"))
+    assert (row.cost, row.currency, row.used_time_s) == (D("1.35"), "EUR", 1200)
+    assert not store.add_prediction("never", size=None, predicted_time_s=1.0, predicted_energy_j=None,
+                                    predicted_cost=None, cost=None, currency=None)
+
+
+def test_an_organisations_usage_summary_counts_its_own_jobs_per_day_and_application(store: MetadataStore) -> None:
+    day2 = T0 + timedelta(days=1)
+    store.record(rec("a1", energy_j=3.6e6, energy_source="slurm"))  # 16 cores x 1200 s
+    store.record(rec("a2", submitted_at=day2, application_version="2.0", energy_j=1.8e6, energy_source="model",
+                     outcome="FAILED"))
+    store.record(rec("a3", submitted_at=day2, application="cfd", cores=4))
+    store.record(rec("b1", organisation="umbrella", energy_j=9e9, energy_source="ear"))
+    summary = usage_summary(store, "acme", since=T0, until=T0 + timedelta(days=2))
+    first, second = summary.days
+    assert (first["day"], first["jobs"], first["completed"]) == (T0.date().isoformat(), 1, 1)
+    assert first["core_hours"] == pytest.approx(16 * 1200 / 3600)
+    assert (first["measured_kj"], first["modelled_kj"]) == (3600.0, 0.0)
+    assert (second["jobs"], second["completed"], second["modelled_kj"], second["energy_unknown"]) == (2, 1, 1800.0, 1)
+    assert [a["application"] for a in summary.applications] == ["gromacs", "gromacs 2.0", "cfd"]  # by use
+    assert all(day["energy_kj"] < 9e6 for day in summary.days)  # umbrella's job is not acme's

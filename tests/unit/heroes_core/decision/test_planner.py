@@ -103,3 +103,13 @@ def test_a_catalogue_jobs_licence_fee_is_priced_beside_the_compute(database, pri
     # one hour on two cores: 0.02 of compute at "cheap" plus 5 per use and 2 of core-hours of licence
     assert options["cheap"].cost == pytest.approx(7.02) and options["fast"].cost == pytest.approx(7.20)
     assert {d.site: d.cost for d in details["a"]}["cheap"] == D("7.02")
+
+
+def test_a_centre_whose_every_node_is_down_gets_no_job_and_says_why(database, prices) -> None:  # type: ignore[no-untyped-def]
+    down = SiteLoad(pending_jobs=0, running_jobs=0, idle_cpus=0, total_cpus=64, unavailable_cpus=64)
+    half = SiteLoad(pending_jobs=0, running_jobs=0, idle_cpus=16, total_cpus=64, unavailable_cpus=32)
+    problem, _ = build_problem(spec(), inputs(loads={"fast": down, "cheap": half}),
+                               Predictor(MetadataStore(database)), prices, now=NOW)
+    reasons = {o.site: o.infeasible_reason for o in problem.jobs[0].options}
+    assert reasons == {"fast": "every node of fast is down or drained", "cheap": None}
+    assert half.degraded and half.usable and not down.usable

@@ -9,6 +9,7 @@ import pytest
 
 from heroes_core.decision.metadata import JobMetadata, MetadataStore
 from heroes_core.decision.predict import Predictor
+from heroes_core.energy import PowerModel
 from heroes_core.errors import SpecError
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -45,7 +46,8 @@ def history(store: MetadataStore, n: int = 200, seed: int = 1, start: int = 0, *
 def test_few_runs_use_the_user_estimate(store: MetadataStore) -> None:
     history(store, n=4)
     predictor = Predictor(store, min_samples=5)
-    p = predictor.predict("solver", "meluxina", cores=8, size=100, user_estimate_s=600, user_memory_mb=1000)
+    p = predictor.predict("solver", "meluxina", cores=8, size=100, user_estimate_s=600, user_memory_mb=1000,
+                          power=PowerModel(idle_watts_per_node=0, watts_per_core=10))
     assert p.source == "user-estimate"
     assert p.samples == 4
     assert p.runtime_s_p50 == p.runtime_s_p90 == 600
@@ -77,7 +79,8 @@ def test_quantile_model_on_synthetic_history(store: MetadataStore) -> None:
     history(store, n=200)
     predictor = Predictor(store)
     for size, cores in [(500.0, 8), (200.0, 4), (800.0, 16)]:
-        p = predictor.predict("solver", "meluxina", cores=cores, size=size, user_estimate_s=1)
+        p = predictor.predict("solver", "meluxina", cores=cores, size=size, user_estimate_s=1,
+                              power=PowerModel(idle_watts_per_node=0, watts_per_core=10))
         assert p.source == "model" and p.samples == 200
         assert p.runtime_s_p50 == pytest.approx(truth(size, cores), rel=0.25)
         assert p.runtime_s_p90 >= p.runtime_s_p50
@@ -137,6 +140,14 @@ def test_measured_energy_is_learnt(store: MetadataStore) -> None:
 
 def test_modelled_energy_is_not_learnt_as_measured(store: MetadataStore) -> None:
     history(store, n=20, energy_j=1.0, energy_source="model")
-    p = Predictor(store, watts_per_core=5).predict("solver", "meluxina", cores=2, size=100)
+    power = PowerModel(idle_watts_per_node=20, watts_per_core=5, pue=1.5)
+    p = Predictor(store).predict("solver", "meluxina", cores=2, size=100, power=power)
     assert p.energy_source == "model"
-    assert p.energy_j_p50 == pytest.approx(2 * p.runtime_s_p50 * 5)
+    assert p.energy_j_p50 == pytest.approx(p.runtime_s_p50 * (20 + 2 * 5) * 1.5)
+
+
+def test_without_a_measurement_or_a_declared_power_model_energy_is_unknown(store: MetadataStore) -> None:
+    history(store, n=20, energy_j=1.0, energy_source="model")
+    p = Predictor(store).predict("solver", "meluxina", cores=2, size=100)
+    assert (p.energy_source, p.energy_j_p50, p.energy_j_p90) == (None, None, None)
+    assert "no power model declared" in p.note

@@ -52,3 +52,14 @@ def test_jobs_are_placed_only_on_centres_whose_last_check_did_not_fail(tmp_path:
     with pytest.raises(SpecError, match="every candidate centre failed its last compliance check: broken"):
         store.placeable(["broken"])
     database.dispose()
+
+
+def test_what_the_runtime_found_is_kept_and_ear_read_from_it(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = Enrolments(database)
+    without = store.record_enrolment("hpc1", "0.1.0", facts={"ear_found": "False", "scheduler": "slurm"})
+    assert without.facts["scheduler"] == "slurm" and not without.has_ear
+    assert store.record_compliance("hpc1", True, [], facts={"ear_found": "True", "ear": "eacct"}).has_ear
+    assert store.record_compliance("hpc1", True, []).has_ear  # a check that read no stamp keeps the facts
+    assert not store.record_compliance("hpc2", False, []).has_ear
+    database.dispose()

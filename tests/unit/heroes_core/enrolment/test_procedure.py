@@ -58,9 +58,11 @@ def opener(transport: ScriptedTransport):  # type: ignore[no-untyped-def]
 
 def test_a_clean_install_runs_the_role_twice_then_the_smoke_job() -> None:
     steps = Steps(role(changed=5), role(changed=0))
+    stamp = '{"version": "0.1.0", "facts": {"ear_found": "False"}}'
     installed = install_runtime(CONFIG, run_role=steps.run_role, smoke_job=steps.smoke_job,
-                                smoke_key="k1", opener=opener(ScriptedTransport({})))
+                                smoke_key="k1", opener=opener(ScriptedTransport({"cat": stamp})))
     assert steps.calls == ["role check=False", "role check=False", "smoke k1"]
+    assert installed.facts == {"ear_found": "False"}
     assert installed.failed == [] and installed.steps[-1] == SMOKE_OK
     assert (installed.first.changed, installed.second.changed) == (5, 0)
 
@@ -105,10 +107,12 @@ def enrolled() -> EnrolmentView:
 
 
 def test_a_compliant_centre_passes_every_check_and_reports_its_version() -> None:
-    transport = ScriptedTransport({"id": "svc\n", "cat": '{"version": "0.1.0"}'})
+    transport = ScriptedTransport({"id": "svc\n",
+                                   "cat": '{"version": "0.1.0", "facts": {"ear_found": "True", "ear": "eacct"}}'})
     steps = Steps(role(check=True))
     report = check_compliance(CONFIG, enrolled(), "0.1.0", run_role=steps.run_role,
                               smoke_job=steps.smoke_job, smoke_key="k2", opener=opener(transport))
+    assert report.facts == {"ear_found": "True", "ear": "eacct"}  # what the runtime found, EAR among it
     assert [c.name for c in report.checks] == ["enrolled", "ssh", "runtime present", "runtime version",
                                                "configuration", "smoke job"]
     assert report.failed == [] and report.failures() == []
