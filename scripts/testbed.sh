@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # HEROES local HPC test bed: Slurm (+slurmdbd/MariaDB accounting), sshd on 2222 with
 # two service accounts, Charliecloud + a busybox image, rclone, SeaweedFS S3, a private
-# PostgreSQL cluster, a Prefect server and a Keycloak server, all on this one machine,
-# started directly (no systemd).
+# PostgreSQL cluster, a Prefect server, a Keycloak server and an OpenSearch node, all on
+# this one machine, started directly (no systemd).
 #
 #   scripts/testbed.sh up       install what is missing, start what is not healthy,
 #                               write $STATE/testbed.json, print each part's health
@@ -17,7 +17,7 @@ set -euo pipefail
 
 TB_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/testbed
 for service in lib packages accounts munge mariadb slurm sshd image rclone seaweedfs postgres prefect \
-    keycloak verify testbed-json; do
+    keycloak opensearch verify testbed-json; do
     # shellcheck source=/dev/null
     source "$TB_LIB/$service.sh"
 done
@@ -25,7 +25,7 @@ close_inherited_fds
 
 # The parts `status` reports, each checked by its <part>_healthy function.
 PARTS=(munge mariadb slurmdbd slurmctld slurmd accounting sshd charliecloud rclone seaweedfs postgres prefect
-    keycloak)
+    keycloak opensearch)
 
 # report: one line per part; returns non-zero if any part is unhealthy.
 report() {
@@ -65,6 +65,7 @@ cmd_up() {
     ensure_postgres
     ensure_prefect
     ensure_keycloak
+    ensure_opensearch
     if ((CHANGED)) || [[ "${HEROES_TESTBED_VERIFY:-0}" == 1 ]]; then
         verify_e2e
     fi
@@ -83,6 +84,7 @@ cmd_down() {
     need_root
     [[ -d "$STATE" ]] || { say "nothing to stop ($STATE does not exist)"; return 0; }
     take_lock
+    stop_opensearch
     stop_keycloak
     stop_prefect
     stop_postgres

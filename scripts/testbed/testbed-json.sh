@@ -13,5 +13,6 @@ write_testbed_json() {
         TB_PG_URL="$(pg_url heroes)" TB_PG_TEST_URL="$(pg_url heroes_test)" TB_PG_ADMIN_URL="$(pg_url postgres)" \
         TB_KC_URL="$(kc_url)" TB_KC_MGMT_URL="http://127.0.0.1:$KC_MGMT_PORT" TB_KC_ADMIN="$KC_ADMIN" \
         TB_KC_PASSWORD_PATH="$(kc_password_file)" TB_KC_VERSION="$KC_VERSION" \
+        TB_SEARCH_URL="$(os_url)" TB_SEARCH_VERSION="$OS_VERSION" \
         tb_python testbed_config.py write
 }

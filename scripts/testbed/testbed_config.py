@@ -61,6 +61,8 @@ def describe(env: dict[str, str]) -> dict[str, Any]:
         "keycloak": {"url": env["TB_KC_URL"], "management_url": env["TB_KC_MGMT_URL"],
                      "admin_realm": "master", "admin_user": env["TB_KC_ADMIN"],
                      "admin_password_path": env["TB_KC_PASSWORD_PATH"], "version": env["TB_KC_VERSION"]},
+        # The search cluster the ECS logs go to: one OpenSearch node, plain HTTP, no authentication.
+        "search": {"url": env["TB_SEARCH_URL"], "engine": "opensearch", "version": env["TB_SEARCH_VERSION"]},
     }
 
 

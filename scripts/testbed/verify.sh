@@ -2,7 +2,8 @@
 # The end-to-end check: the parts working together the way HEROES uses them.
 # Each service account logs in over ssh and runs e2e-check.sh (sbatch --wait -> ch-run ->
 # sacct); the archive and the database are then reached from the venv's Python clients,
-# and Keycloak's admin API and JWKS over HTTP.
+# Keycloak's admin API and JWKS over HTTP, and the OpenSearch node takes an index template,
+# a bulk request and a search.
 
 verify_e2e() {
     local acct i pids=()
@@ -27,5 +28,7 @@ verify_e2e() {
         tb_python check_postgres.py >>"$LOG/e2e.log" 2>&1 ||
         fail "postgres (sqlalchemy)" "$LOG/e2e.log" "SQLAlchemy/psycopg check failed"
     kc_check >>"$LOG/e2e.log" 2>&1 || fail "keycloak (admin API, JWKS)" "$LOG/e2e.log" "Keycloak check failed"
+    os_check >>"$LOG/e2e.log" 2>&1 ||
+        fail "opensearch (template, bulk, search)" "$LOG/e2e.log" "OpenSearch check failed"
     say "verify: ok"
 }
