@@ -120,7 +120,7 @@ def test_template_bulk_and_search(http: httpx.Client, prefix: str) -> None:
 
 
 def test_opensearch_py_client(search_url: str, prefix: str) -> None:
-    opensearchpy = pytest.importorskip("opensearchpy")
+    import opensearchpy
     from opensearchpy import helpers
 
     client = opensearchpy.OpenSearch(hosts=[search_url], timeout=30)
