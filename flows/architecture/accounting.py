@@ -2,7 +2,8 @@
 
 Every job is accounted when it ends (:func:`heroes.tasks.accounting.account_job`); this flow
 sums an organisation's records over a period into two table artifacts: per day (jobs, core-hours,
-energy measured and modelled kept apart) and per application (most used first).
+energy measured and modelled kept apart) and per application (most used first), and a chart of
+the days (:mod:`heroes.tasks.charts`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
-from heroes.blocks.defaults import DEFAULT_DATABASE
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
 from heroes.tasks.artifacts import artifact_key
+from heroes.tasks.charts import publish_chart, usage_chart_png
 from heroes.tasks.resolve import load_database
 from heroes_core.decision.metadata import MetadataStore, UsageSummary, usage_summary
 from heroes_core.errors import SpecError
@@ -25,7 +27,7 @@ def _rounded(row: dict[str, object]) -> dict[str, object]:
     return {key: round(value, 2) if isinstance(value, float) else value for key, value in row.items()}
 
 
-def report_usage(organisation: str, *, database: str, days: int) -> UsageSummary:
+def report_usage(organisation: str, *, database: str, archive: str, days: int) -> UsageSummary:
     """The steps of a usage summary, inside the calling flow (the granted one names the organisation)."""
     if not 1 <= days <= MAX_DAYS:
         raise SpecError(f"days={days}: summarise between 1 and {MAX_DAYS} days")
@@ -40,13 +42,18 @@ def report_usage(organisation: str, *, database: str, days: int) -> UsageSummary
     create_table_artifact(key=artifact_key("usage-by-application", organisation),
                           table=[_rounded(row) for row in summary.applications],
                           description=f"{organisation}: most used applications, {period}")
+    if summary.days:
+        publish_chart(archive, organisation, "usage", usage_chart_png(summary),
+                      description=f"{organisation}: core-hours and energy per day, {period}",
+                      key=artifact_key("usage-chart", organisation))
     jobs = sum(int(str(row["jobs"])) for row in summary.days)
     get_run_logger().info("Usage of %s over %d day(s): %d job(s)", organisation, days, jobs)
     return summary
 
 
 @flow(name="usage-summary-direct")
-def usage_summary_flow(organisation: str, days: int = 30, database: str = DEFAULT_DATABASE) -> UsageSummary:
+def usage_summary_flow(organisation: str, days: int = 30, database: str = DEFAULT_DATABASE,
+                       archive: str = DEFAULT_ARCHIVE) -> UsageSummary:
     """An organisation's jobs per day, core-hours, energy and most used applications (for admins;
     users launch the granted ``usage-summary`` deployment, which names their own organisation)."""
-    return report_usage(organisation, database=database, days=days)
+    return report_usage(organisation, database=database, archive=archive, days=days)

@@ -219,7 +219,8 @@ def usage_summary_granted(grant: str = "", days: int = 30) -> UsageSummary:
         days: how many days back to summarise (1-366).
     """
     admitted = admit(grant, GRANTED_FLOWS[USAGE_SUMMARY])
-    return report_usage(admitted.identity.organisation, database=DEFAULT_DATABASE, days=days)
+    return report_usage(admitted.identity.organisation, database=DEFAULT_DATABASE, archive=DEFAULT_ARCHIVE,
+                        days=days)
 
 
 __all__ = [

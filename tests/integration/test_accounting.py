@@ -88,3 +88,17 @@ def test_an_organisations_usage_summary_counts_its_jobs_per_day_and_application_
     assert (day["jobs"], day["core_hours"], day["measured_kj"], day["energy_unknown"]) == (2, 2.0, 7.2, 1)
     [application] = state.result().applications
     assert (application["application"], application["jobs"]) == ("solver", 2)
+    chart = image_artifact(state.state_details.flow_run_id)
+    assert chart.startswith(b"\x89PNG")  # the chart users without a dashboard see, fetched by its URL
+
+
+def image_artifact(flow_run_id: Any) -> bytes:
+    """The bytes behind the run's image artifact, fetched as the UI's browser would."""
+    import httpx
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterType
+
+    with get_client(sync_client=True) as client:
+        [found] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]), type=ArtifactFilterType(any_=["image"])))
+    return httpx.get(str(found.data), timeout=30).content
