@@ -1,17 +1,51 @@
 # shellcheck shell=bash
 # Slurm 22.05: slurmdbd (accounting in MariaDB, so `sacct` works), slurmctld and one slurmd
-# for this host, configured from slurm.conf.in / slurmdbd.conf.in in /etc/slurm.
+# for this host, configured from slurm.conf.in / slurmdbd.conf.in in /etc/slurm; and the power
+# meter (power_meter.py) whose RAPL counters Slurm's acct_gather_energy/rapl plugin reads.
 
 CLUSTER=heroes-local
 SLURM_ACCOUNT=heroes
 SCHED_PARAMS=${HEROES_TESTBED_SCHED_PARAMS:-batch_sched_delay=0,sched_min_interval=0,default_queue_depth=1000,bf_interval=1}
+# The power meter's model of this node: idle watts plus watts per busy CPU (from /proc/stat).
+POWER_IDLE_W=${HEROES_TESTBED_POWER_IDLE_W:-50}
+POWER_CPU_W=${HEROES_TESTBED_POWER_CPU_W:-20}
+POWER_STATUS="$STATE/power-meter/status.json"
+
+# energy_source: where Slurm's RAPL plugin reads energy on this machine.
+#   hardware  a real msr device exists (/dev/cpu/N/msr, character device): never replaced
+#   meter     the test bed's power meter writes the counters (regular files in /dev/cpu/N/)
+#   none      /proc/cpuinfo names no "physical id", so the plugin would find no package (it
+#             would drain the node): no energy plugin then
+energy_source() {
+    local f
+    for f in /dev/cpu/*/msr; do
+        if [[ -c "$f" ]]; then
+            echo hardware
+            return 0
+        fi
+    done
+    if grep -q '^physical id' /proc/cpuinfo 2>/dev/null; then
+        echo meter
+    else
+        echo none
+    fi
+}
+
+energy_plugin() {
+    if [[ "$(energy_source)" == none ]]; then
+        echo acct_gather_energy/none
+    else
+        echo acct_gather_energy/rapl
+    fi
+}
 
 # slurm_configure: render the configuration; restart the daemons whose configuration changed.
 slurm_configure() {
     local changed=0
     install -d -m 0755 /etc/slurm
     if render "$TB/slurm.conf.in" /etc/slurm/slurm.conf 0644 \
-        CLUSTER="$CLUSTER" HOST="$(host_short)" STATE="$STATE" SCHED_PARAMS="$SCHED_PARAMS"; then
+        CLUSTER="$CLUSTER" HOST="$(host_short)" STATE="$STATE" SCHED_PARAMS="$SCHED_PARAMS" \
+        ENERGY_PLUGIN="$(energy_plugin)"; then
         changed=1
     fi
     if render "$TB/slurmdbd.conf.in" /etc/slurm/slurmdbd.conf 0600 \
@@ -30,6 +64,41 @@ slurm_configure() {
             stop_pidfile slurmctld "$RUN/slurmctld.pid" slurmctld
         fi
     fi
+}
+
+power_meter_healthy() {
+    [[ "$(energy_source)" == meter ]] || return 0
+    pid_alive "$RUN/power-meter.pid" power_meter.py &&
+        tb_python power_meter.py check --status "$POWER_STATUS" --idle-w "$POWER_IDLE_W" \
+            --cpu-w "$POWER_CPU_W" </dev/null
+}
+
+# ensure_power_meter: start the meter (or restart it with a changed model) before slurmd, which
+# opens the counter files when it starts. If they did not exist yet while slurmd ran, slurmd is
+# restarted so that it opens them.
+ensure_power_meter() {
+    [[ "$(energy_source)" == meter ]] || return 0
+    power_meter_healthy && return 0
+    local f had_files=0
+    for f in /dev/cpu/*/msr; do
+        [[ -f "$f" ]] && had_files=1
+    done
+    stop_pidfile power-meter "$RUN/power-meter.pid" power_meter.py
+    install -d -m 0755 "$STATE/power-meter"
+    rm -f "$POWER_STATUS"
+    say "power-meter: starting (${POWER_IDLE_W} W idle + ${POWER_CPU_W} W per busy CPU)"
+    spawn "$RUN/power-meter.pid" "$LOG/power-meter.log" "$VENV/bin/python" "$TB/power_meter.py" run \
+        --status "$POWER_STATUS" --idle-w "$POWER_IDLE_W" --cpu-w "$POWER_CPU_W"
+    wait_healthy power-meter "$LOG/power-meter.log" power_meter_healthy "$WAIT" "$RUN/power-meter.pid"
+    mark_changed
+    if ((!had_files)) && pid_alive "$RUN/slurmd.pid" slurmd; then
+        say "slurmd: restarting to open the power meter's counters"
+        stop_pidfile slurmd "$RUN/slurmd.pid" slurmd
+    fi
+}
+
+stop_power_meter() {
+    stop_pidfile power-meter "$RUN/power-meter.pid" power_meter.py
 }
 
 slurmdbd_healthy() {
@@ -96,7 +165,7 @@ ensure_slurmctld() {
 node_state() { timeout 10 sinfo -h -n "$(host_short)" -o '%t' </dev/null 2>/dev/null | head -n 1; }
 
 slurmd_healthy() {
-    pid_alive "$RUN/slurmd.pid" slurmd || return 1
+    pid_alive "$RUN/slurmd.pid" slurmd && power_meter_healthy || return 1
     case "$(node_state)" in
         idle | mix | alloc | comp) return 0 ;;
         *) return 1 ;;
@@ -128,6 +197,7 @@ ensure_slurmd() {
 
 ensure_slurm() {
     slurm_configure
+    ensure_power_meter
     ensure_slurmdbd
     ensure_accounting
     ensure_slurmctld
@@ -138,4 +208,5 @@ stop_slurm() {
     stop_pidfile slurmd "$RUN/slurmd.pid" slurmd
     stop_pidfile slurmctld "$RUN/slurmctld.pid" slurmctld
     stop_pidfile slurmdbd "$RUN/slurmdbd.pid" slurmdbd
+    stop_power_meter
 }
