@@ -9,6 +9,7 @@ from heroes.blocks.central_archive import CentralArchive
 from heroes.blocks.database import HeroesDatabase
 from heroes.blocks.hpc_centre import HPCCentre
 from heroes.blocks.identity_provider import KeycloakRealm
+from heroes.blocks.log_sink import LogSink
 from heroes.blocks.oci_account import OCIAccount
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "HPCCentre",
     "HeroesDatabase",
     "KeycloakRealm",
+    "LogSink",
     "OCIAccount",
 ]
