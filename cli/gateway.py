@@ -15,12 +15,14 @@ from heroes.blocks.defaults import (
     DEFAULT_GRANT_KEY,
     DEFAULT_KEYCLOAK_REALM,
 )
+from heroes.blocks.log_sink import configure_logging
 from heroes.cli._output import exit_with_error, reported
 from heroes.cli._session import load_realm
 from heroes.gateway import DEFAULT_PORT, GatewaySettings, create_app, serve
 from heroes_core.catalog import ApplicationCatalogue
 from heroes_core.catalog.service import ApplicationService
 from heroes_core.data import DataService, Quotas
+from heroes_core.logs import register_secrets_of
 
 
 def gateway(
@@ -58,10 +60,13 @@ def gateway(
         except ValueError as error:
             exit_with_error(f"{error}. Fix: register the archive and database blocks (the README, "
                             "'Register a real centre'), or name them with --archive-block/--database-block.")
+        for block in (archive, database):  # no log record of the gateway shows their secrets
+            register_secrets_of(block)
         data = DataService(archive.archive(), Quotas(database.database()))
         apps = ApplicationService(ApplicationCatalogue(database.database()), data.archive, data)
         app = create_app(settings, keycloak=realm.settings(), verifier=realm.verifier(), grant_key=grant_key,
                          data=data, apps=apps)
+    configure_logging()  # HEROES_LOG_FORMAT=ecs / HEROES_LOG_SINK, as in every HEROES process
     serve(app, host=host, port=port)
 
 

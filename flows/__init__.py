@@ -5,6 +5,7 @@ grant (``user/entry.py``). ``run_job``, ``run_workflow`` and ``billing_report`` 
 parameter from their caller, for tests, admins and Python code run in-process.
 """
 
+from heroes.blocks.log_sink import configure_logging
 from heroes.flows.architecture.accounting import usage_summary_flow
 from heroes.flows.architecture.budgets import billing_report, watch_budgets
 from heroes.flows.architecture.centres import check_hpc_centre_compliance, enroll_hpc_centre
@@ -30,6 +31,11 @@ from heroes.flows.user.entry import (
 )
 from heroes.flows.user.run_job import run_job
 from heroes.flows.user.run_workflow import run_workflow
+
+# Every process that runs a HEROES flow imports this package first (a runner's subprocess loads
+# the flow's module by its entrypoint): here it sets its logging up from HEROES_LOG_FORMAT and
+# HEROES_LOG_SINK (ECS JSON, the sink), once. Secrets are redacted from every record either way.
+configure_logging()
 
 __all__ = [
     "billing_report",

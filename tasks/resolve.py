@@ -9,6 +9,7 @@ from prefect.blocks.core import Block
 
 from heroes.blocks import CentralArchive, HeroesDatabase, HPCCentre
 from heroes_core.data import SFTPEndpoint, TransferLog
+from heroes_core.logs import register_secrets_of
 from heroes_core.store import Database, shared_database
 
 B = TypeVar("B", bound=Block)
@@ -21,11 +22,13 @@ def load_block(kind: type[B], block: B | str) -> B:
     are synchronous, so anything but a ``kind`` here is a programming error, reported as one.
     """
     if not isinstance(block, str):
+        register_secrets_of(block)
         return block
     loaded = kind.load(block)
     if not isinstance(loaded, kind):
         raise TypeError(f"{kind.__name__}.load({block!r}) gave a {type(loaded).__name__}: "
                         "load blocks from synchronous code")
+    register_secrets_of(loaded)  # from now on no log record of this process shows them
     return loaded
 
 

@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.runtime import flow_run as current_run
 
+from heroes.blocks import HPCCentre
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.user.billing import reserve_or_pause
 from heroes.tasks import (
@@ -33,6 +34,7 @@ from heroes.tasks.applications import charge_licence
 from heroes.tasks.resolve import load_archive, load_centre, load_database
 from heroes_core.errors import JobFailedError
 from heroes_core.jobs import JobContext, JobReport, cancel_jobs
+from heroes_core.logs import bind, job_log_context
 from heroes_core.models import JobSpec, JobState, JobStatus
 
 DEFAULT_ORGANISATION = "demo"
@@ -126,6 +128,18 @@ def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organi
         run_id, organisation=organisation, user=user,
         site=centre_block.site_config().name, job_key=job_key, project=project, billing=billing,
         partition=centre_block.site().partition_for(spec))
+    with job_log_context(context):  # every record below carries the job's HEROES fields
+        return _run_steps(context, spec, centre_block, archive, database, billing=billing,
+                          poll_interval=poll_interval, budget_pause_timeout=budget_pause_timeout,
+                          licence_offering=licence_offering, application=application,
+                          application_version=application_version)
+
+
+def _run_steps(context: JobContext, spec: JobSpec, centre_block: HPCCentre, archive: str, database: str, *,
+               billing: bool, poll_interval: float, budget_pause_timeout: int, licence_offering: int | None,
+               application: str | None, application_version: str | None) -> JobStatus:
+    """Reserve, stage in, submit, wait, stage out, record, charge, release, account: the job id and
+    its outcome join the log fields as soon as they are known."""
     archive_block = load_archive(archive)
     database_block = load_database(database) if billing else None
     spec = choose_energy_policy(database, context, spec)
@@ -140,6 +154,7 @@ def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organi
         if job_id is None:
             staged_in = stage_in(archive_block, centre_block, context, spec, job_dir, database)
             job_id = submit_job(centre_block, context, spec, job_dir)
+        bind(job_id=job_id)
         status = wait_for_job(centre_block, context, job_id, poll_interval)
         try:  # outputs first: a billing error must not leave them on the centre only
             staged_out = stage_out(archive_block, centre_block, context, spec, job_dir, database)
@@ -153,6 +168,7 @@ def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organi
     finally:
         if database_block is not None:
             release_budget(database_block, context)
+    bind(outcome="success" if status.state is JobState.COMPLETED else "failure")
     account_job(database, centre_block, context, spec, status, job_dir,
                 application=application or spec.name, application_version=application_version)
     if status.state is not JobState.COMPLETED:

@@ -50,6 +50,7 @@ from heroes_core.decision.proposal import (
 from heroes_core.decision.reevaluation import reevaluate
 from heroes_core.errors import HeroesError, JobFailedError, SpecError
 from heroes_core.jobs import JobContext
+from heroes_core.logs import log_context
 from heroes_core.models import JobStatus, UserArea
 from heroes_core.workflows import WorkflowSpec
 
@@ -184,6 +185,20 @@ def execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation: 
                      solver_time_limit_s: float, decision_timeout: int,
                      poll_interval: float) -> dict[str, JobStatus]:
     """The steps of a workflow run, inside the calling flow; ``workflow_id`` keys its jobs and budget."""
+    with log_context(organisation=organisation, user=user, project=project, workflow_id=workflow_id):
+        return _execute_workflow(workflow_id, workflow, organisation=organisation, user=user, project=project,
+                                 centres=centres, archive=archive, database=database, catalog=catalog,
+                                 auto_accept=auto_accept, auto_move=auto_move, move_margin=move_margin,
+                                 solver_time_limit_s=solver_time_limit_s, decision_timeout=decision_timeout,
+                                 poll_interval=poll_interval)
+
+
+def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation: str, user: str,
+                      project: str | None, centres: list[str] | None, archive: str, database: str,
+                      catalog: str, auto_accept: bool, auto_move: bool, move_margin: float,
+                      solver_time_limit_s: float, decision_timeout: int,
+                      poll_interval: float) -> dict[str, JobStatus]:
+    """Plan, decide, run wave by wave, summarise: :func:`execute_workflow` under its log fields."""
     logger = get_run_logger()
     UserArea(organisation=organisation, user=user)  # names checked before any planning
     centres = centres or list(DEFAULT_CENTRES)
