@@ -8,6 +8,8 @@ warning naming the centre and the job, and the job's run goes on.
 
 from __future__ import annotations
 
+import logging
+
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -21,7 +23,10 @@ from heroes_core.energy.policy import EnergyPolicies, choose_policy
 from heroes_core.enrolment import Enrolments
 from heroes_core.errors import HeroesError, SpecError
 from heroes_core.jobs import JobContext
+from heroes_core.logs import ACCOUNTING_DATASET, NAMESPACE
 from heroes_core.models import JobSpec, JobStatus
+
+ACCOUNTING_LOG = logging.getLogger("heroes.accounting")
 
 
 def _has_ear(database: HeroesDatabase, centre: str) -> bool:
@@ -86,4 +91,16 @@ def account_job(database: HeroesDatabase | str, centre: HPCCentre | str, context
               else "unknown (no measurement, no power model declared)")
     logger.info("Accounted job %s: %.0f s on %d core(s), energy %s", status.job_id, record.used_time_s,
                 record.cores, energy)
-    return store.get(context.key)
+    stored = store.get(context.key)
+    if stored is not None:
+        log_accounting(stored, ACCOUNTING_DATASET)
+    return stored
+
+
+def log_accounting(record: StoredJobMetadata, dataset: str) -> None:
+    """One log record with the job's figures (``heroes.job``) under ``event.dataset``: what reaches
+    the search store's dashboards, stamped with the job's HEROES fields like its other records."""
+    ACCOUNTING_LOG.info("Job %s (%s) on %s: %s", record.job_key, record.application, record.site,
+                        record.outcome, extra={
+                            "event.dataset": dataset,
+                            NAMESPACE: {"job": record.accounting_fields().model_dump(mode="json")}})

@@ -7,6 +7,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
+from heroes.tasks.accounting import log_accounting
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.resolve import load_block, load_centre, load_database
 from heroes_core.costs import Ledger, PriceBook
@@ -19,6 +20,7 @@ from heroes_core.decision.proposal import Plan, describe_violations
 from heroes_core.enrolment import Enrolments
 from heroes_core.errors import SpecError
 from heroes_core.jobs import JobContext
+from heroes_core.logs import DECISIONS_DATASET, job_log_context
 from heroes_core.workflows import WorkflowJob, WorkflowSpec
 
 
@@ -98,4 +100,9 @@ def record_prediction(database: HeroesDatabase | str, context: JobContext, job: 
         cost=cost, currency=option.currency if cost is not None else None)
     if not added:
         get_run_logger().warning("Job %s has no accounting record: its prediction is not kept", context.key)
-    return added
+        return False
+    stored = MetadataStore(db).get(context.key)
+    if stored is not None:  # predicted beside actual, for the decisions dashboard
+        with job_log_context(context):
+            log_accounting(stored, DECISIONS_DATASET)
+    return True

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from heroes_core.energy import EnergySource, PowerModel, energy_provenance
 from heroes_core.errors import SpecError
+from heroes_core.logs import AccountingFields
 from heroes_core.models import JobState
 from heroes_core.schedulers import UsageRecord
 from heroes_core.store import Base, Database, UTCDateTime
@@ -190,6 +191,20 @@ class StoredJobMetadata(JobMetadata):
 
     id: int
     recorded_at: datetime
+
+    def accounting_fields(self) -> AccountingFields:
+        """The record as its log record carries it (``heroes.job``), for the search store's dashboards."""
+        def number(value: Decimal | None) -> float | None:
+            return None if value is None else float(value)
+        return AccountingFields(
+            application=self.application, application_version=self.application_version,
+            partition=self.partition, state=self.outcome, exit_code=self.exit_code, cores=self.cores,
+            nodes=self.nodes, gpus=self.gpus, used_time_s=self.used_time_s, cpu_time_s=self.cpu_time_s,
+            queue_wait_s=self.queue_wait_s, core_hours=self.used_time_s * self.cores / 3600.0,
+            max_memory_mb=self.max_memory_mb, energy_j=self.energy_j, energy_source=self.energy_source,
+            energy_policy=self.energy_policy, cost=number(self.cost), currency=self.currency,
+            predicted_time_s=self.predicted_time_s, predicted_energy_j=self.predicted_energy_j,
+            predicted_cost=number(self.predicted_cost))
 
 
 # -- the store --------------------------------------------------------------------------------

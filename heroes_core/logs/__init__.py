@@ -33,7 +33,14 @@ from heroes_core.logs.context import (
     log_context,
 )
 from heroes_core.logs.ecs import HeroesEcsFormatter, from_ndjson, to_ndjson
-from heroes_core.logs.fields import FIELD_NAMES, NAMESPACE, HeroesFields
+from heroes_core.logs.fields import (
+    ACCOUNTING_DATASET,
+    DECISIONS_DATASET,
+    FIELD_NAMES,
+    NAMESPACE,
+    AccountingFields,
+    HeroesFields,
+)
 from heroes_core.logs.redaction import (
     REDACTED,
     SECRETS,
@@ -51,6 +58,8 @@ from heroes_core.logs.sinks import FileSink, LogSink, SinkHandler, SinkStats
 from heroes_core.logs.spool import Spool
 
 __all__ = [
+    "ACCOUNTING_DATASET",
+    "DECISIONS_DATASET",
     "FIELD_NAMES",
     "FILE_ENV",
     "FORMAT_ENV",
@@ -58,6 +67,7 @@ __all__ = [
     "NAMESPACE",
     "REDACTED",
     "SECRETS",
+    "AccountingFields",
     "EcsRecord",
     "FailureReporter",
     "FileSink",

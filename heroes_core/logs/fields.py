@@ -46,5 +46,48 @@ class HeroesFields(BaseModel):
                                                           "HEROES word such as cancelled.")
 
 
+ACCOUNTING_DATASET: Final = "heroes.accounting"
+"""``event.dataset`` of the one record each finished job's accounting logs: what the dashboards read."""
+DECISIONS_DATASET: Final = "heroes.decisions"
+"""``event.dataset`` of the record a workflow job logs once its prediction joins its accounting."""
+
+
+class AccountingFields(BaseModel):
+    """What a finished job used, consumed and cost, as its accounting record logs it (``heroes.job``).
+
+    Typed here, and mapped so in the index template, so that dashboards can sum and average them
+    whatever the first job's values looked like.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    application: str
+    application_version: str | None = None
+    partition: str | None = None
+    state: str
+    exit_code: int | None = None
+    cores: int
+    nodes: int
+    gpus: int = 0
+    used_time_s: float
+    cpu_time_s: float | None = None
+    queue_wait_s: float | None = None
+    core_hours: float
+    max_memory_mb: float | None = None
+    energy_j: float | None = None
+    energy_source: str
+    energy_policy: str | None = None
+    cost: float | None = None
+    currency: str | None = None
+    predicted_time_s: float | None = None
+    predicted_energy_j: float | None = None
+    predicted_cost: float | None = None
+
+
+ACCOUNTING_KEYWORDS: Final = ("application", "application_version", "partition", "state", "energy_source",
+                              "energy_policy", "currency")
+ACCOUNTING_NUMBERS: Final = tuple(name for name in AccountingFields.model_fields
+                                  if name not in ACCOUNTING_KEYWORDS)
+
 FIELD_NAMES: Final = tuple(HeroesFields.model_fields)
 """The HEROES field names, in a stable order (the index template and the tests use it)."""

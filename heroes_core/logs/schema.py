@@ -14,9 +14,16 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from heroes_core.logs.ecs import ECS_TOP_LEVEL, PREFECT_EXTRAS, from_ndjson
-from heroes_core.logs.fields import FIELD_NAMES, NAMESPACE, HeroesFields
+from heroes_core.logs.fields import (
+    ACCOUNTING_KEYWORDS,
+    ACCOUNTING_NUMBERS,
+    FIELD_NAMES,
+    NAMESPACE,
+    AccountingFields,
+    HeroesFields,
+)
 
-TEMPLATE_VERSION: Final = 1
+TEMPLATE_VERSION: Final = 2
 """Raised when the template changes, so a cluster's installed copy can be told apart."""
 
 
@@ -39,6 +46,7 @@ class EventFields(BaseModel):
     id: str | None = None
     sequence: int | None = None
     outcome: Literal["success", "failure", "unknown"] | None = None
+    dataset: str | None = None
 
 
 class PrefectRunFields(BaseModel):
@@ -57,6 +65,7 @@ class PrefectRunFields(BaseModel):
 
 class RecordHeroesFields(HeroesFields):
     prefect: PrefectRunFields | None = None
+    job: AccountingFields | None = None
 
 
 class EcsRecord(BaseModel):
@@ -124,7 +133,7 @@ def index_template(prefix: str, *, shards: int = 1) -> dict[str, Any]:
                             "function": {"type": "keyword"},
                             "file": {"properties": {"name": {"type": "keyword"},
                                                     "line": {"type": "long"}}}}}}},
-                    "event": {"properties": {**_keywords(("id", "outcome")),
+                    "event": {"properties": {**_keywords(("id", "outcome", "dataset")),
                                              "sequence": {"type": "long"}}},
                     "error": {"properties": {**_keywords(("type",)), "message": {"type": "text"},
                                              "stack_trace": {"type": "text"}}},
@@ -135,7 +144,11 @@ def index_template(prefix: str, *, shards: int = 1) -> dict[str, Any]:
                     "host": {"properties": _keywords(("hostname",))},
                     "labels": {"type": "object", "dynamic": True},
                     NAMESPACE: {"properties": {**_keywords(FIELD_NAMES),
-                                               "prefect": {"properties": _keywords(PREFECT_EXTRAS)}}},
+                                               "prefect": {"properties": _keywords(PREFECT_EXTRAS)},
+                                               "job": {"properties": {
+                                                   **_keywords(ACCOUNTING_KEYWORDS),
+                                                   **{name: {"type": "double"}
+                                                      for name in ACCOUNTING_NUMBERS}}}}},
                 },
             },
         },

@@ -153,3 +153,8 @@ def test_no_credential_appears_in_any_log_line_of_a_real_run(testbed, blocks, ar
     task_records = [r for r in records if r.log.logger == "prefect.task_runs"]
     assert task_records and all(r.heroes and r.heroes.organisation == "itest" and r.heroes.user == user
                                 for r in task_records)
+    # The job's accounting reached the log store as its own record, with its figures and fields.
+    [accounted] = [r for r in records if r.event is not None and r.event.dataset == logs.ACCOUNTING_DATASET]
+    assert accounted.heroes is not None and accounted.heroes.job is not None
+    assert (accounted.heroes.user, accounted.heroes.job.state) == (user, "COMPLETED")
+    assert accounted.heroes.job_id and accounted.heroes.job.energy_source in ("slurm", "model")

@@ -278,3 +278,15 @@ def test_an_organisations_usage_summary_counts_its_own_jobs_per_day_and_applicat
     assert (second["jobs"], second["completed"], second["modelled_kj"], second["energy_unknown"]) == (2, 1, 1800.0, 1)
     assert [a["application"] for a in summary.applications] == ["gromacs", "gromacs 2.0", "cfd"]  # by use
     assert all(day["energy_kj"] < 9e6 for day in summary.days)  # umbrella's job is not acme's
+
+
+def test_a_stored_record_logs_its_figures_as_numbers_for_the_dashboards(store: MetadataStore) -> None:
+    store.record(rec("k9", cost=D("0.25"), currency="EUR", energy_j=5e4, energy_source="slurm",
+                     predicted_cost=D("0.30"), exit_code=0))
+    stored = store.get("k9")
+    assert stored is not None
+    fields = stored.accounting_fields()
+    assert (fields.application, fields.state, fields.energy_source, fields.exit_code) == (
+        "gromacs", "COMPLETED", "slurm", 0)
+    assert (fields.cost, fields.predicted_cost, fields.energy_j) == (0.25, 0.3, 5e4)
+    assert fields.core_hours == pytest.approx(16 * 1200 / 3600)

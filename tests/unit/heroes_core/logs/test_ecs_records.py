@@ -44,13 +44,17 @@ def emit_every_record_type(logger: logging.Logger) -> None:
     task_run.error("a Prefect task run record")
     logger.info("caller extras", extra={"status": 200, "detail": {"nested": [1, 2]}})
     logger.critical("non-ASCII: énergie ⚡ 能源")
+    with logs.log_context(**ALL_FIELDS):
+        logger.info("a job's accounting", extra={"event.dataset": logs.ACCOUNTING_DATASET, "heroes": {"job": {
+            "application": "solver", "state": "COMPLETED", "cores": 4, "nodes": 1, "used_time_s": 90.0,
+            "core_hours": 0.1, "energy_j": 660, "energy_source": "slurm", "cost": 0.02, "currency": "EUR"}}})
 
 
 def test_every_record_type_is_a_valid_ecs_document_with_typed_heroes_fields() -> None:
     logger, stream = capture("heroes_core.test.records")
     emit_every_record_type(logger)
     lines = lines_of(stream)
-    assert len(lines) == 9
+    assert len(lines) == 10
     records = [validate_line(line) for line in lines]
     for line, record in zip(lines, records, strict=True):
         raw = json.loads(line)
@@ -60,7 +64,7 @@ def test_every_record_type_is_a_valid_ecs_document_with_typed_heroes_fields() ->
     in_context = records[2:5]
     for record in in_context:
         assert record.heroes is not None
-        assert record.heroes.model_dump(exclude={"prefect"}) == ALL_FIELDS
+        assert record.heroes.model_dump(exclude={"prefect", "job"}) == ALL_FIELDS
         assert record.event is not None and record.event.outcome == "success"
     assert records[0].heroes is None  # no context, no fields invented
     assert records[3].model_extra and records[3].model_extra["error"]["type"] == "RuntimeError"
@@ -72,6 +76,11 @@ def test_every_record_type_is_a_valid_ecs_document_with_typed_heroes_fields() ->
     assert records[7].labels == {"status": "200", "detail": '{"nested": [1, 2]}'}
     assert records[8].message == "non-ASCII: énergie ⚡ 能源"
     assert "send_to_api" not in lines[5]
+    accounting = records[9]
+    assert accounting.event is not None and accounting.event.dataset == "heroes.accounting"
+    assert accounting.heroes is not None and accounting.heroes.job is not None
+    assert (accounting.heroes.job.energy_j, accounting.heroes.job.energy_source) == (660.0, "slurm")
+    assert accounting.heroes.job_key == ALL_FIELDS["job_key"]  # stamped like every record of the job
 
 
 def test_records_through_the_sink_handler_carry_a_sequence_and_validate(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +93,7 @@ def test_records_through_the_sink_handler_carry_a_sequence_and_validate(tmp_path
     sink.close()
     lines = (tmp_path / "heroes.ndjson").read_text().splitlines()
     records = [validate_line(line) for line in lines]
-    assert [r.event.sequence for r in records if r.event] == list(range(1, 10))
+    assert [r.event.sequence for r in records if r.event] == list(range(1, 11))
 
 
 def test_the_document_holds_the_same_fields_as_ecs_loggings_own_formatter() -> None:
@@ -169,3 +178,11 @@ def test_a_console_line_is_the_same_json_as_the_file_line(capsys: pytest.Capture
     assert err, "nothing on standard error"
     record = validate_line(err[-1])
     assert record.message == "to the console"
+
+
+def test_the_index_template_types_a_jobs_figures_for_dashboards_to_sum() -> None:
+    job = logs.index_template("heroes-logs")["template"]["mappings"]["properties"]["heroes"]["properties"]["job"]
+    types = {name: mapping["type"] for name, mapping in job["properties"].items()}
+    assert set(types) == set(logs.AccountingFields.model_fields)
+    assert types["energy_j"] == types["cost"] == types["core_hours"] == types["predicted_time_s"] == "double"
+    assert types["application"] == types["energy_source"] == "keyword"
