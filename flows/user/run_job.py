@@ -169,8 +169,11 @@ def _run_steps(context: JobContext, spec: JobSpec, centre_block: HPCCentre, arch
         if database_block is not None:
             release_budget(database_block, context)
     bind(outcome="success" if status.state is JobState.COMPLETED else "failure")
-    account_job(database, centre_block, context, spec, status, job_dir,
-                application=application or spec.name, application_version=application_version)
+    accounted = account_job(database, centre_block, context, spec, status, job_dir,
+                            application=application or spec.name, application_version=application_version,
+                            return_state=True)
+    if not accounted.is_completed():  # its outputs are archived and its cost charged: the run goes on
+        get_run_logger().warning("Job %s was not accounted: %s", context.key, accounted.message)
     if status.state is not JobState.COMPLETED:
         output = PurePosixPath(centre_block.site().scheduler.output_path(job_dir, status.job_id)).name
         raise JobFailedError(f"job {status.job_id} ended {status.state.value}: {status.reason}",
