@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
 from heroes.tasks.accounting import log_accounting
 from heroes.tasks.artifacts import artifact_key
+from heroes.tasks.centre_events import unavailable_shares
 from heroes.tasks.resolve import load_block, load_centre, load_database
 from heroes_core.costs import Ledger, PriceBook
 from heroes_core.decision.learning import actual_cost
@@ -36,8 +37,11 @@ def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, 
     blocks = [load_centre(name) for name in placeable]
     sites = [block.site_config() for block in blocks]
     loads = {site.name: block.site().scheduler.load() for site, block in zip(sites, blocks, strict=True)}
+    shares = unavailable_shares(placeable)
+    for name, share in shares.items():
+        get_run_logger().warning("Centre %s reported %.0f%% of its CPUs down or drained", name, 100 * share)
     inputs = PlanningInputs(sites=sites, catalog=load_block(ApplicationCatalog, catalog).catalog(),
-                            loads=loads, licences=licences or {})
+                            loads=loads, licences=licences or {}, unavailable_share=shares)
     budget = database.budgets().available_for(organisation, project, inputs.currency)
     return inputs.model_copy(update={"budget": budget})
 

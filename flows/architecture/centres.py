@@ -26,6 +26,7 @@ from prefect.runtime import flow_run as current_run
 
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
 from heroes.tasks.artifacts import artifact_key
+from heroes.tasks.centre_events import report_nodes
 from heroes.tasks.resolve import load_archive, load_centre, load_database
 from heroes_core.enrolment import (
     COMPLIANCE_PLAYBOOK,
@@ -42,14 +43,11 @@ from heroes_core.enrolment import (
     run_smoke_job,
 )
 from heroes_core.enrolment.procedure import check_compliance, fixes, install_runtime
-from heroes_core.errors import HeroesError
 from heroes_core.jobs import job_key
 from heroes_core.sites import Site, SiteConfig
 
 COMPLIANCE_PASSED = "heroes.centre.compliance.passed"
 COMPLIANCE_FAILED = "heroes.centre.compliance.failed"
-CENTRE_DEGRADED = "heroes.centre.degraded"
-CENTRE_NODES_OK = "heroes.centre.nodes-ok"
 
 
 def _rows(results: list[CheckResult]) -> list[dict[str, str]]:
@@ -138,27 +136,6 @@ def enroll_hpc_centre(centre: str, archive: str = DEFAULT_ARCHIVE,
     return {"centre": centre, "enrolled": True, "runtime_version": version,
             "changed_first_run": installed.first.changed,
             "changed_second_run": installed.second.changed, "checks": rows}
-
-
-def report_nodes(centre: str) -> None:
-    """Emit the centre's node state as an event (nodes down or drained: ``heroes.centre.degraded``).
-
-    The decision module reads the same figures from the scheduler when it plans (a centre whose
-    every node is down gets no job; fewer idle CPUs mean a longer expected wait), so the event is
-    for people and automations: a centre that cannot say is reported, not failed on.
-    """
-    try:
-        load = load_centre(centre).site().scheduler.load()
-    except HeroesError as error:
-        get_run_logger().warning("Node state of %s unknown: %s", centre, error)
-        return
-    emit_event(event=CENTRE_DEGRADED if load.degraded else CENTRE_NODES_OK,
-               resource={"prefect.resource.id": f"heroes.centre.{centre}", "prefect.resource.name": centre},
-               payload={"total_cpus": load.total_cpus, "unavailable_cpus": load.unavailable_cpus,
-                        "idle_cpus": load.idle_cpus, "usable": load.usable})
-    if load.degraded:
-        get_run_logger().warning("Centre %s is degraded: %d of %d CPUs on nodes down or drained", centre,
-                                 load.unavailable_cpus, load.total_cpus)
 
 
 @flow(name="check-hpc-centre-compliance")

@@ -58,6 +58,8 @@ class PlanningInputs(BaseModel):
     licences: dict[str, int] = {}
     """Job id -> the price book offering of its application's licence fee (catalogue jobs that
     pay one)."""
+    unavailable_share: dict[str, float] = {}
+    """Centre -> the share of its CPUs its last node-state event reported down or drained."""
     currency: str = "EUR"
     budget: Decimal | None = None
     loads: dict[str, SiteLoad] = {}
@@ -89,7 +91,8 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
     if job.nodes > limits.max_nodes_per_job:
         reasons.append(f"{job.nodes} nodes > the centre's {limits.max_nodes_per_job}")
     load = inputs.loads.get(site.name)
-    if load is not None and not load.usable:
+    share = inputs.unavailable_share.get(site.name, 0.0)
+    if (load is not None and not load.usable) or share >= 1.0:
         reasons.append(f"every node of {site.name} is down or drained")
     if job.time_limit_minutes > limits.max_time_limit_minutes:
         reasons.append(f"time limit {job.time_limit_minutes} min > the centre's "
@@ -113,7 +116,11 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
             cost += prices.convert(total(price_lines(model, usage)), model.currency, inputs.currency, now)
     except PriceNotFoundError as exc:
         reasons.append(f"no price: {exc.detail}")
-    wait = expected_queue_wait_s(inputs.loads.get(site.name), job.cores)
+    wait = expected_queue_wait_s(load, job.cores)
+    note = prediction.note
+    if 0.0 < share < 1.0:  # a degraded centre drains its queue more slowly
+        wait /= 1.0 - share
+        note += f"; {site.name} degraded: {share:.0%} of its CPUs down or drained"
     if prediction.energy_j_p50 is None and weighs_energy:
         # an unknown figure must not look like a free one to an energy objective
         reasons.append(f"energy unknown on {site.name}/{partition or 'default'}: nothing measured "
@@ -124,7 +131,7 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
                     infeasible_reason="; ".join(reasons) or None)
     detail = OptionDetail(site=site.name, partition=partition, prediction=prediction,
                           cost=cost.quantize(Decimal("0.01")), currency=inputs.currency,
-                          queue_wait_s=wait, note=prediction.note)
+                          queue_wait_s=wait, note=note)
     return option, detail
 
 

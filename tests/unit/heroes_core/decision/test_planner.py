@@ -113,3 +113,19 @@ def test_a_centre_whose_every_node_is_down_gets_no_job_and_says_why(database, pr
     reasons = {o.site: o.infeasible_reason for o in problem.jobs[0].options}
     assert reasons == {"fast": "every node of fast is down or drained", "cheap": None}
     assert half.degraded and half.usable and not down.usable
+
+
+def test_a_centre_its_events_report_degraded_waits_longer_and_one_reported_down_gets_no_job(
+        database, prices) -> None:  # type: ignore[no-untyped-def]
+    busy = SiteLoad(pending_jobs=3, running_jobs=4, idle_cpus=0, total_cpus=64)
+    predictor = Predictor(MetadataStore(database))
+    healthy, _ = build_problem(spec(), inputs(loads={"fast": busy}), predictor, prices, now=NOW)
+    degraded, details = build_problem(spec(), inputs(loads={"fast": busy}, unavailable_share={"fast": 0.5}),
+                                      predictor, prices, now=NOW)
+    wait = {d.site: d.queue_wait_s for d in details["a"]}
+    assert wait["fast"] == 2 * 60 * 4  # twice the wait of the healthy centre's four queued jobs
+    assert "fast degraded: 50% of its CPUs down or drained" in {d.site: d.note for d in details["a"]}["fast"]
+    down, _ = build_problem(spec(), inputs(unavailable_share={"cheap": 1.0}), predictor, prices, now=NOW)
+    assert {o.site: o.infeasible_reason for o in down.jobs[0].options}["cheap"] == \
+        "every node of cheap is down or drained"
+    assert healthy.jobs[0].options[1].time_s < degraded.jobs[0].options[1].time_s
