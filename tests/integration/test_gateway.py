@@ -112,7 +112,7 @@ def test_deployments_show_only_what_the_role_may_launch(gateway: Any, tenants: A
 
     assert {"run-job/run-job", "run-workflow/run-workflow"} <= names("alice")
     assert "billing-report/billing-report" not in names("alice")
-    assert names("bill") == {"billing-report/billing-report"}
+    assert names("bill") == {"billing-report/billing-report", "usage-summary/usage-summary"}
     assert "enroll-hpc-centre/enroll-hpc-centre" not in names("alice") | names("carol") | names("bill")
     assert "watch-budgets/watch-budgets" in names("dave")
 
