@@ -53,19 +53,23 @@ def _share(payload: dict[str, Any]) -> float:
 
 
 def unavailable_shares(centres: list[str]) -> dict[str, float]:
-    """Centre -> the share of its CPUs its newest node-state event (of the last day) reported down."""
-    event_filter = EventFilter(
-        occurred=EventOccurredFilter.model_validate({"since": datetime.now(UTC) - FRESH_FOR}),
-        event=EventNameFilter(name=[CENTRE_DEGRADED, CENTRE_NODES_OK]),
-        resource=EventResourceFilter(id=[centre_resource(c)["prefect.resource.id"] for c in centres]))
+    """Centre -> the share of its CPUs its newest node-state event (of the last day) reported down.
+
+    One query per centre for its newest event (the API returns the newest first and at most 50
+    per page, so one query for all could miss a quiet centre behind a chatty one).
+    """
+    since = EventOccurredFilter.model_validate({"since": datetime.now(UTC) - FRESH_FOR})
+    names = EventNameFilter(name=[CENTRE_DEGRADED, CENTRE_NODES_OK])
+    shares: dict[str, float] = {}
     try:
         with get_client(sync_client=True) as client:
-            events = client.read_events(filter=event_filter, limit=200).events
+            for centre in centres:
+                resource = EventResourceFilter(id=[centre_resource(centre)["prefect.resource.id"]])
+                query = EventFilter(occurred=since, event=names, resource=resource)
+                newest = client.read_events(filter=query, limit=1).events
+                if newest and newest[0].event == CENTRE_DEGRADED:
+                    shares[centre] = _share(newest[0].payload)
     except Exception as error:  # the events are advice: planning goes on from the scheduler's figures
         LOGGER.warning("Centre events not read (%s): planning from the centres' own figures", error)
         return {}
-    newest: dict[str, Any] = {}
-    for event in sorted(events, key=lambda e: e.occurred):
-        newest[event.resource.id.removeprefix("heroes.centre.")] = event
-    return {centre: _share(event.payload) for centre, event in newest.items()
-            if event.event == CENTRE_DEGRADED}
+    return shares
