@@ -5,6 +5,8 @@ grant (``user/entry.py``). ``run_job``, ``run_workflow`` and ``billing_report`` 
 parameter from their caller, for tests, admins and Python code run in-process.
 """
 
+import os
+
 from heroes.blocks.log_sink import configure_logging
 from heroes.flows.architecture.accounting import usage_summary_flow
 from heroes.flows.architecture.budgets import billing_report, watch_budgets
@@ -31,11 +33,14 @@ from heroes.flows.user.entry import (
 )
 from heroes.flows.user.run_job import run_job
 from heroes.flows.user.run_workflow import run_workflow
+from heroes_core.logs import FILE_ENV, FORMAT_ENV
 
 # Every process that runs a HEROES flow imports this package first (a runner's subprocess loads
-# the flow's module by its entrypoint): here it sets its logging up from HEROES_LOG_FORMAT and
-# HEROES_LOG_SINK (ECS JSON, the sink), once. Secrets are redacted from every record either way.
-configure_logging()
+# the flow's module by its entrypoint): when its environment asks for ECS logs (HEROES_LOG_FORMAT,
+# HEROES_LOG_SINK, HEROES_LOG_FILE) it sets them up here, once. Without those settings it leaves
+# alone whatever the process configured itself (an importer that set logging up is not undone).
+if any(os.environ.get(name) for name in (FORMAT_ENV, FILE_ENV, "HEROES_LOG_SINK")):
+    configure_logging()
 
 __all__ = [
     "billing_report",

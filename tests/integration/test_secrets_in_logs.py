@@ -157,4 +157,6 @@ def test_no_credential_appears_in_any_log_line_of_a_real_run(testbed, blocks, ar
     [accounted] = [r for r in records if r.event is not None and r.event.dataset == logs.ACCOUNTING_DATASET]
     assert accounted.heroes is not None and accounted.heroes.job is not None
     assert (accounted.heroes.user, accounted.heroes.job.state) == (user, "COMPLETED")
-    assert accounted.heroes.job_id and accounted.heroes.job.energy_source in ("slurm", "model")
+    job = accounted.heroes.job
+    assert accounted.heroes.job_id and job.energy_source in ("slurm", "model", "none")
+    assert (job.energy_j is None) == (job.energy_source == "none")  # a job too short to measure says so

@@ -34,6 +34,7 @@ def test_ecs_replaces_the_root_console_with_ecs_json_and_sets_heroes_levels(
     # handler on the run logger complains on standard error about a record logged outside a run:
     # this test is about the root console alone.
     monkeypatch.setattr(logging.getLogger("prefect.flow_runs"), "handlers", [])
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # nor any handler an earlier test left
     console = add_console()
     assert logs.configure(environ={"HEROES_LOG_FORMAT": "ecs"}) is True
     root = logging.getLogger()
