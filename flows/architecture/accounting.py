@@ -1,9 +1,10 @@
 """Accounting (modules 3 and 8): an organisation's use of HEROES, as its managers read it in the UI.
 
 Every job is accounted when it ends (:func:`heroes.tasks.accounting.account_job`); this flow
-sums an organisation's records over a period into two table artifacts: per day (jobs, core-hours,
-energy measured and modelled kept apart) and per application (most used first), and a chart of
-the days (:mod:`heroes.tasks.charts`).
+sums an organisation's records over a period into table artifacts: per day (jobs, core-hours,
+energy measured and modelled kept apart), per application (most used first) and the planner's
+predictions against what the jobs used, and a chart of the days (:mod:`heroes.tasks.charts`).
+Only the organisation's own records are read: the granted deployment names the caller's.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def report_usage(organisation: str, *, database: str, archive: str, days: int) -
     create_table_artifact(key=artifact_key("usage-by-application", organisation),
                           table=[_rounded(row) for row in summary.applications],
                           description=f"{organisation}: most used applications, {period}")
+    if summary.accuracy:
+        create_table_artifact(key=artifact_key("predicted-vs-actual", organisation),
+                              table=[_rounded(row) for row in summary.accuracy],
+                              description=f"{organisation}: what the planner predicted against what "
+                                          f"completed jobs used (mean ratio > 1: more than predicted), "
+                                          f"per application, {period}")
     if summary.days:
         publish_chart(archive, organisation, "usage", usage_chart_png(summary),
                       description=f"{organisation}: core-hours and energy per day, {period}",

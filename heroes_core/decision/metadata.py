@@ -305,7 +305,8 @@ class MetadataStore:
         return int(count), latest
 
     def accuracy(self, by: AccuracyBy = "site", *, outcome: str | None = JobState.COMPLETED.value,
-                 since: datetime | None = None) -> list[dict[str, Any]]:
+                 since: datetime | None = None, until: datetime | None = None,
+                 organisation: str | None = None) -> list[dict[str, Any]]:
         """Predicted vs actual, per site or per application, for the performance dashboard.
 
         Each row: the group (``site`` or ``application``), ``jobs`` (records in the
@@ -316,6 +317,7 @@ class MetadataStore:
         ...; over positive predictions only; > 1 means runs take more than predicted).
         Costs are compared as recorded, in the record's currency. Only ``outcome``
         records count (default COMPLETED: a failed run says little about a prediction).
+        ``organisation`` keeps one organisation's records, for its managers' own summary.
         """
         if by not in ("site", "application"):
             raise SpecError(f"accuracy by {by!r}: choose 'site' or 'application'")
@@ -338,6 +340,10 @@ class MetadataStore:
             query = query.where(JobMetadataRow.outcome == outcome)
         if since is not None:
             query = query.where(JobMetadataRow.submitted_at >= _aware(since))
+        if until is not None:
+            query = query.where(JobMetadataRow.submitted_at < _aware(until))
+        if organisation is not None:
+            query = query.where(JobMetadataRow.organisation == organisation)
         rows: list[dict[str, Any]] = []
         with self.database.transaction() as session:
             result = session.execute(query).all()
@@ -365,6 +371,9 @@ class UsageSummary(BaseModel):
     until: datetime
     days: list[dict[str, Any]] = Field(description="Per day: jobs, core-hours, energy (kJ) by source.")
     applications: list[dict[str, Any]] = Field(description="Most used first: jobs, core-hours, energy.")
+    accuracy: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per application: the planner's predictions of time, cost "
+                                          "and energy against what the completed jobs used.")
 
 
 def _core_hours(row: JobMetadataRow) -> float:
@@ -402,6 +411,10 @@ def usage_summary(store: MetadataStore, organisation: str, *, since: datetime, u
         apps = _summarise(rows, lambda row: row.application + (f" {row.application_version}"
                                                                if row.application_version else ""))
     ranked = sorted(apps.items(), key=lambda item: (-item[1]["jobs"], -item[1]["core_hours"], item[0]))
+    accuracy = [row for row in store.accuracy(by="application", since=since, until=until,
+                                              organisation=organisation)
+                if row["count"] or row["cost_count"] or row["energy_count"]]
     return UsageSummary(organisation=organisation, since=since, until=until,
                         days=[{"day": day, **values} for day, values in sorted(days.items())],
-                        applications=[{"application": name, **values} for name, values in ranked[:top]])
+                        applications=[{"application": name, **values} for name, values in ranked[:top]],
+                        accuracy=accuracy)

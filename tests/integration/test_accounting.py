@@ -81,13 +81,16 @@ def test_an_organisations_usage_summary_counts_its_jobs_per_day_and_application_
         store.record(JobMetadata(job_key=f"{owner}-{index}-{uuid.uuid4().hex[:6]}", workflow_id="w",
                                  organisation=owner, user="ada", application="solver", site="local-slurm",
                                  cores=4, nodes=1, requested_time_s=600, used_time_s=900, submitted_at=now,
-                                 energy_j=energy, energy_source="slurm" if energy else "none"))
+                                 energy_j=energy, energy_source="slurm" if energy else "none",
+                                 outcome="COMPLETED", predicted_time_s=450.0 if owner == organisation else 9.0))
     state = usage_summary_flow(organisation=organisation, days=1, return_state=True)
     assert state.is_completed(), state.message
     [day] = state.result().days
     assert (day["jobs"], day["core_hours"], day["measured_kj"], day["energy_unknown"]) == (2, 2.0, 7.2, 1)
     [application] = state.result().applications
     assert (application["application"], application["jobs"]) == ("solver", 2)
+    [accuracy] = state.result().accuracy  # the other organisation's predictions are not in it
+    assert (accuracy["count"], accuracy["mean_ratio_time"]) == (2, 2.0)
     chart = image_artifact(state.state_details.flow_run_id)
     assert chart.startswith(b"\x89PNG")  # the chart users without a dashboard see, fetched by its URL
 

@@ -280,6 +280,19 @@ def test_an_organisations_usage_summary_counts_its_own_jobs_per_day_and_applicat
     assert all(day["energy_kj"] < 9e6 for day in summary.days)  # umbrella's job is not acme's
 
 
+def test_an_organisations_usage_summary_compares_only_its_own_predictions_with_what_its_jobs_used(
+        store: MetadataStore) -> None:
+    store.record(rec("a1", predicted_time_s=600.0, energy_j=2e4, energy_source="slurm", predicted_energy_j=1e4))
+    store.record(rec("a2", application="cfd"))  # never predicted: not in the comparison
+    store.record(rec("b1", organisation="umbrella", predicted_time_s=100.0))
+    [row] = usage_summary(store, "acme", since=T0, until=T0 + timedelta(days=1)).accuracy
+    assert (row["application"], row["jobs"], row["count"]) == ("gromacs", 1, 1)
+    assert row["mean_ratio_time"] == pytest.approx(1200 / 600)
+    assert row["mean_ratio_energy"] == pytest.approx(2.0)
+    [other] = usage_summary(store, "umbrella", since=T0, until=T0 + timedelta(days=1)).accuracy
+    assert other["mean_ratio_time"] == pytest.approx(1200 / 100)
+
+
 def test_a_stored_record_logs_its_figures_as_numbers_for_the_dashboards(store: MetadataStore) -> None:
     store.record(rec("k9", cost=D("0.25"), currency="EUR", energy_j=5e4, energy_source="slurm",
                      predicted_cost=D("0.30"), exit_code=0))
