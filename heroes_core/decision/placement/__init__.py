@@ -30,10 +30,16 @@ the proven ``lower_bound``; large models go through relaxation, RENS and LNS ins
 (:mod:`~heroes_core.decision.placement._diagnose`) into the limits that cannot hold and by how
 much; every broken limit is worded by :mod:`~heroes_core.decision.placement._violations`.
 
-The public surface is :func:`solve`, :func:`evaluate`, :func:`prove_bound` and the problem and
-plan models; the private modules behind it may change shape freely. ``compile_problem`` and
-``greedy`` are exported for the benchmark, whose baselines need the compiled arrays and the
-per-job greedy plan the solver starts from.
+Own constraints: :func:`to_pulp` gives the same compact model (same columns, rows and score)
+as a PuLP problem with named variables (``choose[(job, option)]``, ``start[job]``,
+``makespan``, ``route[(edge, from, to)]``), to add a constraint of one's own and solve with
+any PuLP solver (quiet CBC by default); :meth:`PulpModel.solve` reads the plan back as the
+same :class:`PlacementResult`. HiGHS stays the fast path: :func:`solve` never goes through PuLP.
+
+The public surface is :func:`solve`, :func:`evaluate`, :func:`prove_bound`, :func:`to_pulp`
+and the problem and plan models; the private modules behind it may change shape freely.
+``compile_problem`` and ``greedy`` are exported for the benchmark, whose baselines need the
+compiled arrays and the per-job greedy plan the solver starts from.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from heroes_core.decision.placement._problem import (
     Violation,
     Weights,
 )
+from heroes_core.decision.placement._pulp import PulpModel, to_pulp
 from heroes_core.decision.placement._solve import evaluate, prove_bound, solve
 
 __all__ = [
@@ -64,6 +71,7 @@ __all__ = [
     "Option",
     "PlacementProblem",
     "PlacementResult",
+    "PulpModel",
     "Strategy",
     "Violation",
     "Weights",
@@ -72,4 +80,5 @@ __all__ = [
     "greedy",
     "prove_bound",
     "solve",
+    "to_pulp",
 ]
