@@ -69,6 +69,7 @@ def _why(inst: Instance, k: int, runner_up: int | None, critical: bool) -> str:
         r = runner_up
         text += (
             f"; runner-up option {inst.original[r]} ({inst.sites[inst.site[r]]}) would take "
-            f"{inst.time[r] - inst.time[k]:+.0f} s and cost {inst.cost[r] - inst.cost[k]:+.2f}"
+            f"{inst.time[r] - inst.time[k]:+.0f} s, cost {inst.cost[r] - inst.cost[k]:+.2f} and use "
+            f"{inst.energy[r] - inst.energy[k]:+.0f} J"
         )
     return text

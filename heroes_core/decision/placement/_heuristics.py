@@ -5,7 +5,7 @@ capped solve must always have *some* plan to return), and "best single site" is 
 close to optimal on workflows that move data, because it pays no transfer time and no egress.
 
 Repair moves one job at a time to the option that buys the most of the violated resource
-(money, seconds on the critical path, cores, licence seats) per unit of objective lost.
+(money, seconds on the critical path, joules, cores, licence seats) per unit of objective lost.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def per_job_best(inst: Instance, score: FloatArray, allowed: np.ndarray | None =
 
 
 def greedy(inst: Instance) -> Evaluation:
-    """Best option per job on its own, then budget (and other limits) repaired: the baseline plan."""
+    """Best option per job on its own, then budget, energy (and other limits) repaired: the baseline plan."""
     score = option_scores(inst)
     return repair(inst, per_job_best(inst, score), score)
 
@@ -136,6 +136,9 @@ def _resource_gain(
         price = inst.cost + local_egress(inst, ev.choice)
         gain: FloatArray = price[current] - price
         return gain
+    if constraint == "energy":  # a job's energy does not depend on where its neighbours run
+        joules: FloatArray = inst.energy[current] - inst.energy
+        return joules
     if constraint == "deadline":
         critical = critical_jobs(inst, ev)
         return np.where(

@@ -21,7 +21,14 @@ from collections import deque
 import numpy as np
 
 from heroes_core.decision.placement._heuristics import better, keep_better, neighbours, option_scores, repair
-from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray, restrict
+from heroes_core.decision.placement._instance import (
+    TOTAL_LIMITS,
+    FloatArray,
+    Instance,
+    IntArray,
+    restrict,
+    total_objective,
+)
 from heroes_core.decision.placement._milp import ModelSpec, choice_of, solve_milp
 from heroes_core.decision.placement._plan import Evaluation
 
@@ -49,15 +56,17 @@ def rens(
 
 
 def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> Evaluation:
-    """A plan that meets budget and deadline together, when the heuristics found none.
+    """A plan that meets every limit together, when the heuristics found none.
 
-    Under a tight budget *and* deadline, repairing one limit breaks the other, and HiGHS on the
-    weighted model may find no plan within the cap. The cheapest plan meeting the deadline
-    costs at most the budget whenever any plan meets both, and the cost-only model finds such
-    plans much sooner, so it is solved until its first plan within budget.
+    Under a tight budget *and* deadline (or energy cap), repairing one limit breaks the other, and
+    HiGHS on the weighted model may find no plan within the cap. The cheapest plan meeting the other
+    limits costs at most the budget whenever any plan meets them all, and the cost-only model finds
+    such plans much sooner, so it is solved until its first plan within budget. Without a budget, the
+    energy cap takes its part (the least energy-hungry plan meeting the other limits).
     """
-    cost_first = ModelSpec(objective=(0.0, 1.0, 0.0), budget=False)
-    outcome = solve_milp(inst, cost_first, deadline=deadline, target=inst.budget)
+    total = "energy" if inst.budget is None and inst.energy_cap is not None else "budget"
+    first_fit = ModelSpec(objective=total_objective(total), limits=frozenset(TOTAL_LIMITS) - {total})
+    outcome = solve_milp(inst, first_fit, deadline=deadline, target=inst.limits.get(total))
     return keep_better(inst, incumbent, outcome.choice)
 
 

@@ -29,8 +29,17 @@ IntArray = NDArray[np.int64]
 #: Weight of the criteria the strategy ignores: enough to break ties (fastest plan, then cheapest),
 #: too small to move the primary objective by more than a few millionths.
 TIE_EPS = 1e-6
-#: Relative slack when checking a plan against a budget or deadline, so round-off is not a violation.
+#: Relative slack when checking a plan against a limit on its totals, so round-off is not a violation.
 TOLERANCE = 1e-7
+#: The limits on a plan's totals, each with the criterion it bounds (0 makespan, 1 cost, 2 energy), in
+#: the order violations list them and joint violations name them ("budget+deadline", "budget+energy").
+TOTAL_LIMITS = {"budget": 1, "deadline": 0, "energy": 2}
+
+
+def total_objective(limit: str) -> tuple[float, float, float]:
+    """Objective coefficients that minimise the total the named limit bounds, and nothing else."""
+    index = TOTAL_LIMITS[limit]
+    return (float(index == 0), float(index == 1), float(index == 2))
 
 
 def validate(problem: PlacementProblem) -> list[str]:
@@ -183,6 +192,16 @@ class Instance:
     @property
     def deadline(self) -> float | None:
         return self.problem.constraints.deadline_s
+
+    @property
+    def energy_cap(self) -> float | None:
+        return self.problem.constraints.energy_j
+
+    @property
+    def limits(self) -> dict[str, float]:
+        """The limits on the plan's totals that are set, by name (see ``TOTAL_LIMITS``)."""
+        values = {"budget": self.budget, "deadline": self.deadline, "energy": self.energy_cap}
+        return {name: value for name, value in values.items() if value is not None}
 
     @property
     def needs_timing(self) -> bool:

@@ -12,7 +12,8 @@ Formulation (why compact: a binary per option pair per edge, as SkyPilot does, h
 * start times ``S[j]`` and makespan ``M`` (only when time matters):
   ``S[child] >= S[parent] + duration(parent) + transfer(e)``, ``S[j] >= input transfer``,
   ``M >= S[j] + duration(j)`` for jobs without children;
-* budget, per-site capacity and licence rows; the deadline is the upper bound of ``M``.
+* budget (option prices plus egress), energy, per-site capacity and licence rows; the deadline
+  is the upper bound of ``M``.
 
 The cap is enforced from outside the search: HiGHS gets the remaining time as its own
 limit *and* a callback interrupts it once the wall clock passes the deadline, because a
@@ -29,7 +30,7 @@ from typing import Literal
 import highspy
 import numpy as np
 
-from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray
+from heroes_core.decision.placement._instance import TOTAL_LIMITS, FloatArray, Instance, IntArray
 from heroes_core.decision.placement._plan import schedule
 
 MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
@@ -40,8 +41,7 @@ class ModelSpec:
     """Which objective and which limits a model carries (relaxations drop some, for diagnosis)."""
 
     objective: tuple[float, float, float]  # coefficients of (makespan, cost, energy)
-    budget: bool = True
-    deadline: bool = True
+    limits: frozenset[str] = frozenset(TOTAL_LIMITS)  # which of budget, deadline, energy the model keeps
     resources: bool = True  # capacity and licence rows
     elastic: bool = False  # resource rows get a penalised slack (which rows bind, by how much)
     integral: bool = True
@@ -135,21 +135,25 @@ class _Layout:
 def build(inst: Instance, spec: ModelSpec) -> tuple[highspy.HighsLp, _Layout]:
     """The compact model of ``inst`` under ``spec`` (see the module docstring)."""
     a, b, g = spec.objective
-    cost_on = b > 0 or (spec.budget and inst.budget is not None)
-    timing = a > 0 or (spec.deadline and inst.deadline is not None)
+    limits = {name: cap for name, cap in inst.limits.items() if name in spec.limits}
+    cost_on = b > 0 or "budget" in limits
+    timing = a > 0 or "deadline" in limits
     m = _Builder()
     layout = _Layout(num_x=len(inst.time))
     m.columns(b * inst.cost + g * inst.energy, 0.0, 1.0, spec.integral)
     for i in range(inst.n):
         k = np.arange(inst.begin[i], inst.begin[i + 1])
         m.row(k, np.ones(len(k)), 1.0, 1.0)
-    budget_terms: list[tuple[IntArray, FloatArray]] = [(np.arange(layout.num_x), inst.cost)]
+    options = np.arange(layout.num_x)
+    budget_terms: list[tuple[IntArray, FloatArray]] = [(options, inst.cost)]
     precedence = _edge_columns(inst, m, layout, b, cost_on, timing, budget_terms)
     if timing:
-        _timing_rows(inst, spec, m, layout, a, precedence)
-    if spec.budget and inst.budget is not None:
-        cols, vals = (np.concatenate(v) for v in zip(*budget_terms, strict=True))
-        m.row(cols, vals, -math.inf, inst.budget)
+        _timing_rows(inst, m, layout, a, precedence, limits.get("deadline", math.inf))
+    sums = {"budget": budget_terms, "energy": [(options, inst.energy)]}
+    for name, terms in sums.items():
+        if name in limits:
+            cols, vals = (np.concatenate(v) for v in zip(*terms, strict=True))
+            m.row(cols, vals, -math.inf, limits[name])
     if spec.resources:
         _resource_rows(inst, spec, m, layout)
     return m.lp(), layout
@@ -207,13 +211,12 @@ def _options_at(inst: Instance, job: int, site: int) -> IntArray:
 
 def _timing_rows(
     inst: Instance,
-    spec: ModelSpec,
     m: _Builder,
     layout: _Layout,
     a: float,
     transfer: dict[int, tuple[IntArray, FloatArray]],
+    horizon: float,
 ) -> None:
-    horizon = inst.deadline if spec.deadline and inst.deadline is not None else math.inf
     layout.start_col = m.columns(np.zeros(inst.n), 0.0, horizon, False)
     layout.makespan_col = m.columns(np.array([a]), 0.0, horizon, False)
     has_child = np.zeros(inst.n, dtype=bool)

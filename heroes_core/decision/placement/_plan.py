@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from heroes_core.decision.placement import _violations as violations
-from heroes_core.decision.placement._instance import TOLERANCE, FloatArray, Instance, IntArray
+from heroes_core.decision.placement._instance import TOLERANCE, TOTAL_LIMITS, FloatArray, Instance, IntArray
 from heroes_core.decision.placement._problem import Violation
 
 
@@ -32,6 +32,11 @@ class Evaluation:
     @property
     def feasible(self) -> bool:
         return not self.violations
+
+    @property
+    def totals(self) -> tuple[float, float, float]:
+        """Makespan, cost and energy: the criteria ``TOTAL_LIMITS`` index."""
+        return (self.makespan, self.cost, self.energy)
 
 
 def edge_arrays(inst: Instance) -> tuple[IntArray, IntArray, FloatArray]:
@@ -76,18 +81,18 @@ def evaluate_choice(inst: Instance, choice: IntArray) -> Evaluation:
         energy=energy,
         objective=inst.weighted(makespan, cost, energy),
         score=inst.weighted(makespan, cost, energy, tie=True),
-        violations=plan_violations(inst, choice, makespan, cost),
+        violations=plan_violations(inst, choice, (makespan, cost, energy)),
     )
 
 
-def plan_violations(inst: Instance, choice: IntArray, makespan: float, cost: float) -> list[Violation]:
-    """Budget, deadline, capacity and licence limits the plan breaks, with the amounts."""
+def plan_violations(inst: Instance, choice: IntArray, totals: tuple[float, float, float]) -> list[Violation]:
+    """Budget, deadline, energy, capacity and licence limits the plan breaks, with the amounts;
+    ``totals`` are the plan's makespan, cost and energy."""
     out: list[Violation] = []
-    budget, deadline = inst.budget, inst.deadline
-    if budget is not None and cost > budget * (1 + TOLERANCE) + TOLERANCE:
-        out.append(violations.limit("budget", cost, budget, claim="the plan costs"))
-    if deadline is not None and makespan > deadline * (1 + TOLERANCE) + TOLERANCE:
-        out.append(violations.limit("deadline", makespan, deadline, claim="the plan takes"))
+    for name, cap in inst.limits.items():
+        value = totals[TOTAL_LIMITS[name]]
+        if value > cap * (1 + TOLERANCE) + TOLERANCE:
+            out.append(violations.limit(name, value, cap, claim=f"the plan {violations.verb(name)}"))
     cores = np.bincount(inst.site[choice], weights=inst.cores[choice], minlength=len(inst.sites))
     for s in np.flatnonzero(cores > inst.capacity + TOLERANCE):
         key, needed, available = f"capacity:{inst.sites[s]}", float(cores[s]), float(inst.capacity[s])

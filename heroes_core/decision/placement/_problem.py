@@ -83,6 +83,11 @@ class Constraints(BaseModel):
 
     budget: float | None = None
     deadline_s: float | None = None
+    energy_j: float | None = Field(
+        default=None,
+        description="Energy budget of the whole plan in joules: the chosen options' energy_j summed "
+        "must not exceed it (None: unlimited).",
+    )
     allowed_sites: set[str] | None = None
     site_capacity_cores: dict[str, int] = Field(default_factory=dict)
     licences: dict[str, int] = Field(default_factory=dict)

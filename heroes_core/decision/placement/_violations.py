@@ -17,14 +17,29 @@ from heroes_core.decision.placement._problem import Constraints, Job, PlacementP
 _LIMITS = {
     "budget": "{claim} {needed:.2f}, {over:.2f} over the budget of {available:.2f}",
     "deadline": "{claim} {needed:.1f} s, {over:.1f} s past the deadline of {available:.1f} s",
+    "energy": "{claim} {needed:.0f} J, {over:.0f} J over the energy cap of {available:.0f} J",
     "capacity": "{claim} {needed:.0f} core{s} on {name}, which offers {available:.0f}",
     "licence": "{claim} {needed:.0f} seat{s} of licence {name}; {available:.0f} available",
 }
 
 
+#: How each limit on a plan's totals is spoken of: its name, the plan that does best on it alone, the
+#: verb of its amount (claims read "the plan uses", "every plan uses at least") and the amount's format.
+_TOTALS = {
+    "budget": ("budget", "cheapest", "costs", "{:.2f}"),
+    "deadline": ("deadline", "fastest", "takes", "{:.1f} s"),
+    "energy": ("energy cap", "least energy-hungry", "uses", "{:.0f} J"),
+}
+
+
+def verb(key: str) -> str:
+    """The verb a claim about a total uses: ``costs`` (budget), ``takes`` (deadline), ``uses`` (energy)."""
+    return _TOTALS[key][2]
+
+
 def limit(key: str, needed: float, available: float, *, claim: str) -> Violation:
-    """A limit of the whole plan that ``needed`` breaks: ``budget``, ``deadline``, ``capacity:<site>``
-    or ``licence:<name>``, the keys the MILP's rows carry too."""
+    """A limit of the whole plan that ``needed`` breaks: ``budget``, ``deadline``, ``energy``,
+    ``capacity:<site>`` or ``licence:<name>``, the keys the MILP's rows carry too."""
     kind, _, name = key.partition(":")
     detail = _LIMITS[kind].format(
         claim=claim,
@@ -37,17 +52,27 @@ def limit(key: str, needed: float, available: float, *, claim: str) -> Violation
     return Violation(constraint=key, needed=needed, available=available, detail=detail)
 
 
-def budget_and_deadline(price: float, budget: float, deadline: float, makespan: float) -> Violation:
-    """Each limit holds alone but not both: ``price`` is the least a plan meeting ``deadline`` costs,
-    ``makespan`` the least a plan within ``budget`` takes, so the user sees what each limit costs."""
-    return Violation(
-        constraint="budget+deadline",
-        needed=price,
-        available=budget,
-        detail=f"budget and deadline cannot both hold: the cheapest plan meeting the deadline of "
-        f"{deadline:.1f} s costs at least {price:.2f} > budget {budget:.2f}; the fastest plan "
-        f"within the budget takes at least {makespan:.1f} s",
+def joint(limits: Mapping[str, float], needed: float, other: float | None = None) -> Violation:
+    """Each of ``limits`` (two or three of budget, deadline, energy) holds alone but not all together.
+
+    ``needed`` is the least the first limit's total can be while the others hold; with two limits,
+    ``other`` is the least the second's can be within the first, so the user sees what each limit
+    costs. The key joins the names in the order ``limits`` gives them, e.g. ``budget+deadline``.
+    """
+    (first, available), *rest = limits.items()
+    name, best, says, amount = _TOTALS[first]
+    names = [_TOTALS[key][0] for key in limits]
+    meeting = " and ".join(f"the {_TOTALS[key][0]} of {_TOTALS[key][3].format(cap)}" for key, cap in rest)
+    detail = (
+        f"{', '.join(names[:-1])} and {names[-1]} cannot {'both' if len(names) == 2 else 'all'} hold: "
+        f"the {best} plan meeting {meeting} {says} at least {amount.format(needed)} > {name} "
+        f"{amount.format(available)}"
     )
+    if other is not None and len(rest) == 1:
+        _name, other_best, other_says, other_amount = _TOTALS[rest[0][0]]
+        detail += f"; the {other_best} plan within the {name} {other_says} at least "
+        detail += other_amount.format(other)
+    return Violation(constraint="+".join(limits), needed=needed, available=available, detail=detail)
 
 
 def gpus(job: str, needed: int, available: int, *, claim: str) -> Violation:

@@ -2,7 +2,7 @@
 
 The brute force re-implements the semantics from the docstring of
 :mod:`heroes_core.decision.placement` independently (no solver code), so it also checks
-makespan, transfer, egress, capacity and licence accounting.
+makespan, transfer, egress, energy, capacity and licence accounting.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def problems(draw: st.DrawFn) -> PlacementProblem:
     constraints = Constraints(
         budget=draw(st.one_of(st.none(), st.integers(0, 120))),
         deadline_s=draw(st.one_of(st.none(), st.integers(1, 200))),
+        energy_j=draw(st.one_of(st.none(), st.integers(0, 120))),
         site_capacity_cores=draw(st.dictionaries(st.sampled_from(SITES), st.integers(1, 8), max_size=2)),
         licences=draw(st.dictionaries(st.just("lic"), st.integers(0, 2), max_size=1)),
     )
@@ -82,6 +83,8 @@ def brute_force(problem: PlacementProblem) -> float | None:
         if cons.budget is not None and cost > cons.budget + 1e-9:
             continue
         if cons.deadline_s is not None and makespan > cons.deadline_s + 1e-9:
+            continue
+        if cons.energy_j is not None and energy > cons.energy_j + 1e-9:
             continue
         value = {"time": makespan, "price": cost, "energy": energy}[problem.strategy]
         best = value if best is None else min(best, value)
@@ -134,3 +137,5 @@ def test_solver_matches_brute_force(problem: PlacementProblem) -> None:
     assert result.lower_bound <= result.objective + 1e-9
     assert not result.violations
     assert math.isfinite(result.makespan_s)
+    cap = problem.constraints.energy_j
+    assert cap is None or result.energy_j <= cap * (1 + 1e-7)
