@@ -18,6 +18,12 @@ ENERGY_POLICY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
 ORGANISATION_PATTERN = r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$"
 DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 IMAGE_PATH_PATTERN = r"^(/[A-Za-z0-9._+-]+)+$"
+# A GPU type as a centre names it (e.g. a100): it becomes part of the batch system's GPU request
+# (``gpu:TYPE:N``), so never a ':' or ',' that would split it. Batch systems compare types
+# case-sensitively and centres do name them in capitals (A100), so both cases are accepted.
+GPU_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+# More GPUs than any node holds (the largest have 8 or 16): a typo, refused at once.
+MAX_GPUS_PER_NODE = 64
 
 # Names a user may not take: HEROES keeps (or will keep) its own things beside users' homes.
 RESERVED_USER_NAMES = frozenset({"heroes", "billing", "terraform", "projects", "shared", "system"})
@@ -150,6 +156,14 @@ class JobSpec(BaseModel):
         default=None, pattern=ENERGY_POLICY_PATTERN,
         description="EAR policy to run under on centres with EAR (e.g. min_energy), if your "
                     "organisation lets users choose; else its default applies.")
+    gpus: int = Field(
+        default=0, ge=0, le=MAX_GPUS_PER_NODE,
+        description="GPUs on each node of the job (as batch systems count a GPU request, e.g. "
+                    "Slurm's --gres=gpu:N): a job on 2 nodes with gpus=4 holds 8. 0 asks for none.")
+    gpu_type: str | None = Field(
+        default=None, pattern=GPU_TYPE_PATTERN,
+        description="GPU model the job needs, as the centre names it (e.g. a100); None takes "
+                    "whatever GPUs the partition has. Only with gpus of 1 or more.")
 
     @field_validator("command")
     @classmethod
@@ -173,6 +187,11 @@ class JobSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _gpu_type_with_gpus(self) -> JobSpec:
+        check_gpu_request(self.gpus, self.gpu_type)
+        return self
+
+    @model_validator(mode="after")
     def _fits_a_command_line(self) -> JobSpec:
         total = sum(len(arg.encode()) + 1 for arg in self.command) + sum(
             len(k.encode()) + len(v.encode()) + 2 for k, v in self.env.items())
@@ -188,6 +207,13 @@ class JobSpec(BaseModel):
         if value is not None and not re.fullmatch(NAME_PATTERN, value):
             raise ValueError(f"partition name {value!r} is not a valid name")
         return value
+
+
+def check_gpu_request(gpus: int, gpu_type: str | None) -> None:
+    """A GPU type without a count asks for nothing: say so rather than run without a GPU."""
+    if gpu_type is not None and gpus == 0:
+        raise ValueError(f"gpu_type '{gpu_type}' is given without gpus: ask for gpus=1 or more "
+                         "with it, or drop gpu_type")
 
 
 def _check_text(what: str, value: str) -> None:

@@ -6,15 +6,16 @@ live objects, sharing one SSH connection per site across the whole process.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from heroes_core.containers import ContainerRuntime, RuntimeName, runtime_named
-from heroes_core.energy import PowerModel, power_model_for
+from heroes_core.energy import ANY_PARTITION, PowerModel, power_model_for
 from heroes_core.errors import SpecError
-from heroes_core.models import JobSpec
+from heroes_core.models import GPU_TYPE_PATTERN, MAX_GPUS_PER_NODE, NAME_PATTERN, JobSpec
 from heroes_core.schedulers import DEFAULT_SCHEDULER, Scheduler, SchedulerName, scheduler_named
 from heroes_core.transport import LocalTransport, SSHConfig, SSHSettings, Transport, shared_ssh_transport
 
@@ -31,6 +32,27 @@ class SiteLimits(BaseModel):
     max_output_mb: int = Field(
         default=20 * 1024, ge=1, description="Most one job may write into its directory, in MiB: a job "
                                              "is stopped past it and its outputs are not staged out.")
+
+
+class PartitionGPUs(BaseModel):
+    """The GPUs each node of one partition holds, as its centre declares them.
+
+    Counted per node, as a job asks for them (``JobSpec.gpus``): a job may ask for at most
+    ``per_node``, on each of its nodes.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_node: int = Field(ge=0, le=MAX_GPUS_PER_NODE,
+                          description="GPUs on each node of the partition (0: none, e.g. to "
+                                      "except one partition from '*').")
+    type: str | None = Field(default=None, pattern=GPU_TYPE_PATTERN,
+                             description="Their model as the centre's batch system names it (e.g. "
+                                         "a100); None if it names none, and then a job asking for "
+                                         "a type is refused there.")
+
+    def describe(self) -> str:
+        return f"{self.per_node} {self.type + ' ' if self.type else ''}GPU(s) per node"
 
 
 def image_root(value: str) -> str:
@@ -87,6 +109,40 @@ class SiteConfig(SSHSettings):
                      "energy from it where neither EAR nor Slurm measured it; without one, the energy "
                      "of such jobs is unknown."))
 
+    gpus: dict[str, PartitionGPUs] = Field(
+        default_factory=dict,
+        description=("GPUs per node of each partition ('*' for every partition not named), with "
+                     "their type where the centre names one. A job asking for GPUs where none are "
+                     "declared, for more per node than declared, or for another type is refused "
+                     "before anything is submitted."))
+
+    @model_validator(mode="after")
+    def _gpus_name_partitions(self) -> SiteConfig:
+        """A GPU declaration under a name no partition can have would give no job a GPU.
+
+        A declaration for a partition merely absent from ``partitions`` is kept: it harms no
+        job, and refusing it would stop every job of the centre, GPU or not. A job refused
+        for GPUs is told which partitions declare them, which shows such a slip.
+        """
+        for key in self.gpus:
+            if key != ANY_PARTITION and not re.fullmatch(NAME_PATTERN, key):
+                raise ValueError(f"gpus names partition {key!r}, which is not a valid partition "
+                                 "name (or '*' for every partition)")
+        return self
+
+    def partition_gpus(self, partition: str | None) -> PartitionGPUs | None:
+        """The GPUs declared on each node of ``partition`` (else the centre-wide '*' entry);
+        None where it has none: undeclared, or declared with ``per_node`` 0.
+
+        ``partition`` None is where a job naming none runs: ``default_partition``, else the
+        scheduler's default, which only the '*' entry describes.
+        """
+        partition = partition or self.default_partition
+        declared = self.gpus.get(partition) if partition is not None else None
+        if declared is None:
+            declared = self.gpus.get(ANY_PARTITION)
+        return declared if declared is not None and declared.per_node > 0 else None
+
     def power_model(self, partition: str | None) -> PowerModel | None:
         """The declared power model of ``partition`` (or the centre-wide one), None if undeclared."""
         return power_model_for(self.power_models, partition)
@@ -142,6 +198,61 @@ class Site:
             if asked > limit:
                 raise SpecError(f"the job asks for {asked} {what}; this centre allows {limit}",
                                 site=self.name, fix=f"ask for at most {limit} {what}")
+        self._check_gpus(spec)
+
+    def _check_gpus(self, spec: JobSpec) -> None:
+        """Refuse, before anything is staged or submitted, GPUs the partition does not have.
+
+        The batch system would refuse such a job only at submission (or leave it pending for
+        ever), after its inputs were staged and its budget reserved. Counts are per node, as
+        in the job's request.
+        """
+        if spec.gpus == 0:
+            return
+        partition = spec.partition or self.config.default_partition
+        where = f"partition '{partition}'" if partition else "the default partition"
+        asked = f"{spec.gpus} {spec.gpu_type + ' ' if spec.gpu_type else ''}GPU(s) per node"
+        if not self.scheduler.gives_gpus:
+            raise SpecError(f"the job asks for {asked}; this centre's scheduler "
+                            f"'{self.scheduler.name}' cannot give GPUs", site=self.name,
+                            fix="run GPU jobs on a centre with a batch system (e.g. Slurm), or "
+                                "ask for gpus=0")
+        declared = self.config.partition_gpus(partition)
+        if declared is None:
+            problem = "which has none"
+        elif spec.gpu_type is not None and spec.gpu_type != declared.type:
+            problem = f"which has {declared.describe()}" + ("" if declared.type else
+                                                             " of no declared type")
+        elif spec.gpus > declared.per_node:
+            problem = f"which has {declared.describe()}"
+        else:
+            return
+        raise SpecError(f"the job asks for {asked} on {where}, {problem}", site=self.name,
+                        fix=self._gpu_fix(spec))
+
+    def _gpu_fix(self, spec: JobSpec) -> str:
+        """Where the request would fit on this centre, or what to change in it."""
+        def fits(gpus: PartitionGPUs) -> bool:
+            return 0 < spec.gpus <= gpus.per_node and spec.gpu_type in (None, gpus.type)
+
+        declared = self.config.gpus
+        named = [f"partition '{name}' ({gpus.describe()})" for name, gpus in sorted(declared.items())
+                 if name != ANY_PARTITION and fits(gpus)]
+        default = declared.get(ANY_PARTITION)
+        if default is not None and fits(default):
+            others = [name for name in self.config.partitions if name not in declared]
+            named += [f"partition '{name}' ({default.describe()})" for name in others]
+            if not self.config.partitions:
+                named.append(f"a partition not named above ({default.describe()})" if named
+                             else f"another partition ({default.describe()})")
+        if named:
+            return "choose " + " or ".join(named)
+        offered = [f"'{name}': {gpus.describe()}" for name, gpus in sorted(declared.items())
+                   if gpus.per_node > 0]
+        if offered:
+            return ("ask for what a partition has (" + "; ".join(offered) + "), e.g. fewer GPUs "
+                    "per node on more nodes, or no GPU type")
+        return "this centre declares no GPUs: run the job elsewhere, or ask for gpus=0"
 
     def output_limit_bytes(self, spec: JobSpec) -> int:
         """What the job may write: its own limit if it set a lower one, else the centre's."""

@@ -23,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from heroes_core.catalog.runs import AppJob, ResolvedApp
 from heroes_core.catalog.runs import job_spec as app_job_spec
 from heroes_core.errors import SpecError
-from heroes_core.models import ImageRef, JobSpec, Name, safe_relative_path
+from heroes_core.models import (
+    GPU_TYPE_PATTERN,
+    MAX_GPUS_PER_NODE,
+    ImageRef,
+    JobSpec,
+    Name,
+    check_gpu_request,
+    safe_relative_path,
+)
 
 Strategy = Literal["time", "price", "energy", "weighted"]
 
@@ -50,7 +58,10 @@ class WorkflowJob(BaseModel):
                                                   "image: this command in the centres' image.")
     cores: int = Field(default=1, ge=1)
     nodes: int = Field(default=1, ge=1)
-    gpus: int = Field(default=0, ge=0)
+    gpus: int = Field(default=0, ge=0, le=MAX_GPUS_PER_NODE,
+                      description=JobSpec.model_fields["gpus"].description)
+    gpu_type: str | None = Field(default=None, pattern=GPU_TYPE_PATTERN,
+                                 description=JobSpec.model_fields["gpu_type"].description)
     memory_mb: int | None = Field(default=None, ge=1)
     time_limit_minutes: int = Field(default=10, ge=1)
     estimate_minutes: float | None = Field(default=None, gt=0,
@@ -71,6 +82,7 @@ class WorkflowJob(BaseModel):
             raise SpecError(f"job '{self.id}' gives a command and a version or parameters",
                             fix="name a catalogue application with its version and parameters, or "
                                 "(packagers testing an image) give a command, not both")
+        check_gpu_request(self.gpus, self.gpu_type)  # refused with the workflow, not at its turn
         return self
 
     @property
@@ -83,7 +95,7 @@ class WorkflowJob(BaseModel):
         return AppJob(application=self.application, version=self.version or "latest",
                       parameters=self.parameters, name=self.id, cores=self.cores, nodes=self.nodes,
                       memory_mb=self.memory_mb, time_limit_minutes=self.time_limit_minutes,
-                      inputs=self.inputs)
+                      inputs=self.inputs, gpus=self.gpus, gpu_type=self.gpu_type)
 
 
 class WorkflowEdge(BaseModel):
@@ -188,7 +200,7 @@ class WorkflowSpec(BaseModel):
         if job.command is not None:
             base = JobSpec(name=job.id, image=image, command=job.command, cores=job.cores, nodes=job.nodes,
                            memory_mb=job.memory_mb, time_limit_minutes=job.time_limit_minutes,
-                           inputs=job.inputs)
+                           inputs=job.inputs, gpus=job.gpus, gpu_type=job.gpu_type)
         elif resolved is None:
             raise SpecError(f"job '{job_id}' runs catalogue application {job.application}: resolve it "
                             "against the catalogue first")

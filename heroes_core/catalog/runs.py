@@ -17,7 +17,7 @@ from heroes_core.catalog.catalogue import ApplicationCatalogue
 from heroes_core.catalog.command import parameters_env, render_command
 from heroes_core.catalog.models import ApplicationVersion, Publication, RegisteredApplication
 from heroes_core.errors import NotInArchiveError, SpecError
-from heroes_core.models import ImageRef, JobSpec, Name
+from heroes_core.models import GPU_TYPE_PATTERN, MAX_GPUS_PER_NODE, ImageRef, JobSpec, Name
 
 
 class AppJob(BaseModel):
@@ -37,6 +37,10 @@ class AppJob(BaseModel):
     time_limit_minutes: int = Field(default=10, ge=1, le=60 * 24 * 30)
     inputs: list[str] = Field(default_factory=list, description="Files in your home to stage in.")
     output_limit_mb: int | None = Field(default=None, ge=1, le=1024 * 1024)
+    gpus: int = Field(default=0, ge=0, le=MAX_GPUS_PER_NODE,
+                      description=JobSpec.model_fields["gpus"].description)
+    gpu_type: str | None = Field(default=None, pattern=GPU_TYPE_PATTERN,
+                                 description=JobSpec.model_fields["gpu_type"].description)
 
 
 class ResolvedApp(BaseModel):
@@ -78,4 +82,5 @@ def job_spec(job: AppJob, resolved: ResolvedApp, image: ImageRef) -> JobSpec:
                    command=render_command(resolved.application.command, job.parameters),
                    partition=job.partition, cores=job.cores, nodes=job.nodes, memory_mb=job.memory_mb,
                    time_limit_minutes=job.time_limit_minutes, inputs=job.inputs,
-                   output_limit_mb=job.output_limit_mb, env=parameters_env(job.parameters))
+                   output_limit_mb=job.output_limit_mb, env=parameters_env(job.parameters),
+                   gpus=job.gpus, gpu_type=job.gpu_type)

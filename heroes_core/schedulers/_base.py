@@ -19,7 +19,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from heroes_core.errors import FeatureNotAvailableError, SpecError
-from heroes_core.models import ENERGY_POLICY_PATTERN, NAME_PATTERN, JobState, JobStatus
+from heroes_core.models import (
+    ENERGY_POLICY_PATTERN,
+    GPU_TYPE_PATTERN,
+    MAX_GPUS_PER_NODE,
+    NAME_PATTERN,
+    JobState,
+    JobStatus,
+)
 from heroes_core.transport import Transport
 
 KEY_PATTERN = r"^heroes-[a-z0-9-]{8,80}$"
@@ -53,6 +60,9 @@ class JobSubmission(BaseModel):
     hold: bool = Field(default=False, description="Submit held: it waits for a release to start.")
     energy_policy: str | None = Field(default=None, pattern=ENERGY_POLICY_PATTERN,
                                       description="EAR policy to run under (the centre has EAR).")
+    gpus: int = Field(default=0, ge=0, le=MAX_GPUS_PER_NODE, description="GPUs on each node.")
+    gpu_type: str | None = Field(default=None, pattern=GPU_TYPE_PATTERN,
+                                 description="Their type as the centre names it; None: any.")
 
 
 class UsageRecord(BaseModel):
@@ -155,6 +165,10 @@ class Scheduler(ABC):
 
     commands: tuple[str, ...] = ()
     """Programs the service account must find on its PATH for this scheduler to work."""
+
+    gives_gpus: bool = False
+    """Whether the scheduler can allocate GPUs to a job (``JobSubmission.gpus``); a site
+    refuses GPU jobs before submission where it cannot."""
 
     def usage(self, job_id: str) -> UsageRecord:
         """What a finished job used, from the scheduler's accounting.

@@ -12,7 +12,7 @@ import os
 from collections.abc import Collection
 from datetime import datetime
 
-from heroes_core.errors import SchedulerError
+from heroes_core.errors import SchedulerError, SpecError
 from heroes_core.models import JobState, JobStatus
 from heroes_core.schedulers._base import JobSubmission, Scheduler, SiteLoad, require_key
 from heroes_core.transport import Transport
@@ -112,6 +112,11 @@ class LocalScheduler(Scheduler):
         self.cancel_grace = cancel_grace
 
     def submit(self, submission: JobSubmission) -> str:
+        if submission.gpus:  # Site.check_limits refuses earlier; this is the last line
+            raise SpecError(f"job {submission.key} asks for {submission.gpus} GPU(s) per node; the "
+                            "local scheduler runs plain processes and cannot give GPUs",
+                            site=self.site, fix="run GPU jobs on a centre with a batch system "
+                                                "(e.g. Slurm), or ask for gpus=0")
         reg = f"{self.registry_dir}/{submission.key}"
         self.transport.check(["mkdir", "-p", self.registry_dir])
         result = self.transport.run(

@@ -39,11 +39,18 @@ SACCT_FIELDS = "JobIDRaw,State,ExitCode,Reason,Submit,Start,End"
 SINCE_MARGIN = timedelta(hours=1)
 
 
+def gres_gpu(gpus: int, gpu_type: str | None) -> str:
+    """``--gres=gpu[:TYPE]:N``: N GPUs on each node of the job (``--gres`` counts per node,
+    as ``JobSpec.gpus`` does; ``--gpus`` would count for the whole job)."""
+    return f"--gres=gpu:{gpu_type}:{gpus}" if gpu_type else f"--gres=gpu:{gpus}"
+
+
 class SlurmScheduler(Scheduler):
     """``sbatch --parsable``, ``squeue``, ``sacct`` and ``scancel``."""
 
     name = "slurm"
     commands = ("sbatch", "squeue", "sacct", "scancel", "sinfo")
+    gives_gpus = True
 
     def __init__(self, transport: Transport, *, history_days: int = 30) -> None:
         super().__init__(transport)
@@ -73,6 +80,8 @@ class SlurmScheduler(Scheduler):
             argv.append("--hold")
         if submission.energy_policy:  # EAR's SLURM plugin options
             argv += ["--ear=on", f"--ear-policy={submission.energy_policy}"]
+        if submission.gpus:
+            argv.append(gres_gpu(submission.gpus, submission.gpu_type))
         return argv
 
     def parse_submit(self, stdout: str) -> str:

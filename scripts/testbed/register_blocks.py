@@ -40,6 +40,7 @@ from heroes_core.costs import PriceModel, PriceNotFoundError, partition_offering
 from heroes_core.costs.metering import STORAGE_OFFERING, TRANSFER_OFFERING
 from heroes_core.energy import ANY_PARTITION, PowerModel
 from heroes_core.identity import IdentityAdmin, KeycloakSettings, Role
+from heroes_core.sites import PartitionGPUs
 
 TEST_BED_ORGANISATIONS = ("demo", "itest", "bench")
 DEMO_REALM, DEMO_ORGANISATION, DEMO_PROJECT, DEMO_USER = "heroes", "demo", "demo", "scientist"
@@ -65,6 +66,8 @@ def centre_block(centre: dict[str, Any]) -> HPCCentre:
         container_runtime="charliecloud", max_cores_per_job=4, max_time_limit_minutes=60,
         image_roots=(str(PurePosixPath(centre["image"]["path"]).parent),),
         power_models={ANY_PARTITION: TEST_BED_POWER},
+        # written by an `up` that knew GPUs; an older testbed.json declares none
+        gpus={name: PartitionGPUs.model_validate(gpus) for name, gpus in centre.get("gpus", {}).items()},
     )
 
 

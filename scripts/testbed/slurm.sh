@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Slurm 22.05: slurmdbd (accounting in MariaDB, so `sacct` works), slurmctld and one slurmd
-# for this host, configured from slurm.conf.in / slurmdbd.conf.in in /etc/slurm; and the power
-# meter (power_meter.py) whose RAPL counters Slurm's acct_gather_energy/rapl plugin reads.
+# for this host, configured from slurm.conf.in / slurmdbd.conf.in / gres.conf.in in /etc/slurm;
+# the power meter (power_meter.py) whose RAPL counters Slurm's acct_gather_energy/rapl plugin
+# reads; and the node's GPUs, GRES without hardware (see ensure_gpu_files).
 
 CLUSTER=heroes-local
 SLURM_ACCOUNT=heroes
@@ -10,6 +11,11 @@ SCHED_PARAMS=${HEROES_TESTBED_SCHED_PARAMS:-batch_sched_delay=0,sched_min_interv
 POWER_IDLE_W=${HEROES_TESTBED_POWER_IDLE_W:-50}
 POWER_CPU_W=${HEROES_TESTBED_POWER_CPU_W:-20}
 POWER_STATUS="$STATE/power-meter/status.json"
+# The node's GPUs: Slurm schedules and accounts them (gres/gpu) like real ones; jobs get
+# CUDA_VISIBLE_DEVICES but no device. testbed-json.sh declares them on a partition for the centres.
+GPU_TYPE=fake
+GPU_COUNT=2
+GPU_DIR="$STATE/slurm/gpu"
 
 # energy_source: where Slurm's RAPL plugin reads energy on this machine.
 #   hardware  a real msr device exists (/dev/cpu/N/msr, character device): never replaced
@@ -39,13 +45,40 @@ energy_plugin() {
     fi
 }
 
+# ensure_gpu_files: one file per GPU for gres.conf's File=. Slurm 22.05 drops GPUs that have no
+# file ("Removing file-less GPU") and logs an error for a file that is not a device, so each
+# is a character device with the null device's numbers (1:3), which no job opens. Where
+# mknod is refused (a nodev or unprivileged file system) a regular file stands in: Slurm
+# still counts it, and logs "is not a valid character or block device" at each start.
+ensure_gpu_files() {
+    local i file
+    install -d -m 0755 "$GPU_DIR"
+    for ((i = 0; i < GPU_COUNT; i++)); do
+        file="$GPU_DIR/$GPU_TYPE$i"
+        [[ -c "$file" ]] && continue
+        rm -f "$file"
+        if ! mknod -m 0666 "$file" c 1 3 2>/dev/null; then
+            warn "slurm: cannot make the character device $file; a regular file stands in"
+            install -m 0644 /dev/null "$file"
+        fi
+    done
+}
+
+# gpu_files: the GPUs' files as gres.conf names them, e.g. /var/lib/heroes-testbed/slurm/gpu/fake[0-1].
+gpu_files() { printf '%s/%s[0-%d]' "$GPU_DIR" "$GPU_TYPE" $((GPU_COUNT - 1)); }
+
 # slurm_configure: render the configuration; restart the daemons whose configuration changed.
 slurm_configure() {
     local changed=0
     install -d -m 0755 /etc/slurm
+    ensure_gpu_files
     if render "$TB/slurm.conf.in" /etc/slurm/slurm.conf 0644 \
         CLUSTER="$CLUSTER" HOST="$(host_short)" STATE="$STATE" SCHED_PARAMS="$SCHED_PARAMS" \
-        ENERGY_PLUGIN="$(energy_plugin)"; then
+        ENERGY_PLUGIN="$(energy_plugin)" GPU_TYPE="$GPU_TYPE" GPU_COUNT="$GPU_COUNT"; then
+        changed=1
+    fi
+    if render "$TB/gres.conf.in" /etc/slurm/gres.conf 0644 \
+        HOST="$(host_short)" GPU_TYPE="$GPU_TYPE" GPU_FILES="$(gpu_files)"; then
         changed=1
     fi
     if render "$TB/slurmdbd.conf.in" /etc/slurm/slurmdbd.conf 0600 \

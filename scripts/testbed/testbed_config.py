@@ -47,6 +47,9 @@ def describe(env: dict[str, str]) -> dict[str, Any]:
             "private_key_path": f"{state}/keys/{account}", "host_key": env["TB_HOST_KEY"],
             "known_hosts_path": f"{state}/known_hosts", "partitions": env["TB_PARTITIONS"].split(),
             "work_root": f"{home}/heroes",
+            # GPUs per node of the partition that has them (Slurm GRES without hardware).
+            "gpus": {env["TB_GPU_PARTITION"]: {"per_node": int(env["TB_GPU_COUNT"]),
+                                               "type": env["TB_GPU_TYPE"]}},
             "image": {"path": f"{home}/images/busybox.tar.gz", "digest": "sha256:" + env["TB_DIGEST"]},
         })
     return {

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from heroes.blocks import HPCCentre
-from heroes_core.sites import SiteConfig, SiteLimits
+from heroes_core.sites import PartitionGPUs, SiteConfig, SiteLimits
 from heroes_core.transport import SSHSettings
 
 # SiteConfig settings the block does not show: the name is the block's name, the transport is
@@ -75,9 +75,11 @@ SAVED: dict[str, Any] = {
 def test_a_saved_block_loads_and_saves_the_same_document() -> None:
     block = HPCCentre.model_validate(SAVED)
     dumped = block.model_dump(mode="json", context={"include_secrets": True})
-    # a document saved before max_output_mb, image_cache_gb and power_models existed loads with the defaults
+    # a document saved before max_output_mb, image_cache_gb, power_models and gpus existed loads
+    # with the defaults
     assert dumped == SAVED | {"image_roots": ["/apps/containers"], "block_type_slug": "heroes-hpc-centre",
-                              "max_output_mb": 20 * 1024, "image_cache_gb": 50.0, "power_models": {}}
+                              "max_output_mb": 20 * 1024, "image_cache_gb": 50.0, "power_models": {},
+                              "gpus": {}}
 
 
 def test_the_core_configuration_of_a_saved_block() -> None:
@@ -93,3 +95,11 @@ def test_the_core_configuration_of_a_saved_block() -> None:
     ssh = config.ssh_config()
     assert (ssh.site, ssh.host, ssh.port, ssh.max_channels, ssh.command_timeout) == (
         "login.hpc.example.org", "login.hpc.example.org", 2222, 6, 30.0)
+
+
+def test_the_gpus_a_centre_declares_per_partition_reach_its_site() -> None:
+    block = centre(partitions=["standard", "gpu"], gpus={"gpu": {"per_node": 4, "type": "a100"}})
+    assert block.site_config().partition_gpus("gpu") == PartitionGPUs(per_node=4, type="a100")
+    assert block.site_config().partition_gpus("standard") is None
+    with pytest.raises(ValidationError, match="not a valid partition name"):
+        centre(gpus={"gpu partition": {"per_node": 4}}).site_config()

@@ -144,3 +144,12 @@ def test_local_find_query_and_cancel_refuse_anything_but_keys(key: str) -> None:
         with pytest.raises(SpecError, match="is not a HEROES job key"):
             call()
     assert transport.calls == []
+
+
+def test_a_gpu_job_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    scheduler = LocalScheduler(LocalTransport(), str(tmp_path / "registry"))
+    key = "heroes-local-gpu-0001"
+    job = submission(tmp_path, key, "touch ran").model_copy(update={"gpus": 1})
+    with pytest.raises(SpecError, match="cannot give GPUs"):
+        scheduler.submit(job)
+    assert scheduler.find(key) == [] and not (tmp_path / key / "ran").exists()

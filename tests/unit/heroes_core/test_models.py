@@ -102,3 +102,24 @@ def test_user_names_heroes_keeps_for_itself_are_reserved(user: str) -> None:
 def test_only_completed_failed_and_cancelled_are_final() -> None:
     assert {s for s in JobState if s.is_final} == {JobState.COMPLETED, JobState.FAILED,
                                                    JobState.CANCELLED}
+
+
+def test_a_job_asks_for_no_gpu_unless_it_says_so() -> None:
+    spec = JobSpec(image=image(), command=["true"])
+    assert (spec.gpus, spec.gpu_type) == (0, None)
+    assert JobSpec(image=image(), command=["true"], gpus=2, gpu_type="A100").gpu_type == "A100"
+
+
+@pytest.mark.parametrize(("gpus", "gpu_type", "message"), [
+    (-1, None, "greater than or equal to 0"),
+    (65, None, "less than or equal to 64"),
+    (1, "a100:2", "should match pattern"),  # would split the batch system's gpu:TYPE:N request
+    (1, "a100,gpu:9", "should match pattern"),
+    (1, "", "should match pattern"),
+    (1, "-a100", "should match pattern"),
+    (0, "a100", "gpu_type 'a100' is given without gpus"),
+])
+def test_gpu_requests_that_ask_for_nothing_sensible_are_refused(gpus: int, gpu_type: str | None,
+                                                                message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        JobSpec(image=image(), command=["true"], gpus=gpus, gpu_type=gpu_type)

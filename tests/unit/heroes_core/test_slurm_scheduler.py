@@ -51,6 +51,13 @@ def test_a_job_with_an_energy_policy_asks_ears_slurm_plugin_for_it_and_others_do
         submission(energy_policy="x --wrap=id")
 
 
+def test_a_gpu_job_asks_slurm_for_gres_gpus_per_node_with_its_type_if_any() -> None:
+    argv = partial(SlurmScheduler(ScriptedTransport({})).submit_argv)
+    assert "--gres=gpu:2" in argv(submission(gpus=2, nodes=3))
+    assert "--gres=gpu:a100:1" in argv(submission(gpus=1, gpu_type="a100"))
+    assert not any(arg.startswith(("--gres", "--gpus")) for arg in argv(submission()))
+
+
 def test_submit_accepts_the_cluster_suffix() -> None:
     assert SlurmScheduler(ScriptedTransport({"sbatch": "77;cluster\n"})).submit(submission()) == "77"
 

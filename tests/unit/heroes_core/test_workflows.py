@@ -137,3 +137,20 @@ def test_a_catalogue_job_is_not_run_unresolved_nor_in_another_image() -> None:
     with pytest.raises(SpecError, match=r"not cfd 2\.0's"):
         workflow.job_spec("solve", image=ImageRef(path="/i", digest="sha256:" + "c" * 64), partition=None,
                           keys={"mesh": "k"}, resolved=resolved_cfd(["solver"]))
+
+
+def test_a_jobs_gpus_reach_its_job_spec_in_both_forms() -> None:
+    workflow = catalogue_spec(gpus=2, gpu_type="a100")
+    workflow = WorkflowSpec.model_validate(workflow.model_dump() | {"jobs": [
+        {**workflow.jobs[0].model_dump(), "gpus": 1}, workflow.jobs[1].model_dump()]})
+    image = ImageRef(path="/cache/x.sqfs", digest=DIGEST)
+    raw = workflow.job_spec("mesh", image=image, partition="gpu", keys={})
+    assert (raw.gpus, raw.gpu_type) == (1, None)
+    app = workflow.job_spec("solve", image=image, partition="gpu", keys={"mesh": "heroes-k1"},
+                            resolved=resolved_cfd(["solver"]))
+    assert (app.gpus, app.gpu_type) == (2, "a100")
+
+
+def test_a_gpu_type_without_gpus_is_refused_with_the_workflow() -> None:
+    with pytest.raises(ValidationError, match="gpu_type 'a100' is given without gpus"):
+        catalogue_spec(gpu_type="a100")
