@@ -1,5 +1,6 @@
-"""`heroes org create|list|delete|energy-policy`: organisations, the platform's to manage
-(manage-organisations); their EAR energy policy, their workflow admins' (manage-workflows)."""
+"""`heroes org create|list|delete|energy-policy|decision-policy`: organisations, the platform's to
+manage (manage-organisations); their EAR energy policy and decision policy, their workflow admins'
+(manage-workflows)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import typer
 
 from heroes.cli import _session
 from heroes.cli._output import Output, changes, console, exit_with_error, listing, reported
+from heroes_core.decision.policy import ANY_WORKFLOW, DecisionPolicies, DecisionPolicy
 from heroes_core.energy.policy import EnergyPolicies, EnergyPolicySetting
+from heroes_core.errors import SpecError
 from heroes_core.identity import HEROES_ORGANISATION, Action, Resource, ResourceKind, require
 from heroes_core.identity.naming import organisation_name
 
@@ -95,3 +98,44 @@ def energy_policy(
     console.print(f"Jobs of {organisation} on EAR centres run under "
                   f"{default or 'the centre default policy'}; users "
                   f"{'may' if users_may_choose else 'may not'} choose their own.", markup=False)
+
+
+def _weights(pairs: list[str]) -> dict[str, float] | None:
+    weights: dict[str, float] = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise SpecError(f"weight {pair!r} is not NAME=NUMBER",
+                            fix="e.g. --weight time=1 --weight energy=2") from None
+    return weights or None
+
+
+@app.command("decision-policy")
+def decision_policy(
+    organisation: ORGANISATION,
+    workflow: Annotated[str, typer.Option(
+        help="The workflow (by name) it governs; '*' for all.")] = ANY_WORKFLOW,
+    allow: Annotated[list[str] | None, typer.Option(
+        help="A centre or cloud cluster the workflows may use (repeatable); none: any.")] = None,
+    strategy: Annotated[str, typer.Option(help="time, price, energy or weighted.")] = "time",
+    weight: Annotated[list[str] | None, typer.Option(
+        help="A weight of the weighted strategy, as time=1, cost=1 or energy=1 (repeatable).")] = None,
+    energy_cap_kj: Annotated[float | None, typer.Option(
+        help="Default energy cap of a workflow, in kJ.")] = None,
+    users_may_change: Annotated[bool, typer.Option(
+        help="Let users name their own strategy, weights or a looser energy cap.")] = True,
+) -> None:
+    """Set where the organisation's workflows may run and what the planner optimises for them."""
+    with reported():
+        organisation_name(organisation)
+        session = _session.current()
+        require(session.identity, Action.MANAGE_WORKFLOWS,
+                Resource(kind=ResourceKind.WORKFLOW, organisation=organisation))
+        policy = DecisionPolicy.model_validate({
+            "organisation": organisation, "workflow": workflow, "strategy": strategy,
+            "weights": _weights(weight or []), "energy_cap_kj": energy_cap_kj,
+            "allowed_platforms": tuple(allow) if allow else None, "users_may_change": users_may_change})
+        DecisionPolicies(_session.load_database()).set(policy, actor=session.identity.user)
+    console.print(policy.describe().capitalize() + ".", markup=False)

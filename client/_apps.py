@@ -86,10 +86,11 @@ class AppsClient:
     def publish(self, name: str, version: str, *, targets: Sequence[PublicationTarget | Mapping[str, Any]],
                 licence_terms: str, price_offering: str, test: FunctionalTest | Mapping[str, Any],
                 centre: str | None = None, project: str | None = None,
-                run_name: str | None = None) -> RunView:
+                run_name: str | None = None, licence_seats: int | None = None) -> RunView:
         """Run ``version``'s functional ``test`` on the platform and, only if it passes, publish that
         exact image to ``targets`` under ``licence_terms``, its fee the price book's
-        ``price_offering`` (of your organisation). The run ends COMPLETED once published."""
+        ``price_offering`` (of your organisation), at most ``licence_seats`` runs in one workflow at
+        once (None: unlimited). The run ends COMPLETED once published."""
         chosen = [PublicationTarget.model_validate(target) for target in targets]
         if not chosen:
             raise ValueError("publish needs at least one target: PublicationTarget.of_project(...), "
@@ -101,6 +102,8 @@ class AppsClient:
             "test": FunctionalTest.model_validate(test).model_dump(mode="json", exclude_unset=True)}
         if centre is not None:
             launched["centre"] = centre
+        if licence_seats is not None:
+            launched["licence_seats"] = licence_seats
         return self.client.runs.launch(PUBLISH_APPLICATION, launched, project=project, name=run_name)
 
     def unpublish(self, name: str, version: str, target: PublicationTarget | Mapping[str, Any], *,

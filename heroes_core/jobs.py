@@ -308,7 +308,7 @@ def submission_for(site: Site, spec: JobSpec, key: str, job_dir: str) -> JobSubm
     return JobSubmission(key=key, job_dir=job_dir, script=render_script(site, spec, job_dir),
                          partition=site.partition_for(spec), cores=spec.cores, nodes=spec.nodes,
                          memory_mb=spec.memory_mb, time_limit_minutes=spec.time_limit_minutes,
-                         gpus=spec.gpus, gpu_type=spec.gpu_type)
+                         gpus=spec.gpus, gpu_type=spec.gpu_type, energy_policy=spec.energy_policy)
 
 
 def find_job(site: Site, key: str) -> str | None:

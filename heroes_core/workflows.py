@@ -34,11 +34,22 @@ from heroes_core.models import (
 )
 
 Strategy = Literal["time", "price", "energy", "weighted"]
+Criterion = Literal["time", "cost", "energy"]
 
 
 def parent_variable(parent: str) -> str:
     """The environment variable that tells a child where a parent's outputs are."""
     return "HEROES_PARENT_" + parent.upper().replace("-", "_").replace(".", "_")
+
+
+def check_weights(strategy: Strategy | None, weights: Mapping[Criterion, float] | None) -> None:
+    """The ``weighted`` strategy needs weights, none negative, summing to a positive value."""
+    if strategy != "weighted":
+        return
+    if not weights or sum(weights.values()) <= 0:
+        raise SpecError("weighted strategy needs weights that sum to a positive value")
+    if any(w < 0 for w in weights.values()):
+        raise SpecError("weights must not be negative")
 
 
 class WorkflowJob(BaseModel):
@@ -122,9 +133,13 @@ class WorkflowSpec(BaseModel):
     name: Name = "workflow"
     jobs: list[WorkflowJob] = Field(min_length=1)
     edges: list[WorkflowEdge] = Field(default_factory=list)
-    strategy: Strategy = "time"
-    weights: dict[Literal["time", "cost", "energy"], float] | None = None
+    strategy: Strategy | None = Field(
+        default=None, description="What to optimise; None: the organisation's default (time if it set none).")
+    weights: dict[Criterion, float] | None = None
     deadline_minutes: float | None = Field(default=None, gt=0)
+    energy_cap_kj: float | None = Field(default=None, gt=0,
+                                        description="Most energy the whole workflow may use, in kJ "
+                                                    "(None: the organisation's default cap, if any).")
     allowed_sites: list[str] | None = None
 
     @model_validator(mode="after")
@@ -145,11 +160,10 @@ class WorkflowSpec(BaseModel):
                             fix="a workflow must be a DAG") from exc
         for job_id in ids:
             self._parents_distinct(job_id)
-        if self.strategy == "weighted":
-            if not self.weights or sum(self.weights.values()) <= 0:
-                raise SpecError("weighted strategy needs weights that sum to a positive value")
-            if any(w < 0 for w in self.weights.values()):
-                raise SpecError("weights must not be negative")
+        if self.weights and self.strategy is None:
+            raise SpecError("weights are given without a strategy",
+                            fix="set strategy: weighted, or drop the weights to use the organisation's")
+        check_weights(self.strategy, self.weights)
         return self
 
     def _parents_distinct(self, job_id: str) -> None:

@@ -95,9 +95,10 @@ def record_functional_test(database: HeroesDatabase | str, version: ApplicationV
 @task(name="publish-version", cache_policy=NO_CACHE)
 def publish_version(database: HeroesDatabase | str, version: ApplicationVersion,
                     targets: Sequence[PublicationTarget], *, licence_terms: str, price_offering: str,
-                    actor: str) -> ApplicationVersion:
+                    actor: str, licence_seats: int | None = None) -> ApplicationVersion:
     return catalogue_of(database).publish(version.name, version.version, targets, licence_terms=licence_terms,
-                                          price_offering=price_offering, actor=actor)
+                                          price_offering=price_offering, actor=actor,
+                                          licence_seats=licence_seats)
 
 
 @task(name="unpublish-version", cache_policy=NO_CACHE)

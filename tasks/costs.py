@@ -46,10 +46,10 @@ def reserve_budget(database: HeroesDatabase | str, context: JobContext, cost: Co
     job key let the budget watch ask that centre whether the job is over before freeing the money.
     """
     reserved = load_database(database).budgets().reserve(
-        context.organisation, context.project, context.workflow_id, cost.amount, cost.currency,
+        context.organisation, context.project, context.workflow_id, cost.reservation, cost.currency,
         price_versions={cost.offering_id: cost.price_version_id}, site=context.site,
         job_key=context.key)
-    get_run_logger().info("Reserved %s %s for workflow %s", cost.amount, cost.currency,
+    get_run_logger().info("Reserved %s %s for workflow %s", cost.reservation, cost.currency,
                           context.workflow_id)
     return reserved
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel, ConfigDict
 
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
+from heroes.blocks.defaults import DEFAULT_CENTRES
 from heroes.tasks.accounting import log_accounting
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.centre_events import unavailable_shares
@@ -14,10 +16,12 @@ from heroes.tasks.resolve import load_block, load_centre, load_database
 from heroes_core.costs import Ledger, PriceBook
 from heroes_core.decision.learning import actual_cost
 from heroes_core.decision.metadata import MetadataStore
-from heroes_core.decision.placement import solve
+from heroes_core.decision.placement import PlacementProblem, solve
 from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
+from heroes_core.decision.policy import DecisionPolicies, DecisionPolicy, goals_for
 from heroes_core.decision.predictors import shared_predictor
 from heroes_core.decision.proposal import Plan, describe_violations
+from heroes_core.decision.replanning import Placement, Replan, replan
 from heroes_core.enrolment import Enrolments
 from heroes_core.errors import SpecError
 from heroes_core.jobs import JobContext
@@ -25,10 +29,21 @@ from heroes_core.logs import DECISIONS_DATASET, job_log_context
 from heroes_core.workflows import WorkflowJob, WorkflowSpec
 
 
+class Licences(BaseModel):
+    """The licences of a workflow's catalogue jobs, by job id: the fee's price book offering, and
+    the licence name and seats where the publication limits runs at once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offerings: dict[str, int] = {}
+    seats: dict[str, tuple[str, int]] = {}
+
+
 def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, organisation: str,
-                    project: str | None, licences: dict[str, int] | None = None) -> PlanningInputs:
-    """The centres jobs may be placed on, their load, the centres' images, the licence fees and the
-    budget left."""
+                    project: str | None, licences: Licences | None = None,
+                    policy: DecisionPolicy | None = None) -> PlanningInputs:
+    """The centres jobs may be placed on, their load, the centres' images, the licence fees, the
+    organisation's decision policy and the budget left."""
     placeable = Enrolments(database.database()).placeable(centres)
     left_out = [name for name in centres if name not in placeable]
     if left_out:
@@ -41,7 +56,9 @@ def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, 
     for name, share in shares.items():
         get_run_logger().warning("Centre %s reported %.0f%% of its CPUs down or drained", name, 100 * share)
     inputs = PlanningInputs(sites=sites, catalog=load_block(ApplicationCatalog, catalog).catalog(),
-                            loads=loads, licences=licences or {}, unavailable_share=shares)
+                            loads=loads, licences=licences.offerings if licences else {},
+                            licence_seats=licences.seats if licences else {}, unavailable_share=shares,
+                            policy=policy)
     budget = database.budgets().available_for(organisation, project, inputs.currency)
     return inputs.model_copy(update={"budget": budget})
 
@@ -60,30 +77,74 @@ def placement_table(plan: Plan) -> list[dict[str, str]]:
     return rows
 
 
-@task(name="plan-workflow", cache_policy=NO_CACHE)
-def plan_workflow(spec: WorkflowSpec, centres: list[str], catalog: str, database: HeroesDatabase | str,
-                  organisation: str, project: str | None, time_limit_s: float = 10.0,
-                  licences: dict[str, int] | None = None) -> Plan:
-    """Predict, price (compute and ``licences``: job id -> licence offering) and place every job;
-    show the proposal as a table artifact."""
-    database_block = load_database(database)
-    inputs = planning_inputs(centres, catalog, database_block, organisation, project, licences)
+def _today(spec: WorkflowSpec, centres: list[str] | None, catalog: str, database_block: HeroesDatabase,
+           organisation: str, project: str | None, licences: Licences | None
+           ) -> tuple[PlacementProblem, dict[str, list[OptionDetail]], DecisionPolicy, PlanningInputs]:
+    """Today's placement problem of ``spec``: predictions, prices, loads, budget left, policy.
+
+    Candidates are ``centres``, else the platforms the organisation's policy allows, else those
+    the spec allows, else the default centres."""
+    policy = DecisionPolicies(database_block.database()).get(organisation, spec.name)
+    candidates = centres or list(policy.allowed_platforms or spec.allowed_sites or DEFAULT_CENTRES)
+    inputs = planning_inputs(candidates, catalog, database_block, organisation, project, licences, policy)
     problem, details = build_problem(spec, inputs, shared_predictor(database_block.database()),
                                      database_block.budgets().prices)
+    return problem, details, policy, inputs
+
+
+@task(name="plan-workflow", cache_policy=NO_CACHE)
+def plan_workflow(spec: WorkflowSpec, centres: list[str] | None, catalog: str, database: HeroesDatabase | str,
+                  organisation: str, project: str | None, time_limit_s: float = 10.0,
+                  licences: Licences | None = None) -> Plan:
+    """Predict, price (compute and the catalogue jobs' ``licences``) and place every job
+    under the organisation's decision policy; show the proposal as a table artifact."""
+    database_block = load_database(database)
+    problem, details, policy, inputs = _today(spec, centres, catalog, database_block, organisation, project,
+                                              licences)
     result = solve(problem, time_limit_s=time_limit_s)
     plan = Plan(problem=problem, result=result, details=details)
     logger = get_run_logger()
     if result.status == "infeasible":
         logger.error("Cannot place the workflow: %s", describe_violations(result.violations))
         return plan
+    cap = problem.constraints.energy_j
     create_table_artifact(
         key=artifact_key("placement", spec.name), table=placement_table(plan),
-        description=(f"Proposed placement ({result.status}, gap {result.gap:.1%}): makespan "
-                     f"{result.makespan_s:.0f} s, cost {result.cost:.2f} {inputs.currency}, "
-                     f"energy {result.energy_j / 1000:.1f} kJ"))
+        description=(f"Proposed placement ({result.status}, gap {result.gap:.1%}, strategy "
+                     f"{problem.strategy}): makespan {result.makespan_s:.0f} s, cost {result.cost:.2f} "
+                     f"{inputs.currency}, energy {result.energy_j / 1000:.1f} kJ"
+                     f"{f' of a cap of {cap / 1000:g} kJ' if cap is not None else ''}. "
+                     f"{goals_for(spec, policy).policy}."))
     logger.info("Placement %s in %.2f s: %s", result.status, result.solve_s,
                 ", ".join(f"{c.job}->{c.site}" for c in result.choices))
     return plan
+
+
+@task(name="replan-workflow", cache_policy=NO_CACHE)
+def replan_workflow(spec: WorkflowSpec, current: dict[str, Placement], done: dict[str, str],
+                    centres: list[str] | None, catalog: str, database: HeroesDatabase | str,
+                    organisation: str, project: str | None, *, elapsed_s: float, margin: float,
+                    time_limit_s: float = 10.0, licences: Licences | None = None) -> Replan | None:
+    """Before a later wave: re-solve the jobs still to run on today's predictions, queues, budget
+    left and energy left (``done``: finished job -> its job key), under the same goals; a clearly
+    better plan is returned (and shown as a table artifact), else None."""
+    database_block = load_database(database)
+    problem, details, _, _ = _today(spec, centres, catalog, database_block, organisation, project, licences)
+    store = MetadataStore(database_block.database())
+    records = [store.get(key) for key in done.values()]
+    spent = sum(record.energy_j or 0.0 for record in records if record is not None)
+    proposal = replan(problem, details, current, {job: current[job] for job in done}, spent_energy_j=spent,
+                      elapsed_s=elapsed_s, margin=margin, time_limit_s=time_limit_s)
+    if proposal is None:
+        get_run_logger().info("Re-planning before the next wave: the current plan stays")
+        return None
+    create_table_artifact(
+        key=artifact_key("replan", spec.name),
+        description=f"New plan for the jobs still to run: {proposal.reason()}",
+        table=[{"job": move.job, "from": f"{move.from_site}/{move.from_partition}",
+                "to": f"{move.to_site}/{move.to_partition}"} for move in proposal.moves])
+    get_run_logger().info("Re-planning proposes %d move(s): %s", len(proposal.moves), proposal.reason())
+    return proposal
 
 
 @task(name="record-prediction", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])

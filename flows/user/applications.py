@@ -55,7 +55,7 @@ def execute_application(run_id: str, job: AppJob, *, centre: str, archive: str, 
 def execute_publication(run_id: str, name: str, version: str, *, targets: list[PublicationTarget],
                         licence_terms: str, price_offering: str, test: FunctionalTest, centre: str,
                         archive: str, organisation: str, user: str, project: str | None,
-                        database: str) -> ApplicationVersion:
+                        database: str, licence_seats: int | None = None) -> ApplicationVersion:
     """Test ``name`` ``version`` on ``centre`` as its packager, record the result, publish on a pass."""
     logger = get_run_logger()
     owned = catalogue_of(database).application(name)
@@ -84,7 +84,7 @@ def execute_publication(run_id: str, name: str, version: str, *, targets: list[P
                              fix="fix the image or the test, push a new version and publish it")
     logger.info("Functional test of %s %s passed for %s", name, tested.version, tested.digest)
     published = publish_version(database, version_view, targets, licence_terms=licence_terms,
-                                price_offering=price_offering, actor=user)
+                                price_offering=price_offering, actor=user, licence_seats=licence_seats)
     logger.info("Published %s %s to %s", name, tested.version, ", ".join(t.key for t in targets))
     return published
 

@@ -122,6 +122,7 @@ def publish_application_granted(
     test: FunctionalTest,
     grant: str = "",
     centre: str = DEFAULT_CENTRE,
+    licence_seats: int | None = None,
 ) -> ApplicationVersion:
     """Run a version's functional test on the platform, then publish it if it passed.
 
@@ -134,13 +135,15 @@ def publish_application_granted(
         test: parameters and inputs to run it with, and the outputs that prove it works.
         grant: filled in by the HEROES gateway when it launches the run.
         centre: the HPC Centre block the test runs on.
+        licence_seats: runs one workflow may hold at once under the licence (none: unlimited).
     """
     admitted = admit(grant, GRANTED_FLOWS[PUBLISH_APPLICATION])
     return execute_publication(str(current_run.id), application, version, targets=targets,
                                licence_terms=licence_terms, price_offering=price_offering, test=test,
                                centre=centre, archive=DEFAULT_ARCHIVE,
                                organisation=admitted.identity.organisation, user=admitted.identity.user,
-                               project=admitted.project, database=DEFAULT_DATABASE)
+                               project=admitted.project, database=DEFAULT_DATABASE,
+                               licence_seats=licence_seats)
 
 
 @flow(name=UNPUBLISH_APPLICATION, log_prints=True)
@@ -177,10 +180,12 @@ def run_workflow_granted(
         workflow: the jobs, the files on their edges, goals and limits.
         grant: filled in by the HEROES gateway when it launches the run; a run without it
             fails at entry.
-        centres: HPC Centre blocks the jobs may be placed on (default: every test-bed centre).
+        centres: HPC Centre blocks the jobs may be placed on (default: the platforms your organisation
+            allows, else the default centres); the organisation's decision policy fences them.
         auto_accept: run the proposed placement without pausing for a decision.
-        auto_move: apply re-evaluation's moves without asking.
-        move_margin: how much better another centre must be before a move is proposed.
+        auto_move: take a better plan found before a later wave without asking.
+        move_margin: how much better (relatively, in the workflow's strategy) a new plan must be
+            before it is proposed.
         solver_time_limit_s: time the placement solver may take.
         decision_timeout: seconds to wait for the placement decision.
         poll_interval: seconds between status polls at first.

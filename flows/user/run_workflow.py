@@ -10,30 +10,34 @@
    (so each is staged, billed and recorded like a single job); a child reads its
    parents' outputs from the archive, so it may run on another centre; a job that names a
    catalogue application gets its image on the chosen centre first and pays its licence;
-4. before each later wave, re-check the centres' load and propose (or, if allowed,
-   make) a move when another centre is now better by more than a margin;
+4. before each later wave, re-plan the jobs still to run on today's predictions, queues, budget
+   and energy left, under the same goals; a plan better by more than a margin (or one that must
+   replace a plan that no longer holds) is put to the user (pause), or taken with ``auto_move``;
 5. end with a predicted-vs-actual summary, and learn from every job.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from decimal import Decimal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run as current_run
 from pydantic import BaseModel, ConfigDict, Field
 
 from heroes.blocks import ApplicationCatalog
-from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_CENTRES, DEFAULT_DATABASE
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_DATABASE
 from heroes.flows.user.run_job import DEFAULT_ORGANISATION, DEFAULT_USER, run_job
 from heroes.tasks import ensure_image
 from heroes.tasks.applications import licence_offering, resolve_application
 from heroes.tasks.artifacts import artifact_key
-from heroes.tasks.decision import plan_workflow, record_prediction
+from heroes.tasks.decision import Licences, plan_workflow, record_prediction, replan_workflow
 from heroes.tasks.resolve import load_archive, load_block, load_centre, load_database
 from heroes_core.catalog import Catalog
 from heroes_core.catalog.runs import ResolvedApp
@@ -47,7 +51,7 @@ from heroes_core.decision.proposal import (
     apply_overrides,
     describe_violations,
 )
-from heroes_core.decision.reevaluation import reevaluate
+from heroes_core.decision.replanning import placements
 from heroes_core.errors import HeroesError, JobFailedError, SpecError
 from heroes_core.jobs import JobContext
 from heroes_core.logs import log_context
@@ -84,19 +88,53 @@ def _choose(plan: Plan, *, auto_accept: bool, timeout: int) -> Assignment:
     raise PlacementError("no acceptable placement after 10 answers", site="decision")
 
 
-def _reevaluate(plan: Plan, chosen: Assignment, wave: list[str], centres: list[str], *,
-                margin: float, auto_move: bool) -> Assignment:
-    """Before a wave: move (or propose moving) jobs whose centre is now clearly worse."""
-    loads = {name: load_centre(name).site().scheduler.load() for name in centres}
-    chosen, moves = reevaluate(plan, chosen, wave, loads, margin=margin, auto_move=auto_move)
-    if moves:
-        get_run_logger().info("Re-evaluation proposes %d move(s)", len(moves))
-        create_table_artifact(
-            key="reevaluation", description="Moves proposed before this step (centre load changed)",
-            table=[{"job": m.job, "from": m.from_site, "to": m.to_site,
-                    "time now (s)": f"{m.time_now_s:.0f}", "time after move (s)": f"{m.time_after_s:.0f}",
-                    "applied": str(m.applied)} for m in moves])
-    return chosen
+class ReplanDecision(RunInput):
+    """The user's answer to a new plan proposed before a later wave."""
+
+    accept: bool = Field(default=True, description="Move the jobs still to run as proposed.")
+
+
+class Replanning(BaseModel):
+    """What re-planning before each later wave needs to rebuild today's problem."""
+
+    model_config = ConfigDict(frozen=True)
+
+    centres: list[str] | None
+    catalog: str
+    database: str
+    organisation: str
+    project: str | None
+    licences: Licences
+    margin: float
+    auto_move: bool
+    time_limit_s: float
+    decision_timeout: int
+
+
+def _replan(plan: Plan, chosen: Assignment, workflow: WorkflowSpec, done: dict[str, str], *, wave: int,
+            elapsed_s: float, how: Replanning) -> tuple[Plan, Assignment]:
+    """Before a later wave: keep the plan, or take a clearly better one for the jobs still to run
+    (the user's to accept unless ``auto_move``; a plan that no longer holds must be replaced)."""
+    proposal = replan_workflow(workflow, placements(plan.details, chosen), done, how.centres, how.catalog,
+                               how.database, how.organisation, how.project, elapsed_s=elapsed_s,
+                               margin=how.margin, time_limit_s=how.time_limit_s, licences=how.licences)
+    if proposal is None:
+        return plan, chosen
+    if not how.auto_move:
+        try:
+            answer = pause_flow_run(wait_for_input=ReplanDecision, timeout=how.decision_timeout,
+                                    key=f"replan-{wave}")
+        except FlowPauseTimeout:
+            answer = ReplanDecision(accept=False)
+        if not answer.accept:
+            if math.isinf(proposal.gain):
+                raise PlacementError(f"the new plan was declined and the current one cannot run: "
+                                     f"{proposal.reason()}", site="decision",
+                                     fix="accept the new plan, or run the workflow again")
+            get_run_logger().info("Re-planning: the current plan stays (new plan declined or not answered)")
+            return plan, chosen
+    get_run_logger().info("Re-planning: %s", ", ".join(f"{m.job} -> {m.to_site}" for m in proposal.moves))
+    return proposal.plan, proposal.assignment
 
 
 class StepApplication(BaseModel):
@@ -107,6 +145,16 @@ class StepApplication(BaseModel):
 
     resolved: ResolvedApp | None = None
     licence_offering: int | None = None
+
+    @property
+    def seats(self) -> tuple[str, int] | None:
+        """The licence (named by application and version) and the runs at once its publication
+        allows a workflow; None when unlimited or a raw job."""
+        publication = self.resolved.publication if self.resolved else None
+        if self.resolved is None or publication is None or publication.licence_seats is None:
+            return None
+        return (f"{self.resolved.application.organisation}/{self.resolved.application.name} "
+                f"{self.resolved.version.version}", publication.licence_seats)
 
 
 @task(name="run-step", cache_policy=NO_CACHE)
@@ -201,10 +249,11 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
     """Plan, decide, run wave by wave, summarise: :func:`execute_workflow` under its log fields."""
     logger = get_run_logger()
     UserArea(organisation=organisation, user=user)  # names checked before any planning
-    centres = centres or list(DEFAULT_CENTRES)
     applications = _applications(workflow, database, organisation, project)
-    licences = {job_id: app.licence_offering for job_id, app in applications.items()
-                if app.licence_offering is not None}
+    licences = Licences(
+        offerings={job_id: app.licence_offering for job_id, app in applications.items()
+                   if app.licence_offering is not None},
+        seats={job_id: app.seats for job_id, app in applications.items() if app.seats is not None})
     plan = plan_workflow(workflow, centres, catalog, database, organisation, project,
                          time_limit_s=solver_time_limit_s, licences=licences)
     if plan.result.status == "infeasible":
@@ -212,6 +261,10 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
                              f"{describe_violations(plan.result.violations)}", site="decision",
                              fix="relax the deadline, raise the budget or allow more centres")
     chosen = _choose(plan, auto_accept=auto_accept, timeout=decision_timeout)
+    planned_at = time.monotonic()
+    replanning = Replanning(centres=centres, catalog=catalog, database=database, organisation=organisation,
+                            project=project, licences=licences, margin=move_margin, auto_move=auto_move,
+                            time_limit_s=solver_time_limit_s, decision_timeout=decision_timeout)
     centre_images = load_block(ApplicationCatalog, catalog).catalog()
 
     def context(job_id: str) -> JobContext:
@@ -224,7 +277,9 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
     problems: dict[str, str] = {}
     for index, wave in enumerate(workflow.levels()):
         if index:
-            chosen = _reevaluate(plan, chosen, wave, centres, margin=move_margin, auto_move=auto_move)
+            done = {job_id: keys[job_id] for level in workflow.levels()[:index] for job_id in level}
+            plan, chosen = _replan(plan, chosen, workflow, done, wave=index,
+                                   elapsed_s=time.monotonic() - planned_at, how=replanning)
         contexts = {job_id: context(job_id) for job_id in wave}
         futures = {}
         for job_id in wave:

@@ -208,12 +208,13 @@ class ApplicationCatalogue:
             return _version_view(row)
 
     def publish(self, name: str, version: str, targets: Sequence[PublicationTarget], *,
-                licence_terms: str, price_offering: str, actor: str,
+                licence_terms: str, price_offering: str, actor: str, licence_seats: int | None = None,
                 at: datetime | None = None) -> ApplicationVersion:
         """Offer ``version`` (a version or a tag: its version now) to ``targets``, all or none.
 
         Publishing to a target it already has replaces the terms there (the audit keeps the
-        old ones). ``price_offering`` names a business model of the costs module's price book.
+        old ones). ``price_offering`` names a business model of the costs module's price book;
+        ``licence_seats`` (None: unlimited) how many runs one workflow may hold at once.
         """
         targets = list({target.key: target for target in targets}.values())
         if not targets:
@@ -221,6 +222,9 @@ class ApplicationCatalogue:
                             fix="publish to a project, an organisation, or everyone")
         if not licence_terms.strip():
             raise SpecError("licence terms are empty", fix="give the licence terms users accept")
+        if licence_seats is not None and licence_seats < 1:
+            raise SpecError(f"licence seats {licence_seats}: a licence that allows no run cannot be used",
+                            fix="give at least 1 seat, or none for an unlimited licence")
         if not _PRICE_OFFERING.fullmatch(price_offering):
             raise SpecError(f"price offering {price_offering!r} is not a business model name",
                             fix=f"name the price book's business model (1-{MAX_PRICE_OFFERING} "
@@ -237,17 +241,19 @@ class ApplicationCatalogue:
             current = {pub.target: pub for pub in row.publications}
             for target in targets:
                 detail: dict[str, Any] = {"target": target.key, "licence_terms": licence_terms,
-                                          "price_offering": price_offering}
+                                          "price_offering": price_offering, "licence_seats": licence_seats}
                 pub = current.get(target.key)
                 if pub is None:
                     row.publications.append(CataloguePublication(
                         target=target.key, scope=target.scope.value, organisation=target.organisation,
-                        project=target.project, licence_terms=licence_terms,
-                        price_offering=price_offering, published_at=stamp, published_by=actor))
+                        project=target.project, licence_terms=licence_terms, price_offering=price_offering,
+                        licence_seats=licence_seats, published_at=stamp, published_by=actor))
                 else:
                     detail["replaced"] = {"licence_terms": pub.licence_terms,
-                                          "price_offering": pub.price_offering}
+                                          "price_offering": pub.price_offering,
+                                          "licence_seats": pub.licence_seats}
                     pub.licence_terms, pub.price_offering = licence_terms, price_offering
+                    pub.licence_seats = licence_seats
                     pub.published_at, pub.published_by = stamp, actor
                 _event(session, app, row.version, AuditAction.PUBLISH, actor, stamp, detail)
             session.flush()
@@ -454,8 +460,9 @@ def _schema_of(row: CatalogueVersion) -> dict[str, Any]:
 def _version_view(row: CatalogueVersion,
                   viewer: tuple[str, frozenset[str]] | None = None) -> ApplicationVersion:
     publications = [Publication(target=_target(pub), licence_terms=pub.licence_terms,
-                                price_offering=pub.price_offering, published_at=pub.published_at,
-                                published_by=pub.published_by) for pub in row.publications]
+                                price_offering=pub.price_offering, licence_seats=pub.licence_seats,
+                                published_at=pub.published_at, published_by=pub.published_by)
+                    for pub in row.publications]
     if viewer is not None and viewer[0] != row.application.organisation:
         publications = [pub for pub in publications if pub.target.admits(*viewer)]
     return ApplicationVersion(

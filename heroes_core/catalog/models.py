@@ -87,6 +87,9 @@ class Publication(BaseModel):
     target: PublicationTarget
     licence_terms: str
     price_offering: str = Field(description="Business model name in the costs module's price book.")
+    licence_seats: int | None = Field(default=None, ge=1, description=(
+        "Runs of this version one workflow may hold at once under the licence (None: unlimited); "
+        "the placement never plans more."))
     published_at: datetime
     published_by: str
 

@@ -114,6 +114,7 @@ class CataloguePublication(Base):
     project: Mapped[str | None] = mapped_column(String(64), nullable=True)
     licence_terms: Mapped[str] = mapped_column(Text)
     price_offering: Mapped[str] = mapped_column(String(200))
+    licence_seats: Mapped[int | None] = mapped_column(Integer, nullable=True)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_by: Mapped[str] = mapped_column(String(64))
 

@@ -8,12 +8,14 @@ than estimated, because Slurm kills it at its limit.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from pydantic import BaseModel
 
 from heroes_core.costs.price_book import PriceBook
 from heroes_core.costs.pricing import PriceLine, Usage, price_lines, total
+
+CENT = Decimal("0.01")
 
 
 class CostEstimate(BaseModel):
@@ -23,6 +25,13 @@ class CostEstimate(BaseModel):
     lines: list[PriceLine]
     amount: Decimal
     currency: str
+
+    @property
+    def reservation(self) -> Decimal:
+        """What to set aside: the worst case rounded up to the cent, and at least a cent. A job
+        whose worst case is under a cent still costs something (reserving nothing is refused, and
+        many such jobs could otherwise pass a hard budget unchecked)."""
+        return max(self.amount.quantize(CENT, rounding=ROUND_UP), CENT)
 
 
 def partition_offering_name(site: str, partition: str) -> str:

@@ -27,6 +27,7 @@ from heroes_core.decision.placement import (
     PlacementProblem,
     Weights,
 )
+from heroes_core.decision.policy import DecisionPolicy, goals_for
 from heroes_core.decision.predict import Prediction, Predictor
 from heroes_core.errors import SpecError
 from heroes_core.schedulers import SiteLoad
@@ -58,8 +59,13 @@ class PlanningInputs(BaseModel):
     licences: dict[str, int] = {}
     """Job id -> the price book offering of its application's licence fee (catalogue jobs that
     pay one)."""
+    licence_seats: dict[str, tuple[str, int]] = {}
+    """Job id -> (its licence, the seats the publication allows a workflow) for catalogue jobs
+    whose licence limits the runs at once; the jobs sharing a licence share its seats."""
     unavailable_share: dict[str, float] = {}
     """Centre -> the share of its CPUs its last node-state event reported down or drained."""
+    policy: DecisionPolicy | None = None
+    """The organisation's decision policy for the workflow (None: the spec's goals as given)."""
     currency: str = "EUR"
     budget: Decimal | None = None
     loads: dict[str, SiteLoad] = {}
@@ -69,10 +75,17 @@ class PlanningInputs(BaseModel):
 
 def expected_queue_wait_s(load: SiteLoad | None, cores: int) -> float:
     """A crude, monotone wait estimate: zero while the job fits in idle CPUs, else a minute
-    per pending job ahead. Re-evaluation only needs it to rank centres consistently."""
+    per pending job ahead. Re-planning only needs it to rank centres consistently."""
     if load is None or load.idle_cpus >= cores:
         return 0.0
     return 60.0 * (load.pending_jobs + 1)
+
+
+def capacity(inputs: PlanningInputs) -> dict[str, int]:
+    """Centre -> the CPUs of its nodes up now, for the placement's capacity limit (the workflow's
+    jobs on a centre, taken at once). Idle CPUs are not the limit: a busy centre queues the jobs,
+    which the expected wait already prices. A centre that did not answer is not limited."""
+    return {name: load.total_cpus - load.unavailable_cpus for name, load in inputs.loads.items()}
 
 
 def _partitions(site: SiteConfig) -> list[str | None]:
@@ -97,15 +110,20 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
     if job.time_limit_minutes > limits.max_time_limit_minutes:
         reasons.append(f"time limit {job.time_limit_minutes} min > the centre's "
                        f"{limits.max_time_limit_minutes}")
+    gpus = site.partition_gpus(partition)
+    if job.gpu_type and gpus is not None and gpus.type != job.gpu_type:
+        reasons.append(f"no {job.gpu_type} GPUs on {site.name}/{partition or 'default'} "
+                       f"(it has {gpus.type or 'untyped'} ones)")
+    all_gpus = job.gpus * job.nodes  # a request is per node, as Slurm's --gres
     estimate_s = job.estimate_minutes * 60 if job.estimate_minutes else None
     prediction = predictor.predict(job.application, site.name, cores=job.cores, nodes=job.nodes,
-                                   size=job.size, user_estimate_s=estimate_s, gpus=job.gpus,
+                                   size=job.size, user_estimate_s=estimate_s, gpus=all_gpus,
                                    power=site.power_model(partition))
     runtime = prediction.runtime_s_p50
     if prediction.runtime_s_p90 > job.time_limit_minutes * 60:
         reasons.append(f"predicted p90 runtime {prediction.runtime_s_p90:.0f} s exceeds the "
                        f"time limit of {job.time_limit_minutes} min")
-    usage = Usage.of_job(seconds=runtime, cores=job.cores, nodes=job.nodes, gpus=job.gpus)
+    usage = Usage.of_job(seconds=runtime, cores=job.cores, nodes=job.nodes, gpus=all_gpus)
     cost = Decimal(0)
     try:
         offerings = [partition_offering(prices, site.name, partition)]
@@ -126,9 +144,11 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
         reasons.append(f"energy unknown on {site.name}/{partition or 'default'}: nothing measured "
                        "and no power model declared for the partition")
     energy = prediction.energy_j_p50 or 0.0
+    licence = inputs.licence_seats.get(job.id)
     option = Option(site=site.name, partition=partition, time_s=max(runtime + wait, 1e-3),
-                    cost=float(cost), energy_j=energy, cores=job.cores * job.nodes, gpus=0,
-                    infeasible_reason="; ".join(reasons) or None)
+                    cost=float(cost), energy_j=energy, cores=job.cores * job.nodes,
+                    gpus=gpus.per_node if gpus is not None else 0,
+                    licence=licence[0] if licence else None, infeasible_reason="; ".join(reasons) or None)
     detail = OptionDetail(site=site.name, partition=partition, prediction=prediction,
                           cost=cost.quantize(Decimal("0.01")), currency=inputs.currency,
                           queue_wait_s=wait, note=note)
@@ -141,15 +161,20 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
     """The placement problem of ``spec`` and, per job, the details of each option."""
     now = now or datetime.now(UTC)
     known = {site.name: site for site in inputs.sites}
-    allowed = set(spec.allowed_sites) if spec.allowed_sites else set(known)
-    unknown_sites = sorted(allowed - set(known))
+    unknown_sites = sorted(set(spec.allowed_sites or ()) - set(known))
     if unknown_sites:
         raise SpecError(f"unknown site(s) {', '.join(unknown_sites)}",
                         fix=f"use registered centres: {', '.join(sorted(known))}")
+    goals = goals_for(spec, inputs.policy)
+    # a policy may name centres that are not candidates today (not registered, failing compliance)
+    allowed = set(goals.allowed_sites) & set(known) if goals.allowed_sites else set(known)
+    if not allowed:
+        raise SpecError(f"none of the centres allowed ({', '.join(goals.allowed_sites or ())}) is a "
+                        f"candidate now", site="decision", fix=f"{goals.policy}; candidates: "
+                                                               f"{', '.join(sorted(known))}")
     jobs: list[Job] = []
     details: dict[str, list[OptionDetail]] = {}
-    weighs_energy = spec.strategy == "energy" or bool(spec.strategy == "weighted" and spec.weights
-                                                      and spec.weights.get("energy", 0) > 0)
+    weighs_energy = goals.weighs_energy
     for job in spec.jobs:
         # a catalogue application's image goes wherever the job is placed; a raw job's image
         # must already be on the centre
@@ -166,18 +191,21 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
         if not options:
             raise SpecError(f"application '{job.application}' of job '{job.id}' is published on no "
                             f"registered centre", fix="publish it, or register the centres it is on")
-        jobs.append(Job(id=job.id, options=options, required_gpus=job.gpus))
+        jobs.append(Job(id=job.id, options=options, required_gpus=job.gpus))  # per node, as Option.gpus
     edges = [Edge(parent=e.parent, child=e.child, data_gb=e.data_gb) for e in spec.edges]
-    weights = Weights(**spec.weights) if spec.weights else None
+    weights = Weights(**goals.weights) if goals.weights else None
     constraints = Constraints(
+        site_capacity_cores=capacity(inputs),
+        licences=dict(inputs.licence_seats.values()),
         budget=float(inputs.budget) if inputs.budget is not None else None,
         deadline_s=spec.deadline_minutes * 60 if spec.deadline_minutes else None,
+        energy_j=goals.energy_cap_kj * 1000 if goals.energy_cap_kj is not None else None,
         allowed_sites=allowed,
     )
     network = Network(bandwidth_gbps={}, egress_per_gb={},
                       default_bandwidth_gbps=inputs.default_bandwidth_gbps,
                       default_egress_per_gb=inputs.default_egress_per_gb)
     problem = PlacementProblem(jobs=jobs, edges=edges, network=network, constraints=constraints,
-                               strategy=spec.strategy, weights=weights)
+                               strategy=goals.strategy, weights=weights)
     return problem, details
 

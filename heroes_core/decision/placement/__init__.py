@@ -8,7 +8,8 @@ Semantics (shared by :func:`solve` and :func:`evaluate`):
   same site none;
 * **cost** is the sum of the chosen options' prices plus egress (``data_gb * egress_per_gb``)
   on every edge and external input that crosses sites;
-* **budget**: cost <= budget; **deadline**: makespan <= deadline;
+* **budget**: cost <= budget; **deadline**: makespan <= deadline; **energy cap**: the sum of the
+  chosen options' ``energy_j`` <= ``Constraints.energy_j`` (joules);
 * **capacity** (deliberately simple): the cores of all jobs placed on a site must fit its
   ``site_capacity_cores`` *at once*, as if the workflow were one batch allocation; a tighter,
   time-indexed model would need the queue's behaviour, which the predictions do not give;

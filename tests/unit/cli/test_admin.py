@@ -202,3 +202,29 @@ def test_a_workflow_admin_sets_their_organisations_energy_policy_and_no_one_else
     as_user(world, "alice")  # an engineer: not a workflow admin
     assert run(world, "org", "energy-policy", "acme")[0] == REFUSED
     database.dispose()
+
+
+def test_a_workflow_admin_fixes_their_organisations_decision_policy_and_no_one_elses(
+        world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from heroes.cli import _session
+    from heroes_core.decision.policy import DecisionPolicies
+    from heroes_core.store import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'heroes.db'}")
+    monkeypatch.setattr(_session, "load_database", lambda name="heroes-database": database)
+    as_user(world, "carol")  # workflow admin of globex
+    code, out, _ = run(world, "org", "decision-policy", "globex", "--allow", "north", "--allow", "south",
+                       "--strategy", "weighted", "--weight", "time=1", "--weight", "energy=3",
+                       "--energy-cap-kj", "500", "--no-users-may-change")
+    assert code == 0 and "platforms north, south" in out and "users may not change them" in out
+    policy = DecisionPolicies(database).get("globex", "any-workflow")
+    assert (policy.strategy, policy.weights, policy.energy_cap_kj) == ("weighted", {"time": 1, "energy": 3}, 500)
+    code, _, err = run(world, "org", "decision-policy", "globex", "--strategy", "weighted")
+    assert code != 0 and "weighted strategy needs weights" in err
+    code, _, err = run(world, "org", "decision-policy", "globex", "--strategy", "weighted", "--weight", "time")
+    assert code != 0 and "NAME=NUMBER" in err
+    assert DecisionPolicies(database).get("globex") == policy  # a refused change changes nothing
+    code, _, err = run(world, "org", "decision-policy", "acme", "--strategy", "price")
+    assert code == REFUSED and "manage-workflows" in err
+    assert DecisionPolicies(database).get("acme").strategy == "time"
+    database.dispose()

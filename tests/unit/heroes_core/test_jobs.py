@@ -219,3 +219,10 @@ def test_extra_jobs_carrying_one_key_are_cancelled_and_the_first_is_kept() -> No
     assert result.job_id == "60" and result.reused
     assert ["scancel", "61", "62"] in transport.calls
     assert "sbatch" not in transport.programs()
+
+
+def test_the_ear_policy_a_job_runs_under_reaches_its_submission() -> None:
+    the_site = _slurm_site(ScriptedTransport({}))
+    chosen = SPEC.model_copy(update={"energy_policy": "min_energy"})
+    assert jobs.submission_for(the_site, chosen, jobs.job_key("r", owner=OWNER), "/w/x").energy_policy == "min_energy"
+    assert jobs.submission_for(the_site, SPEC, jobs.job_key("r", owner=OWNER), "/w/x").energy_policy is None

@@ -133,7 +133,7 @@ def test_publishing_again_replaces_the_terms_and_the_audit_keeps_the_old_ones(
     (publication,) = solver.get("solver", "1.0").publications
     assert (publication.licence_terms, publication.price_offering) == ("commercial", "solver-per-core-hour")
     assert solver.audit("solver")[-1].detail["replaced"] == {
-        "licence_terms": "academic use only", "price_offering": "solver-per-run"}
+        "licence_terms": "academic use only", "price_offering": "solver-per-run", "licence_seats": None}
 
 
 def test_publishing_to_several_targets_is_all_or_nothing(solver: ApplicationCatalogue,
@@ -228,3 +228,17 @@ def test_listings_agree_with_can_run_for_every_user(solver: ApplicationCatalogue
         assert listed == runnable, (organisation, projects)
         if (organisation, projects) == ("beta", ("fluids",)):
             assert listed == expected_for_beta_fluids
+
+
+def test_a_publication_limits_its_licence_seats_and_a_republication_changes_them(solver: ApplicationCatalogue) -> None:
+    passed_test(solver, "1.0", 1)
+    assert solver.get("solver", "1.0").publications == ()
+    solver.publish("solver", "1.0", [BETA], licence_terms="site licence", price_offering="solver-per-run",
+                   actor="provider", licence_seats=2, at=T0)
+    assert solver.get("solver", "1.0").publications[0].licence_seats == 2
+    publish(solver, "1.0", BETA)  # no seats given: unlimited again, the audit keeps the old terms
+    assert solver.get("solver", "1.0").publications[0].licence_seats is None
+    assert solver.audit("solver")[-1].detail["replaced"]["licence_seats"] == 2
+    with pytest.raises(SpecError, match="allows no run"):
+        solver.publish("solver", "1.0", [BETA], licence_terms="t", price_offering="p", actor="provider",
+                       licence_seats=0)

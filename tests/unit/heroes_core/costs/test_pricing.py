@@ -52,3 +52,14 @@ def test_negative_zero_and_unknown_currency_prices_are_refused() -> None:
 def test_usage_of_a_job_counts_core_node_and_gpu_hours() -> None:
     usage = Usage.of_job(seconds=7200, cores=4, nodes=2, gpus=1)
     assert (usage.core_hours, usage.node_hours, usage.gpu_hours) == (D(8), D(4), D(2))
+
+
+@pytest.mark.parametrize(("worst_case", "reserved"), [("0.00003", "0.01"), ("0", "0.01"), ("1.231", "1.24"),
+                                                      ("2.50", "2.50")])
+def test_a_reservation_is_the_worst_case_rounded_up_to_the_cent_and_never_nothing(worst_case: str,
+                                                                                  reserved: str) -> None:
+    from heroes_core.costs.estimates import CostEstimate
+
+    estimate = CostEstimate(offering_id=1, price_version_id=1, usage=Usage(), lines=[], amount=D(worst_case),
+                            currency="EUR")
+    assert estimate.reservation == D(reserved)

@@ -129,3 +129,56 @@ def test_a_centre_its_events_report_degraded_waits_longer_and_one_reported_down_
     assert {o.site: o.infeasible_reason for o in down.jobs[0].options}["cheap"] == \
         "every node of cheap is down or drained"
     assert healthy.jobs[0].options[1].time_s < degraded.jobs[0].options[1].time_s
+
+
+def test_the_organisations_policy_fences_the_centres_and_sets_strategy_and_energy_cap(database, prices) -> None:  # type: ignore[no-untyped-def]
+    from heroes_core.decision.policy import DecisionPolicy
+
+    policy = DecisionPolicy(organisation="acme", allowed_platforms=("cheap", "gone"), strategy="price",
+                            energy_cap_kj=2.5)
+    problem, _ = build_problem(spec(), inputs(policy=policy), Predictor(MetadataStore(database)), prices, now=NOW)
+    assert problem.strategy == "price"
+    assert problem.constraints.allowed_sites == {"cheap"}  # 'gone' is not a candidate today
+    assert problem.constraints.energy_j == 2500.0
+    with pytest.raises(SpecError, match="none of the centres allowed"):
+        build_problem(spec(), inputs(policy=policy.model_copy(update={"allowed_platforms": ("gone",)})),
+                      Predictor(MetadataStore(database)), prices, now=NOW)
+
+
+def test_a_centres_capacity_is_the_cpus_of_its_nodes_up_now(database, prices) -> None:  # type: ignore[no-untyped-def]
+    loads = {"fast": SiteLoad(pending_jobs=0, running_jobs=0, idle_cpus=0, total_cpus=64, unavailable_cpus=16)}
+    problem, _ = build_problem(spec(), inputs(loads=loads), Predictor(MetadataStore(database)), prices, now=NOW)
+    assert problem.constraints.site_capacity_cores == {"fast": 48}  # 'cheap' did not answer: not limited
+
+
+def test_jobs_sharing_a_licence_with_few_seats_share_its_seats_in_the_placement(database, prices) -> None:  # type: ignore[no-untyped-def]
+    two = WorkflowSpec.model_validate({"jobs": [
+        {"id": job, "application": "cfd", "estimate_minutes": 60, "time_limit_minutes": 120} for job in "ab"]})
+    seats = {"a": ("acme/cfd 1.0", 1), "b": ("acme/cfd 1.0", 1)}
+    problem, _ = build_problem(two, inputs(licence_seats=seats), Predictor(MetadataStore(database)), prices, now=NOW)
+    assert problem.constraints.licences == {"acme/cfd 1.0": 1}
+    assert {o.licence for job in problem.jobs for o in job.options} == {"acme/cfd 1.0"}
+    from heroes_core.decision.placement import solve
+    refused = solve(problem, time_limit_s=5)
+    assert refused.status == "infeasible"
+    assert [v.constraint for v in refused.violations] == ["licence:acme/cfd 1.0"]
+
+
+def test_a_gpu_job_is_placed_only_on_a_partition_declaring_enough_gpus_of_its_type(database, prices) -> None:  # type: ignore[no-untyped-def]
+    from heroes_core.decision.placement import solve
+    from heroes_core.sites import PartitionGPUs
+
+    sites = inputs().sites
+    with_gpus = [sites[0], sites[1].model_copy(update={"gpus": {"main": PartitionGPUs(per_node=2, type="a100")}})]
+    problem, _ = build_problem(spec(gpus=2, gpu_type="a100"), inputs(sites=with_gpus),
+                               Predictor(MetadataStore(database)), prices, now=NOW)
+    options = {o.site: o for o in problem.jobs[0].options}
+    assert (options["cheap"].gpus, options["fast"].gpus, problem.jobs[0].required_gpus) == (0, 2, 2)
+    assert [c.site for c in solve(problem, time_limit_s=5).choices] == ["fast"]  # though 'cheap' is cheaper
+    other_type, _ = build_problem(spec(gpus=1, gpu_type="h100"), inputs(sites=with_gpus),
+                                  Predictor(MetadataStore(database)), prices, now=NOW)
+    assert "no h100 GPUs on fast/main" in str(other_type.jobs[0].options[1].infeasible_reason)
+    too_many, _ = build_problem(spec(gpus=3), inputs(sites=with_gpus), Predictor(MetadataStore(database)),
+                                prices, now=NOW)
+    refused = solve(too_many.model_copy(update={"strategy": "time"}), time_limit_s=5)
+    assert refused.status == "infeasible" and "needs 3 GPUs" in refused.violations[0].detail

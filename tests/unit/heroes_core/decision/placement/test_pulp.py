@@ -158,7 +158,6 @@ def test_binding_licences_reach_the_same_optimum() -> None:
     assert_same_optimum(problem)
 
 
-@pytest.mark.skipif("energy_j" not in Constraints.model_fields, reason="Constraints has no energy cap")
 def test_binding_energy_cap_reaches_the_same_optimum() -> None:
     jobs = [
         Job(id=j, options=[opt("fast", 10, 5, energy_j=900), opt("green", 25, 5, energy_j=200)]) for j in "xy"
