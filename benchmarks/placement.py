@@ -30,6 +30,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulp
 
@@ -41,6 +42,7 @@ from heroes_core.decision.placement import (
     Option,
     PlacementProblem,
     PlacementResult,
+    Strategy,
     Weights,
     compile_problem,
     evaluate,
@@ -352,6 +354,219 @@ def summary(rows: list[dict[str, object]], energy_rows: list[dict[str, object]])
     }
 
 
+@dataclass(frozen=True)
+class _Partition:
+    """A partition of :func:`make_chains`: its kind decides which jobs run well on it."""
+
+    site: str
+    name: str
+    kind: str
+    speed: float
+    cores: int
+    price: float  # per core-hour
+    power: float  # watts per core
+    wait: float  # expected queue wait, seconds
+
+
+def make_chains(seed: int, jobs: int = 100, options: int = 20, sites: int = 3) -> PlacementProblem:
+    """A second generator, built apart from :func:`make_problem` and unlike it in structure: long chains,
+    a wide fan-out and gather, and few sites with many partitions each.
+
+    Job 0 prepares the input and fans out to a third of the jobs, which a gather job joins; the rest
+    form four chains hanging off the gather job, each passing tens of GB down the line. Partitions are
+    fixed per instance (speed, price per core-hour, power per core, queue wait), and each job has an
+    affinity (a partition type it runs well on, e.g. GPUs), so the best option differs by job rather
+    than by site; links are slow (0.5-3 Gb/s) and egress dear, so moving a chain off its site costs.
+    """
+    rng = random.Random(10_000 + seed)
+    names = [f"c{n}" for n in range(sites)]
+    kinds = ["cpu", "gpu", "mem", "cloud"]
+    partitions = []
+    for n in range(options):
+        kind = rng.choice(kinds)
+        partitions.append(
+            _Partition(
+                site=names[n % sites],
+                name=f"{kind}{n // sites}",
+                kind=kind,
+                speed=rng.uniform(0.4, 2.5),
+                cores=rng.choice([4, 8, 16, 32, 64, 128]),
+                price=rng.uniform(0.01, 0.08) * (2.0 if kind == "cloud" else 1.0),
+                power=rng.uniform(4.0, 20.0),
+                wait=rng.uniform(0.0, 1800.0) * (0.2 if kind == "cloud" else 1.0),
+            )
+        )
+    fan = max(2, jobs // 3)
+    ids = [f"t{i}" for i in range(jobs)]
+    edges = [Edge(parent=ids[0], child=ids[1 + k], data_gb=rng.uniform(1.0, 10.0)) for k in range(fan)]
+    gather = ids[1 + fan]
+    edges += [Edge(parent=ids[1 + k], child=gather, data_gb=rng.uniform(0.5, 3.0)) for k in range(fan)]
+    chains = 4
+    for c in range(chains):
+        members = ids[2 + fan + c : jobs : chains]
+        previous = gather
+        for job_id in members:
+            edges.append(Edge(parent=previous, child=job_id, data_gb=rng.uniform(5.0, 40.0)))
+            previous = job_id
+    job_list = []
+    for i, job_id in enumerate(ids):
+        work = rng.lognormvariate(math.log(1800 if i <= fan + 1 else 5400), 0.9)
+        affinity = rng.choice(kinds)
+        opts = []
+        for part in partitions:
+            fit = 2.0 if part.kind == affinity else 1.0
+            seconds = work * (32 / part.cores) ** 0.7 / part.speed / fit * rng.uniform(0.9, 1.1) + part.wait
+            opts.append(
+                Option(
+                    site=part.site,
+                    partition=part.name,
+                    time_s=seconds,
+                    cost=seconds / 3600 * part.cores * part.price,
+                    energy_j=seconds * part.cores * part.power / fit,
+                    cores=part.cores,
+                    infeasible_reason="not enough memory" if rng.random() < 0.15 else None,
+                )
+            )
+        job_list.append(Job(id=job_id, options=opts))
+    job_list[0] = job_list[0].model_copy(update={"input_site": names[0], "input_gb": 80.0})
+    pairs = [(a, b) for a in names for b in names if a != b]
+    network = Network(
+        bandwidth_gbps={p: rng.uniform(0.5, 3.0) for p in pairs},
+        egress_per_gb={p: rng.uniform(0.05, 0.15) for p in pairs},
+    )
+    return PlacementProblem(
+        jobs=job_list,
+        edges=edges,
+        network=network,
+        constraints=Constraints(),
+        strategy="weighted",
+        weights=Weights(time=0.5, cost=0.5),
+    )
+
+
+#: The generators the quality harness runs: the benchmark's layered DAGs and the chain/fan-out one.
+GENERATORS = {
+    "bench": lambda seed: make_problem(Shape("100x20", 100, 20, 8, 10.0), seed),
+    "chains": make_chains,
+}
+STRATEGIES: list[Strategy] = ["time", "price", "energy", "weighted"]
+
+
+class QualityCache:
+    """Limits and long reference solves, kept in a JSON file so iterating does not pay for them twice.
+
+    Limits come from solves (see :func:`bind_limits`), so they are fixed once per instance: a later,
+    better solver must be measured on the same instances. A reference is keyed by its length.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict[str, dict[str, float | None]]] = (
+            json.loads(path.read_text()) if path.exists() else {}
+        )
+
+    def get(self, table: str, key: str) -> dict[str, float | None] | None:
+        return self.data.get(table, {}).get(key)
+
+    def put(self, table: str, key: str, value: dict[str, float | None]) -> None:
+        self.data.setdefault(table, {})[key] = value
+        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+
+
+def _limits(cache: QualityCache, generator: str, seed: int, *, tight: bool) -> PlacementProblem:
+    """The generator's instance with binding budget and deadline (cached); ``tight``: the deadline is the
+    makespan of the fastest plan within budget found at set-up, so few plans meet both (one is known)."""
+    problem = GENERATORS[generator](seed)
+    key = f"{generator}:{seed}:{'tight' if tight else 'bind'}"
+    known = cache.get("limits", key)
+    if known is None:
+        shape = Shape("100x20", 100, 20, 8, 10.0)
+        bound = bind_limits(problem, shape)
+        budget, deadline = bound.constraints.budget, bound.constraints.deadline_s
+        if tight:
+            deadline = _limited(problem, "time", 10.0, budget=budget or math.inf).makespan_s
+        known = {"budget": budget, "deadline": deadline}
+        cache.put("limits", key, known)
+    limits = Constraints(budget=known["budget"], deadline_s=known["deadline"])
+    return problem.model_copy(update={"constraints": limits})
+
+
+def _with_strategy(problem: PlacementProblem, strategy: Strategy) -> PlacementProblem:
+    weights = Weights(time=0.5, cost=0.5) if strategy == "weighted" else None
+    return problem.model_copy(update={"strategy": strategy, "weights": weights})
+
+
+def run_quality(
+    cache: QualityCache, seeds: list[int], cap_s: float, reference_s: float, strategies: list[Strategy]
+) -> list[dict[str, object]]:
+    """10 s plans against the best plan of a ``reference_s`` solve (cached), per generator, seed, strategy."""
+    rows: list[dict[str, object]] = []
+    for generator in GENERATORS:
+        for seed in seeds:
+            base = _limits(cache, generator, seed, tight=False)
+            for strategy in strategies:
+                problem = _with_strategy(base, strategy)
+                key = f"{generator}:{seed}:{strategy}:{reference_s:.0f}"
+                ref = cache.get("reference", key)
+                if ref is None:
+                    longer = solve(problem, time_limit_s=reference_s)
+                    ref = {
+                        "objective": longer.objective if longer.status != "infeasible" else None,
+                        "gap": longer.gap if longer.status != "infeasible" else None,
+                        "solve_s": longer.solve_s,
+                    }
+                    cache.put("reference", key, ref)
+                ours = solve(problem, time_limit_s=cap_s)
+                found = ours.status != "infeasible"
+                best = min(ours.objective, ref["objective"] if ref["objective"] is not None else math.inf)
+                row: dict[str, object] = {
+                    "generator": generator,
+                    "seed": seed,
+                    "strategy": strategy,
+                    "status": ours.status,
+                    "solve_s": ours.solve_s,
+                    "cap_s": cap_s,
+                    "objective": ours.objective if found else None,
+                    "reference": ref["objective"],
+                    "ref_proven_gap": ref["gap"],
+                    "quality_gap": rel(ours.objective, best)
+                    if found
+                    else (None if math.isinf(best) else 1.0),
+                }
+                rows.append(row)
+                print(
+                    f"{generator:<8}{seed:>5}{strategy:>10}{ours.status:>11}{ours.solve_s:>9.2f}"
+                    f"{_fmt(row['quality_gap'], '10.3%')}{_fmt(ref['gap'], '10.3%')}{_fmt(ours.gap, '9.2%')}",
+                    flush=True,
+                )
+    return rows
+
+
+def run_tight(cache: QualityCache, seeds: list[int], cap_s: float) -> list[dict[str, object]]:
+    """Capped solves of the tightest instances (budget and a deadline met by a known plan): a plan exists,
+    so 'no plan found' is a failure."""
+    rows: list[dict[str, object]] = []
+    for generator in GENERATORS:
+        for seed in seeds:
+            problem = _limits(cache, generator, seed, tight=True)
+            ours = solve(problem, time_limit_s=cap_s)
+            rows.append(
+                {
+                    "generator": generator,
+                    "seed": seed,
+                    "status": ours.status,
+                    "solve_s": ours.solve_s,
+                    "cap_s": cap_s,
+                }
+            )
+            print(
+                f"{generator + '-tight':<14}{seed:>5}{ours.status:>11}{ours.solve_s:>9.2f}"
+                f"{_fmt(ours.gap if ours.status != 'infeasible' else None, '9.2%')}",
+                flush=True,
+            )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small smoke run (20x10 and 100x20, one seed)")
@@ -371,7 +586,35 @@ def main() -> None:
         help="seconds of the longer solve the energy-capped 10 s plan is compared with (0: skip; "
         "--quick skips it)",
     )
+    parser.add_argument(
+        "--quality",
+        action="store_true",
+        help="plan quality only: 10 s plans against long reference solves over seeds x strategies x both "
+        "generators, and the tightest instances' 'no plan found' count",
+    )
+    parser.add_argument("--quality-seeds", type=int, default=3, help="seeds per generator of the quality run")
+    parser.add_argument(
+        "--quality-reference-s", type=float, default=300.0, help="seconds of each quality reference solve"
+    )
+    parser.add_argument(
+        "--tight-draws", type=int, default=6, help="draws per generator of the tightest instances"
+    )
+    parser.add_argument(
+        "--strategies", default=",".join(STRATEGIES), help="strategies of the quality run, comma-separated"
+    )
+    parser.add_argument(
+        "--quality-cache",
+        type=Path,
+        default=Path("/tmp/heroes-placement-quality.json"),
+        help="JSON file caching the quality instances' limits and reference solves",
+    )
     args = parser.parse_args()
+    quality: dict[str, float | None] = {}
+    if args.quality or not args.quick:
+        quality = run_quality_mode(args)
+        if args.quality:
+            print(json.dumps(quality))
+            return
     reference_s = 0.0 if args.quick else args.reference_s
     energy_reference_s = 0.0 if args.quick else args.energy_reference_s
     shapes = [Shape("20x10", 20, 10, 5, 10.0), Shape("100x20", 100, 20, 8, 10.0)]
@@ -406,7 +649,48 @@ def main() -> None:
             "# energy (share of the cap)"
         )
         run_energy(Shape("100x20", 100, 20, 8, 10.0), seeds, energy_rows, energy_reference_s)
-    print(json.dumps(summary(rows, energy_rows)))
+    proven: list[dict[str, object]] = []
+    if not args.quick and args.only in (None, "100x20"):
+        print("# 100x20: proven gap of a 60 s solve (objective - its own bound) / objective")
+        proven = run_proven(Shape("100x20", 100, 20, 8, 60.0), seeds)
+    result = summary(rows, energy_rows)
+    result["gap_100x20_60s_proven"] = max((float(r["gap"]) for r in proven), default=None)  # type: ignore[arg-type]
+    result.update(quality)
+    print(json.dumps(result))
+
+
+def run_proven(shape: Shape, seeds: list[int]) -> list[dict[str, object]]:
+    """The benchmark's 100x20 instances solved for ``shape.cap_s``: the gap that solve proves itself."""
+    rows: list[dict[str, object]] = []
+    for seed in seeds:
+        problem = bind_limits(make_problem(shape, seed), Shape("100x20", 100, 20, 8, 10.0))
+        ours = solve(problem, time_limit_s=shape.cap_s)
+        rows.append({"seed": seed, "gap": ours.gap, "solve_s": ours.solve_s})
+        print(f"{'100x20-60s':<16}{seed:>5}{ours.status:>11}{ours.solve_s:>9.2f}{ours.gap:>9.2%}", flush=True)
+    return rows
+
+
+def run_quality_mode(args: argparse.Namespace) -> dict[str, float | None]:
+    """The quality run (see ``--quality``); returns its summary keys."""
+    cache = QualityCache(args.quality_cache)
+    strategies = [s for s in args.strategies.split(",") if s]
+    print(
+        f"# quality: 10 s plan against the best of it and a {args.quality_reference_s:.0f} s solve's plan\n"
+        f"{'gen':<8}{'seed':>5}{'strategy':>10}{'status':>11}{'solve_s':>9}{'quality':>10}{'ref_gap':>10}"
+        f"{'gap':>9}"
+    )
+    rows = run_quality(cache, list(range(args.quality_seeds)), 10.0, args.quality_reference_s, strategies)
+    print("# tightest instances (a known plan meets budget and deadline): 10 s solves")
+    tight = run_tight(cache, list(range(args.tight_draws)), 10.0)
+    gaps = [float(r["quality_gap"]) for r in rows if r["quality_gap"] is not None]  # type: ignore[arg-type]
+    overrun = max((float(r["solve_s"]) - float(r["cap_s"]) for r in rows + tight), default=None)  # type: ignore[arg-type]
+    return {
+        "quality_gap_100x20_10s_vs_300s": max(gaps) if gaps else None,
+        "quality_reference_s": args.quality_reference_s,
+        "no_plan_draws_10s": float(sum(r["status"] == "infeasible" for r in tight)),
+        "tight_draws": float(len(tight)),
+        "quality_max_cap_overrun_s": overrun,
+    }
 
 
 if __name__ == "__main__":

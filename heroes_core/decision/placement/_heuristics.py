@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray
-from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
+from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
 
 _EPS = 1e-12
 #: Repair rounds before giving up: each round covers every violated limit's whole excess, so a few suffice
@@ -46,6 +46,22 @@ def greedy(inst: Instance) -> Evaluation:
     return repair(inst, per_job_best(inst, score), score)
 
 
+def criterion_plans(inst: Instance) -> list[Evaluation]:
+    """The fastest, the cheapest and the least energy-hungry option per job, each repaired.
+
+    When the strategy's own greedy plan breaks limits that fight each other (a tight budget and
+    deadline), repair from one end of the trade-off often meets both where repair from the middle
+    oscillates: the cheapest plan only has to buy time back, the fastest only to give it up.
+    """
+    plans = []
+    per_criterion = (inst.time + inst.in_time, inst.cost, inst.energy)
+    for n, values in enumerate(per_criterion):
+        scale = inst.norms[n] if inst.norms[n] > 0 else 1.0
+        score: FloatArray = values / scale + 1e-6 * option_scores(inst)
+        plans.append(repair(inst, per_job_best(inst, score), score))
+    return plans
+
+
 def single_site_plans(inst: Instance) -> list[Evaluation]:
     """For every site, each job's best option there (its overall best where it cannot run there), repaired."""
     score = option_scores(inst)
@@ -73,9 +89,7 @@ def repair(
         moves = [
             k
             for v in ev.violations
-            for k in _moves(
-                inst, ev, v.constraint, v.needed - v.available, score, job_of, adjacent, blocked
-            )
+            for k in _moves(inst, ev, v.constraint, v.needed - v.available, score, job_of, adjacent, blocked)
         ]
         if not moves:
             break
@@ -157,13 +171,28 @@ def _resource_gain(
 
 def local_egress(inst: Instance, choice: IntArray) -> FloatArray:
     """Egress each option would pay if its job alone moved to it, its parents and children staying put."""
-    site_of_job = inst.site[choice]
     extra = np.zeros(len(inst.time))
-    for p, c, gb in inst.edges:
-        kp, kc = np.arange(inst.begin[p], inst.begin[p + 1]), np.arange(inst.begin[c], inst.begin[c + 1])
-        extra[kp] += gb * inst.egress_per_gb[inst.site[kp], site_of_job[c]]
-        extra[kc] += gb * inst.egress_per_gb[site_of_job[p], inst.site[kc]]
+    parent, child, gb = edge_arrays(inst)
+    if not len(gb):
+        return extra
+    site_of_job = inst.site[choice]
+    for end, other, outgoing in ((parent, child, True), (child, parent, False)):
+        k, edge = options_of_jobs(inst, end)
+        there = site_of_job[other[edge]]
+        price = (
+            inst.egress_per_gb[inst.site[k], there] if outgoing else inst.egress_per_gb[there, inst.site[k]]
+        )
+        extra += np.bincount(k, weights=gb[edge] * price, minlength=len(extra))
     return extra
+
+
+def options_of_jobs(inst: Instance, jobs: IntArray) -> tuple[IntArray, IntArray]:
+    """Every option of every job in ``jobs`` (repeats kept), with the position in ``jobs`` it came from."""
+    counts = inst.begin[jobs + 1] - inst.begin[jobs]
+    position = np.repeat(np.arange(len(jobs)), counts)
+    offset = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    options: IntArray = inst.begin[jobs][position] + offset
+    return options, position
 
 
 def critical_jobs(inst: Instance, ev: Evaluation) -> np.ndarray:

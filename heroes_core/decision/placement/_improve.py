@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 
@@ -35,6 +36,9 @@ from heroes_core.decision.placement._plan import Evaluation
 #: Options freed per neighbourhood: small enough that each sub-MILP is solved exactly in a small share of
 #: the cap, so the search takes many small steps, which finds better plans than a few large ones.
 NEIGHBOURHOOD_OPTIONS = 600
+#: Models with at most this many options let every job outside a neighbourhood change partition
+#: (see :func:`_fixed_sites`); larger ones keep those jobs fixed, or each sub-MILP would be large.
+SITE_ALTERNATIVES_UP_TO = 4_000
 #: LP values below this are treated as zero when restricting to the relaxation's support.
 SUPPORT = 1e-3
 #: Shortest time worth giving a sub-MILP; below it, stop searching.
@@ -62,18 +66,43 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
     HiGHS on the weighted model may find no plan within the cap. The cheapest plan meeting the other
     limits costs at most the budget whenever any plan meets them all, and the cost-only model finds
     such plans much sooner, so it is solved until its first plan within budget. Without a budget, the
-    energy cap takes its part (the least energy-hungry plan meeting the other limits).
+    energy cap takes its part (the least energy-hungry plan meeting the other limits). When that finds
+    nothing in its share of the time, the other limits on totals get their turn the same way.
     """
-    total = "energy" if inst.budget is None and inst.energy_cap is not None else "budget"
-    first_fit = ModelSpec(objective=total_objective(total), limits=frozenset(TOTAL_LIMITS) - {total})
-    outcome = solve_milp(inst, first_fit, deadline=deadline, target=inst.limits.get(total))
-    return keep_better(inst, incumbent, outcome.choice)
+    first = "energy" if inst.budget is None and inst.energy_cap is not None else "budget"
+    order = [first, *(name for name in inst.limits if name != first)] if inst.limits else [first]
+    best = incumbent
+    for turn, total in enumerate(order):
+        turn_end = _fraction(deadline, 0.8 if turn < len(order) - 1 else 1.0)
+        first_fit = ModelSpec(objective=total_objective(total), limits=frozenset(TOTAL_LIMITS) - {total})
+        target = inst.limits.get(total)
+        relaxed = solve_milp(inst, replace(first_fit, integral=False), deadline=_fraction(turn_end, 0.3))
+        if relaxed.status == "infeasible":
+            return best  # no plan meets the other limits, whatever it costs
+        if relaxed.x is not None:  # RENS on this relaxation's support: small, and often holds a plan
+            keep = relaxed.x > SUPPORT
+            keep[best.choice] = True
+            best = _solve_restricted(inst, first_fit, keep, best, _fraction(turn_end, 0.6), target=target)
+            if best.feasible:
+                return best
+        outcome = solve_milp(inst, first_fit, deadline=turn_end, target=target)
+        best = keep_better(inst, best, outcome.choice)
+        if best.feasible or outcome.status == "infeasible":
+            return best
+    return best
+
+
+def _fraction(deadline: float, share: float) -> float:
+    """A deadline ``share`` of the way from now to ``deadline``."""
+    now = time.monotonic()
+    return now + share * max(deadline - now, 0.0)
 
 
 def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: float) -> Evaluation:
     """Free one neighbourhood at a time (critical jobs first) until the deadline; keep every improvement."""
     best = incumbent
     adjacent = neighbours(inst)
+    alternatives = len(inst.time) <= SITE_ALTERNATIVES_UP_TO
     for seeds in _seed_orders(inst, best):
         improved = False
         covered = np.zeros(inst.n, dtype=bool)
@@ -84,8 +113,7 @@ def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: flo
                 return best
             free = _neighbourhood(inst, adjacent, int(seed))
             covered[free] = True
-            keep = np.zeros(len(inst.time), dtype=bool)
-            keep[best.choice] = True
+            keep = _fixed_sites(inst, best.choice, alternatives)
             for i in free:
                 keep[inst.begin[i] : inst.begin[i + 1]] = True
             step_deadline = min(
@@ -97,6 +125,18 @@ def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: flo
         if not improved:
             return best
     return best
+
+
+def _fixed_sites(inst: Instance, choice: IntArray, alternatives: bool) -> np.ndarray:
+    """Options the jobs outside a neighbourhood keep: the incumbent's, and with ``alternatives`` every
+    other option at the incumbent's site. Under a binding budget or energy cap a faster plan for the
+    neighbourhood must be paid for elsewhere; another partition on the same site moves no data, so the
+    sub-MILP stays as small while every job can give up money or joules."""
+    keep = np.zeros(len(inst.time), dtype=bool)
+    keep[choice] = True
+    if alternatives:
+        keep |= inst.site == np.repeat(inst.site[choice], np.diff(inst.begin))
+    return keep
 
 
 def _seed_orders(inst: Instance, start: Evaluation) -> list[IntArray]:
@@ -132,13 +172,24 @@ def _neighbourhood(inst: Instance, adjacent: list[list[int]], seed: int) -> list
 
 
 def _solve_restricted(
-    inst: Instance, spec: ModelSpec, keep: np.ndarray, incumbent: Evaluation, deadline: float
+    inst: Instance,
+    spec: ModelSpec,
+    keep: np.ndarray,
+    incumbent: Evaluation,
+    deadline: float,
+    *,
+    target: float | None = None,
 ) -> Evaluation:
-    """Solve the MILP over the options in ``keep`` (which include the incumbent's) and map the plan back."""
+    """Solve the MILP over the options in ``keep`` (which include the incumbent's) and map the plan back;
+    ``target`` as for :func:`solve_milp`."""
     sub = restrict(inst, keep)
     index = np.flatnonzero(keep)
     local = np.searchsorted(index, incumbent.choice)
     outcome = solve_milp(
-        sub, ModelSpec(objective=spec.objective, rel_gap=1e-4), deadline=deadline, incumbent=local
+        sub,
+        replace(spec, rel_gap=1e-4),
+        deadline=deadline,
+        incumbent=local if incumbent.feasible else None,
+        target=target,
     )
     return keep_better(inst, incumbent, None if outcome.choice is None else index[outcome.choice])

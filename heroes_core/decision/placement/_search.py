@@ -23,11 +23,18 @@ from dataclasses import replace
 
 import numpy as np
 
-from heroes_core.decision.placement._heuristics import best_of, better, greedy, keep_better, single_site_plans
+from heroes_core.decision.placement._heuristics import (
+    best_of,
+    better,
+    criterion_plans,
+    greedy,
+    keep_better,
+    single_site_plans,
+)
 from heroes_core.decision.placement._improve import lns, rens, round_relaxation, within_limits
-from heroes_core.decision.placement._instance import Instance, IntArray
+from heroes_core.decision.placement._instance import Instance, IntArray, restrict
 from heroes_core.decision.placement._milp import MilpStatus, ModelSpec, model_columns, solve_milp
-from heroes_core.decision.placement._plan import Evaluation, edge_arrays
+from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
 
 #: Models with at most this many options go straight to one MILP, which HiGHS proves well within a cap.
 SMALL_MODEL_OPTIONS = 600
@@ -37,10 +44,52 @@ FULL_MILP_COLUMNS = 60_000
 
 def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpStatus]:
     """The best plan found by ``deadline``, a proven lower bound on the objective, and the MILP's status
-    (``optimal`` only when the plan is proven best, ``infeasible`` when no plan exists)."""
-    plans = [greedy(inst), *(single_site_plans(inst) if inst.edges else [])]
-    best, bound, status = _by_size(inst, best_of(plans), deadline)
-    return best, bound - _tie_ceiling(inst), status
+    (``optimal`` only when the plan is proven best, ``infeasible`` when no plan exists).
+
+    The search runs on the undominated options only (see :func:`undominated`): the same optimum
+    with fewer columns, which every later step pays for.
+    """
+    keep = undominated(inst)
+    index = np.flatnonzero(keep)
+    small = restrict(inst, keep)
+    plans = [greedy(small), *(single_site_plans(small) if small.edges else [])]
+    if not best_of(plans).feasible:
+        plans += criterion_plans(small)
+    best, bound, status = _by_size(small, best_of(plans), deadline)
+    return evaluate_choice(inst, index[best.choice]), bound - _tie_ceiling(inst), status
+
+
+def undominated(inst: Instance) -> np.ndarray:
+    """Options no other option of the same job beats: one at the same site (so the same transfers and
+    egress) that is no slower, no dearer, no hungrier, needs no more cores and no other licence is at
+    least as good in every plan, so dropping the worse one keeps the optimum. Of equal options the first
+    stays, as the tie-breaking by option order wants."""
+    keep = np.ones(len(inst.time), dtype=bool)
+    for i in range(inst.n):
+        lo, hi = int(inst.begin[i]), int(inst.begin[i + 1])
+        if hi - lo < 2:
+            continue
+        k = np.arange(lo, hi)
+        a, b = k[:, None], k[None, :]  # does option b dominate option a?
+        at_least = (
+            (inst.site[a] == inst.site[b])
+            & (inst.time[b] <= inst.time[a])
+            & (inst.cost[b] <= inst.cost[a])
+            & (inst.energy[b] <= inst.energy[a])
+            & (inst.cores[b] <= inst.cores[a])
+            & ((inst.licence[b] < 0) | (inst.licence[b] == inst.licence[a]))
+            & inst.usable[b]
+        )
+        equal = (
+            (inst.time[b] == inst.time[a])
+            & (inst.cost[b] == inst.cost[a])
+            & (inst.energy[b] == inst.energy[a])
+            & (inst.cores[b] == inst.cores[a])
+            & (inst.licence[b] == inst.licence[a])
+        )
+        beaten = at_least & (~equal | (b < a))
+        keep[lo:hi] = ~beaten.any(axis=1)
+    return keep
 
 
 def prove(inst: Instance, incumbent: IntArray | None, *, deadline: float) -> float:
@@ -67,7 +116,7 @@ def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluat
     if model_columns(inst) > FULL_MILP_COLUMNS:
         return lns(inst, spec, best, deadline=cap), relaxed.bound, "feasible"
     if not best.feasible:
-        best = within_limits(inst, best, deadline=_share(cap, 0.5))
+        best = within_limits(inst, best, deadline=_share(cap, 0.85))
     best = lns(inst, spec, best, deadline=_share(cap, 0.4))
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
     return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status

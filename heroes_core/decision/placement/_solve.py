@@ -18,7 +18,7 @@ from heroes_core.errors import SpecError
 #: Wall-clock reserved after the search for building the answer (schedule, runners-up, explanations).
 _ANSWER_S = 0.15
 #: Extra wall-clock a diagnosis may use beyond ``time_limit_s`` (the contract allows one second).
-_DIAGNOSIS_S = 0.7
+_DIAGNOSIS_S = 0.5
 
 
 def solve(problem: PlacementProblem, *, time_limit_s: float = 10.0) -> PlacementResult:
