@@ -19,8 +19,10 @@ from heroes_core.decision.placement import (
     prove_bound,
     solve,
 )
+from heroes_core.decision.placement._heuristics import local_egress
 from heroes_core.decision.placement._improve import within_limits
 from heroes_core.decision.placement._plan import evaluate_choice
+from heroes_core.decision.placement._search import undominated
 
 
 def chain_problem(**limits: float) -> PlacementProblem:
@@ -98,3 +100,31 @@ def test_budget_repair_counts_egress_and_co_locates_jobs() -> None:
     plan = greedy(compile_problem(problem))
     assert plan.feasible
     assert plan.cost == 11  # both on one site: no egress
+
+
+def test_an_option_beaten_on_its_own_site_is_dropped_and_of_equal_ones_the_first_stays() -> None:
+    options = [
+        Option(site="x", time_s=10, cost=5, cores=4),  # kept
+        Option(site="x", time_s=12, cost=6, cores=4),  # slower and dearer on x: dropped
+        Option(site="y", time_s=12, cost=6, cores=4),  # only option on y: kept
+        Option(site="x", time_s=10, cost=5, cores=4),  # equal to the first: dropped
+        Option(site="x", time_s=11, cost=4, cores=8),  # cheaper, but needs more cores: kept
+    ]
+    inst = compile_problem(PlacementProblem(jobs=[Job(id="a", options=options)], strategy="time"))
+    assert undominated(inst).tolist() == [True, False, True, False, True]
+
+
+def test_local_egress_charges_each_option_for_the_edges_its_move_would_cross() -> None:
+    jobs = [
+        Job(id=j, options=[Option(site="x", time_s=1, cost=1), Option(site="y", time_s=1, cost=1)])
+        for j in "abc"
+    ]
+    problem = PlacementProblem(
+        jobs=jobs,
+        edges=[Edge(parent="a", child="b", data_gb=2), Edge(parent="b", child="c", data_gb=3)],
+        network=Network(egress_per_gb={("x", "y"): 10.0, ("y", "x"): 1.0}),
+    )
+    inst = compile_problem(problem)
+    everything_on_x = np.array([0, 2, 4])
+    # a to y: its 2 GB go y -> x; b to y: 2 GB x -> y in, 3 GB y -> x out; c to y: 3 GB x -> y
+    assert local_egress(inst, everything_on_x).tolist() == [0, 2, 0, 23, 0, 30]
