@@ -9,7 +9,7 @@ from heroes.blocks._common import DOCS_URL, LOGO_BASE_URL, core_setting
 from heroes_core.containers import RuntimeName
 from heroes_core.energy import PowerModel
 from heroes_core.schedulers import SchedulerName
-from heroes_core.sites import ImageRoot, PartitionGPUs, Site, SiteConfig, SiteLimits, open_site
+from heroes_core.sites import CloudBinding, ImageRoot, PartitionGPUs, Site, SiteConfig, SiteLimits, open_site
 from heroes_core.transport import SSHSettings
 
 
@@ -60,6 +60,7 @@ class HPCCentre(Block):
     max_output_mb: int = core_setting(SiteLimits, "max_output_mb")
     power_models: dict[str, PowerModel] = core_setting(SiteConfig, "power_models")
     gpus: dict[str, PartitionGPUs] = core_setting(SiteConfig, "gpus")
+    cloud: CloudBinding | None = core_setting(SiteConfig, "cloud")
     max_channels: int = core_setting(SiteConfig, "max_channels")
     connect_timeout: float = core_setting(SiteConfig, "connect_timeout")
     command_timeout: float = core_setting(SiteConfig, "command_timeout")

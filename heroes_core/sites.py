@@ -15,7 +15,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 from heroes_core.containers import ContainerRuntime, RuntimeName, runtime_named
 from heroes_core.energy import ANY_PARTITION, PowerModel, power_model_for
 from heroes_core.errors import SpecError
-from heroes_core.models import GPU_TYPE_PATTERN, MAX_GPUS_PER_NODE, NAME_PATTERN, JobSpec
+from heroes_core.models import (
+    GPU_TYPE_PATTERN,
+    MAX_GPUS_PER_NODE,
+    NAME_PATTERN,
+    ORGANISATION_PATTERN,
+    JobSpec,
+)
 from heroes_core.schedulers import DEFAULT_SCHEDULER, Scheduler, SchedulerName, scheduler_named
 from heroes_core.transport import LocalTransport, SSHConfig, SSHSettings, Transport, shared_ssh_transport
 
@@ -64,6 +70,50 @@ def image_root(value: str) -> str:
 
 
 ImageRoot = Annotated[str, AfterValidator(image_root)]
+
+
+class CloudBinding(BaseModel):
+    """What makes a centre an organisation's private cloud cluster: where its compute nodes live
+    and what one costs.
+
+    The centre's login node is the cluster's headnode (always running); its compute nodes are
+    cloud instances, stopped while no workflow needs them, tagged ``heroes:cluster`` =
+    ``cluster`` and ``heroes:organisation`` = ``organisation``. The planner prices a job there
+    from the cloud provider's price list (``instance_type`` in ``region``) for the node-hours it
+    holds, start-up included; only ``organisation``'s workflows may use it. Defined here, beside
+    :class:`SiteConfig`, because a centre block carries it; the node operations are in
+    :mod:`heroes_core.cloud.leases`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Literal["aws", "oci"] = Field(description="The cloud provider of the cluster's nodes.")
+    account: str = Field(min_length=1, description="Name of the AWSAccount / OCIAccount block HEROES "
+                                                    "starts and stops the nodes with.")
+    organisation: str = Field(pattern=ORGANISATION_PATTERN,
+                              description="The organisation that owns the cluster: only its "
+                                          "workflows are placed on it.")
+    cluster: str = Field(pattern=NAME_PATTERN, description="The cluster's name, its nodes' "
+                                                             "heroes:cluster tag.")
+    region: str = Field(min_length=1, description="The provider region of the nodes (priced there).")
+    instance_type: str = Field(min_length=1, description="The compute nodes' instance type or shape.")
+    cores_per_node: int = Field(ge=1, le=4096, description="Cores a job gets on each compute node.")
+    max_nodes: int = Field(ge=1, le=10_000, description="Compute nodes the cluster has at most.")
+    startup_s: float = Field(default=180.0, ge=0, le=86_400,
+                             description="Declared seconds from starting a stopped node to its "
+                                         "taking jobs: added to a job's predicted time and paid for.")
+    start_timeout_s: float = Field(default=900.0, gt=0, le=86_400,
+                                   description="How long HEROES waits for started nodes to run "
+                                               "before it gives up, stops them and re-places the job.")
+    ocpus: float | None = Field(default=None, gt=0, description="OCI flex shapes: OCPUs per node "
+                                                                "(priced per OCPU-hour).")
+    memory_gb: float | None = Field(default=None, gt=0, description="OCI flex shapes: GB of memory "
+                                                                    "per node (priced per GB-hour).")
+
+    @property
+    def site(self) -> str:
+        """How errors name the cluster's nodes."""
+        return f"{self.provider}:{self.organisation}/{self.cluster}"
 
 
 class SiteConfig(SSHSettings):
@@ -115,6 +165,13 @@ class SiteConfig(SSHSettings):
                      "their type where the centre names one. A job asking for GPUs where none are "
                      "declared, for more per node than declared, or for another type is refused "
                      "before anything is submitted."))
+    cloud: CloudBinding | None = Field(
+        default=None,
+        description=("Set when the centre is an organisation's private cloud cluster (filled in by "
+                     "integrate-cloud-platform): its compute nodes' provider, account block, "
+                     "owner, cluster tag, region, instance type, cores and nodes, start-up time. "
+                     "Only the owner's workflows are placed on it; HEROES starts its nodes for a "
+                     "job and stops them when no workflow holds them."))
 
     @model_validator(mode="after")
     def _gpus_name_partitions(self) -> SiteConfig:

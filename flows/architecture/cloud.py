@@ -45,9 +45,9 @@ from pydantic import Secret as SecretValue
 
 from heroes.blocks import CentralArchive, HPCCentre
 from heroes.blocks.aws_account import AWSAccount
-from heroes.blocks.defaults import DEFAULT_ARCHIVE
+from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
 from heroes.blocks.oci_account import OCIAccount
-from heroes.tasks.resolve import load_block
+from heroes.tasks.resolve import load_block, load_database
 from heroes_core.cloud import (
     HealthCheck,
     Node,
@@ -59,11 +59,13 @@ from heroes_core.cloud import (
 from heroes_core.cloud import start_cluster_nodes as _start_cluster_nodes
 from heroes_core.cloud import stop_cluster_nodes as _stop_cluster_nodes
 from heroes_core.cloud import terminate_idle_nodes as _terminate_idle_nodes
+from heroes_core.cloud.binding import cluster_binding, publish_cloud_price
 from heroes_core.cloud.cluster_inputs import validate_cluster_variables
 from heroes_core.cloud.headnode import ClusterOutputs, headnode_host_key
 from heroes_core.cloud.service_keys import ServiceKeys
 from heroes_core.cloud.terraform import BackendConfig, TerraformRun, plan_markdown
 from heroes_core.cloud.terraform import module_dir as terraform_module_dir
+from heroes_core.costs.cloud_prices import PriceCache
 from heroes_core.errors import HeroesError
 
 Provider = Literal["aws", "oci"]
@@ -266,7 +268,9 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
                              approve: bool = False, archive: str = DEFAULT_ARCHIVE,
                              variables: dict[str, Any] | None = None, module_dir: str | None = None,
                              terraform_binary: str = "terraform", approval_timeout: int = 24 * 3600,
-                             centre_block: str | None = None, host_key_timeout: float = 900.0) -> str:
+                             centre_block: str | None = None, host_key_timeout: float = 900.0,
+                             node_startup_s: float = 180.0, cores_per_node: int | None = None,
+                             database: str = DEFAULT_DATABASE) -> str:
     """Create or converge the organisation's private cloud cluster; register it as an HPC centre.
 
     ``organisation`` follows the HEROES organisation name rule (lower case);
@@ -275,7 +279,11 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
     headnode's SSH host key is read from its serial console (waiting up to
     ``host_key_timeout`` seconds for the node to print it) and pinned. Returns
     the name of the ``HPCCentre`` block (re-saved on every run, so it follows
-    the cluster's outputs).
+    the cluster's outputs), with the cloud binding that makes the cluster a placement option
+    for the organisation's workflows: its compute nodes' instance type, cores
+    (``cores_per_node``, else the price list's vCPUs), count and declared start-up time
+    (``node_startup_s``), priced from the cloud price list; each of its partitions gets a price
+    book offering at that price per node-hour (where it has none), which its jobs are charged.
     """
     logger = get_run_logger()
     org = organisation
@@ -297,6 +305,12 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
                 **account_block.terraform_variables(run.working_dir), "organisation": org,
                 "service_account_public_key": keys.public, **(variables or {}),
             }, site=site)
+            price_list = PriceCache().load()
+            binding = cluster_binding(provider, account=account, organisation=org,
+                                      cluster=str(tf_vars.get("cluster_name") or org),
+                                      region=str(tf_vars["region"]), variables=tf_vars,
+                                      prices=price_list, startup_s=node_startup_s,
+                                      cores_per_node=cores_per_node)
             run.init(backend)
             changes = run.plan(tf_vars)
             markdown = plan_markdown(run.show_plan(), title=f"Private cloud cluster of {org} on {provider}")
@@ -319,8 +333,11 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
                                  timeout=host_key_timeout)
     centre = HPCCentre(host=outputs.headnode_address, user=outputs.service_account,
                        private_key=keys.private, host_key=host_key, partitions=outputs.partitions,
-                       work_root=outputs.work_root, container_runtime=outputs.container_runtime)
+                       work_root=outputs.work_root, container_runtime=outputs.container_runtime,
+                       cloud=binding.model_copy(update={"cluster": outputs.cluster or binding.cluster}))
     centre.save(block_name, overwrite=True)
+    publish_cloud_price(load_database(database).budgets().prices, block_name, centre.cloud or binding,
+                        outputs.partitions, price_list)
     logger.info("registered %s as HPC centre block %r; pinned host key %s (from headnode %s's console)",
                 outputs.headnode_address, block_name, host_key, outputs.headnode_id)
     return block_name

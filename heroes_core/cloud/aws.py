@@ -158,6 +158,18 @@ class AWSNodes(NodeProvider):
             self._call("CreateTags", self.ec2.create_tags, Resources=ids,
                        Tags=[{"Key": TAG_LAST_USED, "Value": stamp}], subject=", ".join(ids))
 
+    def set_tags(self, node_ids: Sequence[str], tags: Mapping[str, str]) -> None:
+        ids = self._owned(node_ids)
+        if ids and tags:
+            self._call("CreateTags", self.ec2.create_tags, Resources=ids,
+                       Tags=[{"Key": k, "Value": v} for k, v in tags.items()], subject=", ".join(ids))
+
+    def remove_tags(self, node_ids: Sequence[str], keys: Sequence[str]) -> None:
+        ids = self._owned(node_ids, missing_ok=True)
+        if ids and keys:
+            self._call("DeleteTags", self.ec2.delete_tags, Resources=ids,
+                       Tags=[{"Key": k} for k in keys], subject=", ".join(ids))
+
     def console_output(self, node_id: str) -> str:
         """The instance's console output (``GetConsoleOutput``) as text; "" while EC2 has none.
 

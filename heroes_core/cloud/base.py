@@ -13,6 +13,16 @@ plus ``heroes:last-used`` (ISO 8601, UTC), which HEROES updates whenever it
 gives a node work; idle detection reads it (falling back to the launch time),
 so no CloudWatch is needed.
 
+**Leases.** A cluster compute node a workflow is using carries
+``heroes:lease-<workflow id>`` = its expiry (ISO 8601, UTC), one tag per
+workflow (several workflows may share a node, as Slurm shares it). Idle
+clean-up never stops or terminates a node with an unexpired lease, whatever its
+last-used time: a long job that gives its node no new work is still using it.
+A lease expires so that a workflow whose process died cannot hold nodes for
+ever. ``-`` rather than ``:`` after ``lease`` because OCI tag keys cannot hold
+``:`` (see :mod:`heroes_core.cloud.oci`). :mod:`heroes_core.cloud.leases`
+takes and drops them.
+
 **No orphans.** :func:`deploy_temporary` is a context manager that terminates
 the nodes it deployed on any exception, including ``KeyboardInterrupt`` and a
 cancellation; the flows also terminate by workflow tag in their failure and
@@ -41,6 +51,22 @@ TAG_WORKFLOW = "heroes:workflow"
 TAG_ROLE = "heroes:role"
 TAG_CLUSTER = "heroes:cluster"
 TAG_LAST_USED = "heroes:last-used"
+TAG_LEASE_PREFIX = "heroes:lease-"
+
+
+def lease_tag(workflow: str) -> str:
+    """The tag key of ``workflow``'s lease on a node."""
+    if not workflow or ":" in workflow:
+        raise ValueError(f"a lease needs a workflow id without ':', not {workflow!r}")
+    return f"{TAG_LEASE_PREFIX}{workflow}"
+
+
+def _aware(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 Role = Literal["compute", "temporary", "headnode"]
 NodeState = Literal["pending", "running", "stopping", "stopped", "shutting-down", "terminated", "unknown"]
@@ -68,14 +94,19 @@ class Node(BaseModel):
     def last_used(self) -> datetime | None:
         """When HEROES last gave this node work; the launch time if never."""
         value = self.tags.get(TAG_LAST_USED)
-        if value:
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                parsed = None
-            if parsed is not None:
-                return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-        return self.launched_at
+        parsed = _aware(value) if value else None
+        return parsed if parsed is not None else self.launched_at
+
+    @property
+    def leases(self) -> dict[str, datetime | None]:
+        """Workflow id -> when its lease on this node expires (None: unreadable, so expired)."""
+        return {key[len(TAG_LEASE_PREFIX):]: _aware(value) for key, value in self.tags.items()
+                if key.startswith(TAG_LEASE_PREFIX)}
+
+    def leased_by(self, now: datetime, *, besides: str | None = None) -> list[str]:
+        """The workflows (other than ``besides``) whose lease on this node has not expired at ``now``."""
+        return sorted(workflow for workflow, until in self.leases.items()
+                      if workflow != besides and until is not None and until > now)
 
     def idle_for(self, now: datetime) -> timedelta | None:
         last = self.last_used
@@ -147,6 +178,14 @@ class NodeProvider(ABC):
         """Set ``heroes:last-used`` on the nodes."""
 
     @abstractmethod
+    def set_tags(self, node_ids: Sequence[str], tags: Mapping[str, str]) -> None:
+        """Add (or overwrite) ``tags`` on the nodes."""
+
+    @abstractmethod
+    def remove_tags(self, node_ids: Sequence[str], keys: Sequence[str]) -> None:
+        """Remove the tags ``keys`` from the nodes; absent keys are fine."""
+
+    @abstractmethod
     def console_output(self, node_id: str) -> str:
         """What the provider keeps of the node's serial console, as text ("" if nothing yet)."""
 
@@ -200,13 +239,14 @@ class NodeProvider(ABC):
 
     def idle_nodes(self, idle_minutes: float, *, roles: Sequence[Role] = ("temporary", "compute"),
                    now: datetime | None = None, organisation: str | None = None) -> list[Node]:
-        """Running nodes in ``roles`` not used for ``idle_minutes``; headnodes are never idle."""
+        """Running nodes in ``roles`` not used for ``idle_minutes``; headnodes and nodes with an
+        unexpired lease are never idle."""
         moment = now or datetime.now(UTC)
         limit = timedelta(minutes=idle_minutes)
         tags = {TAG_ORGANISATION: organisation} if organisation else {}
         idle = []
         for node in self.list_nodes(tags, states=("running",)):
-            if node.role not in roles or node.role == "headnode":
+            if node.role not in roles or node.role == "headnode" or node.leased_by(moment):
                 continue
             idle_for = node.idle_for(moment)
             if idle_for is not None and idle_for >= limit:

@@ -28,6 +28,7 @@ class ClusterOutputs(BaseModel):
     partitions: tuple[str, ...] = ()
     work_root: str = "/shared/heroes"
     container_runtime: RuntimeName = "apptainer"
+    cluster: str | None = None
 
     @model_validator(mode="before")
     @classmethod

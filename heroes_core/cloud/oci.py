@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -180,6 +180,23 @@ class OCINodes(NodeProvider):
         stamp = (at or datetime.now(UTC)).isoformat()
         for node in (self.get(i) for i in node_ids):
             tags = {oci_tag(k): v for k, v in node.tags.items()} | {oci_tag(TAG_LAST_USED): stamp}
+            self._call("UpdateInstance", self.compute.update_instance, node.id,
+                       oci.core.models.UpdateInstanceDetails(freeform_tags=tags))
+
+    def set_tags(self, node_ids: Sequence[str], tags: Mapping[str, str]) -> None:
+        self._retag(node_ids, lambda current: current | {oci_tag(k): v for k, v in tags.items()})
+
+    def remove_tags(self, node_ids: Sequence[str], keys: Sequence[str]) -> None:
+        gone = {oci_tag(k) for k in keys}
+        self._retag(node_ids, lambda current: {k: v for k, v in current.items() if k not in gone})
+
+    def _retag(self, node_ids: Sequence[str], change: Callable[[dict[str, str]], dict[str, str]]) -> None:
+        """Rewrite each node's freeform tags (OCI replaces them as a whole)."""
+        import oci
+
+        for node_id in self._owned(node_ids, missing_ok=True):
+            node = self.get(node_id)
+            tags = change({oci_tag(k): v for k, v in node.tags.items()})
             self._call("UpdateInstance", self.compute.update_instance, node.id,
                        oci.core.models.UpdateInstanceDetails(freeform_tags=tags))
 

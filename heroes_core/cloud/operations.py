@@ -4,7 +4,7 @@ A persistent private cloud cluster keeps its compute nodes *stopped* when there
 is no work (disks kept, no compute charge) and starts them on demand; a
 temporary node lives for one workflow and is terminated afterwards. Idle
 clean-up therefore stops idle cluster compute nodes and terminates idle
-temporary nodes; headnodes are never touched.
+temporary nodes; headnodes and nodes a workflow leases are never touched.
 """
 
 from __future__ import annotations
@@ -81,10 +81,13 @@ def start_cluster_nodes(provider: NodeProvider, organisation: str, cluster: str,
 
 def stop_cluster_nodes(provider: NodeProvider, organisation: str, cluster: str, count: int, *,
                        timeout: float = 600.0) -> list[str]:
-    """Stop ``count`` running compute nodes of the cluster, least recently used first."""
+    """Stop ``count`` running compute nodes of the cluster, least recently used first; a node a
+    workflow leases (:mod:`heroes_core.cloud.leases`) is never stopped."""
     if count < 1:
         raise ValueError("count must be at least 1")
-    running = _oldest_first(provider.list_nodes(cluster_tags(organisation, cluster), states=("running",)))
+    now = datetime.now(UTC)
+    running = _oldest_first([n for n in provider.list_nodes(cluster_tags(organisation, cluster),
+                                                            states=("running",)) if not n.leased_by(now)])
     ids = [n.id for n in running[:count]]
     if ids:
         provider.stop(ids)
@@ -94,7 +97,8 @@ def stop_cluster_nodes(provider: NodeProvider, organisation: str, cluster: str, 
 
 def terminate_idle_nodes(provider: NodeProvider, idle_minutes: float, *, now: datetime | None = None,
                          organisation: str | None = None) -> IdleReport:
-    """Terminate idle temporary nodes and stop idle cluster compute nodes."""
+    """Terminate idle temporary nodes and stop idle cluster compute nodes; a node with an
+    unexpired lease is never idle (:meth:`NodeProvider.idle_nodes`), whatever its last use."""
     if idle_minutes <= 0:
         raise ValueError("idle_minutes must be positive")
     idle = provider.idle_nodes(idle_minutes, now=now, organisation=organisation)

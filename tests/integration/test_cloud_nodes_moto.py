@@ -577,6 +577,9 @@ def test_integrate_cloud_platform_pins_the_host_key_the_headnode_printed_on_its_
     centre: Any = HPCCentre.load(cluster["block"])
     assert centre.host_key == host_key and centre.host == "203.0.113.7" and centre.user == "heroes"
     assert centre.private_key.get_secret_value() == service_private
+    # the cluster is a placement option of its organisation, priced as the module's compute type
+    assert centre.cloud.organisation == cluster["organisation"] == centre.cloud.cluster
+    assert (centre.cloud.instance_type, centre.cloud.cores_per_node, centre.cloud.max_nodes) == ("c5.4xlarge", 16, 8)
     stored: Any = Secret.load(f"{cluster['block']}-keys").get()  # type: ignore[union-attr]
     assert set(stored) == {"service_private", "service_public"}  # the old host key pair is gone
 

@@ -135,6 +135,21 @@ class PriceList(BaseModel):
         memory = self.lookup(provider, region, instance_type, "gb-memory-hour").price_per_hour
         return ocpu * Decimal(str(ocpus)) + memory * Decimal(str(memory_gb))
 
+    def node_cost(self, provider: Provider, region: str, instance_type: str, *, nodes: int, seconds: float,
+                  ocpus: float | None = None, memory_gb: float | None = None) -> tuple[Decimal, str]:
+        """What ``nodes`` instances cost for ``seconds`` (on-demand, billed per second as both
+        providers bill Linux instances), and the price list's currency for it.
+
+        The planner prices a cloud cluster's option with it: the CSP's price is the
+        provider's cost, which the organisation pays for its own cluster.
+        """
+        if nodes < 1 or seconds < 0:
+            raise ValueError("a cost needs at least one node and a non-negative time")
+        hourly = self.hourly_price(provider, region, instance_type, ocpus=ocpus, memory_gb=memory_gb)
+        currency = next((p.currency for p in self.prices if p.provider == provider
+                         and p.region in (region, GLOBAL_REGION) and p.instance_type == instance_type), "USD")
+        return hourly * nodes * Decimal(str(seconds)) / Decimal(3600), currency
+
 
 def merge(old: PriceList, new_prices: Iterable[InstancePrice], *, fetched_at: datetime,
           failed: Mapping[Provider, str]) -> PriceList:

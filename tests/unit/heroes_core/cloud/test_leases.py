@@ -1,0 +1,124 @@
+"""A workflow's lease on a cloud cluster's nodes: what is started, what is stopped, and that idle
+clean-up never stops a leased node."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from heroes_core.cloud import (
+    CloudBinding,
+    NodeStartError,
+    acquire_nodes,
+    heroes_tags,
+    lease_tag,
+    release_nodes,
+    running_nodes,
+    stop_cluster_nodes,
+    terminate_idle_nodes,
+)
+from heroes_core.sites import SiteConfig
+from tests.unit.heroes_core.cloud.fake_nodes import FakeNodes
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+BINDING = CloudBinding(provider="aws", account="aws-acme", organisation="acme", cluster="acme",
+                       region="eu-west-1", instance_type="t3.micro", cores_per_node=2, max_nodes=4)
+
+
+def cluster(nodes: FakeNodes, *states: str) -> list[str]:
+    return [nodes.add(state, heroes_tags("acme", role="compute", cluster="acme",  # type: ignore[arg-type]
+                                         now=NOW - timedelta(hours=3)))
+            for state in states]
+
+
+def test_the_binding_is_a_site_setting_and_refuses_what_cannot_be_a_cluster() -> None:
+    site = SiteConfig(name="acme-aws-cloud", host="h", user="u", work_root="/w", cloud=BINDING)
+    assert site.cloud is not None and site.cloud.startup_s == 180.0 and site.cloud.site == "aws:acme/acme"
+    assert SiteConfig.model_validate_json(site.model_dump_json()).cloud == BINDING
+    for bad in ({"organisation": "ACME"}, {"provider": "gcp"}, {"cores_per_node": 0}, {"startup_s": -1},
+                {"cluster": "a;b"}, {"colour": "blue"}):
+        with pytest.raises(ValidationError):
+            CloudBinding.model_validate({**BINDING.model_dump(), **bad})
+
+
+def test_acquire_starts_stopped_nodes_under_the_workflows_lease_and_release_stops_them() -> None:
+    nodes = FakeNodes()
+    ids = cluster(nodes, "stopped", "stopped", "stopped")
+    lease = acquire_nodes(nodes, BINDING, "wf-1", 2, hold_s=3600, now=NOW)
+    assert len(lease.nodes) == 2 and lease.started == lease.nodes and lease.until == NOW + timedelta(hours=1)
+    assert running_nodes(nodes, BINDING) == 2
+    for node_id in lease.nodes:
+        assert nodes.nodes[node_id].tags[lease_tag("wf-1")] == lease.until.isoformat()
+    assert nodes.nodes[(set(ids) - set(lease.nodes)).pop()].state == "stopped"
+
+    done = release_nodes(nodes, BINDING, "wf-1", now=NOW)
+    assert sorted(done.stopped) == sorted(lease.nodes) == sorted(done.released)
+    assert running_nodes(nodes, BINDING) == 0
+    assert not any(lease_tag("wf-1") in n.tags for n in nodes.nodes.values())
+    assert release_nodes(nodes, BINDING, "wf-1", now=NOW).released == ()  # idempotent
+
+
+def test_running_nodes_are_shared_and_a_node_another_workflow_holds_keeps_running() -> None:
+    nodes = FakeNodes()
+    cluster(nodes, "running", "stopped")
+    first = acquire_nodes(nodes, BINDING, "wf-1", 1, hold_s=3600, now=NOW)
+    assert first.started == ()  # a running node needs no start
+    second = acquire_nodes(nodes, BINDING, "wf-2", 1, hold_s=3600, now=NOW)
+    assert second.nodes == first.nodes and second.started == ()
+    assert release_nodes(nodes, BINDING, "wf-1", now=NOW).stopped == ()  # wf-2 still holds it
+    assert release_nodes(nodes, BINDING, "wf-2", now=NOW).stopped == first.nodes
+
+
+def test_a_lease_left_by_a_dead_workflow_expires_and_is_dropped() -> None:
+    nodes = FakeNodes()
+    cluster(nodes, "running")
+    acquire_nodes(nodes, BINDING, "dead", 1, hold_s=60, now=NOW - timedelta(hours=1))
+    lease = acquire_nodes(nodes, BINDING, "wf-1", 1, hold_s=3600, now=NOW)
+    done = release_nodes(nodes, BINDING, "wf-1", now=NOW)
+    assert done.stopped == lease.nodes
+    assert not any(k.startswith("heroes:lease-") for k in nodes.nodes[lease.nodes[0]].tags)
+
+
+def test_idle_clean_up_never_stops_a_leased_node_whatever_its_last_use() -> None:
+    nodes = FakeNodes()
+    both = cluster(nodes, "running", "running")
+    (leased,) = acquire_nodes(nodes, BINDING, "long-job", 1, hold_s=24 * 3600, now=NOW - timedelta(hours=2)).nodes
+    (idle,) = set(both) - {leased}
+    nodes.mark_used([leased, idle], at=NOW - timedelta(hours=2))  # both unused for two hours
+    assert nodes.nodes[leased].leased_by(NOW) == ["long-job"]
+
+    report = terminate_idle_nodes(nodes, 30, now=NOW, organisation="acme")
+    assert report.stopped == (idle,) and nodes.nodes[leased].state == "running"
+
+    expired = terminate_idle_nodes(nodes, 30, now=NOW + timedelta(days=2), organisation="acme")
+    assert expired.stopped == (leased,)  # an expired lease protects nothing
+
+
+def test_stopping_cluster_nodes_skips_the_leased_ones() -> None:
+    nodes = FakeNodes()
+    cluster(nodes, "running", "running")
+    (leased,) = acquire_nodes(nodes, BINDING, "wf-1", 1, hold_s=3600).nodes  # leased from now on
+    assert stop_cluster_nodes(nodes, "acme", "acme", 2) == [n for n in nodes.nodes if n != leased]
+    assert nodes.nodes[leased].state == "running"
+
+
+def test_nodes_that_do_not_start_are_stopped_again_and_the_lease_dropped() -> None:
+    nodes = FakeNodes()
+    _, *stopped = cluster(nodes, "running", "stopped", "stopped")
+    nodes.fail_start = True
+    with pytest.raises(NodeStartError, match="did not start") as caught:
+        acquire_nodes(nodes, BINDING, "wf-1", 3, hold_s=3600, now=NOW)
+    assert caught.value.site == "aws:acme/acme" and "within" in str(caught.value)
+    assert ("stop", tuple(stopped)) in nodes.calls
+    assert [n.state for n in nodes.nodes.values()] == ["running", "stopped", "stopped"]
+    assert not any(lease_tag("wf-1") in n.tags for n in nodes.nodes.values())
+
+
+def test_a_cluster_with_too_few_nodes_is_refused_before_anything_starts() -> None:
+    nodes = FakeNodes()
+    cluster(nodes, "stopped", "terminated")
+    with pytest.raises(NodeStartError, match="2 needed"):
+        acquire_nodes(nodes, BINDING, "wf-1", 2, hold_s=3600, now=NOW)
+    assert nodes.calls == []
