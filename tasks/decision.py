@@ -12,8 +12,10 @@ from heroes.blocks.defaults import DEFAULT_CENTRES
 from heroes.tasks.accounting import log_accounting
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.centre_events import unavailable_shares
+from heroes.tasks.cloud_nodes import cloud_price_list, cloud_running
 from heroes.tasks.resolve import load_block, load_centre, load_database
 from heroes_core.costs import Ledger, PriceBook
+from heroes_core.decision.cloud_options import check_tenancy
 from heroes_core.decision.learning import actual_cost
 from heroes_core.decision.metadata import MetadataStore
 from heroes_core.decision.placement import PlacementProblem, solve
@@ -51,6 +53,7 @@ def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, 
                                  ", ".join(left_out))
     blocks = [load_centre(name) for name in placeable]
     sites = [block.site_config() for block in blocks]
+    check_tenancy(sites, organisation)  # before anything asks another's cluster
     loads = {site.name: block.site().scheduler.load() for site, block in zip(sites, blocks, strict=True)}
     shares = unavailable_shares(placeable)
     for name, share in shares.items():
@@ -60,7 +63,9 @@ def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, 
                             licence_seats=licences.seats if licences else {}, unavailable_share=shares,
                             policy=policy)
     budget = database.budgets().available_for(organisation, project, inputs.currency)
-    return inputs.model_copy(update={"budget": budget})
+    clouds = {"organisation": organisation, "cloud_running": cloud_running(sites),
+              "cloud_prices": cloud_price_list() if any(site.cloud for site in sites) else None}
+    return inputs.model_copy(update={"budget": budget, **clouds})
 
 
 def placement_table(plan: Plan) -> list[dict[str, str]]:

@@ -26,6 +26,7 @@ from heroes.flows.user.admission import admit, admitted_grant
 from heroes.flows.user.applications import execute_application, execute_publication, execute_unpublication
 from heroes.flows.user.run_job import cancel_run, execute_job
 from heroes.flows.user.run_workflow import execute_workflow
+from heroes.tasks.cloud_nodes import release_cloud_nodes_hook
 from heroes_core.catalog import ApplicationVersion, PublicationTarget
 from heroes_core.catalog.functional_test import FunctionalTest
 from heroes_core.catalog.runs import AppJob
@@ -162,7 +163,8 @@ def unpublish_application_granted(application: str, version: str, target: Public
                                  user=admitted.identity.user, database=DEFAULT_DATABASE)
 
 
-@flow(name=RUN_WORKFLOW, log_prints=True)
+@flow(name=RUN_WORKFLOW, log_prints=True, on_failure=[release_cloud_nodes_hook],
+      on_crashed=[release_cloud_nodes_hook], on_cancellation=[release_cloud_nodes_hook])
 def run_workflow_granted(
     workflow: WorkflowSpec,
     grant: str = "",

@@ -33,10 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from heroes.blocks import ApplicationCatalog
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CATALOG, DEFAULT_DATABASE
+from heroes.flows.user.cloud_placement import WorkflowClouds
 from heroes.flows.user.run_job import DEFAULT_ORGANISATION, DEFAULT_USER, run_job
 from heroes.tasks import ensure_image
 from heroes.tasks.applications import licence_offering, resolve_application
 from heroes.tasks.artifacts import artifact_key
+from heroes.tasks.cloud_nodes import release_cloud_nodes_hook, release_workflow_nodes
 from heroes.tasks.decision import Licences, plan_workflow, record_prediction, replan_workflow
 from heroes.tasks.resolve import load_archive, load_block, load_centre, load_database
 from heroes_core.catalog import Catalog
@@ -197,7 +199,8 @@ def _applications(workflow: WorkflowSpec, database: str, organisation: str,
     return found
 
 
-@flow(name="run-workflow-direct", log_prints=True)
+@flow(name="run-workflow-direct", log_prints=True, on_failure=[release_cloud_nodes_hook],
+      on_crashed=[release_cloud_nodes_hook], on_cancellation=[release_cloud_nodes_hook])
 def run_workflow(
     workflow: WorkflowSpec,
     organisation: str = DEFAULT_ORGANISATION,
@@ -232,13 +235,19 @@ def execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation: 
                      catalog: str, auto_accept: bool, auto_move: bool, move_margin: float,
                      solver_time_limit_s: float, decision_timeout: int,
                      poll_interval: float) -> dict[str, JobStatus]:
-    """The steps of a workflow run, inside the calling flow; ``workflow_id`` keys its jobs and budget."""
+    """The steps of a workflow run, inside the calling flow; ``workflow_id`` keys its jobs and budget.
+
+    However it ends, the cloud nodes it leased are released (the flows' hooks do the same for a
+    run whose process was killed)."""
     with log_context(organisation=organisation, user=user, project=project, workflow_id=workflow_id):
-        return _execute_workflow(workflow_id, workflow, organisation=organisation, user=user, project=project,
-                                 centres=centres, archive=archive, database=database, catalog=catalog,
-                                 auto_accept=auto_accept, auto_move=auto_move, move_margin=move_margin,
-                                 solver_time_limit_s=solver_time_limit_s, decision_timeout=decision_timeout,
-                                 poll_interval=poll_interval)
+        try:
+            return _execute_workflow(workflow_id, workflow, organisation=organisation, user=user,
+                                     project=project, centres=centres, archive=archive, database=database,
+                                     catalog=catalog, auto_accept=auto_accept, auto_move=auto_move,
+                                     move_margin=move_margin, solver_time_limit_s=solver_time_limit_s,
+                                     decision_timeout=decision_timeout, poll_interval=poll_interval)
+        finally:
+            release_workflow_nodes(workflow_id, organisation)
 
 
 def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation: str, user: str,
@@ -273,6 +282,7 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
                                   step=job_id, site=detail.site, partition=detail.partition)
 
     keys = {job.id: context(job.id).key for job in workflow.jobs}
+    clouds = WorkflowClouds(workflow_id)
     statuses: dict[str, JobStatus] = {}
     problems: dict[str, str] = {}
     for index, wave in enumerate(workflow.levels()):
@@ -280,6 +290,8 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
             done = {job_id: keys[job_id] for level in workflow.levels()[:index] for job_id in level}
             plan, chosen = _replan(plan, chosen, workflow, done, wave=index,
                                    elapsed_s=time.monotonic() - planned_at, how=replanning)
+        runnable = [job_id for job_id in wave if all(p in statuses for p in workflow.graph()[job_id])]
+        chosen = clouds.prepare(plan, chosen, workflow, runnable)  # cloud nodes started, or jobs moved
         contexts = {job_id: context(job_id) for job_id in wave}
         futures = {}
         for job_id in wave:
@@ -298,6 +310,8 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
             if job_id in statuses:
                 record_prediction(database, contexts[job_id], workflow.job(job_id),
                                   plan.detail(job_id, chosen))
+        clouds.release_unneeded(plan, chosen, [job_id for level in workflow.levels()[index + 1:]
+                                               for job_id in level])
     _summary(plan, chosen, workflow, statuses, problems, keys, database)
     if problems:
         raise JobFailedError("; ".join(f"{job}: {why}" for job, why in problems.items()),

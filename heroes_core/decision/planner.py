@@ -6,6 +6,10 @@ cost is the centre's business model (and the application's licence fee)
 applied to that runtime at today's prices; its energy is the predicted energy.
 Options that cannot work (too many cores for the centre, a time limit above the
 partition's) stay in the problem, marked with why, so the user sees them.
+
+An organisation's private cloud cluster is a candidate for its workflows only, priced from the
+cloud provider's price list with its nodes' start-up in time and cost
+(:mod:`heroes_core.decision.cloud_options`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from pydantic import BaseModel, ConfigDict
 
 from heroes_core.catalog import Catalog
 from heroes_core.costs import PriceBook, PriceNotFoundError, Usage, partition_offering, price_lines
+from heroes_core.costs.cloud_prices import PriceList
 from heroes_core.costs.pricing import total
+from heroes_core.decision.cloud_options import check_tenancy, cloud_capacity, cloud_terms
 from heroes_core.decision.placement import (
     Constraints,
     Edge,
@@ -69,6 +75,12 @@ class PlanningInputs(BaseModel):
     currency: str = "EUR"
     budget: Decimal | None = None
     loads: dict[str, SiteLoad] = {}
+    organisation: str | None = None
+    """Whose workflow it is: an organisation's private cloud clusters are candidates for it only."""
+    cloud_prices: PriceList | None = None
+    """The cloud providers' on-demand prices (the cache's list); None: the snapshot HEROES ships."""
+    cloud_running: dict[str, int] = {}
+    """Cloud centre -> its compute nodes running now (a job needing no more waits for no start-up)."""
     default_bandwidth_gbps: float = 1.0
     default_egress_per_gb: float = 0.0
 
@@ -85,7 +97,8 @@ def capacity(inputs: PlanningInputs) -> dict[str, int]:
     """Centre -> the CPUs of its nodes up now, for the placement's capacity limit (the workflow's
     jobs on a centre, taken at once). Idle CPUs are not the limit: a busy centre queues the jobs,
     which the expected wait already prices. A centre that did not answer is not limited."""
-    return {name: load.total_cpus - load.unavailable_cpus for name, load in inputs.loads.items()}
+    return {name: load.total_cpus - load.unavailable_cpus for name, load in inputs.loads.items()} | \
+        cloud_capacity(inputs.sites)
 
 
 def _partitions(site: SiteConfig) -> list[str | None]:
@@ -105,7 +118,8 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
         reasons.append(f"{job.nodes} nodes > the centre's {limits.max_nodes_per_job}")
     load = inputs.loads.get(site.name)
     share = inputs.unavailable_share.get(site.name, 0.0)
-    if (load is not None and not load.usable) or share >= 1.0:
+    # a cloud cluster's stopped nodes look down to its scheduler until HEROES starts them
+    if site.cloud is None and ((load is not None and not load.usable) or share >= 1.0):
         reasons.append(f"every node of {site.name} is down or drained")
     if job.time_limit_minutes > limits.max_time_limit_minutes:
         reasons.append(f"time limit {job.time_limit_minutes} min > the centre's "
@@ -124,9 +138,12 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
         reasons.append(f"predicted p90 runtime {prediction.runtime_s_p90:.0f} s exceeds the "
                        f"time limit of {job.time_limit_minutes} min")
     usage = Usage.of_job(seconds=runtime, cores=job.cores, nodes=job.nodes, gpus=all_gpus)
-    cost = Decimal(0)
-    try:
-        offerings = [partition_offering(prices, site.name, partition)]
+    cloud = cloud_terms(job, site, runtime, running=inputs.cloud_running.get(site.name, 0),
+                        price_list=inputs.cloud_prices, prices=prices, currency=inputs.currency, now=now)
+    reasons += cloud.reasons
+    cost = cloud.cost
+    try:  # a cloud cluster has no price book offering: its provider's price is above
+        offerings = [] if site.cloud is not None else [partition_offering(prices, site.name, partition)]
         if job.id in inputs.licences:
             offerings.append(inputs.licences[job.id])
         for offering in offerings:
@@ -145,13 +162,15 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
                        "and no power model declared for the partition")
     energy = prediction.energy_j_p50 or 0.0
     licence = inputs.licence_seats.get(job.id)
-    option = Option(site=site.name, partition=partition, time_s=max(runtime + wait, 1e-3),
+    if cloud.startup_s:
+        note += f"; {cloud.startup_s:.0f} s to start {site.name}'s nodes"
+    option = Option(site=site.name, partition=partition, time_s=max(runtime + wait + cloud.startup_s, 1e-3),
                     cost=float(cost), energy_j=energy, cores=job.cores * job.nodes,
                     gpus=gpus.per_node if gpus is not None else 0,
                     licence=licence[0] if licence else None, infeasible_reason="; ".join(reasons) or None)
     detail = OptionDetail(site=site.name, partition=partition, prediction=prediction,
                           cost=cost.quantize(Decimal("0.01")), currency=inputs.currency,
-                          queue_wait_s=wait, note=note)
+                          queue_wait_s=wait + cloud.startup_s, note=note)
     return option, detail
 
 
@@ -160,6 +179,7 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
                   ) -> tuple[PlacementProblem, dict[str, list[OptionDetail]]]:
     """The placement problem of ``spec`` and, per job, the details of each option."""
     now = now or datetime.now(UTC)
+    check_tenancy(inputs.sites, inputs.organisation)
     known = {site.name: site for site in inputs.sites}
     unknown_sites = sorted(set(spec.allowed_sites or ()) - set(known))
     if unknown_sites:

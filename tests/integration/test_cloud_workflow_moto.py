@@ -1,0 +1,224 @@
+"""An organisation's cloud cluster as a placement option, against moto's EC2 and the test bed's Slurm.
+
+The cluster is a centre block whose SSH settings are the test bed's ``local-slurm`` (so its jobs
+really run on the test bed's Slurm, as on a cluster's headnode) with a cloud binding to compute
+instances on a moto server, stopped and tagged for the cluster. Everything made here has a new
+name (organisation, cluster, blocks) and the blocks are deleted afterwards, so the module passes
+on an empty test bed and twice in a row. See test_cloud_nodes_moto.py for what moto checks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import moto  # noqa: F401  (fail at import when moto is missing)
+import pytest
+
+from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
+from heroes.blocks.aws_account import AWSAccount
+from heroes_core.catalog import Application
+from heroes_core.cloud import (
+    TAG_CLUSTER,
+    AWSNodes,
+    CloudBinding,
+    acquire_nodes,
+    heroes_tags,
+    lease_tag,
+    publish_cloud_price,
+    release_nodes,
+    terminate_idle_nodes,
+)
+from heroes_core.costs.cloud_prices import load_snapshot
+from heroes_core.errors import SpecError
+from heroes_core.workflows import WorkflowSpec
+from tests.integration.moto_server import moto_server
+
+REGION = "eu-west-1"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from moto_server(tmp_path_factory.mktemp("moto"), {"MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "true"})
+
+
+@pytest.fixture(scope="module")
+def account(moto_endpoint: str, blocks: dict[str, str]) -> Iterator[str]:
+    name = f"moto-{uuid.uuid4().hex[:8]}"
+    AWSAccount(access_key_id="testing", secret_access_key="testing",  # type: ignore[arg-type]
+               region=REGION, endpoint_url=moto_endpoint).save(name, overwrite=True)
+    yield name
+    AWSAccount.delete(name)
+
+
+@pytest.fixture(scope="module")
+def organisation(blocks: dict[str, str]) -> str:
+    """A new organisation with a budget, a bucket, and the exchange rate its cloud prices need."""
+    name = f"cl-{uuid.uuid4().hex[:8]}"
+    database = HeroesDatabase.load("heroes-database")
+    budgets = database.budgets()
+    budgets.create(name, Decimal("100"), "EUR", hard=True)
+    CentralArchive.load("heroes-archive").ensure_bucket(name)
+    now = datetime.now(UTC)
+    try:
+        budgets.prices.convert(Decimal(1), "USD", "EUR", now)
+    except SpecError:  # a fresh test bed has no USD rate; AWS prices are in USD
+        budgets.prices.set_rate("USD", "EUR", Decimal("0.92"), valid_from=now - timedelta(days=1))
+    return name
+
+
+def nodes_of(account: str) -> AWSNodes:
+    api = AWSAccount.load(account).nodes()  # type: ignore[union-attr]
+    api.poll_interval = 1
+    return api
+
+
+def make_cluster(account: str, organisation: str, count: int) -> tuple[CloudBinding, list[str]]:
+    """``count`` stopped t3.micro compute instances on moto tagged for a new cluster."""
+    cluster = f"c{uuid.uuid4().hex[:8]}"
+    api = nodes_of(account)
+    ami = AWSAccount.load(account).client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]  # type: ignore[union-attr]
+    from heroes_core.cloud import NodeSpec
+
+    made = api.deploy(NodeSpec(instance_type="t3.micro", image_id=ami), count,
+                      heroes_tags(organisation, role="compute", cluster=cluster,
+                                  now=datetime.now(UTC) - timedelta(hours=2)))
+    ids = [n.id for n in made]
+    api.wait_for_state(ids, "running", timeout=30)
+    api.stop(ids)
+    api.wait_for_state(ids, "stopped", timeout=30)
+    binding = CloudBinding(provider="aws", account=account, organisation=organisation, cluster=cluster,
+                           region=REGION, instance_type="t3.micro", cores_per_node=2, max_nodes=count,
+                           startup_s=5, start_timeout_s=60)
+    return binding, ids
+
+
+def states(account: str, cluster: str) -> dict[str, str]:
+    return {n.id: n.state for n in nodes_of(account).list_nodes({TAG_CLUSTER: cluster},
+                                                                states=("pending", "running", "stopping",
+                                                                        "stopped", "terminated"))}
+
+
+@pytest.fixture
+def cloud_centre(account: str, organisation: str) -> Iterator[dict[str, Any]]:
+    """A centre block: local-slurm's SSH settings plus a cloud binding to a moto cluster of one
+    stopped node; and a catalogue block where the busybox image is on it too."""
+    binding, ids = make_cluster(account, organisation, 1)
+    name = f"cloud-{uuid.uuid4().hex[:8]}"
+    local: Any = HPCCentre.load("local-slurm")
+    HPCCentre(**{field: getattr(local, field) for field in type(local).model_fields if field != "cloud"},
+              cloud=binding).save(name, overwrite=True)
+    # as integrate-cloud-platform does: its jobs are charged the provider's price per node-hour
+    publish_cloud_price(HeroesDatabase.load("heroes-database").budgets().prices, name,  # type: ignore[union-attr]
+                        binding, local.partitions, load_snapshot())
+    base: Any = ApplicationCatalog.load("heroes-catalog")
+    apps = [Application.model_validate({**app.model_dump(), "images": {**app.images,
+                                                                       name: app.images["local-slurm"]}})
+            for app in base.applications]
+    catalog = f"catalog-{name}"
+    ApplicationCatalog(applications=apps).save(catalog, overwrite=True)
+    yield {"name": name, "binding": binding, "nodes": ids, "catalog": catalog}
+    HPCCentre.delete(name)
+    ApplicationCatalog.delete(catalog)
+
+
+def one_job(name: str) -> WorkflowSpec:
+    return WorkflowSpec.model_validate({
+        "name": name, "strategy": "price",
+        "jobs": [{"id": "hello", "application": "busybox", "command": ["sh", "-c", "echo hi > out.txt"],
+                  "estimate_minutes": 0.1, "time_limit_minutes": 2}]})
+
+
+def ran_on(archive: Any, organisation: str, user: str) -> set[str]:
+    import json
+
+    client = archive.s3_client()
+    listing = client.list_objects_v2(Bucket=f"heroes-{organisation}", Prefix=f"_heroes/jobs/{user}/")
+    return {json.loads(client.get_object(Bucket=f"heroes-{organisation}", Key=o["Key"])["Body"].read())["site"]
+            for o in listing.get("Contents", []) if o["Key"].endswith("heroes-job.json")}
+
+
+def test_a_workflow_placed_on_its_organisations_cloud_cluster_starts_its_node_and_stops_it_after(
+        cloud_centre: dict[str, Any], account: str, organisation: str) -> None:
+    from heroes.flows import run_workflow
+
+    binding: CloudBinding = cloud_centre["binding"]
+    (node,) = cloud_centre["nodes"]
+    user = f"u{uuid.uuid4().hex[:8]}"
+    before = datetime.now(UTC)
+    state: Any = run_workflow(workflow=one_job(f"cloud{uuid.uuid4().hex[:6]}"), organisation=organisation,
+                              user=user, centres=[cloud_centre["name"], "local-slurm-2"],
+                              catalog=cloud_centre["catalog"], auto_accept=True, return_state=True)
+    assert state.is_completed(), state.message
+    assert ran_on(CentralArchive.load("heroes-archive"), organisation, user) == {cloud_centre["name"]}
+    (after,) = nodes_of(account).describe([node])
+    assert after.state == "stopped"  # started for the job, stopped when the workflow needed it no more
+    assert after.last_used is not None and after.last_used > before  # it was leased and used
+    assert not after.leases  # the lease is gone
+    assert set(states(account, binding.cluster).values()) == {"stopped"}
+
+
+def test_idle_clean_up_does_not_stop_a_node_while_a_workflow_leases_it(
+        cloud_centre: dict[str, Any], account: str) -> None:
+    from heroes.flows.architecture.cloud import terminate_idle_nodes as idle_flow
+
+    binding: CloudBinding = cloud_centre["binding"]
+    api = nodes_of(account)
+    workflow = str(uuid.uuid4())
+    lease = acquire_nodes(api, binding, workflow, 1, hold_s=3600)
+    assert set(lease.started) == set(cloud_centre["nodes"])
+    api.mark_used(list(lease.nodes), at=datetime.now(UTC) - timedelta(hours=3))  # long unused
+    assert terminate_idle_nodes(api, 30, organisation=binding.organisation).stopped == ()
+    assert idle_flow(account, idle_minutes=30, organisation=binding.organisation)["stopped"] == []
+    (node,) = api.describe(list(lease.nodes))
+    assert node.state == "running" and lease_tag(workflow) in node.tags
+
+    assert release_nodes(api, binding, workflow).stopped == lease.nodes
+    assert set(states(account, binding.cluster).values()) == {"stopped"}
+
+
+def test_a_cloud_cluster_whose_nodes_cannot_start_has_its_job_re_placed_and_leaves_none_running(
+        cloud_centre: dict[str, Any], account: str, organisation: str) -> None:
+    from heroes.flows import run_workflow
+
+    binding: CloudBinding = cloud_centre["binding"]
+    api = nodes_of(account)
+    api.terminate(cloud_centre["nodes"])  # the cluster's instances were removed behind HEROES' back
+    api.wait_for_state(cloud_centre["nodes"], "terminated", timeout=30)
+    user = f"u{uuid.uuid4().hex[:8]}"
+    state: Any = run_workflow(workflow=one_job(f"gone{uuid.uuid4().hex[:6]}"), organisation=organisation,
+                              user=user, centres=[cloud_centre["name"], "local-slurm-2"],
+                              catalog=cloud_centre["catalog"], auto_accept=True, return_state=True)
+    assert state.is_completed(), state.message
+    assert ran_on(CentralArchive.load("heroes-archive"), organisation, user) == {"local-slurm-2"}
+    assert "running" not in states(account, binding.cluster).values()
+
+    alone: Any = run_workflow(workflow=one_job(f"alone{uuid.uuid4().hex[:6]}"), organisation=organisation,
+                              user=user, centres=[cloud_centre["name"]], catalog=cloud_centre["catalog"],
+                              auto_accept=True, return_state=True)
+    assert alone.is_failed()
+    with pytest.raises(SpecError, match=rf"{cloud_centre['name']}.*compute node") as caught:
+        alone.result()
+    assert caught.value.site == cloud_centre["name"]
+    assert "running" not in states(account, binding.cluster).values()
+
+
+def test_another_organisations_workflow_naming_the_cloud_cluster_is_refused(
+        cloud_centre: dict[str, Any]) -> None:
+    from heroes.flows import run_workflow
+
+    state: Any = run_workflow(workflow=one_job(f"foreign{uuid.uuid4().hex[:6]}"), organisation="itest",
+                              user="intruder", centres=[cloud_centre["name"], "local-slurm-2"],
+                              catalog=cloud_centre["catalog"], auto_accept=True, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(SpecError, match="another organisation"):
+        state.result()
+    assert set(states_of_binding(cloud_centre).values()) == {"stopped"}
+
+
+def states_of_binding(cloud_centre: dict[str, Any]) -> dict[str, str]:
+    binding: CloudBinding = cloud_centre["binding"]
+    return states(binding.account, binding.cluster)
