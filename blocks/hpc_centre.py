@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
@@ -64,6 +66,9 @@ class HPCCentre(Block):
     max_channels: int = core_setting(SiteConfig, "max_channels")
     connect_timeout: float = core_setting(SiteConfig, "connect_timeout")
     command_timeout: float = core_setting(SiteConfig, "command_timeout")
+    backend: Literal["paramiko", "openssh"] = core_setting(SiteConfig, "backend")
+    mfa: bool = core_setting(SiteConfig, "mfa")
+    control_persist_s: int = core_setting(SiteConfig, "control_persist_s")
 
     def site_config(self) -> SiteConfig:
         """The centre as the core library sees it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import typer
 
 from heroes.cli import app as app_noun
-from heroes.cli import auth, can, data, gateway, org, project, role, run, user
+from heroes.cli import auth, can, centre, data, gateway, org, project, role, run, user
 
 app = typer.Typer(name="heroes", help="HEROES: identity and access, launching workflows, your data, and the "
                                       "gateway.",
@@ -23,7 +23,7 @@ app.command("whoami")(auth.whoami)
 app.command("can")(can.can)
 app.command("run")(run.run)
 app.command("gateway")(gateway.gateway)
-for noun in (org, project, user, role, data, app_noun):
+for noun in (org, project, user, role, data, app_noun, centre):
     app.add_typer(noun.app)
 
 

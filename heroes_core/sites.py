@@ -23,7 +23,7 @@ from heroes_core.models import (
     JobSpec,
 )
 from heroes_core.schedulers import DEFAULT_SCHEDULER, Scheduler, SchedulerName, scheduler_named
-from heroes_core.transport import LocalTransport, SSHConfig, SSHSettings, Transport, shared_ssh_transport
+from heroes_core.transport import LocalTransport, SSHConfig, SSHSettings, Transport, shared_transport
 
 
 class SiteLimits(BaseModel):
@@ -318,10 +318,11 @@ class Site:
 
 
 def open_site(config: SiteConfig) -> Site:
-    """Build the site's objects; SSH transports are shared process-wide per configuration."""
+    """Build the site's objects; SSH transports are shared process-wide per configuration (and,
+    with the 'openssh' backend, one master connection by every process on the host)."""
     transport: Transport
     if config.transport == "ssh":
-        transport = shared_ssh_transport(config.ssh_config())
+        transport = shared_transport(config.ssh_config())
     else:
         transport = LocalTransport(config.name, command_timeout=config.command_timeout)
     scheduler = scheduler_named(config.scheduler, transport, config.work_root)

@@ -27,10 +27,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal, Self
 
 import paramiko
 from paramiko.ssh_exception import IncompatiblePeer
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from heroes_core.errors import (
     AuthenticationError,
@@ -93,6 +94,28 @@ class SSHSettings(BaseModel):
     connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to wait for the SSH connection.")
     command_timeout: float = Field(
         default=DEFAULT_COMMAND_TIMEOUT, gt=0, description="Seconds to wait for one remote command.")
+    backend: Literal["paramiko", "openssh"] = Field(
+        default="paramiko",
+        description=("How HEROES speaks SSH: 'paramiko' (its own connection in each process) or "
+                     "'openssh' (the system ssh, over one connection shared by every process on the "
+                     "orchestrator host: needed for login nodes that ask for a second factor)."))
+    control_persist_s: int = Field(
+        default=600, ge=0, le=30 * 86400,
+        description=("'openssh' backend: seconds the shared connection stays open with no command "
+                     "running; 0 keeps it open until `heroes centre disconnect`."))
+    mfa: bool = Field(
+        default=False,
+        description=("The login node asks for a second factor (MFA), so HEROES cannot log in alone: "
+                     "an admin opens the shared connection once with `heroes centre connect NAME` and "
+                     "flows use it while it stays open. Needs the 'openssh' backend."))
+
+    @model_validator(mode="after")
+    def _mfa_needs_openssh(self) -> Self:
+        """paramiko logs in per process and cannot answer a prompt: MFA needs the shared master."""
+        if self.mfa and self.backend != "openssh":
+            raise ValueError("mfa needs backend 'openssh' (an admin opens one shared connection that "
+                             "flows use; paramiko cannot answer a second-factor prompt)")
+        return self
 
 
 class SSHConfig(SSHSettings):

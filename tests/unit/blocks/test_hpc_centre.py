@@ -75,6 +75,9 @@ SAVED: dict[str, Any] = {
 def test_a_saved_block_loads_and_saves_the_same_document() -> None:
     block = HPCCentre.model_validate(SAVED)
     dumped = block.model_dump(mode="json", context={"include_secrets": True})
+    # a document saved before the SSH backend could be chosen loads as paramiko, as it always was
+    assert {name: dumped.pop(name) for name in ("backend", "mfa", "control_persist_s")} == {
+        "backend": "paramiko", "mfa": False, "control_persist_s": 600}
     # a document saved before max_output_mb, image_cache_gb, power_models and gpus existed loads
     # with the defaults
     assert dumped == SAVED | {"image_roots": ["/apps/containers"], "block_type_slug": "heroes-hpc-centre",
