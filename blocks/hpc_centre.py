@@ -49,6 +49,7 @@ class HPCCentre(Block):
                      "`ssh-keyscan` (e.g. 'ssh-ed25519 AAAA...'). Unknown keys are refused."))
     known_hosts_path: str | None = core_setting(SiteConfig, "known_hosts_path")
     scheduler: SchedulerName = core_setting(SiteConfig, "scheduler")
+    min_poll_interval_s: float = core_setting(SiteConfig, "min_poll_interval_s")
     partitions: tuple[str, ...] = core_setting(SiteConfig, "partitions")
     default_partition: str | None = core_setting(SiteConfig, "default_partition")
     work_root: str = core_setting(SiteConfig, "work_root")

@@ -18,6 +18,7 @@ called from async code.
 from __future__ import annotations
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
@@ -30,6 +31,7 @@ from heroes.flows import (
     clean_job_directories,
     decision_dashboard,
     meter_data_usage,
+    monitor_sites,
     publish_application_granted,
     run_application_granted,
     run_job_granted,
@@ -39,6 +41,7 @@ from heroes.flows import (
     watch_budgets,
 )
 from heroes.flows.architecture.metering import METERING_CRON
+from heroes.flows.architecture.monitor import DEPLOYMENT_INTERVAL_S, DEPLOYMENT_RUN_FOR_S
 from heroes.flows.architecture.retention import RETENTION_CRON
 from heroes_core.errors import HeroesError
 
@@ -111,6 +114,15 @@ def architecture_deployments() -> list[RunnerDeployment]:
             usage_summary_granted, name="usage-summary", tags=["heroes", "accounting"],
             description="Your organisation's jobs per day, core-hours, energy (measured and modelled "
                         "apart) and most used applications, as tables."),
+        RunnerDeployment.from_flow(
+            monitor_sites, name="monitor-sites", interval=DEPLOYMENT_INTERVAL_S,
+            parameters={"run_for_s": DEPLOYMENT_RUN_FOR_S}, tags=["heroes", "jobs"],
+            concurrency_limit=ConcurrencyLimitConfig(limit=1,
+                                                     collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
+            description="Follow every HEROES job: each centre polled once per 30 s for all its jobs "
+                        "(at most once per its min_poll_interval_s), heroes.job.<state> on every change; "
+                        "an unreachable centre is backed off and reported degraded, its jobs untouched. "
+                        "Every 10 minutes, one run at a time."),
         RunnerDeployment.from_flow(
             decision_dashboard, name="decision-dashboard", tags=["heroes", "decision"],
             description="Predicted vs actual time, cost and energy per site and per application."),

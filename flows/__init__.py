@@ -21,6 +21,7 @@ from heroes.flows.architecture.cloud import (
 )
 from heroes.flows.architecture.decision import decision_dashboard
 from heroes.flows.architecture.metering import meter_data_usage
+from heroes.flows.architecture.monitor import monitor_sites
 from heroes.flows.architecture.retention import clean_job_directories
 from heroes.flows.user.entry import (
     billing_report_granted,
@@ -52,6 +53,7 @@ __all__ = [
     "enroll_hpc_centre",
     "integrate_cloud_platform",
     "meter_data_usage",
+    "monitor_sites",
     "publish_application_granted",
     "run_application_granted",
     "run_job",

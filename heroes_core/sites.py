@@ -132,6 +132,11 @@ class SiteConfig(SSHSettings):
     scheduler: SchedulerName = Field(
         default=DEFAULT_SCHEDULER,
         description="Batch system on the centre ('local' runs background processes).")
+    min_poll_interval_s: float = Field(
+        default=10.0, ge=1, le=3600,
+        description=("Least time between two status queries HEROES' site monitor sends to the centre's "
+                     "login node, in seconds: enforced for every monitor at once (a Prefect rate limit "
+                     "per centre), whatever their number and interval."))
     partitions: tuple[str, ...] = Field(
         default=(), description="Partitions (queues) HEROES may use; empty means any the centre offers.")
     default_partition: str | None = Field(

@@ -13,7 +13,7 @@ cd "$ROOT"
 tree=build/mypy-path
 mkdir -p "$tree/heroes"
 : >"$tree/heroes/__init__.py"
-for part in blocks tasks flows deployments cli gateway client; do
+for part in blocks tasks flows deployments cli gateway client workers; do
     # -n replaces an existing link instead of creating one inside the directory it points to
     ln -sfn "../../../$part" "$tree/heroes/$part"
 done

@@ -20,10 +20,18 @@ def _schedule(schedule: Any) -> dict[str, Any]:
     return {"cron": schedule.cron}
 
 
+def _concurrency(limit: int | None, options: Any) -> dict[str, Any] | None:
+    if limit is None:
+        return None
+    return {"limit": limit, "collision_strategy": str(options.collision_strategy.value)} if options \
+        else {"limit": limit}
+
+
 def _served(deployment: RunnerDeployment) -> dict[str, Any]:
     return {"flow": deployment.flow_name, "entrypoint": deployment.entrypoint,
             "tags": sorted(deployment.tags), "parameters": deployment.parameters,
-            "schedules": [_schedule(s.schedule) for s in deployment.schedules or []]}
+            "schedules": [_schedule(s.schedule) for s in deployment.schedules or []],
+            "concurrency": _concurrency(deployment.concurrency_limit, deployment.concurrency_options)}
 
 
 def _declared(entry: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +39,8 @@ def _declared(entry: dict[str, Any]) -> dict[str, Any]:
             "entrypoint": entry["entrypoint"], "tags": sorted(entry.get("tags", [])),
             "parameters": entry.get("parameters", {}),
             "schedules": [{k: v for k, v in s.items() if k in ("interval", "cron")}
-                          for s in entry.get("schedules", [])]}
+                          for s in entry.get("schedules", [])],
+            "concurrency": entry.get("concurrency_limit")}
 
 
 def test_prefect_yaml_declares_every_served_deployment_and_nothing_else(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -83,7 +83,7 @@ def test_a_saved_block_loads_and_saves_the_same_document() -> None:
     assert dumped == SAVED | {"image_roots": ["/apps/containers"], "block_type_slug": "heroes-hpc-centre",
                               "max_output_mb": 20 * 1024, "image_cache_gb": 50.0, "power_models": {},
                               "cloud": None,
-                              "gpus": {}}
+                              "gpus": {}, "min_poll_interval_s": 10.0}
 
 
 def test_the_core_configuration_of_a_saved_block() -> None:

@@ -15,13 +15,14 @@ import heroes_core.decision.policy
 import heroes_core.energy.policy
 import heroes_core.enrolment.enrolments
 import heroes_core.identity.grant_ledger
+import heroes_core.monitor.schema
 import heroes_core.store
 from heroes_core.store import Base, Database
 
 TABLE_MODULES = (heroes_core.catalog.schema, heroes_core.costs.schema, heroes_core.decision.metadata,
                  heroes_core.decision.policy,
                  heroes_core.energy.policy, heroes_core.enrolment.enrolments,
-                 heroes_core.identity.grant_ledger)
+                 heroes_core.identity.grant_ledger, heroes_core.monitor.schema)
 
 
 def test_migrations_build_exactly_the_tables_every_module_declares(tmp_path: Path) -> None:
@@ -31,7 +32,8 @@ def test_migrations_build_exactly_the_tables_every_module_declares(tmp_path: Pat
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         declared = {table.name for table in Base.metadata.sorted_tables}
         assert {"budgets", "job_records", "centre_enrolments", "grant_claims",
-                "catalogue_versions", "energy_policies", "decision_policies"} <= declared
+                "catalogue_versions", "energy_policies", "decision_policies",
+                "tracked_jobs"} <= declared
     finally:
         database.dispose()
 
