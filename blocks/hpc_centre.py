@@ -64,6 +64,7 @@ class HPCCentre(Block):
     power_models: dict[str, PowerModel] = core_setting(SiteConfig, "power_models")
     gpus: dict[str, PartitionGPUs] = core_setting(SiteConfig, "gpus")
     cloud: CloudBinding | None = core_setting(SiteConfig, "cloud")
+    archive_bandwidth_gbps: float = core_setting(SiteConfig, "archive_bandwidth_gbps")
     max_channels: int = core_setting(SiteConfig, "max_channels")
     connect_timeout: float = core_setting(SiteConfig, "connect_timeout")
     command_timeout: float = core_setting(SiteConfig, "command_timeout")

@@ -24,6 +24,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 
 from heroes.blocks.defaults import DEFAULT_CENTRE
+from heroes.deployments.automations import ensure_wait_automations
 from heroes.deployments.centres import centre_deployments
 from heroes.deployments.cloud import cloud_deployments
 from heroes.flows import (
@@ -188,6 +189,7 @@ def serve(limit: int | None = None, centres: list[str] | None = None,
     taken = take_over(deployments, replace=replace)
     if taken:
         print(f"Took over from their work pool: {', '.join(taken)}")
+    ensure_wait_automations()  # suspended job runs are resumed by them
     prefect_serve(*deployments, limit=limit)
 
 

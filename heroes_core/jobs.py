@@ -440,13 +440,16 @@ class JobTracker:
 
 def wait_for(site: Site, job_id: str, *, interval: float = 1.0, max_interval: float = 30.0,
              on_change: Callable[[JobStatus], None] | None = None,
-             unknown_limit: int = 60) -> JobStatus:
-    """Poll one job until it ends; the link may drop and come back meanwhile."""
+             unknown_limit: int = 60, up_to_s: float | None = None) -> JobStatus:
+    """Poll one job until it ends, or (``up_to_s``) until that long has passed: then its last
+    status, not final, for the caller to wait some other way. The link may drop and come back
+    meanwhile."""
     tracker = JobTracker(site)
     tracker.track(job_id)
     last: JobStatus | None = None
     unknown = 0
     delay = interval
+    give_up = None if up_to_s is None else time.monotonic() + up_to_s
     while True:
         status = tracker.poll()[job_id]
         if last is None or (status.state, status.reason) != (last.state, last.reason):
@@ -460,5 +463,7 @@ def wait_for(site: Site, job_id: str, *, interval: float = 1.0, max_interval: fl
         if unknown >= unknown_limit:
             raise TransportError(f"job {job_id} has not been seen for {unknown} polls",
                                  site=site.name, fix="check the scheduler's accounting")
+        if give_up is not None and time.monotonic() + delay > give_up:
+            return status
         time.sleep(delay)
         delay = min(delay * 1.5, max_interval)

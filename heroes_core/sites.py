@@ -164,6 +164,11 @@ class SiteConfig(SSHSettings):
                      "energy from it where neither EAR nor Slurm measured it; without one, the energy "
                      "of such jobs is unknown."))
 
+    archive_bandwidth_gbps: float = Field(
+        default=1.0, gt=0, le=100_000,
+        description=("Sustained rate between the centre and the central archive, in Gbit/s. Every "
+                     "input and every file passed between jobs moves through the archive, so the "
+                     "planner adds each job's transfers at this rate to its time on the centre."))
     gpus: dict[str, PartitionGPUs] = Field(
         default_factory=dict,
         description=("GPUs per node of each partition ('*' for every partition not named), with "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from heroes.blocks import ApplicationCatalog, HeroesDatabase
 from heroes.blocks.defaults import DEFAULT_CENTRES
@@ -13,13 +13,14 @@ from heroes.tasks.accounting import log_accounting
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.centre_events import unavailable_shares
 from heroes.tasks.cloud_nodes import cloud_price_list, cloud_running
-from heroes.tasks.resolve import load_block, load_centre, load_database
+from heroes.tasks.resolve import load_archive, load_block, load_centre, load_database
 from heroes_core.costs import Ledger, PriceBook
+from heroes_core.data import Archive, Area
 from heroes_core.decision.cloud_options import check_tenancy
 from heroes_core.decision.learning import actual_cost
 from heroes_core.decision.metadata import MetadataStore
 from heroes_core.decision.placement import PlacementProblem, solve
-from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem
+from heroes_core.decision.planner import OptionDetail, PlanningInputs, build_problem, input_sizes
 from heroes_core.decision.policy import DecisionPolicies, DecisionPolicy, goals_for
 from heroes_core.decision.predictors import shared_predictor
 from heroes_core.decision.proposal import Plan, describe_violations
@@ -28,6 +29,7 @@ from heroes_core.enrolment import Enrolments
 from heroes_core.errors import SpecError
 from heroes_core.jobs import JobContext
 from heroes_core.logs import DECISIONS_DATASET, job_log_context
+from heroes_core.models import UserArea
 from heroes_core.workflows import WorkflowJob, WorkflowSpec
 
 
@@ -41,9 +43,25 @@ class Licences(BaseModel):
     seats: dict[str, tuple[str, int]] = {}
 
 
-def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, organisation: str,
-                    project: str | None, licences: Licences | None = None,
-                    policy: DecisionPolicy | None = None) -> PlanningInputs:
+class PlanningContext(BaseModel):
+    """For whom and from what a workflow is planned: the same at its first plan and at every
+    re-plan before a later wave."""
+
+    model_config = ConfigDict(frozen=True)
+
+    owner: UserArea
+    project: str | None
+    centres: list[str] | None = Field(description="Candidates; None: the platforms the organisation's "
+                                                  "policy allows (else the default centres) and those "
+                                                  "the spec names.")
+    catalog: str
+    database: str
+    archive: str
+    licences: Licences = Licences()
+
+
+def planning_inputs(centres: list[str], planning: PlanningContext, database: HeroesDatabase,
+                    policy: DecisionPolicy) -> PlanningInputs:
     """The centres jobs may be placed on, their load, the centres' images, the licence fees, the
     organisation's decision policy and the budget left."""
     placeable = Enrolments(database.database()).placeable(centres)
@@ -53,17 +71,17 @@ def planning_inputs(centres: list[str], catalog: str, database: HeroesDatabase, 
                                  ", ".join(left_out))
     blocks = [load_centre(name) for name in placeable]
     sites = [block.site_config() for block in blocks]
-    check_tenancy(sites, organisation)  # before anything asks another's cluster
+    check_tenancy(sites, planning.owner.organisation)  # before anything asks another's cluster
     loads = {site.name: block.site().scheduler.load() for site, block in zip(sites, blocks, strict=True)}
     shares = unavailable_shares(placeable)
     for name, share in shares.items():
         get_run_logger().warning("Centre %s reported %.0f%% of its CPUs down or drained", name, 100 * share)
-    inputs = PlanningInputs(sites=sites, catalog=load_block(ApplicationCatalog, catalog).catalog(),
-                            loads=loads, licences=licences.offerings if licences else {},
-                            licence_seats=licences.seats if licences else {}, unavailable_share=shares,
-                            policy=policy)
-    budget = database.budgets().available_for(organisation, project, inputs.currency)
-    clouds = {"organisation": organisation, "cloud_running": cloud_running(sites),
+    inputs = PlanningInputs(sites=sites, catalog=load_block(ApplicationCatalog, planning.catalog).catalog(),
+                            loads=loads, licences=planning.licences.offerings,
+                            licence_seats=planning.licences.seats, unavailable_share=shares, policy=policy,
+                            archive=planning.archive)
+    budget = database.budgets().available_for(planning.owner.organisation, planning.project, inputs.currency)
+    clouds = {"organisation": planning.owner.organisation, "cloud_running": cloud_running(sites),
               "cloud_prices": cloud_price_list() if any(site.cloud for site in sites) else None}
     return inputs.model_copy(update={"budget": budget, **clouds})
 
@@ -82,30 +100,29 @@ def placement_table(plan: Plan) -> list[dict[str, str]]:
     return rows
 
 
-def _today(spec: WorkflowSpec, centres: list[str] | None, catalog: str, database_block: HeroesDatabase,
-           organisation: str, project: str | None, licences: Licences | None
+def _today(spec: WorkflowSpec, planning: PlanningContext
            ) -> tuple[PlacementProblem, dict[str, list[OptionDetail]], DecisionPolicy, PlanningInputs]:
-    """Today's placement problem of ``spec``: predictions, prices, loads, budget left, policy.
-
-    Candidates are ``centres``, else the platforms the organisation's policy allows, else those
-    the spec allows, else the default centres."""
-    policy = DecisionPolicies(database_block.database()).get(organisation, spec.name)
-    candidates = centres or list(policy.allowed_platforms or spec.allowed_sites or DEFAULT_CENTRES)
-    inputs = planning_inputs(candidates, catalog, database_block, organisation, project, licences, policy)
-    problem, details = build_problem(spec, inputs, shared_predictor(database_block.database()),
-                                     database_block.budgets().prices)
+    """Today's placement problem of ``spec``: predictions, prices, loads, inputs' sizes in the
+    archive, budget left, the organisation's policy."""
+    database = load_database(planning.database)
+    owner = planning.owner
+    policy = DecisionPolicies(database.database()).get(owner.organisation, spec.name)
+    # the spec's own centres are candidates too: those it leaves out are shown as not allowed
+    candidates = planning.centres or list(dict.fromkeys([*(policy.allowed_platforms or DEFAULT_CENTRES),
+                                                         *(spec.allowed_sites or ())]))
+    inputs = planning_inputs(candidates, planning, database, policy)
+    sizes = input_sizes(spec, Archive(load_archive(planning.archive).endpoint()),
+                        Area.home(owner.organisation, owner.user))
+    problem, details = build_problem(spec, inputs.model_copy(update={"input_gb": sizes}),
+                                     shared_predictor(database.database()), database.budgets().prices)
     return problem, details, policy, inputs
 
 
 @task(name="plan-workflow", cache_policy=NO_CACHE)
-def plan_workflow(spec: WorkflowSpec, centres: list[str] | None, catalog: str, database: HeroesDatabase | str,
-                  organisation: str, project: str | None, time_limit_s: float = 10.0,
-                  licences: Licences | None = None) -> Plan:
-    """Predict, price (compute and the catalogue jobs' ``licences``) and place every job
+def plan_workflow(spec: WorkflowSpec, planning: PlanningContext, time_limit_s: float = 10.0) -> Plan:
+    """Predict, price (compute, transfers and the catalogue jobs' licences) and place every job
     under the organisation's decision policy; show the proposal as a table artifact."""
-    database_block = load_database(database)
-    problem, details, policy, inputs = _today(spec, centres, catalog, database_block, organisation, project,
-                                              licences)
+    problem, details, policy, inputs = _today(spec, planning)
     result = solve(problem, time_limit_s=time_limit_s)
     plan = Plan(problem=problem, result=result, details=details)
     logger = get_run_logger()
@@ -127,15 +144,13 @@ def plan_workflow(spec: WorkflowSpec, centres: list[str] | None, catalog: str, d
 
 @task(name="replan-workflow", cache_policy=NO_CACHE)
 def replan_workflow(spec: WorkflowSpec, current: dict[str, Placement], done: dict[str, str],
-                    centres: list[str] | None, catalog: str, database: HeroesDatabase | str,
-                    organisation: str, project: str | None, *, elapsed_s: float, margin: float,
-                    time_limit_s: float = 10.0, licences: Licences | None = None) -> Replan | None:
+                    planning: PlanningContext, *, elapsed_s: float, margin: float,
+                    time_limit_s: float = 10.0) -> Replan | None:
     """Before a later wave: re-solve the jobs still to run on today's predictions, queues, budget
     left and energy left (``done``: finished job -> its job key), under the same goals; a clearly
     better plan is returned (and shown as a table artifact), else None."""
-    database_block = load_database(database)
-    problem, details, _, _ = _today(spec, centres, catalog, database_block, organisation, project, licences)
-    store = MetadataStore(database_block.database())
+    problem, details, _, _ = _today(spec, planning)
+    store = MetadataStore(load_database(planning.database).database())
     records = [store.get(key) for key in done.values()]
     spent = sum(record.energy_j or 0.0 for record in records if record is not None)
     proposal = replan(problem, details, current, {job: current[job] for job in done}, spent_energy_j=spent,

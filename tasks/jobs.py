@@ -120,8 +120,9 @@ def _progress_row(site: str, status: JobStatus) -> dict[str, str]:
 @task(name="wait-for-job", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 30, 60],
       retry_condition_fn=_retry_transient)
 def wait_for_job(centre: HPCCentre | str, context: JobContext, job_id: str,
-                 poll_interval: float = 1.0) -> JobStatus:
-    """Poll until the job ends, logging each change and keeping a progress table artifact."""
+                 poll_interval: float = 1.0, up_to_s: float | None = None) -> JobStatus:
+    """Poll until the job ends (or ``up_to_s`` passed: its status then, not final), logging each
+    change and keeping a progress table artifact."""
     site = load_centre(centre).site()
     logger = get_run_logger()
     history: list[dict[str, str]] = []
@@ -134,7 +135,7 @@ def wait_for_job(centre: HPCCentre | str, context: JobContext, job_id: str,
                               description=f"Progress of HEROES job {context.key} on {site.name}")
 
     return jobs.wait_for(site, job_id, interval=poll_interval, max_interval=max(poll_interval, 10.0),
-                         on_change=report)
+                         on_change=report, up_to_s=up_to_s)
 
 
 @task(name="stage-out", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30],

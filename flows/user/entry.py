@@ -26,6 +26,7 @@ from heroes.flows.user.admission import admit, admitted_grant
 from heroes.flows.user.applications import execute_application, execute_publication, execute_unpublication
 from heroes.flows.user.run_job import cancel_run, execute_job
 from heroes.flows.user.run_workflow import execute_workflow
+from heroes.flows.user.waiting import IN_PROCESS_WAIT_S
 from heroes.tasks.cloud_nodes import release_cloud_nodes_hook
 from heroes_core.catalog import ApplicationVersion, PublicationTarget
 from heroes_core.catalog.functional_test import FunctionalTest
@@ -69,6 +70,7 @@ def run_job_granted(
     centre: str = DEFAULT_CENTRE,
     poll_interval: float = 1.0,
     budget_pause_timeout: int = 3600,
+    wait_in_process_s: float | None = IN_PROCESS_WAIT_S,
 ) -> JobStatus:
     """Run one containerised job on an HPC centre, with its data moved through the archive.
 
@@ -79,12 +81,15 @@ def run_job_granted(
         centre: name of the HEROES HPC Centre block to run on.
         poll_interval: seconds between status polls at first (backs off to 10 s).
         budget_pause_timeout: seconds to wait for a billing admin when the budget is short.
+        wait_in_process_s: how long this run polls the job itself; past that it is suspended
+            (no process) until the job ends. None: never suspend.
     """
     admitted = admit(grant, GRANTED_FLOWS[RUN_JOB])
     return execute_job(str(current_run.id), spec, centre=centre, archive=DEFAULT_ARCHIVE,
                        organisation=admitted.identity.organisation, user=admitted.identity.user,
                        poll_interval=poll_interval, job_key=None, project=admitted.project, billing=True,
-                       database=DEFAULT_DATABASE, budget_pause_timeout=budget_pause_timeout)
+                       database=DEFAULT_DATABASE, budget_pause_timeout=budget_pause_timeout,
+                       wait_in_process_s=wait_in_process_s)
 
 
 @flow(name=RUN_APPLICATION, on_cancellation=[_cancel_granted_job], log_prints=True)

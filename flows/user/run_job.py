@@ -12,11 +12,13 @@ from pathlib import PurePosixPath
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun, State
+from prefect.exceptions import Pause
 from prefect.runtime import flow_run as current_run
 
 from heroes.blocks import HPCCentre
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_CENTRE, DEFAULT_DATABASE
 from heroes.flows.user.billing import reserve_or_pause
+from heroes.flows.user.waiting import IN_PROCESS_WAIT_S, in_process_limit, suspend_until_done
 from heroes.tasks import (
     commit_cost,
     estimate_cost,
@@ -79,6 +81,7 @@ def run_job(
     licence_offering: int | None = None,
     application: str | None = None,
     application_version: str | None = None,
+    wait_in_process_s: float | None = IN_PROCESS_WAIT_S,
 ) -> JobStatus:
     """Run one containerised job on an HPC centre, with its data moved through the archive.
 
@@ -104,18 +107,22 @@ def run_job(
             runs, charged beside the compute (a workflow's catalogue job).
         application: what the job's accounting and the predictors file it under (default: the
             job's name); application_version: its catalogue version, if it has one.
+        wait_in_process_s: how long to poll the job from this process before suspending the run
+            until it ends (a run of a deployment only; None: never suspend).
     """
     return execute_job(str(current_run.id), spec, centre=centre, archive=archive,
                        organisation=organisation, user=user, poll_interval=poll_interval,
                        job_key=job_key, project=project, billing=billing, database=database,
                        budget_pause_timeout=budget_pause_timeout, licence_offering=licence_offering,
-                       application=application, application_version=application_version)
+                       application=application, application_version=application_version,
+                       wait_in_process_s=wait_in_process_s)
 
 
 def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organisation: str, user: str,
                 poll_interval: float, job_key: str | None, project: str | None, billing: bool,
                 database: str, budget_pause_timeout: int, licence_offering: int | None = None,
-                application: str | None = None, application_version: str | None = None) -> JobStatus:
+                application: str | None = None, application_version: str | None = None,
+                wait_in_process_s: float | None = IN_PROCESS_WAIT_S) -> JobStatus:
     """The steps of a job run, inside the calling flow: the job key and budget are ``run_id``'s.
 
     ``licence_offering``: the price book offering of the application's licence, charged beside
@@ -132,14 +139,16 @@ def execute_job(run_id: str, spec: JobSpec, *, centre: str, archive: str, organi
         return _run_steps(context, spec, centre_block, archive, database, billing=billing,
                           poll_interval=poll_interval, budget_pause_timeout=budget_pause_timeout,
                           licence_offering=licence_offering, application=application,
-                          application_version=application_version)
+                          application_version=application_version, wait_in_process_s=wait_in_process_s)
 
 
 def _run_steps(context: JobContext, spec: JobSpec, centre_block: HPCCentre, archive: str, database: str, *,
                billing: bool, poll_interval: float, budget_pause_timeout: int, licence_offering: int | None,
-               application: str | None, application_version: str | None) -> JobStatus:
+               application: str | None, application_version: str | None,
+               wait_in_process_s: float | None) -> JobStatus:
     """Reserve, stage in, submit, wait, stage out, record, charge, release, account: the job id and
-    its outcome join the log fields as soon as they are known."""
+    its outcome join the log fields as soon as they are known. A long wait suspends the run
+    (:mod:`heroes.flows.user.waiting`): the reservation stays with the job meanwhile."""
     archive_block = load_archive(archive)
     database_block = load_database(database) if billing else None
     spec = choose_energy_policy(database, context, spec)
@@ -149,13 +158,22 @@ def _run_steps(context: JobContext, spec: JobSpec, centre_block: HPCCentre, arch
     if database_block is not None:
         cost = estimate_cost(database_block, context, spec)
         reserve_or_pause(database_block, context, cost, pause_timeout=budget_pause_timeout)
+    suspending = False
     try:
         staged_in = None
         if job_id is None:
             staged_in = stage_in(archive_block, centre_block, context, spec, job_dir, database)
             job_id = submit_job(centre_block, context, spec, job_dir)
         bind(job_id=job_id)
-        status = wait_for_job(centre_block, context, job_id, poll_interval)
+        status = wait_for_job(centre_block, context, job_id, poll_interval,
+                              up_to_s=in_process_limit(wait_in_process_s))
+        if not status.state.is_final:
+            try:
+                suspend_until_done(database, context, status)
+            except Pause:
+                suspending = True
+                raise
+            status = wait_for_job(centre_block, context, job_id, poll_interval)
         try:  # outputs first: a billing error must not leave them on the centre only
             staged_out = stage_out(archive_block, centre_block, context, spec, job_dir, database)
             record_job(archive_block, JobReport.of(context, spec, status, stage_in=staged_in,
@@ -166,7 +184,7 @@ def _run_steps(context: JobContext, spec: JobSpec, centre_block: HPCCentre, arch
                 if licence_offering is not None:
                     charge_licence(database_block, context, spec, status, licence_offering)
     finally:
-        if database_block is not None:
+        if database_block is not None and not suspending:
             release_budget(database_block, context)
     bind(outcome="success" if status.state is JobState.COMPLETED else "failure")
     accounted = account_job(database, centre_block, context, spec, status, job_dir,

@@ -39,7 +39,13 @@ from heroes.tasks import ensure_image
 from heroes.tasks.applications import licence_offering, resolve_application
 from heroes.tasks.artifacts import artifact_key
 from heroes.tasks.cloud_nodes import release_cloud_nodes_hook, release_workflow_nodes
-from heroes.tasks.decision import Licences, plan_workflow, record_prediction, replan_workflow
+from heroes.tasks.decision import (
+    Licences,
+    PlanningContext,
+    plan_workflow,
+    record_prediction,
+    replan_workflow,
+)
 from heroes.tasks.resolve import load_archive, load_block, load_centre, load_database
 from heroes_core.catalog import Catalog
 from heroes_core.catalog.runs import ResolvedApp
@@ -97,16 +103,11 @@ class ReplanDecision(RunInput):
 
 
 class Replanning(BaseModel):
-    """What re-planning before each later wave needs to rebuild today's problem."""
+    """How re-planning before each later wave decides (it plans from the workflow's context)."""
 
     model_config = ConfigDict(frozen=True)
 
-    centres: list[str] | None
-    catalog: str
-    database: str
-    organisation: str
-    project: str | None
-    licences: Licences
+    planning: PlanningContext
     margin: float
     auto_move: bool
     time_limit_s: float
@@ -117,9 +118,8 @@ def _replan(plan: Plan, chosen: Assignment, workflow: WorkflowSpec, done: dict[s
             elapsed_s: float, how: Replanning) -> tuple[Plan, Assignment]:
     """Before a later wave: keep the plan, or take a clearly better one for the jobs still to run
     (the user's to accept unless ``auto_move``; a plan that no longer holds must be replaced)."""
-    proposal = replan_workflow(workflow, placements(plan.details, chosen), done, how.centres, how.catalog,
-                               how.database, how.organisation, how.project, elapsed_s=elapsed_s,
-                               margin=how.margin, time_limit_s=how.time_limit_s, licences=how.licences)
+    proposal = replan_workflow(workflow, placements(plan.details, chosen), done, how.planning,
+                               elapsed_s=elapsed_s, margin=how.margin, time_limit_s=how.time_limit_s)
     if proposal is None:
         return plan, chosen
     if not how.auto_move:
@@ -263,16 +263,17 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
         offerings={job_id: app.licence_offering for job_id, app in applications.items()
                    if app.licence_offering is not None},
         seats={job_id: app.seats for job_id, app in applications.items() if app.seats is not None})
-    plan = plan_workflow(workflow, centres, catalog, database, organisation, project,
-                         time_limit_s=solver_time_limit_s, licences=licences)
+    planning = PlanningContext(owner=UserArea(organisation=organisation, user=user), project=project,
+                               centres=centres, catalog=catalog, database=database, archive=archive,
+                               licences=licences)
+    plan = plan_workflow(workflow, planning, time_limit_s=solver_time_limit_s)
     if plan.result.status == "infeasible":
         raise PlacementError(f"no placement meets the constraints: "
                              f"{describe_violations(plan.result.violations)}", site="decision",
                              fix="relax the deadline, raise the budget or allow more centres")
     chosen = _choose(plan, auto_accept=auto_accept, timeout=decision_timeout)
     planned_at = time.monotonic()
-    replanning = Replanning(centres=centres, catalog=catalog, database=database, organisation=organisation,
-                            project=project, licences=licences, margin=move_margin, auto_move=auto_move,
+    replanning = Replanning(planning=planning, margin=move_margin, auto_move=auto_move,
                             time_limit_s=solver_time_limit_s, decision_timeout=decision_timeout)
     centre_images = load_block(ApplicationCatalog, catalog).catalog()
 

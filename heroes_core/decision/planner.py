@@ -1,11 +1,18 @@
 """From a workflow spec to a placement problem: predict, price and constrain every option.
 
 An option is one (centre, partition) for one job. Its time is the predicted
-median runtime plus the expected queue wait from the centre's current load; its
+median runtime plus the expected queue wait from the centre's current load plus
+the job's transfers at the centre's declared bandwidth to the archive; its
 cost is the centre's business model (and the application's licence fee)
-applied to that runtime at today's prices; its energy is the predicted energy.
-Options that cannot work (too many cores for the centre, a time limit above the
-partition's) stay in the problem, marked with why, so the user sees them.
+applied to that runtime at today's prices, plus the archive's price of those
+transfers; its energy is the predicted energy. Options that cannot work (too
+many cores or GPUs for the centre, a time limit above the partition's) stay in
+the problem, marked with why, so the user sees them.
+
+HEROES moves every file through the central archive (a job's inputs from the
+user's area, a parent's outputs to its children), never from centre to centre,
+so what a job moves depends only on its own centre's link: the transfers sit in
+the options, and the placement's edges only order the jobs (no cross-site term).
 
 An organisation's private cloud cluster is a candidate for its workflows only, priced from the
 cloud provider's price list with its nodes' start-up in time and cost
@@ -22,13 +29,14 @@ from pydantic import BaseModel, ConfigDict
 from heroes_core.catalog import Catalog
 from heroes_core.costs import PriceBook, PriceNotFoundError, Usage, partition_offering, price_lines
 from heroes_core.costs.cloud_prices import PriceList
+from heroes_core.costs.metering import TRANSFER_OFFERING
 from heroes_core.costs.pricing import total
+from heroes_core.data import Archive, ArchivePath, Area
 from heroes_core.decision.cloud_options import check_tenancy, cloud_capacity, cloud_terms
 from heroes_core.decision.placement import (
     Constraints,
     Edge,
     Job,
-    Network,
     Option,
     PlacementProblem,
     Weights,
@@ -72,6 +80,11 @@ class PlanningInputs(BaseModel):
     """Centre -> the share of its CPUs its last node-state event reported down or drained."""
     policy: DecisionPolicy | None = None
     """The organisation's decision policy for the workflow (None: the spec's goals as given)."""
+    input_gb: dict[str, float] = {}
+    """Job id -> the size of its inputs in the archive, in GB (read when planning)."""
+    archive: str | None = None
+    """The central archive's provider name in the price book: its price per GB transferred is
+    charged on every stage-in and stage-out, so the planner prices it beside the compute."""
     currency: str = "EUR"
     budget: Decimal | None = None
     loads: dict[str, SiteLoad] = {}
@@ -81,8 +94,6 @@ class PlanningInputs(BaseModel):
     """The cloud providers' on-demand prices (the cache's list); None: the snapshot HEROES ships."""
     cloud_running: dict[str, int] = {}
     """Cloud centre -> its compute nodes running now (a job needing no more waits for no start-up)."""
-    default_bandwidth_gbps: float = 1.0
-    default_egress_per_gb: float = 0.0
 
 
 def expected_queue_wait_s(load: SiteLoad | None, cores: int) -> float:
@@ -107,9 +118,64 @@ def _partitions(site: SiteConfig) -> list[str | None]:
     return [site.default_partition]
 
 
+class Transfers(BaseModel):
+    """What one job moves through the archive: its inputs and parents' files in, its files for
+    children out (GB), and the archive's price per GB transferred (in the plan's currency)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    in_gb: float = 0.0
+    out_gb: float = 0.0
+    price_per_gb: Decimal = Decimal(0)
+
+    def seconds(self, site: SiteConfig) -> float:
+        return (self.in_gb + self.out_gb) * 8 / site.archive_bandwidth_gbps
+
+    @property
+    def cost(self) -> Decimal:
+        return self.price_per_gb * Decimal(str(self.in_gb + self.out_gb))
+
+
+def input_sizes(spec: WorkflowSpec, archive: Archive, area: Area) -> dict[str, float]:
+    """Job id -> the size in GB of its inputs in ``area`` (the user's home): read before planning,
+    so a missing input is refused before anything runs rather than at its job's stage-in."""
+    sizes: dict[str, float] = {}
+    for job in spec.jobs:
+        total = 0
+        for name in job.inputs:
+            found = archive.files(ArchivePath(area=area, path=name))
+            if not found:
+                raise SpecError(f"input '{name}' of job '{job.id}' is not in {area.label}", site="archive",
+                                fix="upload it first (heroes data put), or correct the path")
+            total += sum(item.size or 0 for item in found)
+        if total:
+            sizes[job.id] = total / 1e9
+    return sizes
+
+
+def _transfer_price(prices: PriceBook, inputs: PlanningInputs, now: datetime) -> Decimal:
+    """The archive's price per GB transferred, converted; 0 where it publishes none."""
+    if inputs.archive is None:
+        return Decimal(0)
+    try:
+        offering = prices.find_offering(inputs.archive, "transfer", TRANSFER_OFFERING)
+        _, model = prices.price_at(offering, now)
+    except PriceNotFoundError:
+        return Decimal(0)
+    return prices.convert(model.per_gb_transferred, model.currency, inputs.currency, now)
+
+
+def _transfers(spec: WorkflowSpec, inputs: PlanningInputs, price: Decimal) -> dict[str, Transfers]:
+    def moved(job: str) -> Transfers:
+        incoming = inputs.input_gb.get(job, 0.0) + sum(edge.data_gb for edge in spec.incoming(job))
+        outgoing = sum(edge.data_gb for edge in spec.edges if edge.parent == job)
+        return Transfers(in_gb=incoming, out_gb=outgoing, price_per_gb=price)
+    return {job.id: moved(job.id) for job in spec.jobs}
+
+
 def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor: Predictor,
             prices: PriceBook, inputs: PlanningInputs, now: datetime,
-            weighs_energy: bool) -> tuple[Option, OptionDetail]:
+            weighs_energy: bool, moved: Transfers) -> tuple[Option, OptionDetail]:
     limits = site.limits
     reasons = []
     if job.cores > limits.max_cores_per_job:
@@ -141,7 +207,7 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
     cloud = cloud_terms(job, site, runtime, running=inputs.cloud_running.get(site.name, 0),
                         price_list=inputs.cloud_prices, prices=prices, currency=inputs.currency, now=now)
     reasons += cloud.reasons
-    cost = cloud.cost
+    cost = moved.cost + cloud.cost
     try:  # a cloud cluster has no price book offering: its provider's price is above
         offerings = [] if site.cloud is not None else [partition_offering(prices, site.name, partition)]
         if job.id in inputs.licences:
@@ -153,6 +219,9 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
         reasons.append(f"no price: {exc.detail}")
     wait = expected_queue_wait_s(load, job.cores)
     note = prediction.note
+    moving = moved.seconds(site)
+    if moving >= 1:
+        note += f"; {moving:.0f} s moving {moved.in_gb + moved.out_gb:.3g} GB through the archive"
     if 0.0 < share < 1.0:  # a degraded centre drains its queue more slowly
         wait /= 1.0 - share
         note += f"; {site.name} degraded: {share:.0%} of its CPUs down or drained"
@@ -164,7 +233,8 @@ def _option(job: WorkflowJob, site: SiteConfig, partition: str | None, predictor
     licence = inputs.licence_seats.get(job.id)
     if cloud.startup_s:
         note += f"; {cloud.startup_s:.0f} s to start {site.name}'s nodes"
-    option = Option(site=site.name, partition=partition, time_s=max(runtime + wait + cloud.startup_s, 1e-3),
+    option = Option(site=site.name, partition=partition,
+                    time_s=max(runtime + wait + moving + cloud.startup_s, 1e-3),
                     cost=float(cost), energy_j=energy, cores=job.cores * job.nodes,
                     gpus=gpus.per_node if gpus is not None else 0,
                     licence=licence[0] if licence else None, infeasible_reason="; ".join(reasons) or None)
@@ -195,6 +265,7 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
     jobs: list[Job] = []
     details: dict[str, list[OptionDetail]] = {}
     weighs_energy = goals.weighs_energy
+    transfers = _transfers(spec, inputs, _transfer_price(prices, inputs, now))
     for job in spec.jobs:
         # a catalogue application's image goes wherever the job is placed; a raw job's image
         # must already be on the centre
@@ -205,14 +276,16 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
             site = known[site_name]
             for partition in _partitions(site):
                 option, detail = _option(job, site, partition, predictor, prices, inputs, now,
-                                         weighs_energy)
+                                         weighs_energy, transfers[job.id])
                 options.append(option)
                 details[job.id].append(detail)
         if not options:
             raise SpecError(f"application '{job.application}' of job '{job.id}' is published on no "
                             f"registered centre", fix="publish it, or register the centres it is on")
         jobs.append(Job(id=job.id, options=options, required_gpus=job.gpus))  # per node, as Option.gpus
-    edges = [Edge(parent=e.parent, child=e.child, data_gb=e.data_gb) for e in spec.edges]
+    # every file moves through the archive, whether parent and child share a centre or not: the
+    # transfers are in each job's own time and cost above, and an edge only orders its jobs
+    edges = [Edge(parent=e.parent, child=e.child) for e in spec.edges]
     weights = Weights(**goals.weights) if goals.weights else None
     constraints = Constraints(
         site_capacity_cores=capacity(inputs),
@@ -222,10 +295,7 @@ def build_problem(spec: WorkflowSpec, inputs: PlanningInputs, predictor: Predict
         energy_j=goals.energy_cap_kj * 1000 if goals.energy_cap_kj is not None else None,
         allowed_sites=allowed,
     )
-    network = Network(bandwidth_gbps={}, egress_per_gb={},
-                      default_bandwidth_gbps=inputs.default_bandwidth_gbps,
-                      default_egress_per_gb=inputs.default_egress_per_gb)
-    problem = PlacementProblem(jobs=jobs, edges=edges, network=network, constraints=constraints,
+    problem = PlacementProblem(jobs=jobs, edges=edges, constraints=constraints,
                                strategy=goals.strategy, weights=weights)
     return problem, details
 

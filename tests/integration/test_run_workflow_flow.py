@@ -48,7 +48,7 @@ def test_a_three_job_workflow_runs_across_two_centres_after_the_user_moves_a_job
     name = f"dag{uuid.uuid4().hex[:8]}"
     user = f"u{uuid.uuid4().hex[:8]}"
     holder: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: holder.update(state=run_workflow(
+    thread = threading.Thread(daemon=True, target=lambda: holder.update(state=run_workflow(
         workflow=chain(name), organisation="itest", user=user, return_state=True)))
     thread.start()
     flow_run_id = paused_run(name)
@@ -90,7 +90,7 @@ def test_an_override_that_breaks_a_constraint_is_refused_and_the_user_is_asked_a
         "jobs": [{"id": "one", "application": "busybox", "command": ["true"], "estimate_minutes": 0.1,
                   "time_limit_minutes": 2}]})
     holder: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: holder.update(state=run_workflow(
+    thread = threading.Thread(daemon=True, target=lambda: holder.update(state=run_workflow(
         workflow=spec, organisation="itest", user="override", return_state=True)))
     thread.start()
     flow_run_id = paused_run(name)
@@ -185,7 +185,7 @@ def test_a_centre_that_goes_down_between_waves_is_planned_around_once_the_user_a
     first = spec.jobs[0].model_copy(update={"command": ["sh", "-c", "sleep 15; echo 21 > n.txt"]})
     spec = spec.model_copy(update={"jobs": [first, *spec.jobs[1:]]})
     holder: dict[str, Any] = {}
-    thread = threading.Thread(target=lambda: holder.update(state=run_workflow(
+    thread = threading.Thread(daemon=True, target=lambda: holder.update(state=run_workflow(
         workflow=spec, organisation="itest", user=user, catalog=catalog, auto_accept=True, return_state=True)))
     thread.start()
     try:

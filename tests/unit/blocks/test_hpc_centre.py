@@ -82,7 +82,7 @@ def test_a_saved_block_loads_and_saves_the_same_document() -> None:
     # with the defaults
     assert dumped == SAVED | {"image_roots": ["/apps/containers"], "block_type_slug": "heroes-hpc-centre",
                               "max_output_mb": 20 * 1024, "image_cache_gb": 50.0, "power_models": {},
-                              "cloud": None,
+                              "cloud": None, "archive_bandwidth_gbps": 1.0,
                               "gpus": {}, "min_poll_interval_s": 10.0}
 
 

@@ -2,16 +2,17 @@
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from heroes_core import jobs
 from heroes_core.errors import CommandTimeoutError, ConnectionLostError, SpecError
-from heroes_core.models import ImageRef, JobSpec, UserArea
+from heroes_core.models import ImageRef, JobSpec, JobState, UserArea
 from heroes_core.schedulers import KEY_PATTERN
 from heroes_core.sites import SiteConfig, SiteLimits, open_site
-from tests.unit.heroes_core.fakes import ScriptedTransport
+from tests.unit.heroes_core.fakes import ScriptedTransport, ok
 
 HEX = "ef" * 32
 SPEC = JobSpec(name="demo", image=ImageRef(path="/img/busybox.tar.gz", digest=f"sha256:{HEX}"),
@@ -226,3 +227,15 @@ def test_the_ear_policy_a_job_runs_under_reaches_its_submission() -> None:
     chosen = SPEC.model_copy(update={"energy_policy": "min_energy"})
     assert jobs.submission_for(the_site, chosen, jobs.job_key("r", owner=OWNER), "/w/x").energy_policy == "min_energy"
     assert jobs.submission_for(the_site, SPEC, jobs.job_key("r", owner=OWNER), "/w/x").energy_policy is None
+
+
+def test_waiting_up_to_a_limit_hands_back_a_running_job_instead_of_polling_on() -> None:
+    stamp = str(int(time.time()))
+    polls = []
+
+    def env(argv, stdin):  # type: ignore[no-untyped-def]
+        polls.append(argv)
+        return ok(argv, f"21|RUNNING|None|{stamp}|{stamp}\n" if "squeue" in argv else "")
+    the_site = _slurm_site(ScriptedTransport({"env": env}))
+    status = jobs.wait_for(the_site, "21", interval=0.01, up_to_s=0.0)
+    assert status.state is JobState.RUNNING and len(polls) == 1  # one look, then handed back

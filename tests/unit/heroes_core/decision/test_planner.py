@@ -182,3 +182,42 @@ def test_a_gpu_job_is_placed_only_on_a_partition_declaring_enough_gpus_of_its_ty
                                 prices, now=NOW)
     refused = solve(too_many.model_copy(update={"strategy": "time"}), time_limit_s=5)
     assert refused.status == "infeasible" and "needs 3 GPUs" in refused.violations[0].detail
+
+
+def test_a_jobs_transfers_through_the_archive_take_its_centres_bandwidth_and_the_archives_price(
+        database, prices) -> None:  # type: ignore[no-untyped-def]
+    prices.register_provider("archive", "archive", "resource")
+    transfer = prices.offering("archive", "transfer", "archive", site="archive")
+    prices.publish("archive", transfer, PriceModel(currency="EUR", per_gb_transferred=D("0.10")),
+                   valid_from=NOW - timedelta(days=1), now=NOW - timedelta(days=2))
+    two = WorkflowSpec.model_validate({
+        "jobs": [{"id": job, "application": "sim", "command": ["x"], "estimate_minutes": 60,
+                  "time_limit_minutes": 120} for job in "ab"],
+        "edges": [{"parent": "a", "child": "b", "data_gb": 10}]})
+    sites = [site.model_copy(update={"archive_bandwidth_gbps": gbps})
+             for site, gbps in zip(inputs().sites, (0.1, 10.0), strict=True)]
+    problem, details = build_problem(two, inputs(sites=sites, input_gb={"a": 5.0}, archive="archive"),
+                                     Predictor(MetadataStore(database)), prices, now=NOW)
+    a = {o.site: o for o in problem.jobs[0].options}
+    # a moves 5 GB in and 10 GB out: 15 GB x 8 / 0.1 Gbit/s = 1200 s at 'cheap', 12 s at 'fast'
+    assert a["cheap"].time_s == pytest.approx(3600 + 1200) and a["fast"].time_s == pytest.approx(3600 + 12)
+    assert a["cheap"].cost == pytest.approx(0.01 + 1.5)  # compute plus 15 GB at 0.10
+    assert problem.edges[0].data_gb == 0  # through the archive, wherever parent and child run
+    assert "moving 15 GB through the archive" in details["a"][0].note
+
+
+def test_an_input_missing_from_the_users_area_is_refused_before_planning() -> None:
+    from typing import cast
+
+    from heroes_core.data import Archive, Area
+    from heroes_core.decision.planner import input_sizes
+
+    class Listing:
+        def files(self, path):  # type: ignore[no-untyped-def]
+            return [type("Object", (), {"size": 2_000_000_000})()] if path.path == "mesh.dat" else []
+
+    home = Area.home("acme", "ada")
+    with_inputs = spec(inputs=["mesh.dat"])
+    assert input_sizes(with_inputs, cast(Archive, Listing()), home) == {"a": 2.0}
+    with pytest.raises(SpecError, match=r"input 'gone\.dat' of job 'a' is not in"):
+        input_sizes(spec(inputs=["gone.dat"]), cast(Archive, Listing()), home)

@@ -1,0 +1,128 @@
+"""The production layout in small (docs/production.md): run-job on a process work pool served by two
+workers. Runs spread over both; with one worker killed the other takes every new run, the runs the
+killed worker had started still end, and those it had claimed but not started are given to the
+other one: every run completes, each job submitted once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.deployments import run_deployment
+
+from heroes.flows import run_job_granted
+from heroes_core.jobs import job_key
+from heroes_core.models import UserArea
+from tests.integration.conftest import ROOT
+from tests.integration.grants import granted
+from tests.integration.processes import stop
+
+pytestmark = pytest.mark.integration
+
+
+class Pool:
+    """A uniquely named process work pool with run-job deployed on it, as `prefect deploy` does."""
+
+    def __init__(self) -> None:
+        suffix = uuid.uuid4().hex[:8]
+        self.name, self.deployment = f"heroes-two-{suffix}", f"run-job-{suffix}"
+
+    def __enter__(self) -> Pool:
+        with get_client(sync_client=True) as client:
+            client.create_work_pool(WorkPoolCreate(name=self.name, type="process"))
+            client.create_deployment(
+                flow_id=client.create_flow_from_name(run_job_granted.name), name=self.deployment,
+                entrypoint="flows/user/entry.py:run_job_granted", work_pool_name=self.name, path=None,
+                tags=["heroes", "user"],
+                pull_steps=[{"prefect.deployments.steps.set_working_directory": {"directory": str(ROOT)}}])
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name(f"{run_job_granted.name}/{self.deployment}")
+            client.delete_deployment(deployment.id)
+            client.delete_work_pool(self.name)
+
+    def launch(self, image: dict[str, str], user: str, seconds: int) -> UUID:
+        spec = {"image": image, "command": ["sh", "-c", f"sleep {seconds}; echo ok > ok.txt"],
+                "time_limit_minutes": 5}
+        name = f"{run_job_granted.name}/{self.deployment}"
+        parameters = granted({"spec": spec, "wait_in_process_s": None}, user, deployment=name)
+        return run_deployment(name, parameters=parameters, timeout=0).id
+
+
+@pytest.fixture
+def pool(blocks: dict[str, str]) -> Iterator[Pool]:
+    """The pool, with the automation that gives a dead worker's claimed runs to another one acting
+    after 20 s (5 minutes in production) while the test runs."""
+    from heroes.deployments.automations import ensure_wait_automations
+
+    ensure_wait_automations(stranded_after=timedelta(seconds=20))
+    try:
+        with Pool() as made:
+            yield made
+    finally:
+        ensure_wait_automations()
+
+
+def worker(pool: Pool, name: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_HEARTBEAT_SECONDS": "5"}
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool.name,
+                                 "--type", "process", "--name", name], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def ran_by(log: Path, runs: list[UUID]) -> set[UUID]:
+    """The runs a worker's log says it submitted."""
+    text = log.read_text(errors="replace")
+    return {run for run in runs if str(run) in text}
+
+
+def final_state(run: UUID, seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(run).state
+            if state is not None and state.is_final():
+                return state
+            time.sleep(1)
+    raise AssertionError(f"run {run} did not end in {seconds} s")
+
+
+def test_two_workers_share_the_runs_and_one_killed_loses_none(pool: Pool, site: Any, image: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    user = f"u{uuid.uuid4().hex[:8]}"
+    logs = {name: tmp_path / f"{name}.log" for name in ("w1", "w2")}
+    workers = {name: worker(pool, name, log) for name, log in logs.items()}
+    try:
+        first = [pool.launch(image, user, seconds=12) for _ in range(6)]
+        deadline = time.monotonic() + 120
+        while not all(ran_by(log, first) for log in logs.values()):
+            assert time.monotonic() < deadline, {n: ran_by(log, first) for n, log in logs.items()}
+            time.sleep(1)
+        os.kill(workers["w1"].pid, signal.SIGKILL)  # the worker only: the runs it started go on
+        workers["w1"].wait()
+        later = [pool.launch(image, user, seconds=2) for _ in range(3)]
+        for run in first + later:
+            state = final_state(run, 300)
+            assert state.is_completed(), (run, state.name, state.message)
+        assert set(later) <= ran_by(logs["w2"], later)  # the survivor took every new run
+        for run in first + later:  # each run's job was submitted exactly once
+            assert len(site.scheduler.find(job_key(str(run), owner=UserArea(organisation="itest", user=user)))) == 1
+    finally:
+        for proc in workers.values():
+            if proc.poll() is None:
+                stop(proc)
