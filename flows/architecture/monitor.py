@@ -27,9 +27,17 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
+from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.concurrency.sync import rate_limit
 from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
 
@@ -43,9 +51,11 @@ from heroes.tasks.centre_events import (
     report_nodes,
 )
 from heroes.tasks.monitor import emit_job_change, report_unreachable, tracked_jobs
-from heroes.tasks.resolve import load_centre
+from heroes.tasks.resolve import load_centre, project_database
+from heroes_core.costs import Budgets, PriceBook
 from heroes_core.errors import HeroesError
-from heroes_core.monitor import SiteMonitor, StateChange, TrackedJobs
+from heroes_core.jobs import cancel_jobs
+from heroes_core.monitor import SiteMonitor, StateChange, TrackedJob, TrackedJobs
 from heroes_core.sites import Site
 
 MONITOR_INTERVAL_S: Final = 30.0
@@ -62,8 +72,10 @@ def login_limit_name(centre: str) -> str:
 class PrefectHooks:
     """The monitor's effects through Prefect: rate limits, events, centre reports."""
 
-    def __init__(self, logger: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> None:
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+                 database: HeroesDatabase | str | None = DEFAULT_DATABASE) -> None:
         self.logger = logger
+        self.database = database
         self.blocks: dict[str, HPCCentre] = {}
         self.paced: set[str] = set()
 
@@ -107,6 +119,29 @@ class PrefectHooks:
         self.logger.info("Centre %s answers again", centre)
         report_nodes(centre)
 
+    def reconcile(self, centre: str, live: Sequence[TrackedJob]) -> None:
+        """Cancel the batch job, and free the budget, of each live job whose run was cancelled.
+
+        A run suspended while its job waits has no process, so cancelling it in the UI runs no
+        cancellation hook: the monitor does the hook's work. A suspended run is a top-level job
+        run, whose budget reservation is held under its own id."""
+        runs = {job.flow_run_id: job for job in live if job.flow_run_id}
+        if not runs:
+            return
+        ended = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run) for run in runs]),
+                              state=FlowRunFilterState(type=FlowRunFilterStateType(
+                                  any_=[StateType.CANCELLED, StateType.CANCELLING])))
+        with get_client(sync_client=True) as client:
+            cancelled = client.read_flow_runs(flow_run_filter=ended)
+        for run in cancelled:
+            job = runs[str(run.id)]
+            found = cancel_jobs(self.open_site(centre), job.key)
+            database = project_database(self.database)
+            released = Budgets(database, PriceBook(database)).release(str(run.id))
+            self.logger.warning("Run %s was cancelled while its job %s waited: cancelled batch job(s) %s on "
+                                "%s, released %s", run.id, job.key, ", ".join(found) or "(none left)", centre,
+                                released)
+
 
 def reported_unreachable(centres: Sequence[str]) -> list[str]:
     """Centres whose newest node-state event (of the last day) is a monitor's "unreachable"."""
@@ -140,7 +175,7 @@ def monitor_sites(centres: list[str] | None = None, interval_s: float = MONITOR_
     """
     logger = get_run_logger()
     tracked = tracked_jobs(database)
-    hooks = PrefectHooks(logger)
+    hooks = PrefectHooks(logger, database)
     monitor = SiteMonitor(tracked, hooks.open_site, hooks, interval_s=interval_s,
                           max_backoff_s=max(max_backoff_s, interval_s),
                           failures_before_unreachable=failures_before_unreachable)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from heroes_core.errors import HeroesError
 from heroes_core.monitor.health import CentreHealth
 from heroes_core.monitor.poller import poll_site
-from heroes_core.monitor.tracked import StateChange, TrackedJobs
+from heroes_core.monitor.tracked import StateChange, TrackedJob, TrackedJobs
 from heroes_core.sites import Site
 
 LOGGER = logging.getLogger("heroes.monitor")
@@ -45,6 +45,10 @@ class MonitorHooks(Protocol):
 
     def answering(self, centre: str) -> None:
         """``centre``, unreachable until now, answers again."""
+
+    def reconcile(self, centre: str, live: Sequence[TrackedJob]) -> None:
+        """Settle ``centre``'s live jobs whose runs ended without them: a run cancelled while it
+        was suspended has no process left to cancel its batch job."""
 
 
 class RoundReport(BaseModel):
@@ -95,7 +99,18 @@ class SiteMonitor:
             if self.health.answered(centre):
                 self.hooks.answering(centre)
             report.announced += self.announce(centre)
+            self.reconcile(centre)
         return report
+
+    def reconcile(self, centre: str) -> None:
+        live = self.tracked.live(centre)
+        if not live:
+            return
+        try:
+            self.hooks.reconcile(centre, live)
+        except Exception as error:  # advice: tried again next round
+            LOGGER.warning("Live jobs on %s not reconciled with their runs (%s): tried again next round",
+                           centre, error)
 
     def announce(self, centre: str) -> list[StateChange]:
         """Hand every unannounced change of ``centre`` to the hooks; those taken are marked."""

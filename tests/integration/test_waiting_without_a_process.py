@@ -69,3 +69,28 @@ def test_without_news_of_its_job_a_suspended_run_looks_again_after_the_window_an
         assert names.count("Suspended") >= 2, names  # it looked while the job ran, and suspended again
     finally:
         ensure_wait_automations()
+
+
+def test_cancelling_a_suspended_run_cancels_its_batch_job_and_frees_its_budget_through_the_monitor(
+        runner: Any, image: dict[str, str], site: Any) -> None:
+    from prefect.states import Cancelling
+
+    from heroes.blocks import HeroesDatabase
+    from heroes.flows import monitor_sites
+    from heroes_core.jobs import job_key
+    from heroes_core.models import JobState, UserArea
+
+    user = f"w{uuid.uuid4().hex[:8]}"
+    run = launched(image, user, seconds=300)
+    until(run.id, "Suspended", 120)
+    [job_id] = site.scheduler.find(job_key(str(run.id), owner=UserArea(organisation="itest", user=user)))
+    with get_client(sync_client=True) as client:  # what the gateway's cancel route asks for
+        client.set_flow_run_state(run.id, Cancelling(message="cancelled by the test"), force=True)
+    monitor_sites(centres=["local-slurm"], interval_s=2, run_for_s=10)
+    deadline = time.monotonic() + 60
+    while not (status := site.scheduler.query([job_id])[job_id]).state.is_final:
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
+    assert status.state is JobState.CANCELLED
+    budgets = HeroesDatabase.load("heroes-database").budgets()
+    assert budgets.release(str(run.id)) == 0  # the monitor gave the reservation back already

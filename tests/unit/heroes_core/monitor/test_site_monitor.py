@@ -10,7 +10,7 @@ import pytest
 
 from heroes_core.errors import HeroesError
 from heroes_core.models import JobState
-from heroes_core.monitor import CentreHealth, SiteMonitor, StateChange, TrackedJobs
+from heroes_core.monitor import CentreHealth, SiteMonitor, StateChange, TrackedJob, TrackedJobs
 from heroes_core.sites import Site
 from heroes_core.store import Database
 from tests.unit.heroes_core.monitor.fake_centre import FakeJob, FakeSlurm
@@ -35,7 +35,9 @@ class Hooks:
         self.events: list[tuple[str, JobState]] = []
         self.unreachable_said: list[str] = []
         self.answering_said: list[str] = []
+        self.reconciled: list[tuple[str, list[str]]] = []
         self.fail_announcing = False
+        self.fail_reconciling = False
 
     def throttle(self, centre: str) -> None:
         self.throttled.append(centre)
@@ -50,6 +52,11 @@ class Hooks:
 
     def answering(self, centre: str) -> None:
         self.answering_said.append(centre)
+
+    def reconcile(self, centre: str, live: Sequence[TrackedJob]) -> None:
+        if self.fail_reconciling:
+            raise RuntimeError("the Prefect API is away")
+        self.reconciled.append((centre, [job.key for job in live]))
 
 
 def key(site: str, n: int) -> str:
@@ -178,3 +185,20 @@ def test_back_off_doubles_from_the_interval_and_stops_at_its_cap() -> None:
 def test_impossible_back_off_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="interval"):
         CentreHealth(interval_s=30, max_backoff_s=10)
+
+
+def test_after_each_poll_the_live_jobs_are_reconciled_with_their_runs_and_a_failure_waits_a_round(
+        database: Database) -> None:
+    world = World(database, "hpc1")
+    world.hooks.fail_reconciling = True
+    world.rounds(1)  # the API away: nothing reconciled, the round goes on
+    assert world.hooks.reconciled == [] and len(world.hooks.events) == 2
+    world.hooks.fail_reconciling = False
+    world.rounds(1)
+    assert world.hooks.reconciled == [("hpc1", [key("hpc1", 0), key("hpc1", 1)])]
+    world.centres["hpc1"].end("100")
+    world.rounds(1)
+    assert world.hooks.reconciled[-1] == ("hpc1", [key("hpc1", 1)])  # only what is still live
+    world.centres["hpc1"].end("101", "CANCELLED")
+    world.rounds(2)
+    assert len(world.hooks.reconciled) == 2  # nothing live is left: nothing to reconcile
