@@ -22,6 +22,15 @@ app = typer.Typer(name="org", help="Create, list and delete organisations (HEROE
 ORGANISATION = Annotated[str, typer.Argument(help="The organisation's name (its Keycloak alias).")]
 
 
+def _workflow_admin(organisation: str) -> _session.Session:
+    """The session of a workflow admin of ``organisation`` (its policies are theirs to set)."""
+    organisation_name(organisation)
+    session = _session.current()
+    require(session.identity, Action.MANAGE_WORKFLOWS,
+            Resource(kind=ResourceKind.WORKFLOW, organisation=organisation))
+    return session
+
+
 def _platform(session: _session.Session, organisation: str) -> None:
     require(session.identity, Action.MANAGE_ORGANISATIONS,
             Resource(kind=ResourceKind.ORGANISATION, organisation=organisation))
@@ -88,10 +97,7 @@ def energy_policy(
 ) -> None:
     """Set the organisation's EAR energy policy: a default for its jobs, and whether users may choose."""
     with reported():
-        organisation_name(organisation)
-        session = _session.current()
-        require(session.identity, Action.MANAGE_WORKFLOWS,
-                Resource(kind=ResourceKind.WORKFLOW, organisation=organisation))
+        session = _workflow_admin(organisation)
         setting = EnergyPolicySetting(organisation=organisation, default_policy=default,
                                       users_may_choose=users_may_choose)
         EnergyPolicies(_session.load_database()).set(setting, actor=session.identity.user)
@@ -129,10 +135,7 @@ def decision_policy(
 ) -> None:
     """Set where the organisation's workflows may run and what the planner optimises for them."""
     with reported():
-        organisation_name(organisation)
-        session = _session.current()
-        require(session.identity, Action.MANAGE_WORKFLOWS,
-                Resource(kind=ResourceKind.WORKFLOW, organisation=organisation))
+        session = _workflow_admin(organisation)
         policy = DecisionPolicy.model_validate({
             "organisation": organisation, "workflow": workflow, "strategy": strategy,
             "weights": _weights(weight or []), "energy_cap_kj": energy_cap_kj,
