@@ -216,15 +216,20 @@ def _transfer(inst: Instance, ev: Evaluation, p: int, i: int) -> float:
 
 
 def better(a: Evaluation, b: Evaluation) -> bool:
-    """Whether plan ``a`` should replace ``b``: feasible beats infeasible, then a strictly lower score."""
+    """Whether plan ``a`` should replace ``b``: feasible beats infeasible, then a strictly lower score;
+    of two plans that break limits, the one that breaks them by less (it is the nearer to repair: a plan
+    slightly over budget that meets the deadline must not lose to a cheap one far past it)."""
     if a.feasible != b.feasible:
         return a.feasible
+    if not a.feasible and a.excess != b.excess:
+        return a.excess < b.excess
     return a.score < b.score - 1e-12 * abs(b.score)
 
 
 def best_of(plans: list[Evaluation]) -> Evaluation:
-    """Feasible plans first, then lowest score, then the earliest in the list (deterministic)."""
-    return min(plans, key=lambda ev: (not ev.feasible, ev.score))
+    """Feasible plans first, then least excess over the limits, then lowest score, then the earliest in
+    the list (deterministic)."""
+    return min(plans, key=lambda ev: (not ev.feasible, ev.excess, ev.score))
 
 
 def keep_better(inst: Instance, incumbent: Evaluation, choice: IntArray | None) -> Evaluation:

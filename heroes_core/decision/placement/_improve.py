@@ -30,6 +30,7 @@ from heroes_core.decision.placement._instance import (
     restrict,
     total_objective,
 )
+from heroes_core.decision.placement._local import local_search
 from heroes_core.decision.placement._milp import ModelSpec, choice_of, solve_milp
 from heroes_core.decision.placement._plan import Evaluation
 
@@ -89,7 +90,7 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
         best = keep_better(inst, best, outcome.choice)
         if best.feasible or outcome.status == "infeasible":
             return best
-    return best
+    return local_search(inst, best, deadline=deadline)
 
 
 def _fraction(deadline: float, share: float) -> float:

@@ -34,6 +34,13 @@ class Evaluation:
         return not self.violations
 
     @property
+    def excess(self) -> float:
+        """How far the plan is from meeting its limits: the broken limits' relative excesses, summed
+        (0 for a feasible plan). Of two plans that break limits, the one closer to a feasible plan is
+        the better start for a repair."""
+        return sum(max(v.needed - v.available, 0.0) / max(abs(v.available), 1e-9) for v in self.violations)
+
+    @property
     def totals(self) -> tuple[float, float, float]:
         """Makespan, cost and energy: the criteria ``TOTAL_LIMITS`` index."""
         return (self.makespan, self.cost, self.energy)

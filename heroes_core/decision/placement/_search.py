@@ -10,6 +10,11 @@ and what a capped solve returns when nothing better is found in time. Then:
   HiGHS to get through its presolve within the cap, the warm-started full MILP then tightens
   the bound, since LNS finds good plans fast but proves nothing.
 
+Whatever plan the MILP phases leave (unless proven optimal or proven impossible) then goes through
+the local search of :mod:`~heroes_core.decision.placement._local` with the time kept for it: every
+single-job and pair move evaluated exactly in one batch, then random kicks. Capped MILPs stop a few
+moves short of plans those moves find; a plan that still breaks a limit is walked back within it.
+
 The models minimise the score (the objective plus tie-breaking terms, see
 ``Instance.score_coef``); bounds are returned with the most the tie terms can add taken off,
 so they bound the objective itself.
@@ -33,11 +38,15 @@ from heroes_core.decision.placement._heuristics import (
 )
 from heroes_core.decision.placement._improve import lns, rens, round_relaxation, within_limits
 from heroes_core.decision.placement._instance import Instance, IntArray, restrict
+from heroes_core.decision.placement._local import local_search
 from heroes_core.decision.placement._milp import MilpStatus, ModelSpec, model_columns, solve_milp
 from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
 
 #: Models with at most this many options go straight to one MILP, which HiGHS proves well within a cap.
 SMALL_MODEL_OPTIONS = 600
+#: Share of the remaining time kept for the local search on the final plan (see :mod:`._local`): its
+#: descent reaches a local optimum of a 100x20 plan in a fraction of it, kicks use the rest.
+LOCAL_SEARCH_SHARE = 0.1
 #: Full models with more columns than this do not get through HiGHS's presolve within a cap: LNS only.
 FULL_MILP_COLUMNS = 60_000
 
@@ -55,7 +64,13 @@ def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpS
     plans = [greedy(small), *(single_site_plans(small) if small.edges else [])]
     if not best_of(plans).feasible:
         plans += criterion_plans(small)
-    best, bound, status = _by_size(small, best_of(plans), deadline)
+    reserve = LOCAL_SEARCH_SHARE * max(deadline - time.monotonic(), 0.0)
+    start = best_of(plans)
+    if not start.feasible:  # the descent often walks the nearest heuristic plan within the limits
+        start = local_search(small, start, deadline=time.monotonic() + reserve)
+    best, bound, status = _by_size(small, start, deadline - reserve)
+    if status not in ("optimal", "infeasible"):
+        best = local_search(small, best, deadline=deadline, kicks=True)
     return evaluate_choice(inst, index[best.choice]), bound - _tie_ceiling(inst), status
 
 
@@ -112,11 +127,12 @@ def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluat
     if relaxed.x is not None:
         rounded = round_relaxation(inst, relaxed.x)
         best = rounded if better(rounded, best) else best
-        best = rens(inst, spec, relaxed.x, best, deadline=_share(cap, 0.4))
+        best = rens(inst, spec, relaxed.x, best, deadline=_share(cap, 0.6))
     if model_columns(inst) > FULL_MILP_COLUMNS:
         return lns(inst, spec, best, deadline=cap), relaxed.bound, "feasible"
     if not best.feasible:
         best = within_limits(inst, best, deadline=_share(cap, 0.85))
+    best = local_search(inst, best, deadline=_share(cap, 0.2))
     best = lns(inst, spec, best, deadline=_share(cap, 0.4))
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
     return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status

@@ -1,0 +1,216 @@
+"""Local search on a complete plan: every single-job move, then pairs of moves, evaluated in one batch.
+
+The MILP phases on 100-job workflows are cut by the wall clock, and their plans are often a
+few single-job changes away from a better one: a job off the critical path moved to a cheaper
+partition, a critical job moved to a faster site paid for by another job moved to a cheaper
+one. Such moves are invisible to a sub-MILP that runs out of time, and cheap to check exactly.
+
+Every plan differing from the current one in one job (or, when none improves, in two jobs
+among the most promising single moves) is scheduled at once: the candidate plans are rows of
+a matrix, the schedule walks the jobs in topological order once for all rows with numpy, so
+the whole neighbourhood of a 100x20 plan costs about as much as a few plain evaluations.
+
+The same search repairs plans that break limits (the *elastic* phase): while the plan is
+infeasible, it minimises the summed relative excess over the limits (budget, deadline,
+energy, capacity, licences) before the score, so a plan slightly over budget that meets the
+deadline is walked to one that meets both instead of being thrown away.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from heroes_core.decision.placement._heuristics import better
+from heroes_core.decision.placement._instance import TOLERANCE, TOTAL_LIMITS, FloatArray, Instance, IntArray
+from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
+
+#: Single moves of each kind (best score, most of each limited total freed) paired in the pair phase:
+#: pairs grow with its square, and the moves worth pairing are among the best of some kind.
+PAIR_POOL = 40
+#: Jobs moved at random by one kick of the iterated local search: more than a pair move reaches, few
+#: enough that the descent after it stays near the best plan.
+KICK_JOBS = 3
+#: Plan entries (plans x jobs) scheduled in one batch: the neighbourhood of a 100x20 plan in one go,
+#: that of a 1,000x50 one in chunks of a few megabytes.
+BATCH_CELLS = 400_000
+#: Relative improvement a move must bring, so round-off never makes the search cycle.
+_IMPROVE = 1e-9
+
+
+class Neighbourhood:
+    """Scores and limit excesses of many plans of one instance at once (one plan per row)."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self.job_of = inst.job_of()
+        self.parent, self.child, self.gb = edge_arrays(inst)
+        self.parents = [
+            (
+                np.array([p for p, _ in inst.parents[i]], dtype=np.int64),
+                np.array([g for _, g in inst.parents[i]]),
+            )
+            for i in range(inst.n)
+        ]
+        self.limited_sites = np.flatnonzero(np.isfinite(inst.capacity))
+        self.timing = inst.needs_timing
+
+    def measure(self, plans: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per plan (rows of ``plans``): score, summed relative excess over the limits, and the totals
+        (makespan, cost, energy) as columns."""
+        inst = self.inst
+        site = inst.site[plans]
+        cost = inst.cost[plans].sum(axis=1)
+        if len(self.gb):
+            cost += (self.gb * inst.egress_per_gb[site[:, self.parent], site[:, self.child]]).sum(axis=1)
+        energy = inst.energy[plans].sum(axis=1)
+        makespan = self._makespan(plans, site) if self.timing else np.zeros(len(plans))
+        totals = np.stack((makespan, cost, energy), axis=1)
+        a, b, g = inst.score_coef
+        score = a * makespan + b * cost + g * energy
+        excess = np.zeros(len(plans))
+        for name, cap in inst.limits.items():
+            over = totals[:, TOTAL_LIMITS[name]] - (cap * (1 + TOLERANCE) + TOLERANCE)
+            excess += np.maximum(over, 0.0) / max(cap, 1e-9)
+        for s in self.limited_sites:
+            cores = np.where(site == s, inst.cores[plans], 0.0).sum(axis=1)
+            excess += np.maximum(cores - inst.capacity[s] - TOLERANCE, 0.0) / max(inst.capacity[s], 1.0)
+        if len(inst.licence_names):
+            licence = inst.licence[plans]
+            for n, seats in enumerate(inst.seats):
+                excess += np.maximum((licence == n).sum(axis=1) - seats, 0.0) / max(seats, 1.0)
+        return score, excess, totals
+
+    def _makespan(self, plans: IntArray, site: IntArray) -> FloatArray:
+        """Critical path of every plan: the schedule of :func:`~._plan.schedule`, one job at a time for
+        all rows."""
+        inst = self.inst
+        by_job = site.T.copy()
+        duration = inst.time[plans].T
+        ready = inst.in_time[plans].T.copy()
+        finish = np.empty_like(ready)
+        transfer = inst.transfer_s_per_gb
+        for i in range(inst.n):
+            start = ready[i]
+            parents, gb = self.parents[i]
+            for p, size in zip(parents, gb, strict=True):
+                start = np.maximum(start, finish[p] + size * transfer[by_job[p], by_job[i]])
+            finish[i] = start + duration[i]
+        makespan: FloatArray = finish.max(axis=0)
+        return makespan
+
+
+def local_search(inst: Instance, start: Evaluation, *, deadline: float, kicks: bool = False) -> Evaluation:
+    """The plan best-improvement local search reaches from ``start`` by ``deadline`` (see the module
+    docstring); never worse than ``start`` (an infeasible start is only replaced by a feasible plan or
+    one that breaks its limits by less).
+
+    With ``kicks``, the time left after a local optimum goes to iterated local search: a few jobs of
+    the best plan are moved at random (seeded, so a run is repeatable given the same time) and the
+    search descends again; the best plan seen is kept. Single and pair moves cannot leave a plan whose
+    improvement needs three jobs to move at once; a kick can.
+    """
+    if inst.n == 0 or time.monotonic() >= deadline:
+        return start
+    hood = Neighbourhood(inst)
+    choice, score, excess = _descend(hood, start.choice.copy(), *_measure_one(hood, start.choice), deadline)
+    rng = np.random.default_rng(0)
+    while kicks and time.monotonic() < deadline:
+        kicked = choice.copy()
+        for i in rng.choice(inst.n, size=min(KICK_JOBS, inst.n), replace=False):
+            kicked[i] = rng.integers(inst.begin[i], inst.begin[i + 1])
+        kicked, s, e = _descend(hood, kicked, *_measure_one(hood, kicked), deadline)
+        if (e < excess * (1 - _IMPROVE)) if excess > 0 else (e <= 0 and s < score - _IMPROVE * abs(score)):
+            choice, score, excess = kicked, s, e
+    found = evaluate_choice(inst, choice)
+    if start.feasible or found.feasible:
+        return found if better(found, start) else start
+    return found if excess < _excess(hood, start.choice) else start
+
+
+def _descend(
+    hood: Neighbourhood, choice: IntArray, score: float, excess: float, deadline: float
+) -> tuple[IntArray, float, float]:
+    """Best-improvement descent from ``choice``: single moves, then pairs when no single move improves."""
+    others = np.arange(len(hood.inst.time))
+    while time.monotonic() < deadline:
+        moves = others[others != choice[hood.job_of[others]]]
+        s, e, totals = _measure_moves(hood, choice, moves[:, None])
+        pick = _best(s, e, score, excess)
+        chosen = moves[:, None]
+        if pick is None and time.monotonic() < deadline:
+            chosen = _pairs(hood, moves, s, e, totals)
+            if len(chosen):
+                s, e, _totals = _measure_moves(hood, choice, chosen)
+                pick = _best(s, e, score, excess)
+        if pick is None:
+            break
+        choice = choice.copy()
+        choice[hood.job_of[chosen[pick]]] = chosen[pick]
+        score, excess = float(s[pick]), float(e[pick])
+    return choice, score, excess
+
+
+def _measure_moves(
+    hood: Neighbourhood, choice: IntArray, moves: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Score, excess and totals of ``choice`` changed by each row of ``moves`` (options of distinct
+    jobs), in chunks of at most ``BATCH_CELLS`` plan entries so 1,000-job plans stay within memory."""
+    rows = max(1, BATCH_CELLS // max(len(choice), 1))
+    parts = []
+    for first in range(0, len(moves), rows):
+        chunk = moves[first : first + rows]
+        plans = np.repeat(choice[None, :], len(chunk), axis=0)
+        index = np.arange(len(chunk))
+        for column in range(chunk.shape[1]):
+            plans[index, hood.job_of[chunk[:, column]]] = chunk[:, column]
+        parts.append(hood.measure(plans))
+    if not parts:
+        return np.zeros(0), np.zeros(0), np.zeros((0, 3))
+    score, excess, totals = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return score, excess, totals
+
+
+def _measure_one(hood: Neighbourhood, choice: IntArray) -> tuple[float, float]:
+    """Score and excess of one plan."""
+    score, excess, _totals = hood.measure(choice[None, :])
+    return float(score[0]), float(excess[0])
+
+
+def _excess(hood: Neighbourhood, choice: IntArray) -> float:
+    return _measure_one(hood, choice)[1]
+
+
+def _best(score: FloatArray, excess: FloatArray, current: float, current_excess: float) -> int | None:
+    """The candidate that improves most on the current plan: least excess while it breaks limits, then
+    lowest score; ``None`` when none improves."""
+    if not len(score):
+        return None
+    if current_excess > 0:
+        key = np.where(excess > 0, excess, -np.inf)
+        pick = int(np.lexsort((score, key))[0])
+        if excess[pick] < current_excess * (1 - _IMPROVE):
+            return pick
+        return None
+    feasible = excess <= 0
+    if not feasible.any():
+        return None
+    pick = int(np.argmin(np.where(feasible, score, np.inf)))
+    return pick if score[pick] < current - _IMPROVE * abs(current) else None
+
+
+def _pairs(
+    hood: Neighbourhood, moves: IntArray, score: FloatArray, excess: FloatArray, totals: FloatArray
+) -> IntArray:
+    """Pairs of single moves on different jobs, among the best of each kind: lowest score (whatever
+    the limits), least excess, and most of each limited total freed; as rows (option, option)."""
+    inst = hood.inst
+    pool_size = min(PAIR_POOL, len(moves))
+    keys = [score, excess + 1e-12 * score] + [totals[:, TOTAL_LIMITS[name]] for name in inst.limits]
+    pool = np.unique(np.concatenate([np.argsort(key, kind="stable")[:pool_size] for key in keys]))
+    first, second = np.triu_indices(len(pool), k=1)
+    a, b = moves[pool[first]], moves[pool[second]]
+    distinct = hood.job_of[a] != hood.job_of[b]
+    pairs: IntArray = np.stack((a[distinct], b[distinct]), axis=1)
+    return pairs
