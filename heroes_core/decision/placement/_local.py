@@ -32,6 +32,10 @@ PAIR_POOL = 40
 #: Jobs moved at random by one kick of the iterated local search: more than a pair move reaches, few
 #: enough that the descent after it stays near the best plan.
 KICK_JOBS = 3
+#: Largest neighbourhood (options x jobs) the local search is run on: a 100x20 plan's is ~0.2 million
+#: entries and one pass over it takes milliseconds; a 1,000x50 one's is ~50 million, where one pass
+#: takes seconds that the relaxation and LNS use better.
+MAX_CELLS = 2_000_000
 #: Plan entries (plans x jobs) scheduled in one batch: the neighbourhood of a 100x20 plan in one go,
 #: that of a 1,000x50 one in chunks of a few megabytes.
 BATCH_CELLS = 400_000
@@ -101,6 +105,11 @@ class Neighbourhood:
         return makespan
 
 
+def worth_searching(inst: Instance) -> bool:
+    """Whether the local search is cheap enough to run on ``inst`` (see ``MAX_CELLS``)."""
+    return len(inst.time) * inst.n <= MAX_CELLS
+
+
 def local_search(inst: Instance, start: Evaluation, *, deadline: float, kicks: bool = False) -> Evaluation:
     """The plan best-improvement local search reaches from ``start`` by ``deadline`` (see the module
     docstring); never worse than ``start`` (an infeasible start is only replaced by a feasible plan or
@@ -111,7 +120,7 @@ def local_search(inst: Instance, start: Evaluation, *, deadline: float, kicks: b
     search descends again; the best plan seen is kept. Single and pair moves cannot leave a plan whose
     improvement needs three jobs to move at once; a kick can.
     """
-    if inst.n == 0 or time.monotonic() >= deadline:
+    if inst.n == 0 or not worth_searching(inst) or time.monotonic() >= deadline:
         return start
     hood = Neighbourhood(inst)
     choice, score, excess = _descend(hood, start.choice.copy(), *_measure_one(hood, start.choice), deadline)

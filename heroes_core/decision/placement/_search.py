@@ -38,7 +38,7 @@ from heroes_core.decision.placement._heuristics import (
 )
 from heroes_core.decision.placement._improve import lns, rens, round_relaxation, within_limits
 from heroes_core.decision.placement._instance import Instance, IntArray, restrict
-from heroes_core.decision.placement._local import local_search
+from heroes_core.decision.placement._local import local_search, worth_searching
 from heroes_core.decision.placement._milp import MilpStatus, ModelSpec, model_columns, solve_milp
 from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
 
@@ -64,12 +64,13 @@ def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpS
     plans = [greedy(small), *(single_site_plans(small) if small.edges else [])]
     if not best_of(plans).feasible:
         plans += criterion_plans(small)
-    reserve = LOCAL_SEARCH_SHARE * max(deadline - time.monotonic(), 0.0)
+    local = worth_searching(small)
+    reserve = LOCAL_SEARCH_SHARE * max(deadline - time.monotonic(), 0.0) if local else 0.0
     start = best_of(plans)
-    if not start.feasible:  # the descent often walks the nearest heuristic plan within the limits
+    if local and not start.feasible:  # the descent often walks the nearest heuristic plan within the limits
         start = local_search(small, start, deadline=time.monotonic() + reserve)
     best, bound, status = _by_size(small, start, deadline - reserve)
-    if status not in ("optimal", "infeasible"):
+    if local and status not in ("optimal", "infeasible"):
         best = local_search(small, best, deadline=deadline, kicks=True)
     return evaluate_choice(inst, index[best.choice]), bound - _tie_ceiling(inst), status
 

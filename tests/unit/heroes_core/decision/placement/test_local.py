@@ -124,3 +124,13 @@ def test_chunked_neighbourhoods_reach_the_same_plan(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(_local, "BATCH_CELLS", 3 * inst.n)  # three plans per batch
     chunked = local_search(inst, start, deadline=float("inf"))
     assert np.array_equal(whole.choice, chunked.choice)
+
+
+def test_a_neighbourhood_too_large_to_search_leaves_the_plan_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inst = compile_problem(random_problem(6))
+    start = evaluate_choice(inst, inst.begin[:-1].copy())
+    assert local_search(inst, start, deadline=float("inf")) is not start  # the first options are improvable
+    monkeypatch.setattr(_local, "MAX_CELLS", len(inst.time) * inst.n - 1)
+    assert local_search(inst, start, deadline=float("inf")) is start
