@@ -29,6 +29,7 @@ from heroes.flows.architecture.centres import (
     enroll_hpc_centre,
 )
 from heroes_core.enrolment import Enrolments, heroes_version, run_playbook
+from tests.integration.block_copies import save_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,8 +114,7 @@ def test_compliance_catches_a_broken_runtime_without_changing_it(testbed, blocks
 
 def test_a_centre_failing_a_prerequisite_is_not_enrolled(blocks) -> None:  # type: ignore[no-untyped-def]
     centre: HPCCentre = HPCCentre.load("local-slurm")  # type: ignore[assignment]
-    copy = centre.model_copy(update={"partitions": ["debug", "nosuch"]})
-    copy.save("local-slurm-bad-partition", overwrite=True)
+    save_copy(centre, "local-slurm-bad-partition", partitions=["debug", "nosuch"])
     state = enroll_hpc_centre(centre="local-slurm-bad-partition", return_state=True)
     assert state.is_failed()
     message = str(state.message)

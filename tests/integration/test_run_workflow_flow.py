@@ -164,11 +164,12 @@ def test_a_centre_that_goes_down_between_waves_is_planned_around_once_the_user_a
     from heroes.tasks.artifacts import artifact_key
     from heroes.tasks.centre_events import CENTRE_DEGRADED
     from heroes_core.costs import PriceModel, partition_offering_name
+    from tests.integration.block_copies import save_copy
     from tests.integration.test_centre_events import emit
 
     name, user, cheap = f"replan{uuid.uuid4().hex[:8]}", f"u{uuid.uuid4().hex[:8]}", f"cheap-{uuid.uuid4().hex[:8]}"
     centre = HPCCentre.load("local-slurm")
-    centre.model_copy().save(cheap)
+    save_copy(centre, cheap)
     prices = HeroesDatabase.load("heroes-database").budgets().prices
     prices.register_provider(cheap, "a cheap copy of the test bed's centre", "resource")
     now = datetime.now(UTC)

@@ -130,12 +130,13 @@ def test_a_centre_that_does_not_answer_is_reported_down_and_its_jobs_are_not_fai
     from heroes.tasks.centre_events import unavailable_shares
     from heroes.tasks.monitor import tracked_jobs
     from heroes_core.models import JobState
+    from tests.integration.block_copies import save_copy
 
     with socket.socket() as probe:  # a port nothing listens on: connections are refused
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     dead = f"itest-dead-{uuid.uuid4().hex[:8]}"
-    HPCCentre.load(CENTRE).model_copy(update={"port": closed, "connect_timeout": 2.0}).save(dead)
+    save_copy(HPCCentre.load(CENTRE), dead, port=closed, connect_timeout=2.0)
     key = f"heroes-itest-monitor-{uuid.uuid4().hex[:12]}"
     tracked = tracked_jobs("heroes-database")
     try:

@@ -62,8 +62,8 @@ def test_without_news_of_its_job_a_suspended_run_looks_again_after_the_window_an
 
     ensure_wait_automations(look_again=timedelta(seconds=15))  # no monitor runs: only the window
     try:
-        run = launched(image, f"w{uuid.uuid4().hex[:8]}", seconds=25)
-        final = until(run.id, "final", 240)
+        run = launched(image, f"w{uuid.uuid4().hex[:8]}", seconds=75)  # well past a window or two
+        final = until(run.id, "final", 300)
         assert final.is_completed(), final.message
         names = [state.name for state in states_of(run.id)]
         assert names.count("Suspended") >= 2, names  # it looked while the job ran, and suspended again
