@@ -286,9 +286,10 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
     clouds = WorkflowClouds(workflow_id)
     statuses: dict[str, JobStatus] = {}
     problems: dict[str, str] = {}
-    for index, wave in enumerate(workflow.levels()):
+    waves = workflow.levels()
+    for index, wave in enumerate(waves):
         if index:
-            done = {job_id: keys[job_id] for level in workflow.levels()[:index] for job_id in level}
+            done = {job_id: keys[job_id] for level in waves[:index] for job_id in level}
             plan, chosen = _replan(plan, chosen, workflow, done, wave=index,
                                    elapsed_s=time.monotonic() - planned_at, how=replanning)
         runnable = [job_id for job_id in wave if all(p in statuses for p in workflow.graph()[job_id])]
@@ -311,8 +312,7 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
             if job_id in statuses:
                 record_prediction(database, contexts[job_id], workflow.job(job_id),
                                   plan.detail(job_id, chosen))
-        clouds.release_unneeded(plan, chosen, [job_id for level in workflow.levels()[index + 1:]
-                                               for job_id in level])
+        clouds.release_unneeded(plan, chosen, [job_id for level in waves[index + 1:] for job_id in level])
     _summary(plan, chosen, workflow, statuses, problems, keys, database)
     if problems:
         raise JobFailedError("; ".join(f"{job}: {why}" for job, why in problems.items()),

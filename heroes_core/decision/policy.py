@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Boolean, Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from heroes_core.errors import SpecError
-from heroes_core.models import NAME_PATTERN
+from heroes_core.models import NAME_PATTERN, Name
 from heroes_core.store import Base, Database, UTCDateTime
 from heroes_core.workflows import Criterion, Strategy, WorkflowSpec, check_weights
 
@@ -54,7 +54,7 @@ class DecisionPolicy(BaseModel):
     organisation: str = Field(pattern=NAME_PATTERN)
     workflow: str = Field(default=ANY_WORKFLOW, pattern=rf"^(\*|{NAME_PATTERN.strip('^$')})$",
                           description="The workflow name it governs, or '*' for every workflow.")
-    allowed_platforms: tuple[str, ...] | None = Field(
+    allowed_platforms: tuple[Name, ...] | None = Field(
         default=None, description="Centres (and cloud clusters) the workflows may use; None: any.")
     strategy: Strategy = Field(default="time", description="What the planner optimises by default.")
     weights: dict[Criterion, float] | None = Field(default=None, description="Weights of 'weighted'.")

@@ -77,3 +77,9 @@ def test_a_workflows_own_policy_replaces_its_organisations_and_others_keep_the_o
     assert policies.get("other-org") == DecisionPolicy(organisation="other-org")  # one org's rule is its own
     with pytest.raises(SpecError, match="must be named"):
         policies.set(FIXED, actor="")
+
+
+@pytest.mark.parametrize("platform", ["../north", "north\nsouth", "", "a" * 65])
+def test_a_platform_that_is_no_centre_name_is_refused_where_the_policy_enters(platform: str) -> None:
+    with pytest.raises(ValueError, match="allowed_platforms"):
+        DecisionPolicy(organisation="acme", allowed_platforms=(platform,))
