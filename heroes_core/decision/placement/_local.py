@@ -13,17 +13,37 @@ the whole neighbourhood of a 100x20 plan costs about as much as a few plain eval
 The same search repairs plans that break limits (the *elastic* phase): while the plan is
 infeasible, it minimises the summed relative excess over the limits (budget, deadline,
 energy, capacity, licences) before the score, so a plan slightly over budget that meets the
-deadline is walked to one that meets both instead of being thrown away.
+deadline is walked to one that meets both instead of being thrown away. Its deadline term adds
+to the makespan's excess every job's lateness (its longest path's length past the deadline,
+divided by the number of jobs): shortening one of two critical paths leaves the makespan where
+it was but lowers that sum, so the descent can cross a plateau of equal makespans.
+
+When the score counts the makespan, the search also *tightens*: it sets itself a deadline a
+little below the plan's makespan and walks the plan within it by the elastic phase, then lowers
+it again (a smaller step when one fails). A makespan is the longest of many paths, so a plan
+whose improvement must shorten several of them at once (paid for by cheaper options elsewhere
+under a binding budget) is reached by steps no single or pair move on the score takes. A plan
+that misses its deadline is made to meet it the same way, from the fastest plan within the
+other limits the descent finds.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 import time
 
 import numpy as np
 
 from heroes_core.decision.placement._heuristics import better
-from heroes_core.decision.placement._instance import TOLERANCE, TOTAL_LIMITS, FloatArray, Instance, IntArray
+from heroes_core.decision.placement._instance import (
+    TIE_EPS,
+    TOLERANCE,
+    TOTAL_LIMITS,
+    FloatArray,
+    Instance,
+    IntArray,
+)
 from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
 
 #: Single moves of each kind (best score, most of each limited total freed) paired in the pair phase:
@@ -39,6 +59,10 @@ MAX_CELLS = 2_000_000
 #: Plan entries (plans x jobs) scheduled in one batch: the neighbourhood of a 100x20 plan in one go,
 #: that of a 1,000x50 one in chunks of a few megabytes.
 BATCH_CELLS = 400_000
+#: First step by which :func:`_faster` lowers the makespan a plan must meet (a share of it), and the step
+#: below which it stops: a 100x20 plan takes tens of steps from 2% down to 0.01%.
+TIGHTEN_STEP = 0.02
+MIN_TIGHTEN_STEP = 1e-4
 #: Relative improvement a move must bring, so round-off never makes the search cycle.
 _IMPROVE = 1e-9
 
@@ -57,8 +81,31 @@ class Neighbourhood:
             )
             for i in range(inst.n)
         ]
+        self.children: list[list[tuple[int, float]]] = [[] for _ in range(inst.n)]
+        for i, parents in enumerate(inst.parents):
+            for p, gb in parents:
+                self.children[p].append((i, gb))
         self.limited_sites = np.flatnonzero(np.isfinite(inst.capacity))
         self.timing = inst.needs_timing
+        self.limits = dict(inst.limits)
+        self.coef = inst.score_coef
+
+    def fastest_without_deadline(self) -> Neighbourhood:
+        """The same neighbourhood scoring as the ``time`` strategy does (the makespan, then cost and energy
+        as tie-breaks), with no deadline: its descents look for the fastest plan within the other limits."""
+        other = copy.copy(self)
+        other.limits = {name: cap for name, cap in self.limits.items() if name != "deadline"}
+        other.timing = True
+        norms = self.inst.norms
+        other.coef = (1.0, TIE_EPS / max(norms[1], 1e-300), TIE_EPS / max(norms[2], 1e-300))
+        return other
+
+    def targeting(self, makespan: float) -> Neighbourhood:
+        """The same neighbourhood with the deadline lowered to ``makespan``: a plan meeting it is faster."""
+        other = copy.copy(self)
+        other.limits = {**self.limits, "deadline": min(self.limits.get("deadline", math.inf), makespan)}
+        other.timing = True
+        return other
 
     def measure(self, plans: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Per plan (rows of ``plans``): score, summed relative excess over the limits, and the totals
@@ -69,14 +116,20 @@ class Neighbourhood:
         if len(self.gb):
             cost += (self.gb * inst.egress_per_gb[site[:, self.parent], site[:, self.child]]).sum(axis=1)
         energy = inst.energy[plans].sum(axis=1)
-        makespan = self._makespan(plans, site) if self.timing else np.zeros(len(plans))
+        deadline = self.limits.get("deadline")
+        if self.timing:
+            makespan, late = self._makespan(plans, site, deadline)
+        else:
+            makespan, late = np.zeros(len(plans)), np.zeros(len(plans))
         totals = np.stack((makespan, cost, energy), axis=1)
-        a, b, g = inst.score_coef
+        a, b, g = self.coef
         score = a * makespan + b * cost + g * energy
         excess = np.zeros(len(plans))
-        for name, cap in inst.limits.items():
-            over = totals[:, TOTAL_LIMITS[name]] - (cap * (1 + TOLERANCE) + TOLERANCE)
+        for name, cap in self.limits.items():
+            over = totals[:, TOTAL_LIMITS[name]] - _allowed(cap)
             excess += np.maximum(over, 0.0) / max(cap, 1e-9)
+        if deadline is not None:
+            excess += late / max(deadline, 1e-9) / inst.n
         for s in self.limited_sites:
             cores = np.where(site == s, inst.cores[plans], 0.0).sum(axis=1)
             excess += np.maximum(cores - inst.capacity[s] - TOLERANCE, 0.0) / max(inst.capacity[s], 1.0)
@@ -86,23 +139,50 @@ class Neighbourhood:
                 excess += np.maximum((licence == n).sum(axis=1) - seats, 0.0) / max(seats, 1.0)
         return score, excess, totals
 
-    def _makespan(self, plans: IntArray, site: IntArray) -> FloatArray:
-        """Critical path of every plan: the schedule of :func:`~._plan.schedule`, one job at a time for
-        all rows."""
+    def _makespan(
+        self, plans: IntArray, site: IntArray, deadline: float | None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Critical path of every plan (the schedule of :func:`~._plan.schedule`, one job at a time for
+        all rows) and, under a deadline, the summed lateness of every job's longest path through it."""
+        finish = self._finish(plans, site)
+        makespan: FloatArray = finish.max(axis=0)
+        if deadline is None:
+            return makespan, np.zeros(len(plans))
+        through = finish + self._tail(plans, site)
+        late: FloatArray = np.maximum(through - _allowed(deadline), 0.0).sum(axis=0)
+        return makespan, late
+
+    def _finish(self, plans: IntArray, site: IntArray) -> FloatArray:
+        """Finish time of every job (rows) in every plan (columns)."""
         inst = self.inst
-        by_job = site.T.copy()
+        by_job = site.T
         duration = inst.time[plans].T
-        ready = inst.in_time[plans].T.copy()
-        finish = np.empty_like(ready)
+        finish = inst.in_time[plans].T.copy()
         transfer = inst.transfer_s_per_gb
         for i in range(inst.n):
-            start = ready[i]
+            start = finish[i]
             parents, gb = self.parents[i]
             for p, size in zip(parents, gb, strict=True):
                 start = np.maximum(start, finish[p] + size * transfer[by_job[p], by_job[i]])
             finish[i] = start + duration[i]
-        makespan: FloatArray = finish.max(axis=0)
-        return makespan
+        return finish
+
+    def _tail(self, plans: IntArray, site: IntArray) -> FloatArray:
+        """Longest time from each job's end to the workflow's end along its children, per plan."""
+        inst = self.inst
+        by_job = site.T
+        duration = inst.time[plans].T
+        transfer = inst.transfer_s_per_gb
+        tail = np.zeros(duration.shape)
+        for i in range(inst.n - 1, -1, -1):
+            for c, size in self.children[i]:
+                tail[i] = np.maximum(tail[i], size * transfer[by_job[i], by_job[c]] + duration[c] + tail[c])
+        return tail
+
+
+def _allowed(cap: float) -> float:
+    """The most a total may reach under the limit ``cap`` (the tolerance every check uses)."""
+    return cap * (1 + TOLERANCE) + TOLERANCE
 
 
 def worth_searching(inst: Instance) -> bool:
@@ -115,27 +195,109 @@ def local_search(inst: Instance, start: Evaluation, *, deadline: float, kicks: b
     docstring); never worse than ``start`` (an infeasible start is only replaced by a feasible plan or
     one that breaks its limits by less).
 
-    With ``kicks``, the time left after a local optimum goes to iterated local search: a few jobs of
-    the best plan are moved at random (seeded, so a run is repeatable given the same time) and the
-    search descends again; the best plan seen is kept. Single and pair moves cannot leave a plan whose
-    improvement needs three jobs to move at once; a kick can.
+    A start that misses its deadline is first walked within the other limits with the deadline set
+    aside, then made faster step by step down to the deadline (see :func:`_faster`): lowering the
+    makespan a little at a time finds plans a descent on the summed excess stalls short of.
+
+    With ``kicks``, the time left after a local optimum goes to iterated local search: when the score
+    counts the makespan, the plan is first made as fast as the steps reach and the descent resumes from
+    there; otherwise (or when that no longer helps) a few jobs of the best plan are moved at random
+    (seeded, so a run is repeatable given the same time). The best plan seen is kept. Single and pair
+    moves cannot leave a plan whose improvement needs several jobs to move at once; both perturbations can.
     """
     if inst.n == 0 or not worth_searching(inst) or time.monotonic() >= deadline:
         return start
     hood = Neighbourhood(inst)
-    choice, score, excess = _descend(hood, start.choice.copy(), *_measure_one(hood, start.choice), deadline)
     rng = np.random.default_rng(0)
+    kicks = kicks and math.isfinite(deadline)  # kicks stop only at the deadline
+    choice, score, excess = _descend(hood, start.choice.copy(), *_measure_one(hood, start.choice), deadline)
+    if excess > 0 and "deadline" in hood.limits:
+        fastest = hood.fastest_without_deadline()
+        walked = _fastest(fastest, choice, deadline, hood.limits["deadline"], rng, kicks)
+        if walked is not None:
+            found, s, e = _descend(hood, walked, *_measure_one(hood, walked), deadline)
+            if e < excess:
+                choice, score, excess = found, s, e
+    timed = inst.coef[0] > 0
+    tighten = timed
     while kicks and time.monotonic() < deadline:
-        kicked = choice.copy()
-        for i in rng.choice(inst.n, size=min(KICK_JOBS, inst.n), replace=False):
-            kicked[i] = rng.integers(inst.begin[i], inst.begin[i + 1])
-        kicked, s, e = _descend(hood, kicked, *_measure_one(hood, kicked), deadline)
+        if tighten and excess <= 0:
+            perturbed = _faster(hood, choice, deadline, goal=0.0)
+            tighten = perturbed is not None and not np.array_equal(perturbed, choice)
+        else:
+            perturbed = _kicked(hood, choice, rng)
+            if timed and excess <= 0:  # a kicked plan's own fastest version is the one to compare
+                perturbed, _s, _e = _descend(hood, perturbed, *_measure_one(hood, perturbed), deadline)
+                perturbed = _faster(hood, perturbed, deadline, goal=0.0)
+        if perturbed is None:
+            continue
+        found, s, e = _descend(hood, perturbed, *_measure_one(hood, perturbed), deadline)
         if (e < excess * (1 - _IMPROVE)) if excess > 0 else (e <= 0 and s < score - _IMPROVE * abs(score)):
-            choice, score, excess = kicked, s, e
-    found = evaluate_choice(inst, choice)
-    if start.feasible or found.feasible:
-        return found if better(found, start) else start
-    return found if excess < _excess(hood, start.choice) else start
+            choice, score, excess = found, s, e
+            tighten = timed
+    found_plan = evaluate_choice(inst, choice)
+    if start.feasible or found_plan.feasible:
+        return found_plan if better(found_plan, start) else start
+    return found_plan if excess < _excess(hood, start.choice) else start
+
+
+def _kicked(hood: Neighbourhood, choice: IntArray, rng: np.random.Generator) -> IntArray:
+    """``choice`` with ``KICK_JOBS`` jobs moved to random options."""
+    inst = hood.inst
+    kicked = choice.copy()
+    for i in rng.choice(inst.n, size=min(KICK_JOBS, inst.n), replace=False):
+        kicked[i] = rng.integers(inst.begin[i], inst.begin[i + 1])
+    return kicked
+
+
+def _fastest(
+    hood: Neighbourhood, choice: IntArray, deadline: float, goal: float, rng: np.random.Generator, kicks: bool
+) -> IntArray | None:
+    """A plan within the limits with a makespan of at most ``goal``, or the fastest found by ``deadline``
+    (``None`` when none is within the limits): :func:`_faster` from ``choice``, then, with ``kicks``,
+    from kicked copies of the fastest plan, each made to beat it."""
+    best = _faster(hood, choice, deadline, goal=goal)
+    if best is None:
+        return None
+    fastest = _makespan_of(hood, best)
+    while kicks and time.monotonic() < deadline and fastest > _allowed(goal):
+        found = _faster(hood.targeting(fastest), _kicked(hood, best, rng), deadline, goal=goal)
+        if found is not None and _makespan_of(hood, found) < fastest * (1 - _IMPROVE):
+            best, fastest = found, _makespan_of(hood, found)
+    return best
+
+
+def _faster(hood: Neighbourhood, choice: IntArray, deadline: float, *, goal: float) -> IntArray | None:
+    """The fastest plan within the limits reached from ``choice`` by lowering the makespan it must meet a
+    step at a time (``TIGHTEN_STEP`` of it, shrinking when a step fails) until it is at most ``goal`` or
+    the steps fall below ``MIN_TIGHTEN_STEP``. A ``choice`` that breaks a limit is first walked within
+    them by a descent; ``None`` when that fails.
+
+    Each step is a descent on the summed excess over the lowered deadline, whose lateness term counts
+    every job's longest path (see :meth:`Neighbourhood.measure`): shortening one of several critical
+    paths lowers it though the makespan stays, so the descent walks plateaus a makespan score cannot.
+    """
+    score, excess = _measure_one(hood, choice)
+    if excess > 0:
+        choice, score, excess = _descend(hood, choice.copy(), score, excess, deadline)
+        if excess > 0:
+            return None
+    reached = choice
+    makespan = _makespan_of(hood, reached)
+    step = TIGHTEN_STEP
+    while time.monotonic() < deadline and makespan > _allowed(goal) and step >= MIN_TIGHTEN_STEP:
+        target = hood.targeting(max(goal, makespan * (1 - step)))
+        found, _s, e = _descend(target, reached.copy(), *_measure_one(target, reached), deadline)
+        if e <= 0:
+            reached, makespan = found, _makespan_of(hood, found)
+        else:
+            step /= 4
+    return reached
+
+
+def _makespan_of(hood: Neighbourhood, choice: IntArray) -> float:
+    _score, _excess, totals = hood.measure(choice[None, :])
+    return float(totals[0, 0])
 
 
 def _descend(

@@ -47,6 +47,9 @@ SMALL_MODEL_OPTIONS = 600
 #: Share of the remaining time kept for the local search on the final plan (see :mod:`._local`): its
 #: descent reaches a local optimum of a 100x20 plan in a fraction of it, kicks use the rest.
 LOCAL_SEARCH_SHARE = 0.1
+#: Share of the time left after RENS that the iterated local search gets when the score counts the
+#: makespan: its tightening (see :mod:`._local`) finds faster plans than LNS and the full MILP there.
+TIMED_SEARCH_SHARE = 0.5
 #: Full models with more columns than this do not get through HiGHS's presolve within a cap: LNS only.
 FULL_MILP_COLUMNS = 60_000
 
@@ -133,7 +136,8 @@ def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluat
         return lns(inst, spec, best, deadline=cap), relaxed.bound, "feasible"
     if not best.feasible:
         best = within_limits(inst, best, deadline=_share(cap, 0.85))
-    best = local_search(inst, best, deadline=_share(cap, 0.2))
+    timed = inst.coef[0] > 0
+    best = local_search(inst, best, deadline=_share(cap, TIMED_SEARCH_SHARE if timed else 0.2), kicks=timed)
     best = lns(inst, spec, best, deadline=_share(cap, 0.4))
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
     return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status

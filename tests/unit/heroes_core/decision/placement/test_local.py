@@ -134,3 +134,53 @@ def test_a_neighbourhood_too_large_to_search_leaves_the_plan_as_it_is(
     assert local_search(inst, start, deadline=float("inf")) is not start  # the first options are improvable
     monkeypatch.setattr(_local, "MAX_CELLS", len(inst.time) * inst.n - 1)
     assert local_search(inst, start, deadline=float("inf")) is start
+
+
+def parallel_jobs(count: int, **limits: float) -> PlacementProblem:
+    """``count`` independent jobs, each slow and cheap or fast and dear: the makespan only falls when every
+    job is fast, so no single or pair move on the score lowers it."""
+    jobs = [
+        Job(
+            id=f"j{i}",
+            options=[
+                Option(site="a", partition="slow", time_s=100.0, cost=1.0, energy_j=10.0, cores=1),
+                Option(site="a", partition="fast", time_s=50.0, cost=2.0, energy_j=10.0, cores=1),
+            ],
+        )
+        for i in range(count)
+    ]
+    return PlacementProblem(
+        jobs=jobs,
+        edges=[],
+        network=Network(),
+        constraints=Constraints(**limits),
+        strategy="time",  # type: ignore[arg-type]
+    )
+
+
+def test_tightening_shortens_every_critical_path_where_moves_on_the_score_cannot() -> None:
+    inst = compile_problem(parallel_jobs(6))
+    slow = evaluate_choice(inst, inst.begin[:-1].copy())
+    assert local_search(inst, slow, deadline=float("inf")).makespan == 100.0  # a plateau for the descent
+    hood = Neighbourhood(inst)
+    faster = _local._faster(hood, slow.choice, float("inf"), goal=0.0)
+    assert faster is not None
+    assert evaluate_choice(inst, faster).makespan == 50.0
+
+
+def test_a_plan_late_on_many_parallel_paths_is_walked_within_its_deadline() -> None:
+    inst = compile_problem(parallel_jobs(6, deadline_s=60.0))
+    slow = evaluate_choice(inst, inst.begin[:-1].copy())
+    assert [v.constraint for v in slow.violations] == ["deadline"]
+    found = local_search(inst, slow, deadline=float("inf"))
+    assert found.feasible
+    assert found.makespan == 50.0
+
+
+def test_a_plan_within_budget_but_late_is_made_faster_until_it_meets_both() -> None:
+    # The budget pays for exactly three fast jobs, which the deadline needs: one plan meets both.
+    inst = compile_problem(parallel_jobs(3, deadline_s=60.0, budget=6.0))
+    slow = evaluate_choice(inst, inst.begin[:-1].copy())
+    found = local_search(inst, slow, deadline=float("inf"))
+    assert found.feasible
+    assert (found.makespan, found.cost) == (50.0, 6.0)
