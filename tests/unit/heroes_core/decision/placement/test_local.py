@@ -136,7 +136,9 @@ def test_a_neighbourhood_too_large_to_search_leaves_the_plan_as_it_is(
     assert local_search(inst, start, deadline=float("inf")) is start
 
 
-def parallel_jobs(count: int, **limits: float) -> PlacementProblem:
+def parallel_jobs(
+    count: int, *, deadline_s: float | None = None, budget: float | None = None
+) -> PlacementProblem:
     """``count`` independent jobs, each slow and cheap or fast and dear: the makespan only falls when every
     job is fast, so no single or pair move on the score lowers it."""
     jobs = [
@@ -153,8 +155,8 @@ def parallel_jobs(count: int, **limits: float) -> PlacementProblem:
         jobs=jobs,
         edges=[],
         network=Network(),
-        constraints=Constraints(**limits),
-        strategy="time",  # type: ignore[arg-type]
+        constraints=Constraints(deadline_s=deadline_s, budget=budget),
+        strategy="time",
     )
 
 
