@@ -64,12 +64,11 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
     """A plan that meets every limit together, when the heuristics found none.
 
     Under a tight budget *and* deadline (or energy cap), repairing one limit breaks the other, and
-    HiGHS on the weighted model may find no plan within the cap. The plan minimising one total within
-    the other limits meets every limit whenever any plan does, and such *first-fit* models find plans
-    much sooner. Each limit on a total takes a turn (the budget first; without one, the energy cap):
-    its model's relaxation, RENS on the relaxation's support (small, and it often holds a plan), the
-    local search from that plan (see :func:`~._local.local_search`: a plan within the budget is made
-    faster step by step until it meets the deadline), then the whole model until its first plan.
+    HiGHS on the weighted model may find no plan within the cap. The cheapest plan meeting the other
+    limits costs at most the budget whenever any plan meets them all, and the cost-only model finds
+    such plans much sooner, so it is solved until its first plan within budget. Without a budget, the
+    energy cap takes its part (the least energy-hungry plan meeting the other limits). When that finds
+    nothing in its share of the time, the other limits on totals get their turn the same way.
     """
     first = "energy" if inst.budget is None and inst.energy_cap is not None else "budget"
     order = [first, *(name for name in inst.limits if name != first)] if inst.limits else [first]
@@ -81,13 +80,10 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
         relaxed = solve_milp(inst, replace(first_fit, integral=False), deadline=_fraction(turn_end, 0.3))
         if relaxed.status == "infeasible":
             return best  # no plan meets the other limits, whatever it costs
-        if relaxed.x is not None:
+        if relaxed.x is not None:  # RENS on this relaxation's support: small, and often holds a plan
             keep = relaxed.x > SUPPORT
             keep[best.choice] = True
-            found = _solve_restricted(inst, first_fit, keep, best, _fraction(turn_end, 0.5), target=target)
-            best = keep_better(
-                inst, best, local_search(inst, found, deadline=_fraction(turn_end, 0.6), kicks=True).choice
-            )
+            best = _solve_restricted(inst, first_fit, keep, best, _fraction(turn_end, 0.6), target=target)
             if best.feasible:
                 return best
         outcome = solve_milp(inst, first_fit, deadline=turn_end, target=target)
