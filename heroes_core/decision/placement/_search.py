@@ -8,7 +8,10 @@ and what a capped solve returns when nothing better is found in time. Then:
 * larger ones: the LP relaxation (a proven bound), its rounding and RENS, then LNS
   (:mod:`~heroes_core.decision.placement._improve`); when the full model is small enough for
   HiGHS to get through its presolve within the cap, the warm-started full MILP then tightens
-  the bound, since LNS finds good plans fast but proves nothing.
+  the bound, since LNS finds good plans fast but proves nothing. Before LNS, the local search
+  runs on the plan so far; when the score counts the makespan it gets half the time left and
+  iterates (tightening and kicks, see :mod:`~heroes_core.decision.placement._local`), since on
+  makespans it finds better plans sooner than LNS or the full MILP.
 
 Whatever plan the MILP phases leave (unless proven optimal or proven impossible) then goes through
 the local search of :mod:`~heroes_core.decision.placement._local` with the time kept for it: every
