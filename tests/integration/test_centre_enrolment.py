@@ -148,6 +148,7 @@ def test_prefect_deploy_all_from_the_repository(testbed, blocks, tmp_path) -> No
                 f"check-hpc-centre-compliance/check-compliance-local-slurm-{suffix}")
             assert deployment.parameters == {"centre": "local-slurm"}
             assert deployment.work_pool_name == pool
+            assert deployment.job_variables == {"stream_output": False}  # the pool's definition in prefect.yaml
             assert [s.schedule.cron for s in deployment.schedules] == ["0 * * * *"]  # type: ignore[union-attr]
             assert client.read_deployment_by_name(
                 f"enroll-hpc-centre/enroll-hpc-centre-{suffix}").work_pool_name == pool

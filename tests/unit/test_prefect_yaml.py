@@ -51,3 +51,11 @@ def test_prefect_yaml_declares_every_served_deployment_and_nothing_else(monkeypa
     for name, deployment in served.items():
         assert _declared(declared[name]) == _served(deployment), name
         assert declared[name]["work_pool"]["name"] == "heroes-process", name
+
+
+def test_flow_run_processes_do_not_write_through_their_worker() -> None:
+    """A pipe to the worker breaks when the worker dies, and the run's next log line would then end
+    it Crashed: every deployment's runs write their output elsewhere (their logs reach the API)."""
+    declared = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    for deployment in declared:
+        assert deployment["work_pool"]["job_variables"]["stream_output"] is False, deployment["name"]
