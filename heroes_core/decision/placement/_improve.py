@@ -117,15 +117,61 @@ def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: flo
             keep = _fixed_sites(inst, best.choice, alternatives)
             for i in free:
                 keep[inst.begin[i] : inst.begin[i + 1]] = True
-            step_deadline = min(
-                deadline, time.monotonic() + max(MIN_STEP_S, (deadline - time.monotonic()) / 4)
-            )
-            found = _solve_restricted(inst, spec, keep, best, step_deadline)
+            found = _solve_restricted(inst, spec, keep, best, _step_deadline(deadline))
             if better(found, best):
                 best, improved = found, True
         if not improved:
             return best
     return best
+
+
+def across_sites(
+    inst: Instance, spec: ModelSpec, incumbent: Evaluation, x: FloatArray | None, *, deadline: float
+) -> Evaluation:
+    """Free every job to stay at its site (any partition) or move to one target site, one target at a
+    time, until a pass over the sites improves nothing or the deadline; keep every improvement.
+
+    Data moved between sites costs egress and transfer time, so a job is worth moving to a greener or
+    cheaper site mostly together with the jobs it exchanges data with, and what that costs is paid for
+    by jobs elsewhere: many jobs moving at once across the whole workflow, which neither a single or
+    pair move nor a connected neighbourhood of LNS reaches. Each such model has a few options per job
+    and is solved exactly in a fraction of a second. Targets come in the order the relaxation ``x``
+    wants more of them than the plan has (by the options' scores without one).
+    """
+    best = incumbent
+    improved = True
+    while improved:
+        improved = False
+        for target in _site_order(inst, best.choice, x):
+            if deadline - time.monotonic() < MIN_STEP_S:
+                return best
+            stays = inst.site == np.repeat(inst.site[best.choice], np.diff(inst.begin))
+            keep = stays | (inst.site == target)
+            found = _solve_restricted(inst, spec, keep, best, _step_deadline(deadline))
+            if better(found, best):
+                best, improved = found, True
+    return best
+
+
+def _site_order(inst: Instance, choice: IntArray, x: FloatArray | None) -> list[int]:
+    """The sites some job could move to, those the relaxation ``x`` uses most beyond the plan first."""
+    sites = np.unique(inst.site)
+    if len(sites) < 2:
+        return []
+    if x is None:  # each job's best option by score stands in for the relaxation
+        score = np.asarray(inst.score_coef) @ np.stack((inst.time, inst.cost, inst.energy))
+        lowest = np.repeat(np.minimum.reduceat(score, inst.begin[:-1]), np.diff(inst.begin))
+        x = (score <= lowest).astype(float)
+    wanted = np.bincount(inst.site, weights=x, minlength=int(sites.max()) + 1)
+    wanted -= np.bincount(inst.site[choice], minlength=len(wanted))
+    return [int(s) for s in sites[np.argsort(-wanted[sites], kind="stable")]]
+
+
+def _step_deadline(deadline: float) -> float:
+    """When one sub-MILP of a search ending at ``deadline`` must stop: a quarter of the time left, so
+    the search takes several steps, but never less than ``MIN_STEP_S``."""
+    now = time.monotonic()
+    return min(deadline, now + max(MIN_STEP_S, (deadline - now) / 4))
 
 
 def _fixed_sites(inst: Instance, choice: IntArray, alternatives: bool) -> np.ndarray:

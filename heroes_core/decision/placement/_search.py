@@ -11,7 +11,11 @@ and what a capped solve returns when nothing better is found in time. Then:
   the bound, since LNS finds good plans fast but proves nothing. Before LNS, the local search
   runs on the plan so far; when the score counts the makespan it gets half the time left and
   iterates (tightening and kicks, see :mod:`~heroes_core.decision.placement._local`), since on
-  makespans it finds better plans sooner than LNS or the full MILP.
+  makespans it finds better plans sooner than LNS or the full MILP. Between the local search and
+  LNS, every job is freed to stay at its site or move to one target site, a site at a time
+  (:func:`~heroes_core.decision.placement._improve.across_sites`): moving a group of jobs that
+  exchange data to a greener or cheaper site together, paid for by jobs elsewhere, is a step of
+  many jobs at once that neither the local search nor a connected LNS neighbourhood takes.
 
 Whatever plan the MILP phases leave (unless proven optimal or proven impossible) then goes through
 the local search of :mod:`~heroes_core.decision.placement._local` with the time kept for it: every
@@ -39,7 +43,7 @@ from heroes_core.decision.placement._heuristics import (
     keep_better,
     single_site_plans,
 )
-from heroes_core.decision.placement._improve import lns, rens, round_relaxation, within_limits
+from heroes_core.decision.placement._improve import across_sites, lns, rens, round_relaxation, within_limits
 from heroes_core.decision.placement._instance import Instance, IntArray, restrict
 from heroes_core.decision.placement._local import local_search, worth_searching
 from heroes_core.decision.placement._milp import MilpStatus, ModelSpec, model_columns, solve_milp
@@ -53,6 +57,9 @@ LOCAL_SEARCH_SHARE = 0.1
 #: Share of the time left after RENS that the iterated local search gets when the score counts the
 #: makespan: its tightening (see :mod:`._local`) finds faster plans than LNS and the full MILP there.
 TIMED_SEARCH_SHARE = 0.5
+#: Share of the time left after the local search that the moves across sites get (see
+#: :func:`~._improve.across_sites`): a few sub-MILPs, the first of which usually brings the most.
+SITE_SEARCH_SHARE = 0.5
 #: Full models with more columns than this do not get through HiGHS's presolve within a cap: LNS only.
 FULL_MILP_COLUMNS = 60_000
 
@@ -141,6 +148,7 @@ def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluat
         best = within_limits(inst, best, deadline=_share(cap, 0.85))
     timed = inst.coef[0] > 0
     best = local_search(inst, best, deadline=_share(cap, TIMED_SEARCH_SHARE if timed else 0.2), kicks=timed)
+    best = across_sites(inst, spec, best, relaxed.x, deadline=_share(cap, SITE_SEARCH_SHARE))
     best = lns(inst, spec, best, deadline=_share(cap, 0.4))
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
     return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status

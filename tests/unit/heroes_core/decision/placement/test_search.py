@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -20,7 +21,9 @@ from heroes_core.decision.placement import (
     solve,
 )
 from heroes_core.decision.placement._heuristics import local_egress
-from heroes_core.decision.placement._improve import within_limits
+from heroes_core.decision.placement._improve import across_sites, within_limits
+from heroes_core.decision.placement._local import local_search
+from heroes_core.decision.placement._milp import ModelSpec
 from heroes_core.decision.placement._plan import evaluate_choice
 from heroes_core.decision.placement._search import undominated
 
@@ -37,6 +40,28 @@ def chain_problem(**limits: float) -> PlacementProblem:
         strategy="weighted",
         weights=Weights(time=1, cost=1),
     )
+
+
+def test_a_chain_moves_to_a_greener_site_all_together_where_single_and_pair_moves_cannot() -> None:
+    """Each job is greener at ``green`` for a little more money, but data crossing between the sites
+    costs egress: one or two jobs moved alone break the budget, the whole chain moved keeps it."""
+    chain = ["a", "b", "c", "d", "e"]
+    problem = PlacementProblem(
+        jobs=[Job(id=j, options=[Option(site="old", time_s=10, cost=1.0, energy_j=100),
+                                 Option(site="green", time_s=10, cost=1.2, energy_j=10)]) for j in chain],
+        edges=[Edge(parent=p, child=c, data_gb=10) for p, c in itertools.pairwise(chain)],
+        network=Network(default_bandwidth_gbps=1.0, default_egress_per_gb=1.0),
+        constraints=Constraints(budget=6.5),
+        strategy="energy",
+    )
+    inst = compile_problem(problem)
+    all_old = evaluate_choice(inst, inst.begin[:-1].copy())
+    assert all_old.feasible and all_old.objective == 500
+    assert local_search(inst, all_old, deadline=float("inf")).objective == 500  # no single or pair move
+    found = across_sites(inst, ModelSpec(objective=inst.score_coef), all_old, None, deadline=float("inf"))
+    assert found.feasible
+    assert (found.objective, found.cost) == (50, 6.0)
+    assert list(found.choice) == list(inst.begin[:-1] + 1)
 
 
 def test_within_limits_finds_the_plan_that_meets_budget_and_deadline_together() -> None:
