@@ -42,6 +42,9 @@ NEIGHBOURHOOD_OPTIONS = 600
 SITE_ALTERNATIVES_UP_TO = 4_000
 #: LP values below this are treated as zero when restricting to the relaxation's support.
 SUPPORT = 1e-3
+#: Sub-MILPs of the moves across sites that share the time left (see :func:`across_sites`): fewer than LNS
+#: takes, as the first target's model (every job free to move there) often needs most of it to improve.
+SITE_STEPS = 3
 #: Shortest time worth giving a sub-MILP; below it, stop searching.
 MIN_STEP_S = 0.5
 
@@ -66,9 +69,11 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
     Under a tight budget *and* deadline (or energy cap), repairing one limit breaks the other, and
     HiGHS on the weighted model may find no plan within the cap. The cheapest plan meeting the other
     limits costs at most the budget whenever any plan meets them all, and the cost-only model finds
-    such plans much sooner, so it is solved until its first plan within budget. Without a budget, the
-    energy cap takes its part (the least energy-hungry plan meeting the other limits). When that finds
-    nothing in its share of the time, the other limits on totals get their turn the same way.
+    such plans much sooner, so it is solved until its first plan within budget: RENS first, then the
+    moves across sites (:func:`across_sites`) on the cost-only model, then the whole of it. Without a
+    budget, the energy cap takes its part (the least energy-hungry plan meeting the other limits).
+    When that finds nothing in its share of the time, the other limits on totals get their turn the
+    same way.
     """
     first = "energy" if inst.budget is None and inst.energy_cap is not None else "budget"
     order = [first, *(name for name in inst.limits if name != first)] if inst.limits else [first]
@@ -84,6 +89,9 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
             keep = relaxed.x > SUPPORT
             keep[best.choice] = True
             best = _solve_restricted(inst, first_fit, keep, best, _fraction(turn_end, 0.6), target=target)
+            if best.feasible:
+                return best
+            best = across_sites(inst, first_fit, best, relaxed.x, deadline=_fraction(turn_end, 0.5))
             if best.feasible:
                 return best
         outcome = solve_milp(inst, first_fit, deadline=turn_end, target=target)
@@ -147,7 +155,7 @@ def across_sites(
                 return best
             stays = inst.site == np.repeat(inst.site[best.choice], np.diff(inst.begin))
             keep = stays | (inst.site == target)
-            found = _solve_restricted(inst, spec, keep, best, _step_deadline(deadline))
+            found = _solve_restricted(inst, spec, keep, best, _step_deadline(deadline, SITE_STEPS))
             if better(found, best):
                 best, improved = found, True
     return best
@@ -167,11 +175,11 @@ def _site_order(inst: Instance, choice: IntArray, x: FloatArray | None) -> list[
     return [int(s) for s in sites[np.argsort(-wanted[sites], kind="stable")]]
 
 
-def _step_deadline(deadline: float) -> float:
-    """When one sub-MILP of a search ending at ``deadline`` must stop: a quarter of the time left, so
+def _step_deadline(deadline: float, steps: int = 4) -> float:
+    """When one sub-MILP of a search ending at ``deadline`` must stop: ``1 / steps`` of the time left, so
     the search takes several steps, but never less than ``MIN_STEP_S``."""
     now = time.monotonic()
-    return min(deadline, now + max(MIN_STEP_S, (deadline - now) / 4))
+    return min(deadline, now + max(MIN_STEP_S, (deadline - now) / steps))
 
 
 def _fixed_sites(inst: Instance, choice: IntArray, alternatives: bool) -> np.ndarray:

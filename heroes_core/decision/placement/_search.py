@@ -59,7 +59,7 @@ LOCAL_SEARCH_SHARE = 0.1
 TIMED_SEARCH_SHARE = 0.5
 #: Share of the time left after the local search that the moves across sites get (see
 #: :func:`~._improve.across_sites`): a few sub-MILPs, the first of which usually brings the most.
-SITE_SEARCH_SHARE = 0.5
+SITE_SEARCH_SHARE = 0.7
 #: Full models with more columns than this do not get through HiGHS's presolve within a cap: LNS only.
 FULL_MILP_COLUMNS = 60_000
 
