@@ -76,7 +76,7 @@ def pool(blocks: dict[str, str]) -> Iterator[Pool]:
     """The pool, with the automation that gives a dead worker's claimed runs to another one acting
     after 90 s (5 minutes in production) while the test runs. Not less: six flow-run processes
     starting at once on a loaded 2-core test bed can stay Pending for over 20 s, and a run the
-    automation moves while its process is starting ends Crashed (seen once in a full run)."""
+    automation moved while its process was still starting would be run by two processes."""
     from heroes.deployments.automations import ensure_wait_automations
 
     ensure_wait_automations(stranded_after=timedelta(seconds=90))

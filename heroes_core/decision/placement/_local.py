@@ -262,8 +262,7 @@ def _fastest(
     fastest = _makespan_of(hood, best)
     while kicks and time.monotonic() < deadline and fastest > _allowed(goal):
         found = _faster(hood.targeting(fastest), _kicked(hood, best, rng), deadline, goal=goal)
-        makespan = math.inf if found is None else _makespan_of(hood, found)
-        if found is not None and makespan < fastest * (1 - _IMPROVE):
+        if found is not None and (makespan := _makespan_of(hood, found)) < fastest * (1 - _IMPROVE):
             best, fastest = found, makespan
     return best
 
