@@ -148,7 +148,7 @@ def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluat
         best = within_limits(inst, best, deadline=_share(cap, 0.85))
     timed = inst.coef[0] > 0
     best = local_search(inst, best, deadline=_share(cap, TIMED_SEARCH_SHARE if timed else 0.2), kicks=timed)
-    best = across_sites(inst, spec, best, relaxed.x, deadline=_share(cap, SITE_SEARCH_SHARE))
+    best = across_sites(inst, spec, best, deadline=_share(cap, SITE_SEARCH_SHARE))
     best = lns(inst, spec, best, deadline=_share(cap, 0.4))
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
     return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status

@@ -21,7 +21,8 @@ from heroes_core.decision.placement import (
     solve,
 )
 from heroes_core.decision.placement._heuristics import local_egress
-from heroes_core.decision.placement._improve import across_sites, within_limits
+from heroes_core.decision.placement._improve import _meets, _promising_sites, across_sites, within_limits
+from heroes_core.decision.placement._instance import TOTAL_LIMITS, total_objective
 from heroes_core.decision.placement._local import local_search
 from heroes_core.decision.placement._milp import ModelSpec
 from heroes_core.decision.placement._plan import evaluate_choice
@@ -47,8 +48,16 @@ def test_a_chain_moves_to_a_greener_site_all_together_where_single_and_pair_move
     costs egress: one or two jobs moved alone break the budget, the whole chain moved keeps it."""
     chain = ["a", "b", "c", "d", "e"]
     problem = PlacementProblem(
-        jobs=[Job(id=j, options=[Option(site="old", time_s=10, cost=1.0, energy_j=100),
-                                 Option(site="green", time_s=10, cost=1.2, energy_j=10)]) for j in chain],
+        jobs=[
+            Job(
+                id=j,
+                options=[
+                    Option(site="old", time_s=10, cost=1.0, energy_j=100),
+                    Option(site="green", time_s=10, cost=1.2, energy_j=10),
+                ],
+            )
+            for j in chain
+        ],
         edges=[Edge(parent=p, child=c, data_gb=10) for p, c in itertools.pairwise(chain)],
         network=Network(default_bandwidth_gbps=1.0, default_egress_per_gb=1.0),
         constraints=Constraints(budget=6.5),
@@ -58,10 +67,35 @@ def test_a_chain_moves_to_a_greener_site_all_together_where_single_and_pair_move
     all_old = evaluate_choice(inst, inst.begin[:-1].copy())
     assert all_old.feasible and all_old.objective == 500
     assert local_search(inst, all_old, deadline=float("inf")).objective == 500  # no single or pair move
-    found = across_sites(inst, ModelSpec(objective=inst.score_coef), all_old, None, deadline=float("inf"))
+    found = across_sites(inst, ModelSpec(objective=inst.score_coef), all_old, deadline=float("inf"))
     assert found.feasible
     assert (found.objective, found.cost) == (50, 6.0)
     assert list(found.choice) == list(inst.begin[:-1] + 1)
+
+
+def test_moves_across_sites_try_only_targets_whose_relaxation_beats_the_plan_best_first() -> None:
+    """From a plan at ``home``, moving to ``big`` saves most and to ``small`` a little, while ``dear``
+    saves nothing: its model is never solved, and ``big``'s comes first."""
+    prices = {"home": 3.0, "small": 2.5, "big": 1.0, "dear": 5.0}
+    problem = PlacementProblem(
+        jobs=[
+            Job(id=j, options=[Option(site=s, time_s=10, cost=c) for s, c in prices.items()]) for j in "abc"
+        ],
+        strategy="price",
+    )
+    inst = compile_problem(problem)
+    at_home = evaluate_choice(inst, inst.begin[:-1].copy())
+    spec = ModelSpec(objective=inst.score_coef)
+    ranked = _promising_sites(inst, spec, at_home, float("inf"), None)
+    assert [inst.sites[s] for s in ranked] == ["big", "small"]
+
+
+def test_a_plan_over_budget_still_warm_starts_the_model_without_the_budget() -> None:
+    inst = compile_problem(chain_problem(budget=25, deadline_s=60))
+    both_fast = evaluate_choice(inst, np.array([0, 2]))  # 40 > budget 25, meets the deadline
+    cost_only = ModelSpec(objective=total_objective("budget"), limits=frozenset(TOTAL_LIMITS) - {"budget"})
+    assert _meets(both_fast, cost_only)
+    assert not _meets(both_fast, ModelSpec(objective=inst.score_coef))
 
 
 def test_within_limits_finds_the_plan_that_meets_budget_and_deadline_together() -> None:
