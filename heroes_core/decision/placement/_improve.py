@@ -83,22 +83,22 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
     order = [first, *(name for name in inst.limits if name != first)] if inst.limits else [first]
     best = incumbent
     for turn, total in enumerate(order):
-        turn_end = _fraction(deadline, 0.8 if turn < len(order) - 1 else 1.0)
+        turn_end = part_of(deadline, 0.8 if turn < len(order) - 1 else 1.0)
         first_fit = ModelSpec(objective=total_objective(total), limits=frozenset(TOTAL_LIMITS) - {total})
         target = inst.limits.get(total)
-        relaxed = solve_milp(inst, replace(first_fit, integral=False), deadline=_fraction(turn_end, 0.3))
+        relaxed = solve_milp(inst, replace(first_fit, integral=False), deadline=part_of(turn_end, 0.3))
         if relaxed.status == "infeasible":
             return best  # no plan meets the other limits, whatever it costs
         if relaxed.x is not None:  # RENS on this relaxation's support: small, and often holds a plan
             keep = relaxed.x > SUPPORT
             keep[best.choice] = True
-            best = _solve_restricted(inst, first_fit, keep, best, _fraction(turn_end, 0.6), target=target)
+            best = _solve_restricted(inst, first_fit, keep, best, part_of(turn_end, 0.6), target=target)
             if best.feasible:
                 return best
-            best = across_sites(inst, first_fit, best, deadline=_fraction(turn_end, 0.3), target=target)
+            best = across_sites(inst, first_fit, best, deadline=part_of(turn_end, 0.3), target=target)
             if best.feasible:
                 return best
-            best = lns(inst, first_fit, best, deadline=_fraction(turn_end, 0.8))
+            best = lns(inst, first_fit, best, deadline=part_of(turn_end, 0.8))
             if best.feasible:
                 return best
         outcome = solve_milp(inst, first_fit, deadline=turn_end, target=target)
@@ -108,8 +108,9 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
     return local_search(inst, best, deadline=deadline)
 
 
-def _fraction(deadline: float, share: float) -> float:
-    """A deadline ``share`` of the way from now to ``deadline``."""
+def part_of(deadline: float, share: float) -> float:
+    """A deadline ``share`` of the way from now to ``deadline``: how the phases of a capped search split
+    the time left."""
     now = time.monotonic()
     return now + share * max(deadline - now, 0.0)
 

@@ -43,7 +43,14 @@ from heroes_core.decision.placement._heuristics import (
     keep_better,
     single_site_plans,
 )
-from heroes_core.decision.placement._improve import across_sites, lns, rens, round_relaxation, within_limits
+from heroes_core.decision.placement._improve import (
+    across_sites,
+    lns,
+    part_of,
+    rens,
+    round_relaxation,
+    within_limits,
+)
 from heroes_core.decision.placement._instance import Instance, IntArray, restrict
 from heroes_core.decision.placement._local import local_search, worth_searching
 from heroes_core.decision.placement._milp import MilpStatus, ModelSpec, model_columns, solve_milp
@@ -134,30 +141,24 @@ def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluat
     if len(inst.time) <= SMALL_MODEL_OPTIONS:
         outcome = solve_milp(inst, replace(spec, restart=False), deadline=cap, incumbent=incumbent.choice)
         return keep_better(inst, incumbent, outcome.choice), outcome.bound, outcome.status
-    relaxed = solve_milp(inst, replace(spec, integral=False), deadline=_share(cap, 0.5))
+    relaxed = solve_milp(inst, replace(spec, integral=False), deadline=part_of(cap, 0.5))
     if relaxed.status == "infeasible":
         return incumbent, math.inf, "infeasible"
     best = incumbent
     if relaxed.x is not None:
         rounded = round_relaxation(inst, relaxed.x)
         best = rounded if better(rounded, best) else best
-        best = rens(inst, spec, relaxed.x, best, deadline=_share(cap, 0.6))
+        best = rens(inst, spec, relaxed.x, best, deadline=part_of(cap, 0.6))
     if model_columns(inst) > FULL_MILP_COLUMNS:
         return lns(inst, spec, best, deadline=cap), relaxed.bound, "feasible"
     if not best.feasible:
-        best = within_limits(inst, best, deadline=_share(cap, 0.85))
+        best = within_limits(inst, best, deadline=part_of(cap, 0.85))
     timed = inst.coef[0] > 0
-    best = local_search(inst, best, deadline=_share(cap, TIMED_SEARCH_SHARE if timed else 0.2), kicks=timed)
-    best = across_sites(inst, spec, best, deadline=_share(cap, SITE_SEARCH_SHARE))
-    best = lns(inst, spec, best, deadline=_share(cap, 0.4))
+    best = local_search(inst, best, deadline=part_of(cap, TIMED_SEARCH_SHARE if timed else 0.2), kicks=timed)
+    best = across_sites(inst, spec, best, deadline=part_of(cap, SITE_SEARCH_SHARE))
+    best = lns(inst, spec, best, deadline=part_of(cap, 0.4))
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
     return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status
-
-
-def _share(cap: float, fraction: float) -> float:
-    """A deadline ``fraction`` of the way from now to ``cap``."""
-    now = time.monotonic()
-    return now + fraction * max(cap - now, 0.0)
 
 
 def _tie_ceiling(inst: Instance) -> float:
