@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import random
+from typing import Any
 
 import numpy as np
+import pytest
 
 from heroes_core.decision.placement import (
     Constraints,
@@ -15,6 +17,7 @@ from heroes_core.decision.placement import (
     Option,
     PlacementProblem,
     Weights,
+    _improve,
     compile_problem,
     greedy,
     prove_bound,
@@ -22,10 +25,10 @@ from heroes_core.decision.placement import (
 )
 from heroes_core.decision.placement._heuristics import local_egress
 from heroes_core.decision.placement._improve import _meets, _promising_sites, across_sites, within_limits
-from heroes_core.decision.placement._instance import TOTAL_LIMITS, total_objective
+from heroes_core.decision.placement._instance import TOTAL_LIMITS, Instance, total_objective
 from heroes_core.decision.placement._local import local_search
 from heroes_core.decision.placement._milp import ModelSpec
-from heroes_core.decision.placement._plan import evaluate_choice
+from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
 from heroes_core.decision.placement._search import undominated
 
 
@@ -90,6 +93,40 @@ def test_moves_across_sites_try_only_targets_whose_relaxation_beats_the_plan_bes
     assert [inst.sites[site] for site, _x in ranked] == ["big", "small"]
     big_x = ranked[0][1]
     assert {inst.sites[s] for s in inst.site[big_x > 0]} == {"big"}  # every job moves there
+
+
+def test_moves_across_sites_first_solve_the_small_model_of_the_target_relaxation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The target's relaxation moves every job to ``big``: the model of its options and the plan's holds
+    the better plan, so the target's whole model (every option at ``home`` too) is never built."""
+    prices = {"home": 3.0, "small": 2.5, "big": 1.0}
+    problem = PlacementProblem(
+        jobs=[
+            Job(
+                id=j,
+                options=[
+                    *(Option(site=s, time_s=10, cost=c) for s, c in prices.items()),
+                    Option(site="home", time_s=20, cost=2.9),
+                ],
+            )
+            for j in "abc"
+        ],
+        strategy="price",
+    )
+    inst = compile_problem(problem)
+    at_home = evaluate_choice(inst, inst.begin[:-1].copy())
+    models: list[set[str]] = []
+    solve_restricted = _improve._solve_restricted
+
+    def spy(inst: Instance, spec: ModelSpec, keep: np.ndarray, *args: Any, **kwargs: Any) -> Evaluation:
+        models.append({f"{inst.sites[inst.site[k]]}:{inst.time[k]:.0f}" for k in np.flatnonzero(keep)})
+        return solve_restricted(inst, spec, keep, *args, **kwargs)
+
+    monkeypatch.setattr(_improve, "_solve_restricted", spy)
+    found = across_sites(inst, ModelSpec(objective=inst.score_coef), at_home, deadline=float("inf"))
+    assert found.cost == 3.0
+    assert models == [{"home:10", "big:10"}]
 
 
 def test_a_plan_over_budget_still_warm_starts_the_model_without_the_budget() -> None:
