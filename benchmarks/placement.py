@@ -32,7 +32,9 @@ import math
 import random
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pulp
@@ -170,14 +172,13 @@ def bind_limits(problem: PlacementProblem, shape: Shape) -> PlacementProblem:
     return problem.model_copy(update={"constraints": Constraints(budget=budget, deadline_s=deadline)})
 
 
-def cap_energy(problem: PlacementProblem, shape: Shape) -> PlacementProblem:
-    """The fastest plan under an energy cap halfway between the least energy a plan uses and the energy
-    of the unconstrained fastest plan, so the fastest plan breaks it (set-up solves at half the cap)."""
+def cap_energy(problem: PlacementProblem, shape: Shape) -> float:
+    """An energy cap for the fastest plan: halfway between the least energy a plan uses and the energy of
+    the unconstrained fastest plan, so the fastest plan breaks it (set-up solves at half the cap)."""
     cap = shape.cap_s / 2
     fastest = _limited(problem, "time", cap)
     greenest = _limited(problem, "energy", cap)
-    limits = Constraints(energy_j=(greenest.energy_j + fastest.energy_j) / 2)
-    return problem.model_copy(update={"strategy": "time", "weights": None, "constraints": limits})
+    return (greenest.energy_j + fastest.energy_j) / 2
 
 
 def _limited(problem: PlacementProblem, strategy: str | None, cap: float, **limits: float) -> PlacementResult:
@@ -475,28 +476,30 @@ class QualityCache:
             json.loads(path.read_text()) if path.exists() else {}
         )
 
-    def get(self, table: str, key: str) -> dict[str, float | None] | None:
-        return self.data.get(table, {}).get(key)
-
-    def put(self, table: str, key: str, value: dict[str, float | None]) -> None:
-        self.data.setdefault(table, {})[key] = value
-        self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+    def get_or_solve(
+        self, table: str, key: str, solve_it: Callable[[], dict[str, float | None]]
+    ) -> dict[str, float | None]:
+        """The entry ``key`` of ``table``, solved with ``solve_it`` and written to the file when missing."""
+        known = self.data.get(table, {}).get(key)
+        if known is None:
+            known = self.data.setdefault(table, {})[key] = solve_it()
+            self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        return known
 
 
 def _limits(cache: QualityCache, generator: str, seed: int, *, tight: bool) -> PlacementProblem:
     """The generator's instance with binding budget and deadline (cached); ``tight``: the deadline is the
     makespan of the fastest plan within budget found at set-up, so few plans meet both (one is known)."""
     problem = GENERATORS[generator](seed)
-    key = f"{generator}:{seed}:{'tight' if tight else 'bind'}"
-    known = cache.get("limits", key)
-    if known is None:
-        shape = Shape("100x20", 100, 20, 8, 10.0)
-        bound = bind_limits(problem, shape)
+
+    def solve_limits() -> dict[str, float | None]:
+        bound = bind_limits(problem, Shape("100x20", 100, 20, 8, 10.0))
         budget, deadline = bound.constraints.budget, bound.constraints.deadline_s
         if tight:
             deadline = _limited(problem, "time", 10.0, budget=budget or math.inf).makespan_s
-        known = {"budget": budget, "deadline": deadline}
-        cache.put("limits", key, known)
+        return {"budget": budget, "deadline": deadline}
+
+    known = cache.get_or_solve("limits", f"{generator}:{seed}:{'tight' if tight else 'bind'}", solve_limits)
     limits = Constraints(budget=known["budget"], deadline_s=known["deadline"])
     return problem.model_copy(update={"constraints": limits})
 
@@ -504,11 +507,9 @@ def _limits(cache: QualityCache, generator: str, seed: int, *, tight: bool) -> P
 def _energy_capped(cache: QualityCache, shape: Shape, seed: int) -> PlacementProblem:
     """The energy-capped instance of ``seed`` (see :func:`cap_energy`), its cap fixed once in ``cache``."""
     problem = make_problem(shape, seed)
-    key = f"{shape.name}:{seed}:energy"
-    known = cache.get("limits", key)
-    if known is None:
-        known = {"energy_j": cap_energy(problem, shape).constraints.energy_j}
-        cache.put("limits", key, known)
+    known = cache.get_or_solve(
+        "limits", f"{shape.name}:{seed}:energy", lambda: {"energy_j": cap_energy(problem, shape)}
+    )
     limits = Constraints(energy_j=known["energy_j"])
     return problem.model_copy(update={"strategy": "time", "weights": None, "constraints": limits})
 
@@ -529,15 +530,7 @@ def run_quality(
             for strategy in strategies:
                 problem = _with_strategy(base, strategy)
                 key = f"{generator}:{seed}:{strategy}:{reference_s:.0f}"
-                ref = cache.get("reference", key)
-                if ref is None:
-                    longer = solve(problem, time_limit_s=reference_s)
-                    ref = {
-                        "objective": longer.objective if longer.status != "infeasible" else None,
-                        "gap": longer.gap if longer.status != "infeasible" else None,
-                        "solve_s": longer.solve_s,
-                    }
-                    cache.put("reference", key, ref)
+                ref = cache.get_or_solve("reference", key, partial(_reference, problem, reference_s))
                 ours = solve(problem, time_limit_s=cap_s)
                 found = ours.status != "infeasible"
                 best = min(ours.objective, ref["objective"] if ref["objective"] is not None else math.inf)
@@ -562,6 +555,17 @@ def run_quality(
                     flush=True,
                 )
     return rows
+
+
+def _reference(problem: PlacementProblem, reference_s: float) -> dict[str, float | None]:
+    """A long solve's objective, proven gap and time (``None`` when it found no plan)."""
+    longer = solve(problem, time_limit_s=reference_s)
+    found = longer.status != "infeasible"
+    return {
+        "objective": longer.objective if found else None,
+        "gap": longer.gap if found else None,
+        "solve_s": longer.solve_s,
+    }
 
 
 def run_tight(cache: QualityCache, seeds: list[int], cap_s: float) -> list[dict[str, object]]:
