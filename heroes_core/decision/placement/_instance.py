@@ -36,6 +36,11 @@ TOLERANCE = 1e-7
 TOTAL_LIMITS = {"budget": 1, "deadline": 0, "energy": 2}
 
 
+def allowed(cap: float) -> float:
+    """The most a total may reach under the limit ``cap`` (the tolerance every check uses)."""
+    return cap * (1 + TOLERANCE) + TOLERANCE
+
+
 def total_objective(limit: str) -> tuple[float, float, float]:
     """Objective coefficients that minimise the total the named limit bounds, and nothing else."""
     index = TOTAL_LIMITS[limit]
@@ -364,6 +369,15 @@ def _with_objective(inst: Instance) -> Instance:
         coef = tuple(1.0 if n == primary else 0.0 for n in range(3))
     tie = tuple(TIE_EPS * s if c == 0 else 0.0 for c, s in zip(coef, scales, strict=True))
     return _replace(inst, coef=coef, tie=tie, norms=norms)
+
+
+def without_deadline(inst: Instance) -> Instance:
+    """The same instance with no deadline and the ``time`` strategy: its best plan is the fastest within
+    the other limits, which meets the deadline if any plan does."""
+    problem = inst.problem
+    constraints = problem.constraints.model_copy(update={"deadline_s": None})
+    fastest = problem.model_copy(update={"constraints": constraints, "strategy": "time", "weights": None})
+    return _with_objective(_replace(inst, problem=fastest))
 
 
 def restrict(inst: Instance, keep: NDArray[np.bool_]) -> Instance:

@@ -43,6 +43,7 @@ from heroes_core.decision.placement._instance import (
     FloatArray,
     Instance,
     IntArray,
+    allowed,
 )
 from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
 
@@ -126,7 +127,7 @@ class Neighbourhood:
         score = a * makespan + b * cost + g * energy
         excess = np.zeros(len(plans))
         for name, cap in self.limits.items():
-            over = totals[:, TOTAL_LIMITS[name]] - _allowed(cap)
+            over = totals[:, TOTAL_LIMITS[name]] - allowed(cap)
             excess += np.maximum(over, 0.0) / max(cap, 1e-9)
         if deadline is not None:
             excess += late / max(deadline, 1e-9) / inst.n
@@ -149,7 +150,7 @@ class Neighbourhood:
         if deadline is None:
             return makespan, np.zeros(len(plans))
         through = finish + self._tail(plans, site)
-        late: FloatArray = np.maximum(through - _allowed(deadline), 0.0).sum(axis=0)
+        late: FloatArray = np.maximum(through - allowed(deadline), 0.0).sum(axis=0)
         return makespan, late
 
     def _finish(self, plans: IntArray, site: IntArray) -> FloatArray:
@@ -178,11 +179,6 @@ class Neighbourhood:
             for c, size in self.children[i]:
                 tail[i] = np.maximum(tail[i], size * transfer[by_job[i], by_job[c]] + duration[c] + tail[c])
         return tail
-
-
-def _allowed(cap: float) -> float:
-    """The most a total may reach under the limit ``cap`` (the tolerance every check uses)."""
-    return cap * (1 + TOLERANCE) + TOLERANCE
 
 
 def worth_searching(inst: Instance) -> bool:
@@ -260,7 +256,7 @@ def _fastest(
     if best is None:
         return None
     fastest = _makespan_of(hood, best)
-    while kicks and time.monotonic() < deadline and fastest > _allowed(goal):
+    while kicks and time.monotonic() < deadline and fastest > allowed(goal):
         found = _faster(hood.targeting(fastest), _kicked(hood, best, rng), deadline, goal=goal)
         if found is not None and (makespan := _makespan_of(hood, found)) < fastest * (1 - _IMPROVE):
             best, fastest = found, makespan
@@ -285,7 +281,7 @@ def _faster(hood: Neighbourhood, choice: IntArray, deadline: float, *, goal: flo
     reached = choice
     makespan = _makespan_of(hood, reached)
     step = TIGHTEN_STEP
-    while time.monotonic() < deadline and makespan > _allowed(goal) and step >= MIN_TIGHTEN_STEP:
+    while time.monotonic() < deadline and makespan > allowed(goal) and step >= MIN_TIGHTEN_STEP:
         target = hood.targeting(max(goal, makespan * (1 - step)))
         found, _s, e = _descend(target, reached.copy(), *_measure_one(target, reached), deadline)
         if e <= 0:

@@ -22,6 +22,11 @@ the local search of :mod:`~heroes_core.decision.placement._local` with the time 
 single-job and pair move evaluated exactly in one batch, then random kicks. Capped MILPs stop a few
 moves short of plans those moves find; a plan that still breaks a limit is walked back within it.
 
+Under a deadline that no heuristic plan meets, the ``time`` search runs beside the strategy's own in a
+second process (:mod:`~heroes_core.decision.placement._side`), and its plan is taken between phases when
+it meets every limit and scores better: such a deadline may be as tight as the fastest plan within
+budget, which only that search finds in time (see :func:`_fastest_beside`).
+
 The models minimise the score (the objective plus tie-breaking terms, see
 ``Instance.score_coef``); bounds are returned with the most the tie terms can add taken off,
 so they bound the objective itself.
@@ -31,7 +36,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,10 +57,11 @@ from heroes_core.decision.placement._improve import (
     round_relaxation,
     within_limits,
 )
-from heroes_core.decision.placement._instance import Instance, IntArray, restrict
+from heroes_core.decision.placement._instance import Instance, IntArray, allowed, restrict, without_deadline
 from heroes_core.decision.placement._local import local_search, worth_searching
 from heroes_core.decision.placement._milp import MilpStatus, ModelSpec, model_columns, solve_milp
 from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
+from heroes_core.decision.placement._side import Call
 
 #: Models with at most this many options go straight to one MILP, which HiGHS proves well within a cap.
 SMALL_MODEL_OPTIONS = 600
@@ -70,6 +77,9 @@ MIDDLE_SEARCH_SHARE = 0.2
 #: Share of the time left after the local search that the moves across sites get (see
 #: :func:`~._improve.across_sites`): a few sub-MILPs, the first of which usually brings the most.
 SITE_SEARCH_SHARE = 0.7
+#: Time kept at the end of a search for the answer of the search beside it (see :func:`_fastest_beside`),
+#: which stops this much before the deadline: its last sub-MILP's interruption and the answer's way back.
+ANSWER_WAIT_S = 0.3
 #: Full models with more columns than this do not get through HiGHS's presolve within a cap: LNS only.
 FULL_MILP_COLUMNS = 60_000
 
@@ -84,18 +94,106 @@ def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpS
     keep = undominated(inst)
     index = np.flatnonzero(keep)
     small = restrict(inst, keep)
-    plans = [greedy(small), *(single_site_plans(small) if small.edges else [])]
-    if not best_of(plans).feasible:
-        plans += criterion_plans(small)
-    local = worth_searching(small)
-    reserve = LOCAL_SEARCH_SHARE * max(deadline - time.monotonic(), 0.0) if local else 0.0
-    start = best_of(plans)
-    if local and not start.feasible:  # the descent often walks the nearest heuristic plan within the limits
-        start = local_search(small, start, deadline=time.monotonic() + reserve)
-    best, bound, status = _by_size(small, start, deadline - reserve)
-    if local and status not in ("optimal", "infeasible"):
-        best = local_search(small, best, deadline=deadline, kicks=True)
+    start = _heuristic_plan(small)
+    pace = _Pace(fastest=_fastest_beside(small, start, deadline))
+    try:
+        best, bound, status = _improve(small, start, deadline, pace)
+    finally:
+        if pace.fastest is not None:
+            pace.fastest.close()
     return evaluate_choice(inst, index[best.choice]), bound - _tie_ceiling(inst), status
+
+
+def fastest_within(inst: Instance, goal: float, deadline: float) -> IntArray:
+    """The fastest plan within ``inst``'s limits found by ``deadline``, or the first whose makespan meets
+    ``goal`` (``inst`` has the ``time`` strategy): what :func:`_fastest_beside` runs in the second
+    process."""
+    best, _bound, _status = _improve(inst, _heuristic_plan(inst), deadline, _Pace(goal=goal))
+    return best.choice
+
+
+@dataclass(frozen=True)
+class _Pace:
+    """What may end a search early or feed it: a ``goal`` (the makespan a search for the fastest plan
+    stops at) and the plans of a search for the fastest plan running beside it."""
+
+    goal: float | None = None
+    fastest: Call | None = None
+
+    @property
+    def target(self) -> float | None:
+        """The score a sub-MILP may stop at: with strategy ``time``, any score within the goal means a
+        makespan within it (the tie-breaking terms only add)."""
+        return None if self.goal is None else allowed(self.goal)
+
+    def last_call(self, deadline: float) -> float:
+        """When a search ending at ``deadline`` must stop to wait for the answer of the search beside it."""
+        return deadline if self.fastest is None else deadline - ANSWER_WAIT_S
+
+    def reached(self, plan: Evaluation) -> bool:
+        return self.goal is not None and plan.feasible and plan.makespan <= allowed(self.goal)
+
+    def settle(self, inst: Instance, plan: Evaluation, *, until: float | None = None) -> Evaluation:
+        """``plan``, or the plan the search beside it has returned (waiting for it ``until`` then) if that
+        one meets every limit and scores better."""
+        if self.fastest is None:
+            return plan
+        if plan.feasible:  # the strategy's own search got there: leave it the whole machine
+            self.fastest.cancel()
+        choice = self.fastest.result(0.0 if until is None else until - time.monotonic())
+        if not isinstance(choice, np.ndarray):
+            return plan
+        found = evaluate_choice(inst, choice)
+        return found if found.feasible and better(found, plan) else plan
+
+
+def _heuristic_plan(inst: Instance) -> Evaluation:
+    """The best heuristic plan: the per-job greedy, each site for every job (when jobs exchange data),
+    and one plan per criterion when those break a limit."""
+    plans = [greedy(inst), *(single_site_plans(inst) if inst.edges else [])]
+    if not best_of(plans).feasible:
+        plans += criterion_plans(inst)
+    return best_of(plans)
+
+
+def _fastest_beside(inst: Instance, start: Evaluation, deadline: float) -> Call | None:
+    """The ``time`` search (the deadline set aside) in the second process, when the strategy's own search
+    may not meet the deadline alone.
+
+    When no heuristic plan meets the limits and a deadline is set, the deadline may be as tight as the
+    fastest plan within budget, which only the ``time`` search finds, and it needs most of a 10 s cap to
+    find it (bench tight 1: RENS at about 5 s; bench tight 2: its final local search, with 7 s as with
+    10 s). The strategy's own search cannot spend that time on it without losing the plans its other
+    phases find, so both run at once: the fast search stops at its goal (a plan that meets the deadline)
+    or just before the deadline, and the strategy's search takes its plan at the next phase, or waits
+    for it at the end, when it meets every limit and scores better. Once the strategy's search has a
+    plan within every limit, the fast one is stopped. Small models are solved whole, and the ``time``
+    strategy searches the same way itself.
+    """
+    if (
+        start.feasible
+        or inst.deadline is None
+        or inst.coef[1:] == (0.0, 0.0)
+        or len(inst.time) <= SMALL_MODEL_OPTIONS
+    ):
+        return None
+    return Call.start(fastest_within, without_deadline(inst), inst.deadline, deadline - ANSWER_WAIT_S)
+
+
+def _improve(
+    inst: Instance, start: Evaluation, deadline: float, pace: _Pace
+) -> tuple[Evaluation, float, MilpStatus]:
+    """From the heuristic plan ``start``: the walk within the limits, the search by model size and the
+    final local search (see the module docstring)."""
+    local = worth_searching(inst)
+    reserve = LOCAL_SEARCH_SHARE * max(deadline - time.monotonic(), 0.0) if local else 0.0
+    if local and not start.feasible:  # the descent often walks the nearest heuristic plan within the limits
+        start = local_search(inst, start, deadline=time.monotonic() + reserve)
+    best, bound, status = _by_size(inst, start, deadline - reserve, pace)
+    best = pace.settle(inst, best)
+    if local and status not in ("optimal", "infeasible") and not pace.reached(best):
+        best = local_search(inst, best, deadline=pace.last_call(deadline), kicks=True)
+    return pace.settle(inst, best, until=None if status == "infeasible" else deadline), bound, status
 
 
 def undominated(inst: Instance) -> np.ndarray:
@@ -138,8 +236,12 @@ def prove(inst: Instance, incumbent: IntArray | None, *, deadline: float) -> flo
     return outcome.bound - _tie_ceiling(inst)
 
 
-def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluation, float, MilpStatus]:
-    """Best plan, proven bound on the score and MILP status (see the module docstring)."""
+def _by_size(
+    inst: Instance, incumbent: Evaluation, cap: float, pace: _Pace
+) -> tuple[Evaluation, float, MilpStatus]:
+    """Best plan, proven bound on the score and MILP status (see the module docstring). Between phases
+    the plan of the search beside this one is taken when better (see :func:`_fastest_beside`), and a
+    search with a goal stops once it is met."""
     spec = ModelSpec(objective=inst.score_coef)
     if len(inst.time) <= SMALL_MODEL_OPTIONS:
         outcome = solve_milp(inst, replace(spec, restart=False), deadline=cap, incumbent=incumbent.choice)
@@ -151,14 +253,27 @@ def _by_size(inst: Instance, incumbent: Evaluation, cap: float) -> tuple[Evaluat
     if relaxed.x is not None:
         rounded = round_relaxation(inst, relaxed.x)
         best = rounded if better(rounded, best) else best
-        best = rens(inst, spec, relaxed.x, best, deadline=part_of(cap, 0.6))
+        best = rens(inst, spec, relaxed.x, best, deadline=part_of(cap, 0.6), target=pace.target)
     if model_columns(inst) > FULL_MILP_COLUMNS:
         return lns(inst, spec, best, deadline=cap), relaxed.bound, "feasible"
-    if not best.feasible:
-        best = within_limits(inst, best, deadline=part_of(cap, 0.85))
-    best = local_search(inst, best, deadline=part_of(cap, MIDDLE_SEARCH_SHARE), kicks=inst.coef[0] > 0)
-    best = across_sites(inst, spec, best, deadline=part_of(cap, SITE_SEARCH_SHARE))
-    best = lns(inst, spec, best, deadline=part_of(cap, 0.4))
+    phases: list[Callable[[Evaluation], Evaluation]] = [
+        lambda plan: plan if plan.feasible else within_limits(inst, plan, deadline=part_of(cap, 0.85)),
+        lambda plan: local_search(
+            inst, plan, deadline=part_of(cap, MIDDLE_SEARCH_SHARE), kicks=inst.coef[0] > 0
+        ),
+        lambda plan: across_sites(
+            inst, spec, plan, deadline=part_of(cap, SITE_SEARCH_SHARE), target=pace.target
+        ),
+        lambda plan: lns(inst, spec, plan, deadline=part_of(cap, 0.4)),
+    ]
+    for phase in phases:
+        best = pace.settle(inst, best)
+        if pace.reached(best):
+            return best, relaxed.bound, "feasible"
+        best = phase(best)
+    best = pace.settle(inst, best)
+    if pace.reached(best):
+        return best, relaxed.bound, "feasible"
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
     return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status
 

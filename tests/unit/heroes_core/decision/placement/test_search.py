@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from heroes_core.decision.placement import (
     PlacementProblem,
     Weights,
     _improve,
+    _search,
     compile_problem,
     greedy,
     prove_bound,
@@ -25,10 +27,11 @@ from heroes_core.decision.placement import (
 )
 from heroes_core.decision.placement._heuristics import local_egress
 from heroes_core.decision.placement._improve import _meets, _promising_sites, across_sites, within_limits
-from heroes_core.decision.placement._instance import TOTAL_LIMITS, Instance, total_objective
+from heroes_core.decision.placement._instance import TOTAL_LIMITS, Instance, total_objective, without_deadline
 from heroes_core.decision.placement._local import local_search
-from heroes_core.decision.placement._milp import ModelSpec
+from heroes_core.decision.placement._milp import MilpOutcome, ModelSpec
 from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
+from heroes_core.decision.placement._problem import Strategy
 from heroes_core.decision.placement._search import undominated
 
 
@@ -226,3 +229,151 @@ def test_local_egress_charges_each_option_for_the_edges_its_move_would_cross() -
     everything_on_x = np.array([0, 2, 4])
     # a to y: its 2 GB go y -> x; b to y: 2 GB x -> y in, 3 GB y -> x out; c to y: 3 GB x -> y
     assert local_egress(inst, everything_on_x).tolist() == [0, 2, 0, 23, 0, 30]
+
+
+def frontier_chain(seed: int, *, strategy: Strategy = "price") -> PlacementProblem:
+    """A chain of 40 jobs at one site, each with 16 options on its time-cost frontier (640 options, none
+    dominated), under the budget and deadline of the plan taking each job's cheapest option at 3 units
+    of cost per second: no heuristic plan meets both, and the ``time`` search finds one that does."""
+    rng = random.Random(seed)
+    jobs: list[Job] = []
+    budget = deadline = 0.0
+    for i in range(40):
+        times = sorted(rng.uniform(10, 100) for _ in range(16))
+        costs = sorted((rng.uniform(1, 20) for _ in range(16)), reverse=True)
+        k = min(range(16), key=lambda o: times[o] + 3 * costs[o])
+        budget, deadline = budget + costs[k], deadline + times[k]
+        options = [Option(site="hpc", partition=f"p{o}", time_s=times[o], cost=costs[o]) for o in range(16)]
+        jobs.append(Job(id=f"j{i}", options=options))
+    return PlacementProblem(
+        jobs=jobs,
+        edges=[Edge(parent=f"j{i}", child=f"j{i + 1}") for i in range(39)],
+        constraints=Constraints(budget=budget, deadline_s=deadline),
+        strategy=strategy,
+        weights=Weights(time=1, cost=1) if strategy == "weighted" else None,
+    )
+
+
+def search_without_its_own_phases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave this process's search only its heuristic plan (the second process is not patched)."""
+    monkeypatch.setattr(_search, "local_search", lambda inst, plan, **kwargs: plan)
+    monkeypatch.setattr(_search, "within_limits", lambda inst, plan, **kwargs: plan)
+    monkeypatch.setattr(_search, "across_sites", lambda inst, spec, plan, **kwargs: plan)
+    monkeypatch.setattr(_search, "lns", lambda inst, spec, plan, **kwargs: plan)
+    nothing = MilpOutcome(status="feasible", choice=None, bound=0.0)
+    monkeypatch.setattr(_search, "solve_milp", lambda *args, **kwargs: nothing)
+
+
+def test_a_plan_only_the_time_search_beside_finds_is_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = frontier_chain(0)
+    search_without_its_own_phases(monkeypatch)
+    result = solve(problem, time_limit_s=30)
+    assert result.status == "feasible"
+    assert result.cost <= problem.constraints.budget * (1 + 1e-7)  # type: ignore[operator]
+    assert result.makespan_s <= problem.constraints.deadline_s * (1 + 1e-7)  # type: ignore[operator]
+
+
+def test_without_the_search_beside_the_same_search_finds_no_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control of the test above: its plan came from the second process."""
+    search_without_its_own_phases(monkeypatch)
+    monkeypatch.setattr(_search.Call, "start", lambda *args: None)
+    assert solve(frontier_chain(0), time_limit_s=2).status == "infeasible"
+
+
+def spy_on_starts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    starts: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(_search.Call, "start", lambda *args: starts.append(args))
+    return starts
+
+
+def test_the_time_search_starts_beside_when_no_heuristic_plan_meets_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    starts = spy_on_starts(monkeypatch)
+    inst = compile_problem(frontier_chain(1, strategy="weighted"))
+    _search._fastest_beside(inst, _search._heuristic_plan(inst), time.monotonic() + 10)
+    [(function, fast, goal, _stop)] = starts
+    assert function is _search.fastest_within
+    assert goal == inst.deadline
+    assert fast.deadline is None and fast.budget == inst.budget
+    assert fast.problem.strategy == "time" and fast.coef == (1.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"strategy": "time"},  # the search is the time search itself
+        {"constraints": Constraints(budget=1e9, deadline_s=1e9)},  # a heuristic plan meets the limits
+        {"constraints": Constraints(budget=300.0)},  # no deadline
+    ],
+)
+def test_the_time_search_does_not_start_beside_where_it_cannot_help(
+    monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
+) -> None:
+    starts = spy_on_starts(monkeypatch)
+    inst = compile_problem(frontier_chain(1).model_copy(update=change))
+    _search._fastest_beside(inst, _search._heuristic_plan(inst), time.monotonic() + 10)
+    assert starts == []
+
+
+def test_small_models_are_solved_whole_without_the_search_beside(monkeypatch: pytest.MonkeyPatch) -> None:
+    starts = spy_on_starts(monkeypatch)
+    assert solve(chain_problem(budget=30, deadline_s=70), time_limit_s=5).status == "optimal"
+    assert starts == []
+
+
+def test_the_time_search_stops_at_the_first_plan_within_its_goal(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("within_limits", "across_sites", "lns", "local_search"):
+        monkeypatch.setattr(_search, name, _must_not_run)
+    fast = without_deadline(compile_problem(frontier_chain(2)))
+    choice = _search.fastest_within(fast, 1e9, time.monotonic() + 30)
+    assert evaluate_choice(fast, choice).feasible
+
+
+def _must_not_run(*args: object, **kwargs: object) -> Evaluation:
+    raise AssertionError("the search went on past its goal")
+
+
+class _Answered:
+    """A call of the second process that has returned ``choice``."""
+
+    def __init__(self, choice: np.ndarray) -> None:
+        self.choice: np.ndarray | None = choice
+        self.cancelled = False
+
+    def result(self, wait: float = 0.0) -> np.ndarray | None:
+        return self.choice
+
+    def cancel(self) -> None:
+        self.cancelled, self.choice = True, None
+
+
+def plans_of(seed: int) -> tuple[Instance, Evaluation, Evaluation, Evaluation]:
+    """The frontier chain's heuristic plan (over its limits), a plan within them, and its fastest plan
+    (over budget)."""
+    inst = compile_problem(frontier_chain(seed))
+    own = _search._heuristic_plan(inst)
+    within = within_limits(inst, own, deadline=time.monotonic() + 30)
+    fastest = evaluate_choice(inst, inst.begin[:-1].copy())  # options are sorted fastest first
+    assert not own.feasible and within.feasible and not fastest.feasible
+    return inst, own, within, fastest
+
+
+def test_a_plan_from_beside_within_every_limit_replaces_one_over_them() -> None:
+    inst, own, within, _fastest = plans_of(0)
+    pace = _search._Pace(fastest=_Answered(within.choice))  # type: ignore[arg-type]
+    assert np.array_equal(pace.settle(inst, own).choice, within.choice)
+
+
+def test_a_plan_from_beside_over_a_limit_is_not_taken() -> None:
+    inst, own, _within, fastest = plans_of(0)
+    pace = _search._Pace(fastest=_Answered(fastest.choice))  # type: ignore[arg-type]
+    assert pace.settle(inst, own) is own
+
+
+def test_once_the_own_search_meets_every_limit_the_search_beside_is_stopped() -> None:
+    inst, _own, within, fastest = plans_of(0)
+    beside = _Answered(fastest.choice)
+    pace = _search._Pace(fastest=beside)  # type: ignore[arg-type]
+    assert pace.settle(inst, within) is within
+    assert beside.cancelled

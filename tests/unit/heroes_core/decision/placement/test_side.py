@@ -1,0 +1,106 @@
+"""The second process beside a search: calls answered, failures reported, one call at a time, and a call
+stopped when its search ends."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from heroes_core.decision.placement import _side
+from heroes_core.decision.placement._side import Call
+
+#: Long enough for the child to start (importing numpy and HiGHS) on a loaded machine.
+ANSWER_S = 60.0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_child() -> Iterator[None]:
+    """Each test starts without a child and leaves none running."""
+    yield
+    if _side._child is not None:
+        _side._child.kill()
+        _side._child = None
+
+
+def started(function: object, *args: object) -> Call:
+    call = Call.start(function, *args)  # type: ignore[arg-type]
+    assert call is not None
+    return call
+
+
+def test_a_call_returns_the_functions_value_from_another_process() -> None:
+    call = started(os.getpid)
+    try:
+        assert call.result(ANSWER_S) not in (None, os.getpid())
+    finally:
+        call.close()
+
+
+def test_the_child_is_kept_for_the_next_call() -> None:
+    first = started(os.getpid)
+    pid = first.result(ANSWER_S)
+    first.close()
+    second = started(os.getpid)
+    try:
+        assert second.result(ANSWER_S) == pid
+    finally:
+        second.close()
+
+
+def test_a_failing_call_gives_no_value_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    call = started(math.factorial, -1)
+    try:
+        assert call.result(ANSWER_S) is None
+    finally:
+        call.close()
+    assert "ValueError" in caplog.text
+
+
+def test_a_second_search_meanwhile_gets_no_second_process() -> None:
+    first = started(time.sleep, 30)
+    try:
+        assert Call.start(os.getpid) is None
+    finally:
+        first.close()
+    after = started(math.factorial, 5)
+    try:
+        assert after.result(ANSWER_S) == 120
+    finally:
+        after.close()
+
+
+def test_closing_a_running_call_kills_its_process() -> None:
+    call = started(time.sleep, 30)
+    child = _side._child
+    assert child is not None
+    assert call.result() is None  # still sleeping
+    call.close()
+    assert child.proc.returncode is not None
+    assert _side._child is None
+
+
+def test_a_cancelled_call_gives_no_value_even_once_answered() -> None:
+    call = started(math.factorial, 5)
+    call.cancel()
+    try:
+        assert call.result(1.0) is None
+    finally:
+        call.close()
+
+
+def test_a_child_that_cannot_start_leaves_the_search_alone(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_side.sys, "executable", "/nonexistent/python")
+    assert Call.start(os.getpid) is None
+    assert "one process" in caplog.text
+    monkeypatch.undo()
+    call = started(math.factorial, 3)  # the lock was released
+    try:
+        assert call.result(ANSWER_S) == 6
+    finally:
+        call.close()
