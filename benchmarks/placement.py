@@ -9,7 +9,8 @@ uses). The bulk instance (1,000 independent jobs x 50 options) minimises energy 
 and per-site capacity. Limits come from short solves, so they can differ between machines and with
 the solver; the 100x20 instances' limits (weighted, energy-capped, quality and tightest) are fixed in
 ``placement-limits.json`` beside this script, so every run on every machine measures the solver on the
-same instances; the quality references are kept in the ``--quality-cache`` file after the first run.
+same instances, and the quality references in ``placement-references.json``; any missing there are solved
+and kept in the ``--quality-cache`` file.
 
 Baselines: (a) greedy per-job best option with budget repair; (b) a SkyPilot-style model (one
 binary per option plus one per option pair on every edge) on CBC through PuLP, same cap.
@@ -463,26 +464,30 @@ GENERATORS = {
 STRATEGIES: list[Strategy] = ["time", "price", "energy", "weighted"]
 
 
-#: The 100x20 instances' limits, fixed in the repository (solved at stop 24 on the development machine):
-#: limits come from solves, which differ between machines and solver versions, and every machine must
-#: measure the solver on the same instances. Keys missing here are solved and kept in the cache file.
-FIXED_LIMITS = Path(__file__).with_name("placement-limits.json")
+#: The 100x20 instances' limits and the quality references, fixed in the repository. Limits come from
+#: solves, which differ between machines and solver versions, so every machine must measure the solver on
+#: the same instances (solved at stop 24 on the development machine); the references (24 solves of 300 s)
+#: spare each machine two hours. Keys missing here are solved and kept in the cache file.
+FIXED = [Path(__file__).with_name(name) for name in ("placement-limits.json", "placement-references.json")]
 
 
 class QualityCache:
     """Limits and long reference solves, kept in a JSON file so iterating does not pay for them twice.
 
     Limits come from solves (see :func:`bind_limits`), so they are fixed once per instance: a later,
-    better solver must be measured on the same instances; those in ``fixed`` win over the cache's. A
-    reference is keyed by its length.
+    better solver must be measured on the same instances; entries of the ``fixed`` files win over the
+    cache file's, which keeps only what this machine solved. A reference is keyed by its length.
     """
 
-    def __init__(self, path: Path, fixed: Path = FIXED_LIMITS) -> None:
+    def __init__(self, path: Path, fixed: list[Path] = FIXED) -> None:
         self.path = path
-        self.data: dict[str, dict[str, dict[str, float | None]]] = (
+        self.solved: dict[str, dict[str, dict[str, float | None]]] = (
             json.loads(path.read_text()) if path.exists() else {}
         )
-        self.data.setdefault("limits", {}).update(json.loads(fixed.read_text())["limits"])
+        self.data = {table: dict(entries) for table, entries in self.solved.items()}
+        for name in fixed:
+            for table, entries in json.loads(name.read_text()).items():
+                self.data.setdefault(table, {}).update(entries)
 
     def get_or_solve(
         self, table: str, key: str, solve_it: Callable[[], dict[str, float | None]]
@@ -490,8 +495,8 @@ class QualityCache:
         """The entry ``key`` of ``table``, solved with ``solve_it`` and written to the file when missing."""
         known = self.data.get(table, {}).get(key)
         if known is None:
-            known = self.data.setdefault(table, {})[key] = solve_it()
-            self.path.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+            known = self.data.setdefault(table, {})[key] = self.solved.setdefault(table, {})[key] = solve_it()
+            self.path.write_text(json.dumps(self.solved, indent=1, sort_keys=True))
         return known
 
 
