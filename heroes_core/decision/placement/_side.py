@@ -30,6 +30,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -38,6 +39,10 @@ _log = logging.getLogger(__name__)
 #: part of a solve, so a child at the same priority slows the search it helps: bench seed 0 ``energy``
 #: under both limits lost 6.5% (the parent's ``within_limits`` found no plan in its share of the time).
 CHILD_NICENESS = 10
+#: How often the child looks whether its parent still lives: a parent killed while a call runs (a cancelled
+#: flow run's process) closes the pipe the child reads only between calls, and the call would otherwise run
+#: on, on a core, until its own deadline (up to the whole cap of a long solve).
+PARENT_CHECK_S = 0.5
 #: Length prefix of every message (bytes of the pickle that follows).
 _HEADER = struct.Struct("!Q")
 
@@ -48,7 +53,7 @@ class _Child:
     def __init__(self) -> None:
         path = os.pathsep.join(entry for entry in sys.path if entry)
         self.proc = subprocess.Popen(  # our own interpreter, our own module
-            [sys.executable, "-c", f"from {__name__} import serve; serve()"],
+            [sys.executable, "-c", f"from {__name__} import serve; serve({os.getpid()})"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
@@ -156,10 +161,13 @@ def _read(pipe: IO[bytes]) -> Any:  # whatever the peer pickled
     return pickle.loads(payload)  # noqa: S301 - our own child or parent, over a private pipe
 
 
-def serve() -> None:
-    """The child's loop: answer calls until stdin closes. Answers go to a copy of stdout, and stdout
-    itself to the null device, so nothing a library prints (HiGHS's banner) can corrupt a message."""
+def serve(parent: int) -> None:
+    """The child's loop: answer calls until stdin closes or the process ``parent`` (the one that started it,
+    named rather than looked up, as it may die before the child gets here) ends. Answers go to a copy of
+    stdout, and stdout itself to the null device, so nothing a library prints (HiGHS's banner) can corrupt
+    a message."""
     os.nice(CHILD_NICENESS)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     with open(os.devnull, "wb") as null:
         os.dup2(null.fileno(), sys.stdout.fileno())
@@ -174,3 +182,10 @@ def serve() -> None:
         except Exception as error:  # reported to the parent, which searches alone
             answer = (False, f"{type(error).__name__}: {error}")
         _write(answers, answer)
+
+
+def _exit_with(parent: int) -> None:
+    """End the child once ``parent`` has gone (it is then another process's child): see ``PARENT_CHECK_S``."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)

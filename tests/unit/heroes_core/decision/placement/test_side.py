@@ -1,10 +1,13 @@
 """The second process beside a search: calls answered, failures reported, one call at a time, and a call
-stopped when its search ends."""
+stopped when its search ends or its parent dies."""
 
 from __future__ import annotations
 
 import math
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -104,3 +107,43 @@ def test_a_child_that_cannot_start_leaves_the_search_alone(
         assert call.result(ANSWER_S) == 6
     finally:
         call.close()
+
+
+#: A parent that starts a long call, says its child's pid, and waits: killed by the test mid-call.
+_PARENT = """
+import time
+from heroes_core.decision.placement import _side
+call = _side.Call.start(time.sleep, 300)
+assert call is not None and _side._child is not None
+print(_side._child.proc.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an orphan nobody reaps stays a zombie, and is dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_child_whose_parent_is_killed_mid_call_ends_too() -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _running(child)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + ANSWER_S
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        assert not _running(child)
+    finally:
+        if _running(child):
+            os.kill(child, signal.SIGKILL)
