@@ -27,8 +27,9 @@ How it solves: heuristics first (per-job greedy and best single site, each repai
 the limits), then the compact MILP on HiGHS (:mod:`~heroes_core.decision.placement._milp`),
 warm-started from the best heuristic plan and capped by the wall clock, whose dual bound is
 the proven ``lower_bound``; large models go through relaxation, RENS and LNS instead
-(:mod:`~heroes_core.decision.placement._search`), with the ``time`` search running beside them in a
-second process when a deadline no heuristic plan meets may need the fastest plan within budget
+(:mod:`~heroes_core.decision.placement._search`), with the search for the fastest (for the ``time``
+strategy, the cheapest) plan running beside them in a second process when limits no heuristic plan meets
+may need the lowest total any plan within the others reaches
 (:mod:`~heroes_core.decision.placement._side`). The plan left then goes through a local search
 (:mod:`~heroes_core.decision.placement._local`: single-job and pair moves evaluated in one numpy
 batch, kicks with the time left), which also walks plans that break limits back within them. An

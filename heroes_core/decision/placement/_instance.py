@@ -371,13 +371,20 @@ def _with_objective(inst: Instance) -> Instance:
     return _replace(inst, coef=coef, tie=tie, norms=norms)
 
 
-def without_deadline(inst: Instance) -> Instance:
-    """The same instance with no deadline and the ``time`` strategy: its best plan is the fastest within
-    the other limits, which meets the deadline if any plan does."""
+#: Per limit: the field of ``Constraints`` that sets it, and the strategy minimising the total it bounds.
+_SET_BY = {"deadline": "deadline_s", "budget": "budget", "energy": "energy_j"}
+_LOWEST = {"deadline": "time", "budget": "price", "energy": "energy"}
+
+
+def without_limit(inst: Instance, limit: str) -> Instance:
+    """The same instance with ``limit`` (a key of ``TOTAL_LIMITS``) set aside and the strategy minimising
+    the total it bounds: its best plan is the lowest in that total within the other limits, which meets
+    ``limit`` if any plan does."""
     problem = inst.problem
-    constraints = problem.constraints.model_copy(update={"deadline_s": None})
-    fastest = problem.model_copy(update={"constraints": constraints, "strategy": "time", "weights": None})
-    return _with_objective(_replace(inst, problem=fastest))
+    constraints = problem.constraints.model_copy(update={_SET_BY[limit]: None})
+    strategy = _LOWEST[limit]
+    lowest = problem.model_copy(update={"constraints": constraints, "strategy": strategy, "weights": None})
+    return _with_objective(_replace(inst, problem=lowest))
 
 
 def restrict(inst: Instance, keep: NDArray[np.bool_]) -> Instance:

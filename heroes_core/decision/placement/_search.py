@@ -22,10 +22,11 @@ the local search of :mod:`~heroes_core.decision.placement._local` with the time 
 single-job and pair move evaluated exactly in one batch, then random kicks. Capped MILPs stop a few
 moves short of plans those moves find; a plan that still breaks a limit is walked back within it.
 
-Under a deadline that no heuristic plan meets, the ``time`` search runs beside the strategy's own in a
-second process (:mod:`~heroes_core.decision.placement._side`), and its plan is taken between phases when
-it meets every limit and scores better: such a deadline may be as tight as the fastest plan within
-budget, which only that search finds in time (see :func:`_fastest_beside`).
+When no heuristic plan meets the limits, the search for the plan lowest in one limited total (the
+fastest, or for the ``time`` strategy the cheapest) runs beside the strategy's own in a second process
+(:mod:`~heroes_core.decision.placement._side`), and its plan is taken between phases when it meets every
+limit and scores better: such a limit may be as tight as the lowest total any plan within the others
+reaches, which only that search finds in time (see :func:`_lowest_beside`).
 
 The models minimise the score (the objective plus tie-breaking terms, see
 ``Instance.score_coef``); bounds are returned with the most the tie terms can add taken off,
@@ -57,7 +58,14 @@ from heroes_core.decision.placement._improve import (
     round_relaxation,
     within_limits,
 )
-from heroes_core.decision.placement._instance import Instance, IntArray, allowed, restrict, without_deadline
+from heroes_core.decision.placement._instance import (
+    Instance,
+    IntArray,
+    allowed,
+    restrict,
+    total_objective,
+    without_limit,
+)
 from heroes_core.decision.placement._local import local_search, worth_searching
 from heroes_core.decision.placement._milp import MilpStatus, ModelSpec, model_columns, solve_milp
 from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
@@ -77,9 +85,13 @@ MIDDLE_SEARCH_SHARE = 0.2
 #: Share of the time left after the local search that the moves across sites get (see
 #: :func:`~._improve.across_sites`): a few sub-MILPs, the first of which usually brings the most.
 SITE_SEARCH_SHARE = 0.7
-#: Time kept at the end of a search for the answer of the search beside it (see :func:`_fastest_beside`),
+#: Time kept at the end of a search for the answer of the search beside it (see :func:`_lowest_beside`),
 #: which stops this much before the deadline: its last sub-MILP's interruption and the answer's way back.
 ANSWER_WAIT_S = 0.3
+#: The order in which a limit is set aside for the search beside the strategy's own (see
+#: :func:`_lowest_beside`): the deadline first, as its search (the ``time`` strategy's) is the one that
+#: finds the plans only a tight deadline allows, which a search weighing time against cost misses.
+_ASIDE_ORDER = ("deadline", "budget", "energy")
 #: Full models with more columns than this do not get through HiGHS's presolve within a cap: LNS only.
 FULL_MILP_COLUMNS = 60_000
 
@@ -95,52 +107,52 @@ def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpS
     index = np.flatnonzero(keep)
     small = restrict(inst, keep)
     start = _heuristic_plan(small)
-    pace = _Pace(fastest=_fastest_beside(small, start, deadline))
+    pace = _Pace(beside=_lowest_beside(small, start, deadline))
     try:
         best, bound, status = _improve(small, start, deadline, pace)
     finally:
-        if pace.fastest is not None:
-            pace.fastest.close()
+        if pace.beside is not None:
+            pace.beside.close()
     return evaluate_choice(inst, index[best.choice]), bound - _tie_ceiling(inst), status
 
 
-def fastest_within(inst: Instance, goal: float, deadline: float) -> IntArray:
-    """The fastest plan within ``inst``'s limits found by ``deadline``, or the first whose makespan meets
-    ``goal`` (``inst`` has the ``time`` strategy): what :func:`_fastest_beside` runs in the second
-    process."""
+def lowest_within(inst: Instance, goal: float, deadline: float) -> IntArray:
+    """The plan lowest in ``inst``'s objective (one total: the strategy ``time``, ``price`` or ``energy``)
+    within its limits found by ``deadline``, or the first whose objective meets ``goal``: what
+    :func:`_lowest_beside` runs in the second process."""
     best, _bound, _status = _improve(inst, _heuristic_plan(inst), deadline, _Pace(goal=goal))
     return best.choice
 
 
 @dataclass(frozen=True)
 class _Pace:
-    """What may end a search early or feed it: a ``goal`` (the makespan a search for the fastest plan
-    stops at) and the plans of a search for the fastest plan running beside it."""
+    """What may end a search early or feed it: a ``goal`` (the total a search for the plan lowest in one
+    total stops at) and the plans of such a search running beside it (``beside``)."""
 
     goal: float | None = None
-    fastest: Call | None = None
+    beside: Call | None = None
 
     @property
     def target(self) -> float | None:
-        """The score a sub-MILP may stop at: with strategy ``time``, any score within the goal means a
-        makespan within it (the tie-breaking terms only add)."""
+        """The score a sub-MILP may stop at: when the objective is one total, any score within the goal
+        means that total within it (the tie-breaking terms only add)."""
         return None if self.goal is None else allowed(self.goal)
 
     def last_call(self, deadline: float) -> float:
         """When a search ending at ``deadline`` must stop to wait for the answer of the search beside it."""
-        return deadline if self.fastest is None else deadline - ANSWER_WAIT_S
+        return deadline if self.beside is None else deadline - ANSWER_WAIT_S
 
     def reached(self, plan: Evaluation) -> bool:
-        return self.goal is not None and plan.feasible and plan.makespan <= allowed(self.goal)
+        return self.goal is not None and plan.feasible and plan.objective <= allowed(self.goal)
 
     def settle(self, inst: Instance, plan: Evaluation, *, until: float | None = None) -> Evaluation:
         """``plan``, or the plan the search beside it has returned (waiting for it ``until`` then) if that
         one meets every limit and scores better."""
-        if self.fastest is None:
+        if self.beside is None:
             return plan
         if plan.feasible:  # the strategy's own search got there: leave it the whole machine
-            self.fastest.cancel()
-        choice = self.fastest.result(0.0 if until is None else until - time.monotonic())
+            self.beside.cancel()
+        choice = self.beside.result(0.0 if until is None else until - time.monotonic())
         if not isinstance(choice, np.ndarray):
             return plan
         found = evaluate_choice(inst, choice)
@@ -156,28 +168,30 @@ def _heuristic_plan(inst: Instance) -> Evaluation:
     return best_of(plans)
 
 
-def _fastest_beside(inst: Instance, start: Evaluation, deadline: float) -> Call | None:
-    """The ``time`` search (the deadline set aside) in the second process, when the strategy's own search
-    may not meet the deadline alone.
+def _lowest_beside(inst: Instance, start: Evaluation, deadline: float) -> Call | None:
+    """The search for the plan lowest in one limited total (that limit set aside) in the second process,
+    when the strategy's own search may not meet that limit alone.
 
-    When no heuristic plan meets the limits and a deadline is set, the deadline may be as tight as the
-    fastest plan within budget, which only the ``time`` search finds, and it needs most of a 10 s cap to
-    find it (bench tight 1: RENS at about 5 s; bench tight 2: its final local search, with 7 s as with
-    10 s). The strategy's own search cannot spend that time on it without losing the plans its other
-    phases find, so both run at once: the fast search stops at its goal (a plan that meets the deadline)
-    or just before the deadline, and the strategy's search takes its plan at the next phase, or waits
-    for it at the end, when it meets every limit and scores better. Once the strategy's search has a
-    plan within every limit, the fast one is stopped. Small models are solved whole, and the ``time``
-    strategy searches the same way itself.
+    When no heuristic plan meets the limits, a limit may be as tight as the lowest total any plan within
+    the others reaches: a deadline as tight as the fastest plan within budget, which only the ``time``
+    search finds, or, for the ``time`` strategy, a budget as tight as the cheapest plan within the
+    deadline, which only the ``price`` search finds. Such a search needs most of a 10 s cap to get there
+    (bench tight 1: RENS at about 5 s; bench tight 2: its final local search, with 7 s as with 10 s). The
+    strategy's own search cannot spend that time on it without losing the plans its other phases find,
+    so both run at once: the search beside stops at its goal (a plan that meets the limit) or just before
+    the deadline, and the strategy's search takes its plan at the next phase, or waits for it at the end,
+    when it meets every limit and scores better. Once the strategy's search has a plan within every
+    limit, the one beside is stopped. The limit set aside is the first of deadline, budget and energy
+    whose total is not the whole objective already. Small models are solved whole.
     """
-    if (
-        start.feasible
-        or inst.deadline is None
-        or inst.coef[1:] == (0.0, 0.0)
-        or len(inst.time) <= SMALL_MODEL_OPTIONS
-    ):
+    if start.feasible or len(inst.time) <= SMALL_MODEL_OPTIONS:
         return None
-    return Call.start(fastest_within, without_deadline(inst), inst.deadline, deadline - ANSWER_WAIT_S)
+    limits = inst.limits
+    for limit in _ASIDE_ORDER:
+        if limit in limits and inst.coef != total_objective(limit):
+            aside = without_limit(inst, limit)
+            return Call.start(lowest_within, aside, limits[limit], deadline - ANSWER_WAIT_S)
+    return None
 
 
 def _improve(
@@ -240,7 +254,7 @@ def _by_size(
     inst: Instance, incumbent: Evaluation, cap: float, pace: _Pace
 ) -> tuple[Evaluation, float, MilpStatus]:
     """Best plan, proven bound on the score and MILP status (see the module docstring). Between phases
-    the plan of the search beside this one is taken when better (see :func:`_fastest_beside`), and a
+    the plan of the search beside this one is taken when better (see :func:`_lowest_beside`), and a
     search with a goal stops once it is met."""
     spec = ModelSpec(objective=inst.score_coef)
     if len(inst.time) <= SMALL_MODEL_OPTIONS:

@@ -18,6 +18,7 @@ from heroes_core.decision.placement import (
     Option,
     PlacementProblem,
     Weights,
+    _heuristics,
     _improve,
     _search,
     compile_problem,
@@ -27,7 +28,7 @@ from heroes_core.decision.placement import (
 )
 from heroes_core.decision.placement._heuristics import local_egress
 from heroes_core.decision.placement._improve import _meets, _promising_sites, across_sites, within_limits
-from heroes_core.decision.placement._instance import TOTAL_LIMITS, Instance, total_objective, without_deadline
+from heroes_core.decision.placement._instance import TOTAL_LIMITS, Instance, total_objective, without_limit
 from heroes_core.decision.placement._local import local_search
 from heroes_core.decision.placement._milp import MilpOutcome, ModelSpec
 from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
@@ -254,6 +255,25 @@ def frontier_chain(seed: int, *, strategy: Strategy = "price") -> PlacementProbl
     )
 
 
+def test_a_repair_that_swings_between_limits_returns_the_plan_nearest_them_and_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On the frontier chain no repair meets budget and deadline together: each round fixes one limit by
+    breaking the other."""
+    inst = compile_problem(frontier_chain(0))
+    seen: list[Evaluation] = []
+
+    def recorded(inst: Instance, choice: np.ndarray) -> Evaluation:
+        seen.append(evaluate_choice(inst, choice))
+        return seen[-1]
+
+    monkeypatch.setattr(_heuristics, "evaluate_choice", recorded)
+    repaired = _heuristics.repair(inst, inst.begin[:-1].copy(), _heuristics.option_scores(inst))
+    assert not repaired.feasible
+    assert repaired.excess == min(plan.excess for plan in seen)
+    assert len(seen) - 1 < _heuristics.MAX_ROUNDS
+
+
 def search_without_its_own_phases(monkeypatch: pytest.MonkeyPatch) -> None:
     """Leave this process's search only its heuristic plan (the second process is not patched)."""
     monkeypatch.setattr(_search, "local_search", lambda inst, plan, **kwargs: plan)
@@ -264,8 +284,11 @@ def search_without_its_own_phases(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_search, "solve_milp", lambda *args, **kwargs: nothing)
 
 
-def test_a_plan_only_the_time_search_beside_finds_is_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    problem = frontier_chain(0)
+@pytest.mark.parametrize("strategy", ["price", "time"])  # the time search beside, then the price search
+def test_a_plan_only_the_search_beside_finds_is_the_answer(
+    monkeypatch: pytest.MonkeyPatch, strategy: Strategy
+) -> None:
+    problem = frontier_chain(0, strategy=strategy)
     search_without_its_own_phases(monkeypatch)
     result = solve(problem, time_limit_s=30)
     assert result.status == "feasible"
@@ -273,11 +296,14 @@ def test_a_plan_only_the_time_search_beside_finds_is_the_answer(monkeypatch: pyt
     assert result.makespan_s <= problem.constraints.deadline_s * (1 + 1e-7)  # type: ignore[operator]
 
 
-def test_without_the_search_beside_the_same_search_finds_no_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("strategy", ["price", "time"])
+def test_without_the_search_beside_the_same_search_finds_no_plan(
+    monkeypatch: pytest.MonkeyPatch, strategy: Strategy
+) -> None:
     """The control of the test above: its plan came from the second process."""
     search_without_its_own_phases(monkeypatch)
     monkeypatch.setattr(_search.Call, "start", lambda *args: None)
-    assert solve(frontier_chain(0), time_limit_s=2).status == "infeasible"
+    assert solve(frontier_chain(0, strategy=strategy), time_limit_s=2).status == "infeasible"
 
 
 def spy_on_starts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
@@ -286,33 +312,39 @@ def spy_on_starts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     return starts
 
 
-def test_the_time_search_starts_beside_when_no_heuristic_plan_meets_the_deadline(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("strategy", "aside", "searched_by"),
+    [
+        ("weighted", "deadline", "time"),  # the deadline may be as tight as the fastest plan within budget
+        ("time", "budget", "price"),  # the budget, as the cheapest plan within the deadline
+    ],
+)
+def test_the_search_for_the_lowest_total_starts_beside_when_no_heuristic_plan_meets_the_limits(
+    monkeypatch: pytest.MonkeyPatch, strategy: Strategy, aside: str, searched_by: str
 ) -> None:
     starts = spy_on_starts(monkeypatch)
-    inst = compile_problem(frontier_chain(1, strategy="weighted"))
-    _search._fastest_beside(inst, _search._heuristic_plan(inst), time.monotonic() + 10)
-    [(function, fast, goal, _stop)] = starts
-    assert function is _search.fastest_within
-    assert goal == inst.deadline
-    assert fast.deadline is None and fast.budget == inst.budget
-    assert fast.problem.strategy == "time" and fast.coef == (1.0, 0.0, 0.0)
+    inst = compile_problem(frontier_chain(1, strategy=strategy))
+    _search._lowest_beside(inst, _search._heuristic_plan(inst), time.monotonic() + 10)
+    [(function, lowest, goal, _stop)] = starts
+    assert function is _search.lowest_within
+    assert goal == inst.limits[aside]
+    assert lowest.limits == {name: cap for name, cap in inst.limits.items() if name != aside}
+    assert lowest.problem.strategy == searched_by and lowest.coef == total_objective(aside)
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        {"strategy": "time"},  # the search is the time search itself
         {"constraints": Constraints(budget=1e9, deadline_s=1e9)},  # a heuristic plan meets the limits
-        {"constraints": Constraints(budget=300.0)},  # no deadline
+        {"constraints": Constraints(budget=1.0)},  # the only limit bounds the objective itself (price)
     ],
 )
-def test_the_time_search_does_not_start_beside_where_it_cannot_help(
+def test_no_search_starts_beside_where_it_cannot_help(
     monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
 ) -> None:
     starts = spy_on_starts(monkeypatch)
     inst = compile_problem(frontier_chain(1).model_copy(update=change))
-    _search._fastest_beside(inst, _search._heuristic_plan(inst), time.monotonic() + 10)
+    _search._lowest_beside(inst, _search._heuristic_plan(inst), time.monotonic() + 10)
     assert starts == []
 
 
@@ -325,8 +357,8 @@ def test_small_models_are_solved_whole_without_the_search_beside(monkeypatch: py
 def test_the_time_search_stops_at_the_first_plan_within_its_goal(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("within_limits", "across_sites", "lns", "local_search"):
         monkeypatch.setattr(_search, name, _must_not_run)
-    fast = without_deadline(compile_problem(frontier_chain(2)))
-    choice = _search.fastest_within(fast, 1e9, time.monotonic() + 30)
+    fast = without_limit(compile_problem(frontier_chain(2)), "deadline")
+    choice = _search.lowest_within(fast, 1e9, time.monotonic() + 30)
     assert evaluate_choice(fast, choice).feasible
 
 
@@ -361,19 +393,19 @@ def plans_of(seed: int) -> tuple[Instance, Evaluation, Evaluation, Evaluation]:
 
 def test_a_plan_from_beside_within_every_limit_replaces_one_over_them() -> None:
     inst, own, within, _fastest = plans_of(0)
-    pace = _search._Pace(fastest=_Answered(within.choice))  # type: ignore[arg-type]
+    pace = _search._Pace(beside=_Answered(within.choice))  # type: ignore[arg-type]
     assert np.array_equal(pace.settle(inst, own).choice, within.choice)
 
 
 def test_a_plan_from_beside_over_a_limit_is_not_taken() -> None:
     inst, own, _within, fastest = plans_of(0)
-    pace = _search._Pace(fastest=_Answered(fastest.choice))  # type: ignore[arg-type]
+    pace = _search._Pace(beside=_Answered(fastest.choice))  # type: ignore[arg-type]
     assert pace.settle(inst, own) is own
 
 
 def test_once_the_own_search_meets_every_limit_the_search_beside_is_stopped() -> None:
     inst, _own, within, fastest = plans_of(0)
     beside = _Answered(fastest.choice)
-    pace = _search._Pace(fastest=beside)  # type: ignore[arg-type]
+    pace = _search._Pace(beside=beside)  # type: ignore[arg-type]
     assert pace.settle(inst, within) is within
     assert beside.cancelled
