@@ -104,8 +104,10 @@ def repair(
         choice[job_of[moves]] = moves
         rounds -= 1
         ev = evaluate_choice(inst, choice)
-        stalled = 0 if better(ev, best) else stalled + 1
-        best = ev if better(ev, best) else best
+        if better(ev, best):
+            best, stalled = ev, 0
+        else:
+            stalled += 1
     return best
 
 

@@ -34,6 +34,8 @@ TOLERANCE = 1e-7
 #: The limits on a plan's totals, each with the criterion it bounds (0 makespan, 1 cost, 2 energy), in
 #: the order violations list them and joint violations name them ("budget+deadline", "budget+energy").
 TOTAL_LIMITS = {"budget": 1, "deadline": 0, "energy": 2}
+#: The single-criterion strategies, each with the criterion it minimises (as in ``TOTAL_LIMITS``).
+CRITERION_OF = {"time": 0, "price": 1, "energy": 2}
 
 
 def allowed(cap: float) -> float:
@@ -365,15 +367,14 @@ def _with_objective(inst: Instance) -> Instance:
         total = sum(w)
         coef = tuple(wi / total * s for wi, s in zip(w, scales, strict=True))
     else:
-        primary = {"time": 0, "price": 1, "energy": 2}[problem.strategy]
+        primary = CRITERION_OF[problem.strategy]
         coef = tuple(1.0 if n == primary else 0.0 for n in range(3))
     tie = tuple(TIE_EPS * s if c == 0 else 0.0 for c, s in zip(coef, scales, strict=True))
     return _replace(inst, coef=coef, tie=tie, norms=norms)
 
 
-#: Per limit: the field of ``Constraints`` that sets it, and the strategy minimising the total it bounds.
+#: Per limit: the field of ``Constraints`` that sets it.
 _SET_BY = {"deadline": "deadline_s", "budget": "budget", "energy": "energy_j"}
-_LOWEST = {"deadline": "time", "budget": "price", "energy": "energy"}
 
 
 def without_limit(inst: Instance, limit: str) -> Instance:
@@ -382,7 +383,7 @@ def without_limit(inst: Instance, limit: str) -> Instance:
     ``limit`` if any plan does."""
     problem = inst.problem
     constraints = problem.constraints.model_copy(update={_SET_BY[limit]: None})
-    strategy = _LOWEST[limit]
+    strategy = next(name for name, n in CRITERION_OF.items() if n == TOTAL_LIMITS[limit])
     lowest = problem.model_copy(update={"constraints": constraints, "strategy": strategy, "weights": None})
     return _with_objective(_replace(inst, problem=lowest))
 
