@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -642,12 +644,19 @@ def main() -> None:
         "--strategies", default=",".join(STRATEGIES), help="strategies of the quality run, comma-separated"
     )
     parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="print each search phase's time and plan (the solver's debug log) under every solve",
+    )
+    parser.add_argument(
         "--quality-cache",
         type=Path,
         default=Path("/tmp/heroes-placement-quality.json"),
         help="JSON file caching the quality reference solves (and limits not fixed in placement-limits.json)",
     )
     args = parser.parse_args()
+    if args.trace:
+        _trace_search()
     cache = QualityCache(args.quality_cache)
     quality: dict[str, float | None] = {}
     if args.quality or not args.quick:
@@ -697,6 +706,16 @@ def main() -> None:
     result["gap_100x20_60s_proven"] = max((float(r["gap"]) for r in proven), default=None)  # type: ignore[arg-type]
     result.update(quality)
     print(json.dumps(result))
+
+
+def _trace_search() -> None:
+    """Route the search's phase log (see ``heroes_core.decision.placement._search``) to stdout, indented
+    above the table row of the solve they belong to: which phases found its plan, and how long each took."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("    %(message)s"))
+    log = logging.getLogger("heroes_core.decision.placement")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
 
 
 def run_proven(shape: Shape, seeds: list[int], cache: QualityCache) -> list[dict[str, object]]:

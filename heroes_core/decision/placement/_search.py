@@ -35,10 +35,12 @@ so they bound the objective itself.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
@@ -95,6 +97,8 @@ _ASIDE_ORDER = ("deadline", "budget", "energy")
 #: Full models with more columns than this do not get through HiGHS's presolve within a cap: LNS only.
 FULL_MILP_COLUMNS = 60_000
 
+_log = logging.getLogger(__name__)
+
 
 def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpStatus]:
     """The best plan found by ``deadline``, a proven lower bound on the objective, and the MILP's status
@@ -106,7 +110,7 @@ def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpS
     keep = undominated(inst)
     index = np.flatnonzero(keep)
     small = restrict(inst, keep)
-    start = _heuristic_plan(small)
+    start = _phase("heuristics", lambda: _heuristic_plan(small))
     pace = _Pace(beside=_lowest_beside(small, start, deadline))
     try:
         best, bound, status = _improve(small, start, deadline, pace)
@@ -156,7 +160,7 @@ class _Pace:
         if not isinstance(choice, np.ndarray):
             return plan
         found = evaluate_choice(inst, choice)
-        return found if found.feasible and better(found, plan) else plan
+        return _logged("beside", math.nan, found) if found.feasible and better(found, plan) else plan
 
 
 def _heuristic_plan(inst: Instance) -> Evaluation:
@@ -202,11 +206,14 @@ def _improve(
     local = worth_searching(inst)
     reserve = LOCAL_SEARCH_SHARE * max(deadline - time.monotonic(), 0.0) if local else 0.0
     if local and not start.feasible:  # the descent often walks the nearest heuristic plan within the limits
-        start = local_search(inst, start, deadline=time.monotonic() + reserve)
+        start = _phase("walk", lambda: local_search(inst, start, deadline=time.monotonic() + reserve))
     best, bound, status = _by_size(inst, start, deadline - reserve, pace)
     best = pace.settle(inst, best)
     if local and status not in ("optimal", "infeasible") and not pace.reached(best):
-        best = local_search(inst, best, deadline=pace.last_call(deadline), kicks=True)
+        last = best
+        best = _phase(
+            "local search", lambda: local_search(inst, last, deadline=pace.last_call(deadline), kicks=True)
+        )
     return pace.settle(inst, best, until=None if status == "infeasible" else deadline), bound, status
 
 
@@ -264,32 +271,44 @@ def _by_size(
     if relaxed.status == "infeasible":
         return incumbent, math.inf, "infeasible"
     best = incumbent
-    if relaxed.x is not None:
-        rounded = round_relaxation(inst, relaxed.x)
+    if (x := relaxed.x) is not None:
+        rounded = round_relaxation(inst, x)
         best = rounded if better(rounded, best) else best
-        best = rens(inst, spec, relaxed.x, best, deadline=part_of(cap, 0.6), target=pace.target)
+        before = best
+        best = _phase(
+            "rens", lambda: rens(inst, spec, x, before, deadline=part_of(cap, 0.6), target=pace.target)
+        )
     if model_columns(inst) > FULL_MILP_COLUMNS:
-        return lns(inst, spec, best, deadline=cap), relaxed.bound, "feasible"
-    phases: list[Callable[[Evaluation], Evaluation]] = [
-        lambda plan: plan if plan.feasible else within_limits(inst, plan, deadline=part_of(cap, 0.85)),
-        lambda plan: local_search(
-            inst, plan, deadline=part_of(cap, MIDDLE_SEARCH_SHARE), kicks=inst.coef[0] > 0
+        return _phase("lns", lambda: lns(inst, spec, best, deadline=cap)), relaxed.bound, "feasible"
+    phases: list[tuple[str, Callable[[Evaluation], Evaluation]]] = [
+        ("within limits", lambda plan: within_limits(inst, plan, deadline=part_of(cap, 0.85))),
+        (
+            "local search",
+            lambda plan: local_search(
+                inst, plan, deadline=part_of(cap, MIDDLE_SEARCH_SHARE), kicks=inst.coef[0] > 0
+            ),
         ),
-        lambda plan: across_sites(
-            inst, spec, plan, deadline=part_of(cap, SITE_SEARCH_SHARE), target=pace.target
+        (
+            "across sites",
+            lambda plan: across_sites(
+                inst, spec, plan, deadline=part_of(cap, SITE_SEARCH_SHARE), target=pace.target
+            ),
         ),
-        lambda plan: lns(inst, spec, plan, deadline=part_of(cap, 0.4)),
+        ("lns", lambda plan: lns(inst, spec, plan, deadline=part_of(cap, 0.4))),
     ]
-    for phase in phases:
+    for name, phase in phases:
         best = pace.settle(inst, best)
         if pace.reached(best):
             return best, relaxed.bound, "feasible"
-        best = phase(best)
+        if name != "within limits" or not best.feasible:
+            best = _phase(name, partial(phase, best))
     best = pace.settle(inst, best)
     if pace.reached(best):
         return best, relaxed.bound, "feasible"
+    began = time.monotonic()
     outcome = solve_milp(inst, spec, deadline=cap, incumbent=best.choice)
-    return keep_better(inst, best, outcome.choice), max(relaxed.bound, outcome.bound), outcome.status
+    best = _logged("full milp", began, keep_better(inst, best, outcome.choice))
+    return best, max(relaxed.bound, outcome.bound), outcome.status
 
 
 def _tie_ceiling(inst: Instance) -> float:
@@ -302,3 +321,21 @@ def _tie_ceiling(inst: Instance) -> float:
     hungriest = float(np.maximum.reduceat(inst.energy, inst.begin[:-1]).sum())
     ta, tb, tg = inst.tie
     return ta * slowest + tb * dearest + tg * hungriest
+
+
+def _phase(name: str, run: Callable[[], Evaluation]) -> Evaluation:
+    """``run()``, logged with its time and plan (see :func:`_logged`)."""
+    began = time.monotonic()
+    return _logged(name, began, run())
+
+
+def _logged(name: str, began: float, plan: Evaluation) -> Evaluation:
+    """``plan``, the result of the phase ``name`` begun at ``began``, logged at debug level: which phases
+    find a capped solve's plans differs by strategy and instance, and the benchmark's ``--trace`` shows it
+    for every case."""
+    if _log.isEnabledFor(logging.DEBUG):
+        broken = ", ".join(v.constraint for v in plan.violations)
+        state = f"breaks {broken}" if broken else "within limits"
+        seconds = "" if math.isnan(began) else f"{time.monotonic() - began:.2f}s"
+        _log.debug("%-14s%7s  objective %.6g, %s", name, seconds, plan.objective, state)
+    return plan

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import time
 from typing import Any
@@ -409,3 +410,19 @@ def test_once_the_own_search_meets_every_limit_the_search_beside_is_stopped() ->
     pace = _search._Pace(beside=beside)  # type: ignore[arg-type]
     assert pace.settle(inst, within) is within
     assert beside.cancelled
+
+
+def test_each_phase_of_a_search_is_logged_with_its_plan_and_the_last_logged_plan_is_the_answer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    problem = frontier_chain(1)
+    with caplog.at_level(logging.DEBUG, logger=_search.__name__):
+        result = solve(problem, time_limit_s=3)
+    lines = [record.getMessage() for record in caplog.records if record.name == _search.__name__]
+    phases = [line[:14].strip() for line in lines]
+    assert phases[0] == "heuristics"
+    assert {"rens", "local search"} <= set(phases)
+    assert result.status != "infeasible"
+    last = float(lines[-1].split("objective ")[1].split(",")[0])
+    assert last == pytest.approx(result.objective, rel=1e-5)
+    assert lines[-1].endswith("within limits")
