@@ -32,7 +32,7 @@ from heroes_core.decision.placement._instance import (
     total_objective,
 )
 from heroes_core.decision.placement._local import local_search
-from heroes_core.decision.placement._milp import ModelSpec, choice_of, solve_milp
+from heroes_core.decision.placement._milp import ModelSpec, choice_of, solve_milp, stopped
 from heroes_core.decision.placement._plan import Evaluation
 
 #: Options freed per neighbourhood: small enough that each sub-MILP is solved exactly in a small share of
@@ -98,17 +98,17 @@ def within_limits(inst: Instance, incumbent: Evaluation, *, deadline: float) -> 
             return best  # no plan meets the other limits, whatever it costs
         if relaxed.x is not None:  # RENS on this relaxation's support: small, and often holds a plan
             best = rens(inst, first_fit, relaxed.x, best, deadline=part_of(turn_end, 0.6), target=target)
-            if best.feasible:
+            if best.feasible or stopped():
                 return best
             best = across_sites(inst, first_fit, best, deadline=part_of(turn_end, 0.3), target=target)
-            if best.feasible:
+            if best.feasible or stopped():
                 return best
             best = lns(inst, first_fit, best, deadline=part_of(turn_end, 0.8))
-            if best.feasible:
+            if best.feasible or stopped():
                 return best
         outcome = solve_milp(inst, first_fit, deadline=turn_end, target=target)
         best = keep_better(inst, best, outcome.choice)
-        if best.feasible or outcome.status == "infeasible":
+        if best.feasible or outcome.status == "infeasible" or stopped():
             return best
     return local_search(inst, best, deadline=deadline)
 
@@ -131,7 +131,7 @@ def lns(inst: Instance, spec: ModelSpec, incumbent: Evaluation, *, deadline: flo
         for seed in seeds:
             if covered[seed]:
                 continue
-            if deadline - time.monotonic() < MIN_STEP_S:
+            if deadline - time.monotonic() < MIN_STEP_S or stopped():
                 return best
             free = _neighbourhood(inst, adjacent, int(seed))
             covered[free] = True
@@ -167,7 +167,7 @@ def across_sites(
     best = incumbent
     while True:
         for site, x in _promising_sites(inst, spec, best, deadline, target):
-            if deadline - time.monotonic() < MIN_STEP_S:
+            if deadline - time.monotonic() < MIN_STEP_S or stopped():
                 return best
             step = _step_deadline(deadline, 2 * SITE_STEPS)  # the small model gets half a step
             found = rens(inst, spec, x, best, deadline=step, target=target)

@@ -17,13 +17,17 @@ Formulation (why compact: a binary per option pair per edge, as SkyPilot does, h
 
 The cap is enforced from outside the search: HiGHS gets the remaining time as its own
 limit *and* a callback interrupts it once the wall clock passes the deadline, because a
-solver's internal limit is not checked inside every heuristic.
+solver's internal limit is not checked inside every heuristic. The same callback ends a solve
+early when the search it serves has no more use for it (see :func:`stopping_when`).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +38,28 @@ from heroes_core.decision.placement._instance import TOTAL_LIMITS, FloatArray, I
 from heroes_core.decision.placement._plan import schedule
 
 MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
+
+#: What else ends this context's solves and searches early, besides their deadlines (see
+#: :func:`stopping_when`).
+_stop: ContextVar[Callable[[], bool] | None] = ContextVar("placement_stop", default=None)
+
+
+@contextmanager
+def stopping_when(check: Callable[[], bool]) -> Iterator[None]:
+    """Within the block, every solve ends (as at its deadline) once ``check()`` is true, and the searches
+    built on them stop taking steps (see :func:`stopped`): a phase searching for a plan within the limits
+    has nothing left to do once the search beside it has answered with one."""
+    token = _stop.set(check)
+    try:
+        yield
+    finally:
+        _stop.reset(token)
+
+
+def stopped() -> bool:
+    """Whether the check of the enclosing :func:`stopping_when` (if any) says to stop."""
+    check = _stop.get()
+    return check is not None and check()
 
 
 @dataclass(frozen=True)
@@ -312,14 +338,17 @@ def solve_milp(
     if incumbent is not None and spec.integral:
         values = warm_start(inst, layout, incumbent, lp.num_col_)
         h.setSolution(len(values), np.arange(len(values), dtype=np.int32), values)
-    _interrupt_at(h, deadline)
+    _interrupt_at(h, deadline, _stop.get())
     h.run()
     return _outcome(h, inst, layout, spec)
 
 
-def _interrupt_at(h: highspy.Highs, deadline: float) -> None:
+def _interrupt_at(h: highspy.Highs, deadline: float, stop: Callable[[], bool] | None) -> None:
+    """Interrupt the solve at ``deadline`` or once ``stop()`` is true (``stop`` is read in the caller's
+    context: HiGHS may call back from its own threads)."""
+
     def check(event: highspy.HighsCallbackEvent) -> None:
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or (stop is not None and stop()):
             event.interrupt()
 
     h.cbMipInterrupt += check

@@ -113,6 +113,10 @@ class Call:
             return None
         return cls(_child)
 
+    def waiting(self) -> bool:
+        """Whether the call has returned and its answer is not yet read."""
+        return not self._answered and self._child.has_answer(0.0)
+
     def result(self, wait: float = 0.0) -> object:
         """The call's return value once it has returned (waiting up to ``wait`` seconds for it); ``None``
         until then, or when it failed."""

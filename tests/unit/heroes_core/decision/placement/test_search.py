@@ -31,7 +31,7 @@ from heroes_core.decision.placement._heuristics import local_egress
 from heroes_core.decision.placement._improve import _meets, _promising_sites, across_sites, within_limits
 from heroes_core.decision.placement._instance import TOTAL_LIMITS, Instance, total_objective, without_limit
 from heroes_core.decision.placement._local import local_search
-from heroes_core.decision.placement._milp import MilpOutcome, ModelSpec
+from heroes_core.decision.placement._milp import MilpOutcome, ModelSpec, stopped, stopping_when
 from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
 from heroes_core.decision.placement._problem import Strategy
 from heroes_core.decision.placement._search import undominated
@@ -155,6 +155,18 @@ def test_within_limits_claims_nothing_when_no_plan_meets_both() -> None:
     inst = compile_problem(chain_problem(budget=21, deadline_s=60))  # meeting 60 s costs at least 22
     both_fast = evaluate_choice(inst, np.array([0, 2]))
     assert not within_limits(inst, both_fast, deadline=float("inf")).feasible
+
+
+def test_within_limits_takes_no_further_step_once_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = compile_problem(frontier_chain(0))
+    own = _search._heuristic_plan(inst)
+    for name in ("across_sites", "lns", "local_search"):
+        monkeypatch.setattr(_improve, name, _must_not_run)
+    monkeypatch.setattr(_improve, "rens", lambda inst, spec, x, plan, **kwargs: plan)
+    relaxation = MilpOutcome(status="feasible", choice=None, bound=0.0, x=np.zeros(len(inst.time)))
+    monkeypatch.setattr(_improve, "solve_milp", lambda *args, **kwargs: relaxation)
+    with stopping_when(lambda: True):
+        assert within_limits(inst, own, deadline=time.monotonic() + 30) is own
 
 
 def test_longer_proof_bounds_the_plan_from_below_and_never_weakens() -> None:
@@ -426,3 +438,23 @@ def test_each_phase_of_a_search_is_logged_with_its_plan_and_the_last_logged_plan
     last = float(lines[-1].split("objective ")[1].split(",")[0])
     assert last == pytest.approx(result.objective, rel=1e-5)
     assert lines[-1].endswith("within limits")
+
+
+def test_a_phase_looking_for_a_plan_stops_once_the_search_beside_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``within_limits`` here finds nothing and would wait out its share of the cap; the search beside (the
+    real second process) finds the frontier chain's plan, and its answer ends the wait."""
+    search_without_its_own_phases(monkeypatch)
+    ended_by: list[str] = []
+
+    def waiting_for_a_stop(inst: Instance, plan: Evaluation, *, deadline: float) -> Evaluation:
+        while not stopped() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ended_by.append("stop" if stopped() else "deadline")
+        return plan
+
+    monkeypatch.setattr(_search, "within_limits", waiting_for_a_stop)
+    result = solve(frontier_chain(0), time_limit_s=60)
+    assert ended_by == ["stop"]
+    assert result.status == "feasible"

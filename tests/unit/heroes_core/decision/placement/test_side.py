@@ -147,3 +147,24 @@ def test_a_child_whose_parent_is_killed_mid_call_ends_too() -> None:
     finally:
         if _running(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_waiting_says_an_answer_is_there_until_it_is_read() -> None:
+    call = started(math.factorial, 5)
+    try:
+        assert call._child.has_answer(ANSWER_S)
+        assert call.waiting()
+        assert call.result() == 120
+        assert not call.waiting()
+    finally:
+        call.close()
+
+
+def test_a_cancelled_call_is_not_waiting_to_be_read() -> None:
+    call = started(math.factorial, 5)
+    try:
+        assert call._child.has_answer(ANSWER_S)
+        call.cancel()
+        assert not call.waiting()
+    finally:
+        call.close()
