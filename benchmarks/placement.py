@@ -646,7 +646,7 @@ def main() -> None:
     parser.add_argument(
         "--trace",
         action="store_true",
-        help="print each search phase's time and plan (the solver's debug log) under every solve",
+        help="print each search phase's time and plan (the solver's debug log) above each case's row",
     )
     parser.add_argument(
         "--quality-cache",

@@ -176,7 +176,7 @@ class _Pace:
         if not isinstance(choice, np.ndarray):
             return plan
         found = evaluate_choice(inst, choice)
-        return _logged("beside", math.nan, found) if found.feasible and better(found, plan) else plan
+        return _logged("beside", None, found) if found.feasible and better(found, plan) else plan
 
 
 def _heuristic_plan(inst: Instance) -> Evaluation:
@@ -226,9 +226,8 @@ def _improve(
     best, bound, status = _by_size(inst, start, deadline - reserve, pace)
     best = pace.settle(inst, best)
     if local and status not in ("optimal", "infeasible") and not pace.reached(best):
-        last = best
         best = _phase(
-            "local search", lambda: local_search(inst, last, deadline=pace.last_call(deadline), kicks=True)
+            "local search", lambda: local_search(inst, best, deadline=pace.last_call(deadline), kicks=True)
         )
     return pace.settle(inst, best, until=None if status == "infeasible" else deadline), bound, status
 
@@ -302,14 +301,17 @@ def _from_relaxation(
     if (x := relaxed.x) is not None:
         rounded = round_relaxation(inst, x)
         best = rounded if better(rounded, best) else best
-        before = best = pace.settle(inst, best)
+        best = pace.settle(inst, best)
         best = _phase(
-            "rens", lambda: rens(inst, spec, x, before, deadline=part_of(cap, 0.6), target=pace.target)
+            "rens", lambda: rens(inst, spec, x, best, deadline=part_of(cap, 0.6), target=pace.target)
         )
     if model_columns(inst) > FULL_MILP_COLUMNS:
         return _phase("lns", lambda: lns(inst, spec, best, deadline=cap)), relaxed.bound, "feasible"
     phases: list[tuple[str, Callable[[Evaluation], Evaluation]]] = [
-        ("within limits", lambda plan: within_limits(inst, plan, deadline=part_of(cap, 0.85))),
+        (
+            "within limits",
+            lambda plan: plan if plan.feasible else within_limits(inst, plan, deadline=part_of(cap, 0.85)),
+        ),
         (
             "local search",
             lambda plan: local_search(
@@ -328,8 +330,7 @@ def _from_relaxation(
         best = pace.settle(inst, best)
         if pace.reached(best):
             return best, relaxed.bound, "feasible"
-        if name != "within limits" or not best.feasible:
-            best = _phase(name, partial(phase, best))
+        best = _phase(name, partial(phase, best))
     best = pace.settle(inst, best)
     if pace.reached(best):
         return best, relaxed.bound, "feasible"
@@ -357,13 +358,13 @@ def _phase(name: str, run: Callable[[], Evaluation]) -> Evaluation:
     return _logged(name, began, run())
 
 
-def _logged(name: str, began: float, plan: Evaluation) -> Evaluation:
-    """``plan``, the result of the phase ``name`` begun at ``began``, logged at debug level: which phases
-    find a capped solve's plans differs by strategy and instance, and the benchmark's ``--trace`` shows it
-    for every case."""
+def _logged(name: str, began: float | None, plan: Evaluation) -> Evaluation:
+    """``plan``, the result of the phase ``name`` begun at ``began`` (``None``: not timed), logged at debug
+    level: which phases find a capped solve's plans differs by strategy and instance, and the benchmark's
+    ``--trace`` shows it for every case."""
     if _log.isEnabledFor(logging.DEBUG):
         broken = ", ".join(v.constraint for v in plan.violations)
         state = f"breaks {broken}" if broken else "within limits"
-        seconds = "" if math.isnan(began) else f"{time.monotonic() - began:.2f}s"
+        seconds = "" if began is None else f"{time.monotonic() - began:.2f}s"
         _log.debug("%-14s%7s  objective %.6g, %s", name, seconds, plan.objective, state)
     return plan

@@ -35,6 +35,7 @@ from heroes_core.decision.placement._milp import MilpOutcome, ModelSpec, stopped
 from heroes_core.decision.placement._plan import Evaluation, evaluate_choice
 from heroes_core.decision.placement._problem import Strategy
 from heroes_core.decision.placement._search import undominated
+from tests.unit.heroes_core.decision.placement.conftest import frontier_chain
 
 
 def chain_problem(**limits: float) -> PlacementProblem:
@@ -243,29 +244,6 @@ def test_local_egress_charges_each_option_for_the_edges_its_move_would_cross() -
     everything_on_x = np.array([0, 2, 4])
     # a to y: its 2 GB go y -> x; b to y: 2 GB x -> y in, 3 GB y -> x out; c to y: 3 GB x -> y
     assert local_egress(inst, everything_on_x).tolist() == [0, 2, 0, 23, 0, 30]
-
-
-def frontier_chain(seed: int, *, strategy: Strategy = "price") -> PlacementProblem:
-    """A chain of 40 jobs at one site, each with 16 options on its time-cost frontier (640 options, none
-    dominated), under the budget and deadline of the plan taking each job's cheapest option at 3 units
-    of cost per second: no heuristic plan meets both, and the ``time`` search finds one that does."""
-    rng = random.Random(seed)
-    jobs: list[Job] = []
-    budget = deadline = 0.0
-    for i in range(40):
-        times = sorted(rng.uniform(10, 100) for _ in range(16))
-        costs = sorted((rng.uniform(1, 20) for _ in range(16)), reverse=True)
-        k = min(range(16), key=lambda o: times[o] + 3 * costs[o])
-        budget, deadline = budget + costs[k], deadline + times[k]
-        options = [Option(site="hpc", partition=f"p{o}", time_s=times[o], cost=costs[o]) for o in range(16)]
-        jobs.append(Job(id=f"j{i}", options=options))
-    return PlacementProblem(
-        jobs=jobs,
-        edges=[Edge(parent=f"j{i}", child=f"j{i + 1}") for i in range(39)],
-        constraints=Constraints(budget=budget, deadline_s=deadline),
-        strategy=strategy,
-        weights=Weights(time=1, cost=1) if strategy == "weighted" else None,
-    )
 
 
 def test_a_repair_that_swings_between_limits_returns_the_plan_nearest_them_and_stops(
