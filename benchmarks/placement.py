@@ -28,6 +28,7 @@ Prints a table, then as the final line a JSON object.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
@@ -535,14 +536,20 @@ def _with_strategy(problem: PlacementProblem, strategy: Strategy) -> PlacementPr
 
 
 def run_quality(
-    cache: QualityCache, seeds: list[int], cap_s: float, reference_s: float, strategies: list[Strategy]
+    cache: QualityCache,
+    seeds: list[int],
+    cap_s: float,
+    reference_s: float,
+    strategies: list[Strategy],
+    repeats: int = 1,
 ) -> list[dict[str, object]]:
-    """10 s plans against the best plan of a ``reference_s`` solve (cached), per generator, seed, strategy."""
+    """10 s plans against the best plan of a ``reference_s`` solve (cached), per generator, seed, strategy,
+    each solved ``repeats`` times (a row each, ``draw`` numbering them): see :func:`spread`."""
     rows: list[dict[str, object]] = []
     for generator in GENERATORS:
         for seed in seeds:
             base = _limits(cache, generator, seed, tight=False)
-            for strategy in strategies:
+            for strategy, draw in itertools.product(strategies, range(repeats)):
                 problem = _with_strategy(base, strategy)
                 key = f"{generator}:{seed}:{strategy}:{reference_s:.0f}"
                 ref = cache.get_or_solve("reference", key, partial(_reference, problem, reference_s))
@@ -553,6 +560,7 @@ def run_quality(
                     "generator": generator,
                     "seed": seed,
                     "strategy": strategy,
+                    "draw": draw,
                     "status": ours.status,
                     "solve_s": ours.solve_s,
                     "cap_s": cap_s,
@@ -572,6 +580,20 @@ def run_quality(
     return rows
 
 
+def spread(rows: list[dict[str, object]]) -> float | None:
+    """The largest difference in quality gap between draws of one case (a plan not found counts as a gap of
+    1): a capped search's phases end by the clock, so the same instance can get another plan in another run
+    of the same code on the same machine, and a change to the search is measured against that spread."""
+    by_case: dict[tuple[object, ...], list[float]] = {}
+    for row in rows:
+        gap = row["quality_gap"]
+        if gap is not None:
+            case = (row["generator"], row["seed"], row["strategy"])
+            by_case.setdefault(case, []).append(float(gap))  # type: ignore[arg-type]
+    widths = [max(gaps) - min(gaps) for gaps in by_case.values() if len(gaps) > 1]
+    return max(widths) if widths else None
+
+
 def _reference(problem: PlacementProblem, reference_s: float) -> dict[str, float | None]:
     """A long solve's objective, proven gap and time (``None`` when it found no plan)."""
     longer = solve(problem, time_limit_s=reference_s)
@@ -583,12 +605,14 @@ def _reference(problem: PlacementProblem, reference_s: float) -> dict[str, float
     }
 
 
-def run_tight(cache: QualityCache, seeds: list[int], cap_s: float) -> list[dict[str, object]]:
-    """Capped solves of the tightest instances (budget and a deadline met by a known plan): a plan exists,
-    so 'no plan found' is a failure."""
+def run_tight(
+    cache: QualityCache, seeds: list[int], cap_s: float, repeats: int = 1
+) -> list[dict[str, object]]:
+    """Capped solves of the tightest instances (budget and a deadline met by a known plan), each ``repeats``
+    times: a plan exists, so 'no plan found' is a failure."""
     rows: list[dict[str, object]] = []
     for generator in GENERATORS:
-        for seed in seeds:
+        for seed, _draw in itertools.product(seeds, range(repeats)):
             problem = _limits(cache, generator, seed, tight=True)
             ours = solve(problem, time_limit_s=cap_s)
             rows.append(
@@ -639,6 +663,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--tight-draws", type=int, default=6, help="draws per generator of the tightest instances"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="times each quality and tightest case is solved: the worst counts, and the summary gives the "
+        "largest spread between draws of one case",
     )
     parser.add_argument(
         "--strategies", default=",".join(STRATEGIES), help="strategies of the quality run, comma-separated"
@@ -737,13 +768,15 @@ def run_quality_mode(args: argparse.Namespace, cache: QualityCache) -> dict[str,
         f"{'gen':<8}{'seed':>5}{'strategy':>10}{'status':>11}{'solve_s':>9}{'quality':>10}{'ref_gap':>10}"
         f"{'gap':>9}"
     )
-    rows = run_quality(cache, list(range(args.quality_seeds)), 10.0, args.quality_reference_s, strategies)
+    seeds = list(range(args.quality_seeds))
+    rows = run_quality(cache, seeds, 10.0, args.quality_reference_s, strategies, args.repeats)
     print("# tightest instances (a known plan meets budget and deadline): 10 s solves")
-    tight = run_tight(cache, list(range(args.tight_draws)), 10.0)
+    tight = run_tight(cache, list(range(args.tight_draws)), 10.0, args.repeats)
     gaps = [float(r["quality_gap"]) for r in rows if r["quality_gap"] is not None]  # type: ignore[arg-type]
     overrun = max((float(r["solve_s"]) - float(r["cap_s"]) for r in rows + tight), default=None)  # type: ignore[arg-type]
     return {
         "quality_gap_100x20_10s_vs_300s": max(gaps) if gaps else None,
+        "quality_gap_spread_between_draws": spread(rows),
         "quality_reference_s": args.quality_reference_s,
         "no_plan_draws_10s": float(sum(r["status"] == "infeasible" for r in tight)),
         "tight_draws": float(len(tight)),
