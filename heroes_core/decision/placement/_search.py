@@ -30,6 +30,10 @@ reaches, which only that search finds in time (see :func:`_lowest_beside`). Its 
 running when it comes (see :func:`_from_relaxation`), so the phases improving its plan get the rest of the
 time rather than what a vain search for a plan within the limits leaves.
 
+A limit on the objective's own total (the ``price`` strategy's budget, say) is left out of the search
+(see :func:`objective_limit_aside`): the plans that meet it are those whose objective does, so the
+phases minimise the objective freely, and the answer is checked against every limit at the end.
+
 The models minimise the score (the objective plus tie-breaking terms, see
 ``Instance.score_coef``); bounds are returned with the most the tie terms can add taken off,
 so they bound the objective itself.
@@ -63,6 +67,7 @@ from heroes_core.decision.placement._improve import (
     within_limits,
 )
 from heroes_core.decision.placement._instance import (
+    TOTAL_LIMITS,
     Instance,
     IntArray,
     allowed,
@@ -114,15 +119,17 @@ def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpS
     (``optimal`` only when the plan is proven best, ``infeasible`` when no plan exists).
 
     The search runs on the undominated options only (see :func:`undominated`): the same optimum
-    with fewer columns, which every later step pays for.
+    with fewer columns, which every later step pays for; and without the limit on the objective's own
+    total (see :func:`objective_limit_aside`), so its phases' plans are within the other limits only.
     """
     keep = undominated(inst)
     index = np.flatnonzero(keep)
     small = restrict(inst, keep)
     start = _phase("heuristics", lambda: _heuristic_plan(small))
-    pace = _Pace(beside=_lowest_beside(small, start, deadline))
+    pace = _Pace(beside=_lowest_beside(small, start, deadline), whole=small)
+    searched = objective_limit_aside(small)
     try:
-        best, bound, status = _improve(small, start, deadline, pace)
+        best, bound, status = _improve(searched, evaluate_choice(searched, start.choice), deadline, pace)
     finally:
         if pace.beside is not None:
             pace.beside.close()
@@ -137,13 +144,33 @@ def lowest_within(inst: Instance, goal: float, deadline: float) -> IntArray:
     return best.choice
 
 
+def objective_limit_aside(inst: Instance) -> Instance:
+    """``inst`` without the limit on the total its objective is (the budget of the ``price`` strategy, the
+    deadline of ``time``, the energy cap of ``energy``), if it has one.
+
+    A plan meets that limit exactly when its objective does, so minimising the objective without it finds
+    the same plans within every limit, and the plan found meets it or none does. As a row of the model, it
+    made HiGHS look for a plan within it before improving any: on bench seed 1 ``price`` (a budget and a
+    deadline that both bind), RENS found none in 4 s and a 10 s solve answered "no plan" in 3 of 4 runs;
+    without it, RENS finds a plan 0.02% over budget in the same time, which the local search brings within
+    it at once (see ``docs/decisions/0002-placement-on-highs.md`` for the runs).
+    """
+    for limit in inst.limits:
+        if limit in TOTAL_LIMITS and inst.coef == total_objective(limit):
+            return without_limit(inst, limit)
+    return inst
+
+
 @dataclass(frozen=True)
 class _Pace:
     """What may end a search early or feed it: a ``goal`` (the total a search for the plan lowest in one
-    total stops at) and the plans of such a search running beside it (``beside``)."""
+    total stops at) and the plans of such a search running beside it (``beside``). ``whole`` is the
+    instance with every limit when the search runs with one set aside (see :func:`objective_limit_aside`):
+    only a plan within all of them ends the search beside."""
 
     goal: float | None = None
     beside: Call | None = None
+    whole: Instance | None = None
 
     @property
     def target(self) -> float | None:
@@ -162,6 +189,9 @@ class _Pace:
         plan beside waited)."""
         return self.beside is not None and self.beside.waiting()
 
+    def within_every_limit(self, plan: Evaluation) -> bool:
+        return (plan if self.whole is None else evaluate_choice(self.whole, plan.choice)).feasible
+
     def reached(self, plan: Evaluation) -> bool:
         return self.goal is not None and plan.feasible and plan.objective <= allowed(self.goal)
 
@@ -170,7 +200,7 @@ class _Pace:
         one meets every limit and scores better."""
         if self.beside is None:
             return plan
-        if plan.feasible:  # the strategy's own search got there: leave it the whole machine
+        if self.within_every_limit(plan):  # the strategy's own search got there: leave it the whole machine
             self.beside.cancel()
         choice = self.beside.result(0.0 if until is None else until - time.monotonic())
         if not isinstance(choice, np.ndarray):

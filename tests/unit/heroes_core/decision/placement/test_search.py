@@ -422,7 +422,9 @@ def test_a_phase_looking_for_a_plan_stops_once_the_search_beside_answers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``within_limits`` here finds nothing and would wait out its share of the cap; the search beside (the
-    real second process) finds the frontier chain's plan, and its answer ends the wait."""
+    real second process) finds the frontier chain's plan, and its answer ends the wait. The strategy weighs
+    time and cost: the ``price`` search leaves its budget out (see ``objective_limit_aside``), so a plan
+    breaking only the budget is one it improves, not one it walks within the limits."""
     search_without_its_own_phases(monkeypatch)
     ended_by: list[str] = []
 
@@ -433,6 +435,42 @@ def test_a_phase_looking_for_a_plan_stops_once_the_search_beside_answers(
         return plan
 
     monkeypatch.setattr(_search, "within_limits", waiting_for_a_stop)
-    result = solve(frontier_chain(0), time_limit_s=60)
+    result = solve(frontier_chain(0, strategy="weighted"), time_limit_s=60)
     assert ended_by == ["stop"]
     assert result.status == "feasible"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "own"), [("price", "budget"), ("time", "deadline"), ("energy", "energy"), ("weighted", None)]
+)
+def test_the_limit_on_the_objective_own_total_is_left_out_of_the_search_and_the_others_kept(
+    strategy: Strategy, own: str | None
+) -> None:
+    limits = Constraints(budget=100.0, deadline_s=1_000.0, energy_j=1e9)
+    inst = compile_problem(frontier_chain(0, strategy=strategy).model_copy(update={"constraints": limits}))
+    searched = _search.objective_limit_aside(inst)
+    assert searched.limits == {name: cap for name, cap in inst.limits.items() if name != own}
+    assert searched.score_coef == inst.score_coef
+
+
+def test_a_plan_over_the_objective_own_limit_leaves_the_search_beside_running_and_takes_its_plan() -> None:
+    inst = compile_problem(frontier_chain(0, strategy="price"))
+    searched = _search.objective_limit_aside(inst)
+    within = within_limits(inst, _search._heuristic_plan(inst), deadline=time.monotonic() + 30)
+    over_budget = evaluate_choice(searched, inst.begin[:-1].copy())  # the fastest plan, within the deadline
+    assert over_budget.feasible and [
+        v.constraint for v in evaluate_choice(inst, over_budget.choice).violations
+    ] == ["budget"]
+    beside = _Answered(within.choice)
+    pace = _search._Pace(beside=beside, whole=inst)  # type: ignore[arg-type]
+    assert np.array_equal(pace.settle(searched, over_budget).choice, within.choice)
+    assert not beside.cancelled
+
+
+def test_a_price_search_answers_no_plan_when_even_its_cheapest_plan_is_over_budget() -> None:
+    """The search leaves the budget out (it is the objective's own limit): the answer is still checked
+    against it, and the diagnosis names it."""
+    problem = chain_problem(budget=3.0)  # the cheapest plan costs 4
+    result = solve(problem.model_copy(update={"strategy": "price", "weights": None}), time_limit_s=5)
+    assert result.status == "infeasible"
+    assert "budget" in {v.constraint for v in result.violations}
