@@ -67,7 +67,6 @@ from heroes_core.decision.placement._improve import (
     within_limits,
 )
 from heroes_core.decision.placement._instance import (
-    TOTAL_LIMITS,
     Instance,
     IntArray,
     allowed,
@@ -126,8 +125,8 @@ def search(inst: Instance, *, deadline: float) -> tuple[Evaluation, float, MilpS
     index = np.flatnonzero(keep)
     small = restrict(inst, keep)
     start = _phase("heuristics", lambda: _heuristic_plan(small))
-    pace = _Pace(beside=_lowest_beside(small, start, deadline), whole=small)
     searched = objective_limit_aside(small)
+    pace = _Pace(beside=_lowest_beside(small, start, deadline), whole=None if searched is small else small)
     try:
         best, bound, status = _improve(searched, evaluate_choice(searched, start.choice), deadline, pace)
     finally:
@@ -155,10 +154,13 @@ def objective_limit_aside(inst: Instance) -> Instance:
     without it, RENS finds a plan 0.02% over budget in the same time, which the local search brings within
     it at once (see ``docs/decisions/0002-placement-on-highs.md`` for the runs).
     """
-    for limit in inst.limits:
-        if limit in TOTAL_LIMITS and inst.coef == total_objective(limit):
-            return without_limit(inst, limit)
-    return inst
+    own = _objective_limit(inst)
+    return inst if own is None else without_limit(inst, own)
+
+
+def _objective_limit(inst: Instance) -> str | None:
+    """The limit (of those set) on the total the objective is, if the objective is one total."""
+    return next((limit for limit in inst.limits if inst.coef == total_objective(limit)), None)
 
 
 @dataclass(frozen=True)
@@ -236,9 +238,9 @@ def _lowest_beside(inst: Instance, start: Evaluation, deadline: float) -> Call |
     """
     if start.feasible or len(inst.time) <= SMALL_MODEL_OPTIONS:
         return None
-    limits = inst.limits
+    limits, own = inst.limits, _objective_limit(inst)
     for limit in _ASIDE_ORDER:
-        if limit in limits and inst.coef != total_objective(limit):
+        if limit in limits and limit != own:
             aside = without_limit(inst, limit)
             return Call.start(lowest_within, aside, limits[limit], deadline - ANSWER_WAIT_S)
     return None
