@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -168,3 +169,49 @@ def test_a_cancelled_call_is_not_waiting_to_be_read() -> None:
         assert not call.waiting()
     finally:
         call.close()
+
+
+#: Larger than a pipe's buffer (64 KiB), as a 100-job instance is (about 350 KB).
+_LARGE = b"x" * 1_000_000
+
+
+def test_arguments_larger_than_the_pipe_reach_the_child_whole() -> None:
+    call = started(len, _LARGE)
+    try:
+        assert call.result(ANSWER_S) == len(_LARGE)
+    finally:
+        call.close()
+
+
+def test_a_call_starts_while_the_child_reads_nothing_and_is_answered_once_it_does() -> None:
+    """The caller goes on with its own search while a new child still imports (here: is stopped)."""
+    warm = started(os.getpid)
+    pid = warm.result(ANSWER_S)
+    warm.close()
+    assert isinstance(pid, int)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        begun: list[Call | None] = []
+        starter = threading.Thread(target=lambda: begun.append(Call.start(len, _LARGE)))
+        starter.start()
+        starter.join(ANSWER_S)
+        assert not starter.is_alive(), "Call.start waited for the child to read its arguments"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    call = begun[0]
+    assert call is not None
+    try:
+        assert call.result(ANSWER_S) == len(_LARGE)
+    finally:
+        call.close()
+
+
+def test_a_call_cancelled_while_its_arguments_are_sent_leaves_the_next_call_working() -> None:
+    call = started(len, _LARGE)
+    call.cancel()
+    call.close()
+    after = started(math.factorial, 4)
+    try:
+        assert after.result(ANSWER_S) == 24
+    finally:
+        after.close()
