@@ -36,31 +36,28 @@ def started(function: object, *args: object) -> Call:
     return call
 
 
-def test_a_call_returns_the_functions_value_from_another_process() -> None:
-    call = started(os.getpid)
+def answer(function: object, *args: object) -> object:
+    """What ``function(*args)`` returns in the second process, the call then closed."""
+    call = started(function, *args)
     try:
-        assert call.result(ANSWER_S) not in (None, os.getpid())
+        return call.result(ANSWER_S)
     finally:
         call.close()
+
+
+def test_a_call_returns_the_functions_value_from_another_process() -> None:
+    assert answer(os.getpid) not in (None, os.getpid())
 
 
 def test_the_child_is_kept_for_the_next_call() -> None:
     first = started(os.getpid)
     pid = first.result(ANSWER_S)
     first.close()
-    second = started(os.getpid)
-    try:
-        assert second.result(ANSWER_S) == pid
-    finally:
-        second.close()
+    assert answer(os.getpid) == pid
 
 
 def test_a_failing_call_gives_no_value_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
-    call = started(math.factorial, -1)
-    try:
-        assert call.result(ANSWER_S) is None
-    finally:
-        call.close()
+    assert answer(math.factorial, -1) is None
     assert "ValueError" in caplog.text
 
 
@@ -70,11 +67,7 @@ def test_a_second_search_meanwhile_gets_no_second_process() -> None:
         assert Call.start(os.getpid) is None
     finally:
         first.close()
-    after = started(math.factorial, 5)
-    try:
-        assert after.result(ANSWER_S) == 120
-    finally:
-        after.close()
+    assert answer(math.factorial, 5) == 120
 
 
 def test_closing_a_running_call_kills_its_process() -> None:
@@ -103,11 +96,7 @@ def test_a_child_that_cannot_start_leaves_the_search_alone(
     assert Call.start(os.getpid) is None
     assert "one process" in caplog.text
     monkeypatch.undo()
-    call = started(math.factorial, 3)  # the lock was released
-    try:
-        assert call.result(ANSWER_S) == 6
-    finally:
-        call.close()
+    assert answer(math.factorial, 3) == 6  # the lock was released
 
 
 #: A parent that starts a long call, says its child's pid, and waits: killed by the test mid-call.
@@ -176,11 +165,7 @@ _LARGE = b"x" * 1_000_000
 
 
 def test_arguments_larger_than_the_pipe_reach_the_child_whole() -> None:
-    call = started(len, _LARGE)
-    try:
-        assert call.result(ANSWER_S) == len(_LARGE)
-    finally:
-        call.close()
+    assert answer(len, _LARGE) == len(_LARGE)
 
 
 def test_a_call_starts_while_the_child_reads_nothing_and_is_answered_once_it_does() -> None:
@@ -210,8 +195,4 @@ def test_a_call_cancelled_while_its_arguments_are_sent_leaves_the_next_call_work
     call = started(len, _LARGE)
     call.cancel()
     call.close()
-    after = started(math.factorial, 4)
-    try:
-        assert after.result(ANSWER_S) == 24
-    finally:
-        after.close()
+    assert answer(math.factorial, 4) == 24
