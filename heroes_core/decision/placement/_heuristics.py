@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray
+from heroes_core.decision.placement._instance import FloatArray, Instance, IntArray, spans
 from heroes_core.decision.placement._plan import Evaluation, edge_arrays, evaluate_choice
 
 _EPS = 1e-12
@@ -189,22 +189,13 @@ def local_egress(inst: Instance, choice: IntArray) -> FloatArray:
         return extra
     site_of_job = inst.site[choice]
     for end, other, outgoing in ((parent, child, True), (child, parent, False)):
-        k, edge = options_of_jobs(inst, end)
+        k, edge = spans(inst.begin, end)
         there = site_of_job[other[edge]]
         price = (
             inst.egress_per_gb[inst.site[k], there] if outgoing else inst.egress_per_gb[there, inst.site[k]]
         )
         extra += np.bincount(k, weights=gb[edge] * price, minlength=len(extra))
     return extra
-
-
-def options_of_jobs(inst: Instance, jobs: IntArray) -> tuple[IntArray, IntArray]:
-    """Every option of every job in ``jobs`` (repeats kept), with the position in ``jobs`` it came from."""
-    counts = inst.begin[jobs + 1] - inst.begin[jobs]
-    position = np.repeat(np.arange(len(jobs)), counts)
-    offset = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    options: IntArray = inst.begin[jobs][position] + offset
-    return options, position
 
 
 def critical_jobs(inst: Instance, ev: Evaluation) -> np.ndarray:

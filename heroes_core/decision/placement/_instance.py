@@ -404,6 +404,21 @@ def restrict(inst: Instance, keep: NDArray[np.bool_]) -> Instance:
     return _replace(inst, begin=begin, **arrays)
 
 
+def offsets_within(sizes: IntArray) -> IntArray:
+    """Each entry's position within its block (0, 1, ...), for consecutive blocks of ``sizes`` entries."""
+    offsets: IntArray = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return offsets
+
+
+def spans(begin: IntArray, picks: IntArray) -> tuple[IntArray, IntArray]:
+    """The entries ``begin[p]`` to ``begin[p + 1] - 1`` of each ``p`` of ``picks`` (repeats kept: a job's
+    options, a site group's options), and for each entry the position in ``picks`` it came from."""
+    sizes = begin[picks + 1] - begin[picks]
+    position = np.repeat(np.arange(len(picks)), sizes)
+    entries: IntArray = begin[picks][position] + offsets_within(sizes)
+    return entries, position
+
+
 def _replace(inst: Instance, **changes: object) -> Instance:
     fields = {**inst.__dict__, **changes}
     return Instance(**fields)

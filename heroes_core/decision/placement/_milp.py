@@ -34,7 +34,14 @@ from typing import Literal
 import highspy
 import numpy as np
 
-from heroes_core.decision.placement._instance import TOTAL_LIMITS, FloatArray, Instance, IntArray
+from heroes_core.decision.placement._instance import (
+    TOTAL_LIMITS,
+    FloatArray,
+    Instance,
+    IntArray,
+    offsets_within,
+    spans,
+)
 from heroes_core.decision.placement._plan import edge_arrays, schedule
 
 MilpStatus = Literal["optimal", "feasible", "infeasible", "unknown"]
@@ -137,8 +144,8 @@ class _Builder:
         lp.col_cost_ = np.concatenate(self.cost)
         lp.col_lower_ = np.concatenate(self.lower)
         lp.col_upper_ = np.concatenate(self.upper)
-        lp.row_lower_ = np.concatenate(self.row_lower) if self.row_lower else np.zeros(0)
-        lp.row_upper_ = np.concatenate(self.row_upper) if self.row_upper else np.zeros(0)
+        lp.row_lower_ = np.concatenate(self.row_lower)
+        lp.row_upper_ = np.concatenate(self.row_upper)
         rows: IntArray = np.concatenate(self.rows)
         cols: IntArray = np.concatenate(self.cols)
         vals: FloatArray = np.concatenate(self.vals)
@@ -219,7 +226,7 @@ class _SiteGroups:
 
     def members(self, groups: IntArray) -> tuple[IntArray, IntArray]:
         """The options of each of ``groups``, and for each option the position of its group in ``groups``."""
-        entries, owner = _ranges(self.begin, groups)
+        entries, owner = spans(self.begin, groups)
         return self.options[entries], owner
 
 
@@ -250,7 +257,7 @@ def _edge_columns(
     widths = np.diff(groups.first)
     wp, wc = widths[parent], widths[child]
     pair_edge = np.repeat(np.arange(len(gb)), wp * wc)
-    pair = np.arange(len(pair_edge)) - np.repeat(np.cumsum(wp * wc) - wp * wc, wp * wc)
+    pair = offsets_within(wp * wc)
     gp = groups.first[parent][pair_edge] + pair // wc[pair_edge]
     gc = groups.first[child][pair_edge] + pair % wc[pair_edge]
     ss, tt, size = groups.site[gp], groups.site[gc], gb[pair_edge]
@@ -275,7 +282,7 @@ def _edge_columns(
     z_parent_row = base[edge_of_pair] + (gp[on] - groups.first[parent][edge_of_pair])
     z_child_row = base[edge_of_pair] + wp[edge_of_pair] + (gc[on] - groups.first[child][edge_of_pair])
     row_edge = np.repeat(edges, count)
-    within = np.arange(len(row_edge)) - np.repeat(base[edges], count)
+    within = offsets_within(count)
     is_parent = within < wp[row_edge]
     row_group = np.where(
         is_parent,
@@ -313,7 +320,7 @@ def _timing_rows(
     parent, child, _gb = edge_arrays(inst)
     job_of, options = inst.job_of(), np.arange(len(inst.time))
     # precedence, one row per edge: S[child] - S[parent] - duration(parent) - transfer >= 0
-    parent_options, owner = _ranges(inst.begin, parent)
+    parent_options, owner = spans(inst.begin, parent)
     m.block(
         len(parent),
         np.concatenate((np.arange(len(parent)), np.arange(len(parent)), owner, routes.edge)),
@@ -366,15 +373,6 @@ def _timing_rows(
         0.0,
         math.inf,
     )
-
-
-def _ranges(begin: IntArray, jobs: IntArray) -> tuple[IntArray, IntArray]:
-    """The options of each of ``jobs`` (with repeats), and for each option the position of its job in
-    ``jobs``."""
-    sizes = begin[jobs + 1] - begin[jobs]
-    owner = np.repeat(np.arange(len(jobs)), sizes)
-    offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return begin[jobs][owner] + offset, owner
 
 
 def _resource_rows(inst: Instance, spec: ModelSpec, m: _Builder, layout: _Layout) -> None:
