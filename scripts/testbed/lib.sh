@@ -110,6 +110,11 @@ pid_alive() {
     [[ "$cmdline" == *"$pattern"* ]]
 }
 
+# ours PIDFILE: the pid file names a live process started from this checkout's venv. A service
+# that another checkout started answers its health check with that checkout's code, and after that
+# checkout is deleted with files that are gone: either way it is restarted from this one.
+ours() { pid_alive "$1" "$VENV/"; }
+
 # running PID: the process exists and is not a zombie (PID 1 here may reap late).
 running() {
     local st

@@ -6,7 +6,7 @@ PREFECT_PORT=4200
 
 prefect_api_url() { echo "http://127.0.0.1:$PREFECT_PORT/api"; }
 
-prefect_healthy() { curl -sf -m 5 "$(prefect_api_url)/health" >/dev/null 2>&1; }
+prefect_healthy() { ours "$RUN/prefect.pid" && curl -sf -m 5 "$(prefect_api_url)/health" >/dev/null 2>&1; }
 
 ensure_prefect() {
     prefect_healthy && return 0

@@ -25,7 +25,7 @@ s3_secret_key() { secret "$STATE/s3/secret-key" 20; }
 
 # S3 ListBuckets with the admin credentials, through rclone (AWS_CA_BUNDLE breaks rclone's S3).
 seaweedfs_healthy() {
-    pid_alive "$RUN/seaweedfs.pid" weed || return 1
+    pid_alive "$RUN/seaweedfs.pid" weed && ours "$RUN/seaweedfs.pid" || return 1
     env -u AWS_CA_BUNDLE \
         RCLONE_CONFIG=/dev/null \
         RCLONE_S3_PROVIDER=Other RCLONE_S3_ENV_AUTH=false \

@@ -101,7 +101,7 @@ slurm_configure() {
 
 power_meter_healthy() {
     [[ "$(energy_source)" == meter ]] || return 0
-    pid_alive "$RUN/power-meter.pid" power_meter.py &&
+    pid_alive "$RUN/power-meter.pid" power_meter.py && ours "$RUN/power-meter.pid" &&
         tb_python power_meter.py check --status "$POWER_STATUS" --idle-w "$POWER_IDLE_W" \
             --cpu-w "$POWER_CPU_W" </dev/null
 }
