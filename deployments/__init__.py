@@ -17,6 +17,8 @@ called from async code.
 
 from __future__ import annotations
 
+import os
+
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.client.schemas.responses import DeploymentResponse
@@ -24,7 +26,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 
 from heroes.blocks.defaults import DEFAULT_CENTRE
-from heroes.deployments.automations import ensure_wait_automations
+from heroes.deployments.automations import HEARTBEAT_ENV, ensure_wait_automations
 from heroes.deployments.centres import centre_deployments
 from heroes.deployments.cloud import cloud_deployments
 from heroes.flows import (
@@ -189,7 +191,9 @@ def serve(limit: int | None = None, centres: list[str] | None = None,
     taken = take_over(deployments, replace=replace)
     if taken:
         print(f"Took over from their work pool: {', '.join(taken)}")
-    ensure_wait_automations()  # suspended job runs are resumed by them
+    ensure_wait_automations()  # suspended job runs are resumed by them, dead ones crashed
+    for name, value in HEARTBEAT_ENV.items():  # the served runs' processes inherit it
+        os.environ.setdefault(name, value)
     prefect_serve(*deployments, limit=limit)
 
 

@@ -59,3 +59,13 @@ def test_flow_run_processes_do_not_write_through_their_worker() -> None:
     declared = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     for deployment in declared:
         assert deployment["work_pool"]["job_variables"]["stream_output"] is False, deployment["name"]
+
+
+def test_flow_run_processes_send_the_heartbeats_the_crash_automation_waits_for() -> None:
+    """Without heartbeats the automation that crashes a run whose host died never fires, and with a
+    rarer beat than the one it was built for it would crash live runs."""
+    from heroes.deployments.automations import HEARTBEAT_ENV
+
+    declared = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    for deployment in declared:
+        assert deployment["work_pool"]["job_variables"]["env"] == dict(HEARTBEAT_ENV), deployment["name"]

@@ -43,3 +43,26 @@ def test_a_heroes_run_claimed_but_never_started_is_given_back_to_the_pool() -> N
     assert trigger.within == timedelta(minutes=3) and trigger.for_each == {"prefect.resource.id"}
     [action] = stranded.actions
     assert isinstance(action, ChangeFlowRunState) and action.state == StateType.SCHEDULED
+
+
+def test_a_heroes_run_silent_past_the_window_is_crashed_unless_it_moved_on() -> None:
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.events import ResourceSpecification
+
+    from heroes.deployments.automations import CRASH_SILENT, HEARTBEAT_S, SILENT_AFTER
+
+    silent = {a.name: a for a in wait_automations(silent_after=timedelta(minutes=4))}[CRASH_SILENT]
+    trigger = silent.trigger
+    assert isinstance(trigger, EventTrigger) and trigger.posture == Posture.Proactive
+    assert trigger.after == {"prefect.flow-run.heartbeat"} and trigger.within == timedelta(minutes=4)
+    assert trigger.for_each == {"prefect.resource.id"}  # one window per run
+    assert isinstance(trigger.match_related, ResourceSpecification)
+    assert trigger.match_related.root == {"prefect.resource.id": "prefect.tag.heroes"}  # HEROES runs only
+    # the next beat, or any state the run may move to (suspended to wait, paused for an answer, ended)
+    for alive in ("heartbeat", "Suspended", "Paused", "Completed", "Failed", "Cancelling", "AwaitingRetry"):
+        assert f"prefect.flow-run.{alive}" in trigger.expect, alive
+    [action] = silent.actions
+    assert isinstance(action, ChangeFlowRunState) and action.state == StateType.CRASHED
+    assert action.force is False  # a run that ended meanwhile keeps its final state
+    assert timedelta(seconds=3 * HEARTBEAT_S) <= SILENT_AFTER  # a slow beat is not a dead process
