@@ -1,7 +1,8 @@
 """Prefect tasks for the cloud clusters a workflow runs on: its nodes' state when planning, the
 lease taken before a step runs there, and the release once the workflow needs them no more.
 
-The rules are :mod:`heroes_core.cloud.leases`'; these tasks load the centre's cloud binding
+The rules are :mod:`heroes_core.cloud.leases`' and :mod:`heroes_core.cloud.billing`'s (the nodes'
+start-up is charged to the workflow that started them); these tasks load the centre's cloud binding
 and its account block, and log what they did. A workflow releases in three places, so no node
 is left running for it: after its last step on a cluster, at its end (a ``finally``), and in its
 flow's failure, crash and cancellation hooks (:func:`release_cloud_nodes_hook`), which cover a
@@ -10,6 +11,7 @@ process that was killed.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from prefect import Flow, get_run_logger, task
@@ -18,12 +20,23 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.exceptions import MissingContextError
 
-from heroes.blocks import HPCCentre
+from heroes.blocks import HeroesDatabase, HPCCentre
 from heroes.blocks.aws_account import AWSAccount
 from heroes.blocks.oci_account import OCIAccount
-from heroes.tasks.resolve import load_block, load_centre
-from heroes_core.cloud import CloudBinding, NodeProvider, Release, acquire_nodes, release_nodes, running_nodes
+from heroes.tasks.resolve import load_block, load_centre, load_database
+from heroes_core.cloud import (
+    CloudBinding,
+    Lease,
+    NodeProvider,
+    Release,
+    acquire_nodes,
+    charge_startup,
+    release_nodes,
+    running_nodes,
+)
+from heroes_core.costs import partition_offering
 from heroes_core.costs.cloud_prices import PriceCache, PriceCacheError, PriceList, load_snapshot
+from heroes_core.jobs import JobContext
 from heroes_core.sites import SiteConfig
 
 
@@ -76,7 +89,7 @@ def cloud_running(sites: list[SiteConfig]) -> dict[str, int]:
 
 
 @task(name="acquire-cloud-nodes", cache_policy=NO_CACHE)
-def acquire_cloud_nodes(centre: str, workflow: str, nodes: int, hold_s: float) -> list[str]:
+def acquire_cloud_nodes(centre: str, workflow: str, nodes: int, hold_s: float) -> Lease:
     """Lease ``nodes`` compute nodes of the cloud centre to ``workflow`` (started if stopped) for
     ``hold_s`` seconds; :class:`~heroes_core.cloud.NodeStartError` if they cannot be had (what
     was started is stopped again)."""
@@ -84,10 +97,29 @@ def acquire_cloud_nodes(centre: str, workflow: str, nodes: int, hold_s: float) -
     if binding is None:
         raise ValueError(f"centre {centre} is not a cloud cluster")
     lease = acquire_nodes(cloud_provider(binding), binding, workflow, nodes, hold_s=hold_s)
+    started = f"{', '.join(lease.started)} in {lease.startup_s:.0f} s" if lease.started else "none"
     get_run_logger().info("Leased %d node(s) of %s until %s: %s (started %s)", len(lease.nodes), centre,
-                          lease.until.isoformat(timespec="seconds"), ", ".join(lease.nodes),
-                          ", ".join(lease.started) or "none")
-    return list(lease.nodes)
+                          lease.until.isoformat(timespec="seconds"), ", ".join(lease.nodes), started)
+    return lease
+
+
+@task(name="charge-node-startup", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def charge_node_startup(database: HeroesDatabase | str, lease: Lease, payer: JobContext) -> Decimal:
+    """Charge the start-up of the nodes ``lease`` started on ``payer``'s centre to the budgets its job
+    pays from, at its partition's price (see :mod:`heroes_core.cloud.billing`); charging the same
+    start again adds nothing."""
+    binding = cloud_binding(payer.site)
+    if binding is None:
+        raise ValueError(f"centre {payer.site} is not a cloud cluster")
+    budgets = load_database(database).budgets()
+    offering = partition_offering(budgets.prices, payer.site, payer.partition)
+    lines = charge_startup(budgets, lease, binding, offering, payer)
+    amount = sum((line.amount for line in lines), Decimal(0))
+    if lines:
+        get_run_logger().info("Charged %s %s for the start-up of %s's node(s) %s (%.0f s), with job %s",
+                              amount, lines[0].currency, payer.site, ", ".join(lease.started),
+                              lease.startup_s, payer.key)
+    return amount
 
 
 def release_centre(centre: str, binding: CloudBinding, workflow: str) -> Release:

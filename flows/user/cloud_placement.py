@@ -1,7 +1,8 @@
 """The cloud clusters one workflow run holds nodes on, wave by wave.
 
 Before a wave's steps are submitted, :meth:`WorkflowClouds.prepare` leases the nodes its jobs
-need on each cloud cluster they are placed on (starting stopped ones). A cluster whose nodes do
+need on each cloud cluster they are placed on (starting stopped ones, whose start-up is charged
+with the first of its jobs, see :mod:`heroes_core.cloud.billing`). A cluster whose nodes do
 not start is remembered as failed for the rest of the run, and its jobs are moved to their best
 other option that keeps the plan feasible (:func:`heroes_core.decision.replacement.replace_jobs`),
 or the workflow fails with a message naming the cluster and the provider's error; the nodes
@@ -13,14 +14,20 @@ the workflow's end releases every lease it holds, whatever the outcome (see
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prefect import get_run_logger
 
-from heroes.tasks.cloud_nodes import acquire_cloud_nodes, cloud_binding, release_cloud_nodes
+from heroes.tasks.cloud_nodes import (
+    acquire_cloud_nodes,
+    charge_node_startup,
+    cloud_binding,
+    release_cloud_nodes,
+)
 from heroes_core.cloud import CloudBinding, CloudError
 from heroes_core.decision.proposal import Assignment, Plan
 from heroes_core.decision.replacement import replace_jobs
+from heroes_core.jobs import JobContext
 from heroes_core.workflows import WorkflowSpec
 
 LEASE_MARGIN_S = 3600.0
@@ -31,8 +38,9 @@ user's answer before the next wave. The lease is renewed at every wave on the cl
 class WorkflowClouds:
     """The cloud clusters a workflow run leases nodes on, and those that failed it."""
 
-    def __init__(self, workflow_id: str) -> None:
+    def __init__(self, workflow_id: str, database: str) -> None:
         self.workflow_id = workflow_id
+        self.database = database
         self.bindings: dict[str, CloudBinding | None] = {}
         self.held: set[str] = set()
         self.failed: dict[str, str] = {}
@@ -42,10 +50,13 @@ class WorkflowClouds:
             self.bindings[centre] = cloud_binding(centre)
         return self.bindings[centre]
 
-    def prepare(self, plan: Plan, chosen: Assignment, workflow: WorkflowSpec,
-                jobs: Iterable[str]) -> Assignment:
+    def prepare(self, plan: Plan, chosen: Assignment, workflow: WorkflowSpec, jobs: Iterable[str],
+                context: Callable[[str, Assignment], JobContext]) -> Assignment:
         """Lease the nodes ``jobs`` need on the cloud clusters they are placed on; move the jobs of
-        a cluster whose nodes do not start. Returns the assignment they run under."""
+        a cluster whose nodes do not start. Returns the assignment they run under.
+
+        The start-up of the nodes started is charged with the first of a cluster's jobs
+        (``context`` gives a job's context under an assignment)."""
         jobs = list(jobs)
         while True:  # each round returns, or fails one more cluster and moves its jobs off
             needs: dict[str, list[str]] = {}
@@ -62,14 +73,17 @@ class WorkflowClouds:
                 nodes = sum(workflow.job(job_id).nodes for job_id in on)
                 hold = max(workflow.job(job_id).time_limit_minutes for job_id in on) * 60
                 try:
-                    acquire_cloud_nodes(centre, self.workflow_id, min(nodes, binding.max_nodes),
-                                        hold + binding.start_timeout_s + LEASE_MARGIN_S)
+                    lease = acquire_cloud_nodes(centre, self.workflow_id, min(nodes, binding.max_nodes),
+                                                hold + binding.start_timeout_s + LEASE_MARGIN_S)
                 except Exception as exc:  # a provider error, a timeout, an unreachable endpoint
                     get_run_logger().error("Cloud cluster %s failed the workflow: %s", centre, exc)
                     self.failed[centre] = exc.detail if isinstance(exc, CloudError) else str(exc)
                     moving[centre] = on
-                else:
-                    self.held.add(centre)
+                    continue
+                self.held.add(centre)
+                payer = context(on[0], chosen)
+                if lease.started and payer.billing:
+                    charge_node_startup(self.database, lease, payer)
             if not moving:
                 return chosen
             to_move = [job_id for on in moving.values() for job_id in on]

@@ -277,13 +277,13 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
                             time_limit_s=solver_time_limit_s, decision_timeout=decision_timeout)
     centre_images = load_block(ApplicationCatalog, catalog).catalog()
 
-    def context(job_id: str) -> JobContext:
-        detail = plan.detail(job_id, chosen)
+    def context(job_id: str, assignment: Assignment) -> JobContext:
+        detail = plan.detail(job_id, assignment)
         return JobContext.for_run(workflow_id, organisation=organisation, user=user, project=project,
                                   step=job_id, site=detail.site, partition=detail.partition)
 
-    keys = {job.id: context(job.id).key for job in workflow.jobs}
-    clouds = WorkflowClouds(workflow_id)
+    keys = {job.id: context(job.id, chosen).key for job in workflow.jobs}
+    clouds = WorkflowClouds(workflow_id, database)
     statuses: dict[str, JobStatus] = {}
     problems: dict[str, str] = {}
     waves = workflow.levels()
@@ -293,8 +293,8 @@ def _execute_workflow(workflow_id: str, workflow: WorkflowSpec, *, organisation:
             plan, chosen = _replan(plan, chosen, workflow, done, wave=index,
                                    elapsed_s=time.monotonic() - planned_at, how=replanning)
         runnable = [job_id for job_id in wave if all(p in statuses for p in workflow.graph()[job_id])]
-        chosen = clouds.prepare(plan, chosen, workflow, runnable)  # cloud nodes started, or jobs moved
-        contexts = {job_id: context(job_id) for job_id in wave}
+        chosen = clouds.prepare(plan, chosen, workflow, runnable, context)  # nodes started, or jobs moved
+        contexts = {job_id: context(job_id, chosen) for job_id in wave}
         futures = {}
         for job_id in wave:
             blocked = [p for p in workflow.graph()[job_id] if p not in statuses]

@@ -21,10 +21,11 @@ sees them without a local record.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from heroes_core.cloud.base import TAG_CLUSTER, TAG_ORGANISATION, TAG_ROLE, Node, NodeProvider, lease_tag
 from heroes_core.cloud.errors import CloudError
@@ -40,7 +41,8 @@ class NodeStartError(CloudError):
 
 
 class Lease(BaseModel):
-    """The nodes a workflow holds on a cluster until ``until``, and which of them it started."""
+    """The nodes a workflow holds on a cluster until ``until``, and which of them it started: at
+    ``at``, running ``startup_s`` later (the provider bills that time, see :mod:`.billing`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -48,6 +50,8 @@ class Lease(BaseModel):
     nodes: tuple[str, ...]
     started: tuple[str, ...]
     until: datetime
+    at: datetime
+    startup_s: float = Field(default=0.0, ge=0)
 
 
 class Release(BaseModel):
@@ -107,11 +111,14 @@ def acquire_nodes(provider: NodeProvider, binding: CloudBinding, workflow: str, 
                 "the job's node count")
     leased = [n.id for n in chosen + to_start]
     started = [n.id for n in to_start]
+    startup_s = 0.0
     try:
         provider.set_tags(leased, {key: until.isoformat()})
         if started:
+            began = time.monotonic()
             provider.start(started)
             provider.wait_for_state(started, "running", timeout=binding.start_timeout_s)
+            startup_s = time.monotonic() - began
         provider.mark_used(leased, at=moment)
     except BaseException as exc:
         _undo(provider, started, leased, key, exc)
@@ -122,7 +129,8 @@ def acquire_nodes(provider: NodeProvider, binding: CloudBinding, workflow: str, 
                 fix="see the provider's error above; the job is placed elsewhere if it can be, and "
                     "the nodes HEROES started for it were stopped again") from exc
         raise
-    return Lease(workflow=workflow, nodes=tuple(leased), started=tuple(started), until=until)
+    return Lease(workflow=workflow, nodes=tuple(leased), started=tuple(started), until=until, at=moment,
+                 startup_s=startup_s)
 
 
 def _undo(provider: NodeProvider, started: Sequence[str], leased: Sequence[str], key: str,

@@ -17,6 +17,7 @@ from typing import Any
 
 import moto  # noqa: F401  (fail at import when moto is missing)
 import pytest
+from sqlalchemy import select
 
 from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
 from heroes.blocks.aws_account import AWSAccount
@@ -33,7 +34,9 @@ from heroes_core.cloud import (
     terminate_idle_nodes,
 )
 from heroes_core.costs.cloud_prices import load_snapshot
+from heroes_core.costs.schema import CostLine
 from heroes_core.errors import SpecError
+from heroes_core.jobs import JobContext
 from heroes_core.workflows import WorkflowSpec
 from tests.integration.moto_server import moto_server
 
@@ -159,6 +162,15 @@ def test_a_workflow_placed_on_its_organisations_cloud_cluster_starts_its_node_an
     assert after.last_used is not None and after.last_used > before  # it was leased and used
     assert not after.leases  # the lease is gone
     assert set(states(account, binding.cluster).values()) == {"stopped"}
+    # as the provider bills it, the node's start-up is charged to the workflow with its job, per node-hour
+    run_id = str(state.state_details.flow_run_id)
+    job = JobContext.for_run(run_id, organisation=organisation, user=user, site=cloud_centre["name"], step="hello")
+    with HeroesDatabase.load("heroes-database").database().transaction() as session:  # type: ignore[union-attr]
+        startups = [(line.workflow_id, line.job_key, line.site, line.unit, line.quantity > 0)
+                    for line in session.scalars(select(CostLine).where(
+                        CostLine.organisation == organisation, CostLine.charge_ref.like("startup:%"),
+                        CostLine.incurred_at >= before))]
+    assert startups == [(run_id, job.key, cloud_centre["name"], "node-hour", True)]
 
 
 def test_idle_clean_up_does_not_stop_a_node_while_a_workflow_leases_it(
