@@ -1,10 +1,16 @@
 # shellcheck shell=bash
-# The project database: a private PostgreSQL 15 cluster on 127.0.0.1:$PG_PORT (data in
-# $STATE/postgres/data), role heroes owning the databases heroes (demo) and heroes_test.
+# The databases: a private PostgreSQL 15 cluster on 127.0.0.1:$PG_PORT (data in
+# $STATE/postgres/data), role heroes owning the databases heroes (demo), heroes_test and prefect.
 
 PG_PORT=${HEROES_TESTBED_PG_PORT:-5433}
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_ROLE=heroes
+
+# The databases role heroes owns: HEROES' own (demo and tests) and the Prefect server's, which runs
+# on PostgreSQL as in production (docs/production.md).
+PG_DATABASES=(heroes heroes_test prefect)
+# pg_database_list: the names as an SQL list of literals ('heroes', ...).
+pg_database_list() { printf "'%s', " "${PG_DATABASES[@]}" | sed 's/, $//'; }
 
 pg_data() { echo "$STATE/postgres/data"; }
 pg_sockdir() { echo "$STATE/postgres/run"; }
@@ -44,9 +50,9 @@ pg_heroes() {
 
 postgres_healthy() {
     pg_ready || return 1
-    # Also checks what `up` provisions: the role can create databases and both databases exist.
-    [[ "$(pg_heroes "select rolcreatedb and (select count(*) = 2 from pg_database
-        where datname in ('heroes', 'heroes_test')) from pg_roles where rolname = current_user")" == t ]]
+    # Also checks what `up` provisions: the role can create databases and the databases exist.
+    [[ "$(pg_heroes "select rolcreatedb and (select count(*) = ${#PG_DATABASES[@]} from pg_database
+        where datname in ($(pg_database_list))) from pg_roles where rolname = current_user")" == t ]]
 }
 
 # Role and databases, idempotently, as the superuser over the private socket (peer auth).
@@ -58,10 +64,10 @@ pg_provision() {
 SELECT 'CREATE ROLE $PG_ROLE' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') \gexec
 ALTER ROLE $PG_ROLE WITH LOGIN CREATEDB NOSUPERUSER PASSWORD '$pass';
 SELECT format('CREATE DATABASE %I OWNER $PG_ROLE ENCODING %L', d, 'UTF8')
-  FROM unnest(ARRAY['heroes', 'heroes_test']) AS d
+  FROM unnest(ARRAY[$(pg_database_list)]) AS d
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = d) \gexec
 SELECT format('ALTER DATABASE %I OWNER TO $PG_ROLE', d)
-  FROM unnest(ARRAY['heroes', 'heroes_test']) AS d \gexec
+  FROM unnest(ARRAY[$(pg_database_list)]) AS d \gexec
 SQL
 }
 

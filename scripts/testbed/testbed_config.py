@@ -57,7 +57,7 @@ def describe(env: dict[str, str]) -> dict[str, Any]:
         "slurm": {"cluster": env["TB_CLUSTER"]},
         "s3": {"endpoint": env["TB_S3_ENDPOINT"], "access_key": env["TB_S3_ACCESS_KEY"],
                "secret_key": env["TB_S3_SECRET_KEY"], "region": "us-east-1"},
-        "prefect": {"api_url": env["TB_PREFECT_API_URL"]},
+        "prefect": {"api_url": env["TB_PREFECT_API_URL"], "database_url": env["TB_PREFECT_DB_URL"]},
         "postgres": {"url": env["TB_PG_URL"], "test_url": env["TB_PG_TEST_URL"],
                      "admin_url": env["TB_PG_ADMIN_URL"]},
         # The bootstrap admin of the master realm; its password stays in its 0600 file.
