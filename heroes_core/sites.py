@@ -105,6 +105,11 @@ class CloudBinding(BaseModel):
     start_timeout_s: float = Field(default=900.0, gt=0, le=86_400,
                                    description="How long HEROES waits for started nodes to run "
                                                "before it gives up, stops them and re-places the job.")
+    launch_template: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$",
+        description="The compute node template new nodes are launched from while the cluster has fewer "
+                    "than max_nodes (the AWS launch template id, or the OCI instance configuration OCID, "
+                    "that the Terraform module made); none: only the nodes the cluster has are used.")
     ocpus: float | None = Field(default=None, gt=0, description="OCI flex shapes: OCPUs per node "
                                                                 "(priced per OCPU-hour).")
     memory_gb: float | None = Field(default=None, gt=0, description="OCI flex shapes: GB of memory "

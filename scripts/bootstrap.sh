@@ -19,7 +19,8 @@ if ((${#missing[@]})); then
   apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-[ -x .venv/bin/python ] || python3 -m venv .venv
+# A venv without a working pip (its creation was interrupted) is made again.
+.venv/bin/python -m pip --version >/dev/null 2>&1 || python3 -m venv --clear .venv
 
 stamp=.venv/.heroes-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)

@@ -49,6 +49,7 @@ from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
 from heroes.blocks.oci_account import OCIAccount
 from heroes.tasks.resolve import load_block, load_database
 from heroes_core.cloud import (
+    CloudBinding,
     HealthCheck,
     Node,
     NodeProvider,
@@ -282,8 +283,10 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
     the cluster's outputs), with the cloud binding that makes the cluster a placement option
     for the organisation's workflows: its compute nodes' instance type, cores
     (``cores_per_node``, else the price list's vCPUs), count and declared start-up time
-    (``node_startup_s``), priced from the cloud price list; each of its partitions gets a price
-    book offering at that price per node-hour (where it has none), which its jobs are charged.
+    (``node_startup_s``), priced from the cloud price list, and the template new compute nodes are
+    launched from (the module makes none: a workflow's lease launches them, up to the maximum); each
+    of its partitions gets a price book offering at that price per node-hour (where it has none),
+    which its jobs are charged.
     """
     logger = get_run_logger()
     org = organisation
@@ -334,7 +337,9 @@ def integrate_cloud_platform(organisation: str, account: str, provider: Provider
     centre = HPCCentre(host=outputs.headnode_address, user=outputs.service_account,
                        private_key=keys.private, host_key=host_key, partitions=outputs.partitions,
                        work_root=outputs.work_root, container_runtime=outputs.container_runtime,
-                       cloud=binding.model_copy(update={"cluster": outputs.cluster or binding.cluster}))
+                       cloud=CloudBinding.model_validate({  # validated: the outputs are the module's word
+                           **binding.model_dump(), "cluster": outputs.cluster or binding.cluster,
+                           "launch_template": outputs.compute_template}))
     centre.save(block_name, overwrite=True)
     publish_cloud_price(load_database(database).budgets().prices, block_name, centre.cloud or binding,
                         outputs.partitions, price_list)

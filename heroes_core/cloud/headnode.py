@@ -29,6 +29,13 @@ class ClusterOutputs(BaseModel):
     work_root: str = "/shared/heroes"
     container_runtime: RuntimeName = "apptainer"
     cluster: str | None = None
+    launch_template_id: str | None = None  # AWS: the compute nodes' launch template
+    instance_configuration_id: str | None = None  # OCI: the compute nodes' instance configuration
+
+    @property
+    def compute_template(self) -> str | None:
+        """What new compute nodes are launched from, whichever provider's module made it."""
+        return self.launch_template_id or self.instance_configuration_id
 
     @model_validator(mode="before")
     @classmethod

@@ -22,12 +22,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from heroes_core.cloud.base import TAG_CLUSTER, TAG_ORGANISATION, TAG_ROLE, Node, NodeProvider, lease_tag
+from heroes_core.cloud.base import (
+    TAG_CLUSTER,
+    TAG_ORGANISATION,
+    TAG_ROLE,
+    Node,
+    NodeProvider,
+    NodeSpec,
+    heroes_tags,
+    lease_tag,
+)
 from heroes_core.cloud.errors import CloudError
 from heroes_core.sites import CloudBinding
 
@@ -86,9 +95,12 @@ def acquire_nodes(provider: NodeProvider, binding: CloudBinding, workflow: str, 
     """Lease ``count`` compute nodes of the cluster to ``workflow`` for ``hold_s`` seconds, running.
 
     Nodes this workflow already leases come first (the lease is renewed), then other running
-    nodes, then stopped nodes, which are started and waited for up to the binding's
-    ``start_timeout_s``. Raises :class:`NodeStartError` when the cluster has too few nodes or
-    they do not start; the nodes this call started are stopped again and its lease dropped first.
+    nodes, then stopped nodes, which are started, then, when the binding names a compute node
+    template, new nodes launched from it while the cluster has fewer than ``max_nodes`` (a cluster
+    fresh from its Terraform module has none). Started and launched nodes are waited for up to the
+    binding's ``start_timeout_s``. Raises :class:`NodeStartError` when the cluster cannot have
+    enough nodes or they do not start; first, the nodes this call started are stopped again, those
+    it launched terminated and its lease dropped.
     """
     if count < 1:
         raise ValueError("count must be at least 1")
@@ -102,49 +114,85 @@ def acquire_nodes(provider: NodeProvider, binding: CloudBinding, workflow: str, 
     stopped = sorted((n for n in nodes if n.state == "stopped"), key=lambda n: (n.last_used or _NEVER, n.id))
     chosen = (mine + others)[:count]
     to_start = stopped[:count - len(chosen)]
-    if len(chosen) + len(to_start) < count:
+    to_launch = min(count - len(chosen) - len(to_start), _room(binding, nodes))
+    if len(chosen) + len(to_start) + to_launch < count:
         raise NodeStartError(
             f"the cluster '{binding.cluster}' has {len(nodes)} compute node(s) that can run "
-            f"({len(mine) + len(others)} running, {len(stopped)} stopped; others stopping or gone): "
-            f"{count} needed", site=binding.site,
-            fix="run integrate-cloud-platform again to recreate the cluster's nodes, or lower "
-                "the job's node count")
+            f"({len(mine) + len(others)} running, {len(stopped)} stopped; others stopping or gone)"
+            f"{_launch_limit(binding)}: {count} needed", site=binding.site,
+            fix="run integrate-cloud-platform again to recreate the cluster's nodes and its template, "
+                "raise max_compute_nodes, or lower the job's node count")
     leased = [n.id for n in chosen + to_start]
     started = [n.id for n in to_start]
+    launched: list[str] = []
     startup_s = 0.0
     try:
-        provider.set_tags(leased, {key: until.isoformat()})
+        if leased:
+            provider.set_tags(leased, {key: until.isoformat()})
+        began = time.monotonic()
         if started:
-            began = time.monotonic()
             provider.start(started)
+        if to_launch:
+            launched = _launch(provider, binding, to_launch, {key: until.isoformat()}, moment)
+            leased += launched
+            started += launched
+        if started:
             provider.wait_for_state(started, "running", timeout=binding.start_timeout_s)
             startup_s = time.monotonic() - began
         provider.mark_used(leased, at=moment)
     except BaseException as exc:
-        _undo(provider, started, leased, key, exc)
+        _undo(provider, [n for n in started if n not in launched], launched, leased, key, exc)
         if isinstance(exc, Exception):
             raise NodeStartError(
-                f"{len(started)} compute node(s) of the cluster '{binding.cluster}' "
+                f"{len(started) or to_launch} compute node(s) of the cluster '{binding.cluster}' "
                 f"({binding.instance_type} in {binding.region}) did not start: {exc}", site=binding.site,
-                fix="see the provider's error above; the job is placed elsewhere if it can be, and "
-                    "the nodes HEROES started for it were stopped again") from exc
+                fix="see the provider's error above; the job is placed elsewhere if it can be, and the "
+                    "nodes HEROES started for it were stopped again (those it launched terminated)") from exc
         raise
     return Lease(workflow=workflow, nodes=tuple(leased), started=tuple(started), until=until, at=moment,
                  startup_s=startup_s)
 
 
-def _undo(provider: NodeProvider, started: Sequence[str], leased: Sequence[str], key: str,
-          cause: BaseException) -> None:
-    """Stop what was started and drop the lease; a failure here is added to ``cause``, never hides it."""
+def _room(binding: CloudBinding, nodes: Sequence[Node]) -> int:
+    """How many nodes may be launched from the binding's template: up to ``max_nodes`` in all."""
+    return max(binding.max_nodes - len(nodes), 0) if binding.launch_template else 0
+
+
+def _launch_limit(binding: CloudBinding) -> str:
+    if not binding.launch_template:
+        return " and no compute node template to launch more from"
+    return f" and may have {binding.max_nodes} (max_compute_nodes)"
+
+
+def _launch(provider: NodeProvider, binding: CloudBinding, count: int, lease: Mapping[str, str],
+            moment: datetime) -> list[str]:
+    """Launch ``count`` compute nodes from the binding's template, tagged for the cluster and already under
+    the workflow's lease (an idle clean-up never sees them unleased)."""
+    assert binding.launch_template is not None
+    spec = NodeSpec(instance_type=binding.instance_type, image_id="",
+                    launch_template_id=binding.launch_template)
+    tags = {**heroes_tags(binding.organisation, role="compute", cluster=binding.cluster, now=moment), **lease}
+    return [n.id for n in provider.deploy(spec, count, tags)]
+
+
+def _undo(provider: NodeProvider, started: Sequence[str], launched: Sequence[str], leased: Sequence[str],
+          key: str, cause: BaseException) -> None:
+    """Stop what was started, terminate what was launched, drop the lease; a failure here is added to
+    ``cause``, never hides it."""
     try:
-        provider.remove_tags(leased, [key])
+        kept = [n for n in leased if n not in launched]
+        if kept:
+            provider.remove_tags(kept, [key])
         if started:
             provider.stop(started)
             logger.warning("stopped node(s) %s again after: %s", ", ".join(started), cause)
+        if launched:
+            provider.terminate(launched)
+            logger.warning("terminated the node(s) %s launched for it after: %s", ", ".join(launched), cause)
     except Exception as cleanup:
-        logger.error("could not stop node(s) %s: %s", ", ".join(started), cleanup)
-        cause.add_note(f"HEROES could not stop node(s) {', '.join(started)}: {cleanup}; stop them "
-                       f"and remove their tag {key}")
+        logger.error("could not stop node(s) %s: %s", ", ".join([*started, *launched]), cleanup)
+        cause.add_note(f"HEROES could not stop node(s) {', '.join(started)} or terminate "
+                       f"{', '.join(launched) or 'none'}: {cleanup}; do it and remove their tag {key}")
 
 
 def release_nodes(provider: NodeProvider, binding: CloudBinding, workflow: str, *,

@@ -76,11 +76,14 @@ def oci_error(exc: Any, *, operation: str, region: str, shape: str | None = None
 
 
 class OCINodes(NodeProvider):
-    """Instances of one compartment, through an ``oci.core.ComputeClient``."""
+    """Instances of one compartment, through an ``oci.core.ComputeClient`` (and an
+    ``oci.core.ComputeManagementClient`` for nodes launched from an instance configuration)."""
 
     def __init__(self, compute: Any, compartment_id: str, region: str, *,
-                 availability_domain: str | None = None, poll_interval: float = 5.0) -> None:
+                 availability_domain: str | None = None, poll_interval: float = 5.0,
+                 management: Any | None = None) -> None:
         self.compute = compute
+        self.management = management
         self.compartment_id = compartment_id
         self.region = region
         self.availability_domain = availability_domain
@@ -93,7 +96,8 @@ class OCINodes(NodeProvider):
         import oci  # type: ignore[import-untyped]
 
         return cls(oci.core.ComputeClient(dict(config)), compartment_id, str(config["region"]),
-                   availability_domain=availability_domain)
+                   availability_domain=availability_domain,
+                   management=oci.core.ComputeManagementClient(dict(config)))
 
     def _call(self, operation: str, method: Any, *args: Any, shape: str | None = None, **kwargs: Any) -> Any:
         import oci
@@ -105,33 +109,55 @@ class OCINodes(NodeProvider):
 
     def deploy(self, spec: NodeSpec, count: int, tags: Mapping[str, str], *,
                idempotency_key: str | None = None) -> list[Node]:
-        import oci
-
+        """Launch ``count`` instances from an image, or from the instance configuration
+        ``spec.launch_template_id`` (what a cluster's Terraform module makes for its compute nodes);
+        all or none, like EC2's RunInstances."""
         if TAG_ORGANISATION not in tags:
             raise ValueError(f"HEROES nodes must carry the {TAG_ORGANISATION} tag")
         domain = spec.availability_zone or self.availability_domain
         if not domain:
             raise ValueError("OCI needs an availability domain (NodeSpec.availability_zone)")
+        if spec.launch_template_id and self.management is None:
+            raise ValueError("launching from an instance configuration needs a ComputeManagementClient "
+                             "(OCINodes.from_config makes one)")
+        launch = self._from_configuration if spec.launch_template_id else self._from_image
         nodes = []
         try:
             for index in range(count):
-                details = oci.core.models.LaunchInstanceDetails(
-                    availability_domain=domain, compartment_id=self.compartment_id, shape=spec.instance_type,
-                    display_name=f"heroes-{tags.get('heroes:role', 'node')}-{index}",
-                    freeform_tags={oci_tag(k): v for k, v in tags.items()},
-                    source_details=oci.core.models.InstanceSourceViaImageDetails(image_id=spec.image_id),
-                    create_vnic_details=oci.core.models.CreateVnicDetails(subnet_id=spec.subnet_id),
-                    metadata={"user_data": spec.user_data} if spec.user_data else None,
-                    instance_options=oci.core.models.InstanceOptions(are_legacy_imds_endpoints_disabled=True))
                 token = f"{idempotency_key}-{index}"[:64] if idempotency_key else None
-                answer = self._call("LaunchInstance", self.compute.launch_instance, details,
-                                    shape=spec.instance_type,
-                                    **({"opc_retry_token": token} if token else {}))
-                nodes.append(_node(answer.data))
+                nodes.append(_node(launch(spec, domain, f"heroes-{tags.get('heroes:role', 'node')}-{index}",
+                                          {oci_tag(k): v for k, v in tags.items()},
+                                          {"opc_retry_token": token} if token else {}).data))
         except BaseException:
-            self.terminate([n.id for n in nodes])  # all or none, like EC2's RunInstances
+            self.terminate([n.id for n in nodes])
             raise
         return nodes
+
+    def _from_image(self, spec: NodeSpec, domain: str, name: str, tags: dict[str, str],
+                    retry: dict[str, str]) -> Any:
+        import oci
+
+        details = oci.core.models.LaunchInstanceDetails(
+            availability_domain=domain, compartment_id=self.compartment_id, shape=spec.instance_type,
+            display_name=name, freeform_tags=tags,
+            source_details=oci.core.models.InstanceSourceViaImageDetails(image_id=spec.image_id),
+            create_vnic_details=oci.core.models.CreateVnicDetails(subnet_id=spec.subnet_id),
+            metadata={"user_data": spec.user_data} if spec.user_data else None,
+            instance_options=oci.core.models.InstanceOptions(are_legacy_imds_endpoints_disabled=True))
+        return self._call("LaunchInstance", self.compute.launch_instance, details, shape=spec.instance_type,
+                          **retry)
+
+    def _from_configuration(self, spec: NodeSpec, domain: str, name: str, tags: dict[str, str],
+                            retry: dict[str, str]) -> Any:
+        import oci
+
+        launch = oci.core.models.InstanceConfigurationLaunchInstanceDetails(
+            availability_domain=domain, compartment_id=self.compartment_id, display_name=name,
+            freeform_tags=tags)
+        details = oci.core.models.ComputeInstanceDetails(instance_type="compute", launch_details=launch)
+        assert self.management is not None
+        return self._call("LaunchInstanceConfiguration", self.management.launch_instance_configuration,
+                          spec.launch_template_id, details, shape=spec.instance_type, **retry)
 
     def _action(self, node_ids: Sequence[str], action: str) -> None:
         for node_id in node_ids:

@@ -105,11 +105,9 @@ def states(account: str, cluster: str) -> dict[str, str]:
                                                                         "stopped", "terminated"))}
 
 
-@pytest.fixture
-def cloud_centre(account: str, organisation: str) -> Iterator[dict[str, Any]]:
-    """A centre block: local-slurm's SSH settings plus a cloud binding to a moto cluster of one
-    stopped node; and a catalogue block where the busybox image is on it too."""
-    binding, ids = make_cluster(account, organisation, 1)
+def register(binding: CloudBinding) -> Iterator[dict[str, Any]]:
+    """A centre block: local-slurm's SSH settings plus ``binding``; and a catalogue block where the
+    busybox image is on it too. Both are deleted afterwards."""
     name = f"cloud-{uuid.uuid4().hex[:8]}"
     local: Any = HPCCentre.load("local-slurm")
     HPCCentre(**{field: getattr(local, field) for field in type(local).model_fields if field != "cloud"},
@@ -123,9 +121,37 @@ def cloud_centre(account: str, organisation: str) -> Iterator[dict[str, Any]]:
             for app in base.applications]
     catalog = f"catalog-{name}"
     ApplicationCatalog(applications=apps).save(catalog, overwrite=True)
-    yield {"name": name, "binding": binding, "nodes": ids, "catalog": catalog}
+    yield {"name": name, "binding": binding, "catalog": catalog}
     HPCCentre.delete(name)
     ApplicationCatalog.delete(catalog)
+
+
+@pytest.fixture
+def cloud_centre(account: str, organisation: str) -> Iterator[dict[str, Any]]:
+    """A cloud centre whose moto cluster has one stopped node."""
+    binding, ids = make_cluster(account, organisation, 1)
+    for centre in register(binding):
+        yield {**centre, "nodes": ids}
+
+
+@pytest.fixture
+def fresh_cloud_centre(account: str, organisation: str) -> Iterator[dict[str, Any]]:
+    """A cloud centre as integrate-cloud-platform leaves it: no compute node yet, a launch template for
+    them (the AWS module's ``launch_template_id`` output), at most two."""
+    ec2 = AWSAccount.load(account).client("ec2")  # type: ignore[union-attr]
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    cluster = f"c{uuid.uuid4().hex[:8]}"
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"heroes-{cluster}-compute",
+        LaunchTemplateData={"ImageId": ami, "InstanceType": "t3.micro"})["LaunchTemplate"]["LaunchTemplateId"]
+    binding = CloudBinding(provider="aws", account=account, organisation=organisation, cluster=cluster,
+                           region=REGION, instance_type="t3.micro", cores_per_node=2, max_nodes=2,
+                           startup_s=5, start_timeout_s=60, launch_template=template)
+    try:
+        yield from register(binding)
+    finally:
+        nodes_of(account).terminate_by_tags({TAG_CLUSTER: cluster})
+        ec2.delete_launch_template(LaunchTemplateId=template)
 
 
 def one_job(name: str) -> WorkflowSpec:
@@ -171,6 +197,23 @@ def test_a_workflow_placed_on_its_organisations_cloud_cluster_starts_its_node_an
                         CostLine.organisation == organisation, CostLine.charge_ref.like("startup:%"),
                         CostLine.incurred_at >= before))]
     assert startups == [(run_id, job.key, cloud_centre["name"], "node-hour", True)]
+
+
+def test_a_cluster_without_nodes_yet_launches_one_from_its_template_and_stops_it_after(
+        fresh_cloud_centre: dict[str, Any], account: str, organisation: str) -> None:
+    from heroes.flows import run_workflow
+
+    binding: CloudBinding = fresh_cloud_centre["binding"]
+    assert states(account, binding.cluster) == {}
+    user = f"u{uuid.uuid4().hex[:8]}"
+    state: Any = run_workflow(workflow=one_job(f"cloud{uuid.uuid4().hex[:6]}"), organisation=organisation,
+                              user=user, centres=[fresh_cloud_centre["name"], "local-slurm-2"],
+                              catalog=fresh_cloud_centre["catalog"], auto_accept=True, return_state=True)
+    assert state.is_completed(), state.message
+    assert ran_on(CentralArchive.load("heroes-archive"), organisation, user) == {fresh_cloud_centre["name"]}
+    (launched,) = nodes_of(account).list_nodes({TAG_CLUSTER: binding.cluster}, states=("stopped",))
+    assert launched.role == "compute" and launched.tags["heroes:organisation"] == organisation
+    assert not launched.leases and len(states(account, binding.cluster)) == 1  # launched once, stopped after
 
 
 def test_idle_clean_up_does_not_stop_a_node_while_a_workflow_leases_it(

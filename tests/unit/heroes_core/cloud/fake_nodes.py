@@ -11,7 +11,7 @@ from heroes_core.cloud.base import ALIVE_STATES, NodeState
 
 
 class FakeNodes(NodeProvider):
-    """Nodes in a dict; ``fail_start`` makes started nodes never reach running (a timeout)."""
+    """Nodes in a dict; ``fail_start`` makes started and launched nodes never reach running (a timeout)."""
 
     def __init__(self) -> None:
         self.site = "fake:region"
@@ -30,7 +30,9 @@ class FakeNodes(NodeProvider):
 
     def deploy(self, spec: NodeSpec, count: int, tags: Mapping[str, str], *,
                idempotency_key: str | None = None) -> list[Node]:
-        return [self.nodes[self.add("running", tags)] for _ in range(count)]
+        made = [self.nodes[self.add("pending" if self.fail_start else "running", tags)] for _ in range(count)]
+        self.calls.append(("deploy", tuple(n.id for n in made)))
+        return made
 
     def start(self, node_ids: Sequence[str]) -> None:
         self.calls.append(("start", tuple(node_ids)))

@@ -122,3 +122,44 @@ def test_a_cluster_with_too_few_nodes_is_refused_before_anything_starts() -> Non
     with pytest.raises(NodeStartError, match="2 needed"):
         acquire_nodes(nodes, BINDING, "wf-1", 2, hold_s=3600, now=NOW)
     assert nodes.calls == []
+
+
+TEMPLATED = BINDING.model_copy(update={"launch_template": "lt-0abc", "max_nodes": 3})
+
+
+def test_a_cluster_short_of_nodes_launches_them_from_its_template_already_leased() -> None:
+    nodes = FakeNodes()
+    (stopped,) = cluster(nodes, "stopped")  # a cluster fresh from its module has none at all
+    lease = acquire_nodes(nodes, TEMPLATED, "wf-1", 3, hold_s=3600, now=NOW)
+    launched = [n for n in lease.nodes if n != stopped]
+    assert len(launched) == 2 and set(lease.started) == set(lease.nodes) == {stopped, *launched}
+    assert ("deploy", tuple(launched)) in nodes.calls
+    for node_id in launched:  # under the lease from their first instant: idle clean-up never sees them free
+        node = nodes.nodes[node_id]
+        assert node.tags[lease_tag("wf-1")] == lease.until.isoformat() and node.role == "compute"
+        assert node.tags["heroes:cluster"] == "acme" and node.tags["heroes:organisation"] == "acme"
+    assert sorted(release_nodes(nodes, TEMPLATED, "wf-1", now=NOW).stopped) == sorted(lease.nodes)
+    again = acquire_nodes(nodes, TEMPLATED, "wf-2", 3, hold_s=3600, now=NOW)  # the launched ones are reused
+    assert set(again.nodes) == set(lease.nodes) and nodes.calls.count(("deploy", tuple(launched))) == 1
+
+
+def test_a_template_launches_no_more_than_the_clusters_maximum() -> None:
+    nodes = FakeNodes()
+    cluster(nodes, "running")
+    with pytest.raises(NodeStartError, match=r"may have 3 \(max_compute_nodes\): 4 needed"):
+        acquire_nodes(nodes, TEMPLATED, "wf-1", 4, hold_s=3600, now=NOW)
+    with pytest.raises(NodeStartError, match="no compute node template to launch more from: 2 needed"):
+        acquire_nodes(nodes, BINDING, "wf-1", 2, hold_s=3600, now=NOW)
+    assert nodes.calls == []
+
+
+def test_launched_nodes_that_do_not_start_are_terminated_and_started_ones_stopped() -> None:
+    nodes = FakeNodes()
+    (stopped,) = cluster(nodes, "stopped")
+    nodes.fail_start = True
+    with pytest.raises(NodeStartError, match="did not start"):
+        acquire_nodes(nodes, TEMPLATED, "wf-1", 2, hold_s=3600, now=NOW)
+    (launched,) = [n for n in nodes.nodes if n != stopped]
+    assert ("stop", (stopped,)) in nodes.calls and ("terminate", (launched,)) in nodes.calls
+    assert nodes.nodes[launched].state == "terminated" and nodes.nodes[stopped].state == "stopped"
+    assert not any(lease_tag("wf-1") in n.tags for n in nodes.nodes.values() if n.state != "terminated")

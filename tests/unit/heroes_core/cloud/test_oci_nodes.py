@@ -16,7 +16,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from heroes_core.cloud import CloudAuthError, InstanceTypeUnavailableError, NodeSpec, heroes_tags
+from heroes_core.cloud import CloudAuthError, InstanceTypeUnavailableError, Node, NodeSpec, heroes_tags
 from heroes_core.cloud.oci import OCINodes
 
 INSTANCE = {"id": "ocid1.instance.oc1..a", "lifecycleState": "PROVISIONING", "shape": "VM.Standard.E4.Flex",
@@ -57,24 +57,44 @@ class FakeSession:
 def nodes(answers: list[tuple[int, Any]]) -> tuple[OCINodes, FakeSession]:
     config = {"tenancy": "ocid1.tenancy.oc1..t", "user": "ocid1.user.oc1..u", "fingerprint": "12:34:56:78:9a:bc:de:f0:12:34:56:78:9a:bc:de:f0",
               "key_content": pem(), "region": "eu-frankfurt-1"}
-    client = oci.core.ComputeClient(config, retry_strategy=oci.retry.NoneRetryStrategy())
     session = FakeSession(answers)
-    client.base_client.session = session
+    client = oci.core.ComputeClient(config, retry_strategy=oci.retry.NoneRetryStrategy())
+    management = oci.core.ComputeManagementClient(config, retry_strategy=oci.retry.NoneRetryStrategy())
+    client.base_client.session = management.base_client.session = session
     api = OCINodes(client, "ocid1.compartment.oc1..c", "eu-frankfurt-1", availability_domain="AD-1",
-                   poll_interval=0)
+                   poll_interval=0, management=management)
     return api, session
 
 
-def test_deploy_sends_tags_with_oci_keys_and_maps_back() -> None:
-    api, session = nodes([(200, INSTANCE)])
-    (node,) = api.deploy(NodeSpec(instance_type="VM.Standard.E4.Flex", image_id="ocid1.image..i",
-                                  subnet_id="ocid1.subnet..s"), 1,
-                         heroes_tags("acme", role="temporary", workflow="wf"))
+def deployed(spec: NodeSpec, tags: dict[str, str], answer: dict[str, Any]) -> tuple[Node, str, str, Any]:
+    """One node deployed from ``spec`` (OCI answering ``answer``): the node, and the request's method,
+    URL and body."""
+    api, session = nodes([(200, answer)])
+    (node,) = api.deploy(spec, 1, tags)
     method, url, body = session.requests[0]
+    return node, method, url, json.loads(body)
+
+
+def test_deploy_sends_tags_with_oci_keys_and_maps_back() -> None:
+    node, method, url, sent = deployed(NodeSpec(instance_type="VM.Standard.E4.Flex", image_id="ocid1.image..i",
+                                                subnet_id="ocid1.subnet..s"),
+                                       heroes_tags("acme", role="temporary", workflow="wf"), INSTANCE)
     assert method == "POST" and url.endswith("/instances")
-    sent = json.loads(body)
     assert sent["shape"] == "VM.Standard.E4.Flex" and sent["freeformTags"]["heroes-role"] == "temporary"
     assert node.state == "pending" and node.tags["heroes:workflow"] == "wf" and node.role == "temporary"
+
+
+def test_compute_nodes_launch_from_the_clusters_instance_configuration_with_heroes_tags() -> None:
+    compute = {**INSTANCE, "freeformTags": {"heroes-organisation": "acme", "heroes-role": "compute",
+                                            "heroes-cluster": "acme"}}
+    node, method, url, sent = deployed(NodeSpec(instance_type="VM.Standard.E4.Flex", image_id="",
+                                                launch_template_id="ocid1.instanceconfiguration.oc1..ic"),
+                                       heroes_tags("acme", role="compute", cluster="acme"), compute)
+    assert method == "POST"
+    assert url.endswith("/instanceConfigurations/ocid1.instanceconfiguration.oc1..ic/actions/launch")
+    assert sent["instanceType"] == "compute" and sent["launchDetails"]["freeformTags"]["heroes-cluster"] == "acme"
+    assert sent["launchDetails"]["compartmentId"] == "ocid1.compartment.oc1..c"
+    assert node.role == "compute" and node.tags["heroes:cluster"] == "acme"
 
 
 def test_deployed_nodes_answer_only_imds_v2() -> None:
