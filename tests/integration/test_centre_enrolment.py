@@ -22,6 +22,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 
 from heroes.blocks import HeroesDatabase, HPCCentre
+from heroes.deployments.automations import HEARTBEAT_ENV
 from heroes.flows.architecture.centres import (
     COMPLIANCE_FAILED,
     COMPLIANCE_PASSED,
@@ -148,7 +149,8 @@ def test_prefect_deploy_all_from_the_repository(testbed, blocks, tmp_path) -> No
                 f"check-hpc-centre-compliance/check-compliance-local-slurm-{suffix}")
             assert deployment.parameters == {"centre": "local-slurm"}
             assert deployment.work_pool_name == pool
-            assert deployment.job_variables == {"stream_output": False}  # the pool's definition in prefect.yaml
+            # the pool's definition in prefect.yaml: output not streamed, heartbeats sent
+            assert deployment.job_variables == {"stream_output": False, "env": dict(HEARTBEAT_ENV)}
             assert [s.schedule.cron for s in deployment.schedules] == ["0 * * * *"]  # type: ignore[union-attr]
             assert client.read_deployment_by_name(
                 f"enroll-hpc-centre/enroll-hpc-centre-{suffix}").work_pool_name == pool
