@@ -104,13 +104,11 @@ def acquire_cloud_nodes(centre: str, workflow: str, nodes: int, hold_s: float) -
 
 
 @task(name="charge-node-startup", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def charge_node_startup(database: HeroesDatabase | str, lease: Lease, payer: JobContext) -> Decimal:
-    """Charge the start-up of the nodes ``lease`` started on ``payer``'s centre to the budgets its job
-    pays from, at its partition's price (see :mod:`heroes_core.cloud.billing`); charging the same
-    start again adds nothing."""
-    binding = cloud_binding(payer.site)
-    if binding is None:
-        raise ValueError(f"centre {payer.site} is not a cloud cluster")
+def charge_node_startup(database: HeroesDatabase | str, lease: Lease, binding: CloudBinding,
+                        payer: JobContext) -> Decimal:
+    """Charge the start-up of the nodes ``lease`` started on ``payer``'s centre (its cloud ``binding``) to
+    the budgets its job pays from, at its partition's price (see :mod:`heroes_core.cloud.billing`);
+    charging the same start again adds nothing."""
     budgets = load_database(database).budgets()
     offering = partition_offering(budgets.prices, payer.site, payer.partition)
     lines = charge_startup(budgets, lease, binding, offering, payer)

@@ -81,9 +81,8 @@ class WorkflowClouds:
                     moving[centre] = on
                     continue
                 self.held.add(centre)
-                payer = context(on[0], chosen)
-                if lease.started and payer.billing:
-                    charge_node_startup(self.database, lease, payer)
+                if lease.started and (payer := context(on[0], chosen)).billing:
+                    charge_node_startup(self.database, lease, binding, payer)
             if not moving:
                 return chosen
             to_move = [job_id for on in moving.values() for job_id in on]

@@ -18,7 +18,7 @@ from heroes_core.cloud.base import (
     lease_tag,
     ssh_health_check,
 )
-from heroes_core.cloud.billing import charge_startup, startup_charge
+from heroes_core.cloud.billing import charge_startup
 from heroes_core.cloud.binding import cluster_binding, publish_cloud_price
 from heroes_core.cloud.errors import (
     CloudAuthError,
@@ -83,7 +83,6 @@ __all__ = [
     "running_nodes",
     "ssh_health_check",
     "start_cluster_nodes",
-    "startup_charge",
     "stop_cluster_nodes",
     "temporary_tags",
     "terminate_idle_nodes",

@@ -16,7 +16,7 @@ from heroes_core.jobs import JobContext
 from heroes_core.sites import CloudBinding
 
 
-def startup_charge(lease: Lease, binding: CloudBinding, offering: int, site: str) -> ChargeItem | None:
+def _startup_charge(lease: Lease, binding: CloudBinding, offering: int, site: str) -> ChargeItem | None:
     """The start-up of the nodes ``lease`` started, priced at ``offering``; None if it started none."""
     if not lease.started:
         return None
@@ -35,7 +35,7 @@ def charge_startup(budgets: Budgets, lease: Lease, binding: CloudBinding, offeri
     if lease.workflow != payer.workflow_id:
         raise ValueError(f"the lease of workflow {lease.workflow} cannot be charged to workflow "
                          f"{payer.workflow_id}")
-    item = startup_charge(lease, binding, offering, payer.site)
+    item = _startup_charge(lease, binding, offering, payer.site)
     if item is None:
         return []
     started_at = lease.at.isoformat(timespec="microseconds")

@@ -134,23 +134,21 @@ def acquire_nodes(provider: NodeProvider, binding: CloudBinding, workflow: str, 
             provider.start(started)
         if to_launch:
             launched = _launch(provider, binding, to_launch, {key: until.isoformat()}, moment)
-            leased += launched
-            started += launched
-        if started:
-            provider.wait_for_state(started, "running", timeout=binding.start_timeout_s)
+        if started or launched:
+            provider.wait_for_state([*started, *launched], "running", timeout=binding.start_timeout_s)
             startup_s = time.monotonic() - began
-        provider.mark_used(leased, at=moment)
+        provider.mark_used([*leased, *launched], at=moment)
     except BaseException as exc:
-        _undo(provider, [n for n in started if n not in launched], launched, leased, key, exc)
+        _undo(provider, started, launched, leased, key, exc)
         if isinstance(exc, Exception):
             raise NodeStartError(
-                f"{len(started) or to_launch} compute node(s) of the cluster '{binding.cluster}' "
+                f"{len(started) + to_launch} compute node(s) of the cluster '{binding.cluster}' "
                 f"({binding.instance_type} in {binding.region}) did not start: {exc}", site=binding.site,
                 fix="see the provider's error above; the job is placed elsewhere if it can be, and the "
                     "nodes HEROES started for it were stopped again (those it launched terminated)") from exc
         raise
-    return Lease(workflow=workflow, nodes=tuple(leased), started=tuple(started), until=until, at=moment,
-                 startup_s=startup_s)
+    return Lease(workflow=workflow, nodes=(*leased, *launched), started=(*started, *launched), until=until,
+                 at=moment, startup_s=startup_s)
 
 
 def _room(binding: CloudBinding, nodes: Sequence[Node]) -> int:
@@ -177,12 +175,11 @@ def _launch(provider: NodeProvider, binding: CloudBinding, count: int, lease: Ma
 
 def _undo(provider: NodeProvider, started: Sequence[str], launched: Sequence[str], leased: Sequence[str],
           key: str, cause: BaseException) -> None:
-    """Stop what was started, terminate what was launched, drop the lease; a failure here is added to
-    ``cause``, never hides it."""
+    """Stop what was started, terminate what was launched, drop the lease from the nodes ``leased`` before
+    (the launched ones go with it); a failure here is added to ``cause``, never hides it."""
     try:
-        kept = [n for n in leased if n not in launched]
-        if kept:
-            provider.remove_tags(kept, [key])
+        if leased:
+            provider.remove_tags(leased, [key])
         if started:
             provider.stop(started)
             logger.warning("stopped node(s) %s again after: %s", ", ".join(started), cause)

@@ -38,7 +38,8 @@ def test_the_binding_is_a_site_setting_and_refuses_what_cannot_be_a_cluster() ->
     assert site.cloud is not None and site.cloud.startup_s == 180.0 and site.cloud.site == "aws:acme/acme"
     assert SiteConfig.model_validate_json(site.model_dump_json()).cloud == BINDING
     for bad in ({"organisation": "ACME"}, {"provider": "gcp"}, {"cores_per_node": 0}, {"startup_s": -1},
-                {"cluster": "a;b"}, {"colour": "blue"}):
+                {"cluster": "a;b"}, {"colour": "blue"}, {"launch_template": "lt-1; rm -rf /"},
+                {"launch_template": "../other-org"}, {"launch_template": ""}):
         with pytest.raises(ValidationError):
             CloudBinding.model_validate({**BINDING.model_dump(), **bad})
 
