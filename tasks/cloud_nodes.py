@@ -7,6 +7,10 @@ and its account block, and log what they did. A workflow releases in three place
 is left running for it: after its last step on a cluster, at its end (a ``finally``), and in its
 flow's failure, crash and cancellation hooks (:func:`release_cloud_nodes_hook`), which cover a
 process that was killed.
+
+Every acquire and release holds the cluster's lock (:mod:`heroes.tasks.cloud_locks`), a Prefect
+global concurrency limit of one slot, since other workflows, their hooks and the idle clean-up
+change the same nodes from other processes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from prefect.exceptions import MissingContextError
 from heroes.blocks import HeroesDatabase, HPCCentre
 from heroes.blocks.aws_account import AWSAccount
 from heroes.blocks.oci_account import OCIAccount
+from heroes.tasks.cloud_locks import binding_lock
 from heroes.tasks.resolve import load_block, load_centre, load_database
 from heroes_core.cloud import (
     CloudBinding,
@@ -31,6 +36,7 @@ from heroes_core.cloud import (
     Release,
     acquire_nodes,
     charge_startup,
+    holds_lease,
     release_nodes,
     running_nodes,
 )
@@ -92,11 +98,14 @@ def cloud_running(sites: list[SiteConfig]) -> dict[str, int]:
 def acquire_cloud_nodes(centre: str, workflow: str, nodes: int, hold_s: float) -> Lease:
     """Lease ``nodes`` compute nodes of the cloud centre to ``workflow`` (started if stopped) for
     ``hold_s`` seconds; :class:`~heroes_core.cloud.NodeStartError` if they cannot be had (what
-    was started is stopped again)."""
+    was started is stopped again), :class:`~heroes_core.cloud.ClusterBusyError` if another run
+    changed the cluster's nodes for too long."""
     binding = cloud_binding(centre)
     if binding is None:
         raise ValueError(f"centre {centre} is not a cloud cluster")
-    lease = acquire_nodes(cloud_provider(binding), binding, workflow, nodes, hold_s=hold_s)
+    provider = cloud_provider(binding)
+    with binding_lock(binding):
+        lease = acquire_nodes(provider, binding, workflow, nodes, hold_s=hold_s)
     started = f"{', '.join(lease.started)} in {lease.startup_s:.0f} s" if lease.started else "none"
     get_run_logger().info("Leased %d node(s) of %s until %s: %s (started %s)", len(lease.nodes), centre,
                           lease.until.isoformat(timespec="seconds"), ", ".join(lease.nodes), started)
@@ -121,8 +130,15 @@ def charge_node_startup(database: HeroesDatabase | str, lease: Lease, binding: C
 
 
 def release_centre(centre: str, binding: CloudBinding, workflow: str) -> Release:
-    """Drop ``workflow``'s lease on the centre's nodes and stop those no other lease holds."""
-    done = release_nodes(cloud_provider(binding), binding, workflow)
+    """Drop ``workflow``'s lease on the centre's nodes and stop those no other lease holds.
+
+    A workflow's end releases every cluster of its organisation, most of which it never leased:
+    those are skipped before the lock, so that it does not wait for other workflows' starts."""
+    provider = cloud_provider(binding)
+    if not holds_lease(provider, binding, workflow):
+        return Release()
+    with binding_lock(binding):
+        done = release_nodes(provider, binding, workflow)
     if done.released:
         _logger().info("Released %s's node(s) %s; stopped %s", centre, ", ".join(done.released),
                        ", ".join(done.stopped) or "none (leased by other workflows)")

@@ -18,6 +18,9 @@ cloud-init are validated before anything is created
 
 The node flows start/stop a cluster's compute nodes, deploy and undeploy a
 user's temporary nodes, and terminate idle nodes (scheduled every 15 minutes).
+Their changes to a cluster's compute nodes hold the cluster's lock, as workflows'
+leases do (:mod:`heroes.tasks.cloud_locks`): an idle node a workflow is leasing at
+that moment is not stopped under it.
 A temporary node never outlives a failed or cancelled workflow: deployment runs
 inside :func:`heroes_core.cloud.deploy_temporary` (terminates on any exception)
 and the flows' failure and cancellation hooks terminate every node tagged with
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,9 +50,11 @@ from heroes.blocks import CentralArchive, HPCCentre
 from heroes.blocks.aws_account import AWSAccount
 from heroes.blocks.defaults import DEFAULT_ARCHIVE, DEFAULT_DATABASE
 from heroes.blocks.oci_account import OCIAccount
+from heroes.tasks.cloud_locks import IDLE_WAIT_S, cluster_nodes_lock, lock_wait_s, nodes_limit_name
 from heroes.tasks.resolve import load_block, load_database
 from heroes_core.cloud import (
     CloudBinding,
+    ClusterLock,
     HealthCheck,
     Node,
     NodeProvider,
@@ -153,6 +158,21 @@ def temporary_nodes(account: str, organisation: str, spec: NodeSpec, count: int,
         yield nodes
 
 
+def _node_lock(provider: Provider, wait_s: float) -> ClusterLock:
+    """The lock on a cluster's compute nodes (:mod:`heroes.tasks.cloud_locks`), waiting ``wait_s``.
+
+    A cluster whose tags are no valid organisation and cluster name needs none: no cloud binding
+    can name it, so no workflow leases its nodes."""
+    def lock(organisation: str, cluster: str) -> AbstractContextManager[object]:
+        try:
+            nodes_limit_name(organisation, cluster)
+        except ValueError:
+            return nullcontext()
+        return cluster_nodes_lock(organisation, cluster, wait_s=wait_s,
+                                  site=f"{provider}:{organisation}/{cluster}")
+    return lock
+
+
 def _node_rows(nodes: list[Node]) -> list[dict[str, str]]:
     return [{"node": n.id, "state": n.state, "type": n.instance_type, "role": n.role,
              "address": n.private_ip or ""} for n in nodes]
@@ -208,8 +228,10 @@ def start_cluster_nodes(organisation: str, account: str, count: int, cluster: st
     if launch_template_id:
         template = NodeSpec(instance_type=instance_type or "", image_id="",
                             launch_template_id=launch_template_id)
-    nodes = _start_cluster_nodes(node_provider(account, provider), organisation, cluster or organisation,
-                                 count, template=template, timeout=timeout)
+    name = cluster or organisation
+    api = node_provider(account, provider)
+    with _node_lock(provider, lock_wait_s())(organisation, name):
+        nodes = _start_cluster_nodes(api, organisation, name, count, template=template, timeout=timeout)
     if len(nodes) < count:
         get_run_logger().warning("only %d of %d compute nodes could be started (no template to launch more)",
                                  len(nodes), count)
@@ -219,20 +241,29 @@ def start_cluster_nodes(organisation: str, account: str, count: int, cluster: st
 @flow(name="stop-cluster-nodes")
 def stop_cluster_nodes(organisation: str, account: str, count: int, cluster: str | None = None,
                        provider: Provider = "aws", timeout: float = 600.0) -> list[str]:
-    """Stop ``count`` running compute nodes of the cluster, least recently used first."""
-    return _stop_cluster_nodes(node_provider(account, provider), organisation, cluster or organisation,
-                               count, timeout=timeout)
+    """Stop ``count`` running compute nodes of the cluster, least recently used first (none a workflow
+    leases)."""
+    name = cluster or organisation
+    api = node_provider(account, provider)
+    with _node_lock(provider, lock_wait_s())(organisation, name):
+        return _stop_cluster_nodes(api, organisation, name, count, timeout=timeout)
 
 
 @flow(name="terminate-idle-nodes")
 def terminate_idle_nodes(account: str, idle_minutes: float = 30.0, provider: Provider = "aws",
                          organisation: str | None = None) -> dict[str, list[str]]:
-    """Terminate idle temporary nodes and stop idle cluster compute nodes (``heroes:last-used`` tag)."""
-    report = _terminate_idle_nodes(node_provider(account, provider), idle_minutes, organisation=organisation)
+    """Terminate idle temporary nodes and stop idle cluster compute nodes (``heroes:last-used`` tag);
+    each cluster's under its lock, so none a workflow is leasing at that moment. A cluster whose lock
+    another run holds for long is left to the next run (``busy``)."""
+    report = _terminate_idle_nodes(node_provider(account, provider), idle_minutes, organisation=organisation,
+                                   cluster_lock=_node_lock(provider, IDLE_WAIT_S))
     if report.terminated or report.stopped:
         get_run_logger().warning("idle > %s min: terminated %s, stopped %s", idle_minutes,
                                  list(report.terminated), list(report.stopped))
-    return {"terminated": list(report.terminated), "stopped": list(report.stopped)}
+    if report.busy:
+        get_run_logger().warning("cloud cluster(s) %s busy for over %.0f s: their idle nodes are left to the "
+                                 "next run", ", ".join(report.busy), IDLE_WAIT_S)
+    return {"terminated": list(report.terminated), "stopped": list(report.stopped), "busy": list(report.busy)}
 
 
 # --- private cloud cluster -----------------------------------------------------------------

@@ -23,6 +23,7 @@ from heroes_core.cloud.binding import cluster_binding, publish_cloud_price
 from heroes_core.cloud.errors import (
     CloudAuthError,
     CloudError,
+    ClusterBusyError,
     InstanceTypeUnavailableError,
     NodeNotFoundError,
     NodeTimeoutError,
@@ -35,10 +36,12 @@ from heroes_core.cloud.leases import (
     NodeStartError,
     Release,
     acquire_nodes,
+    holds_lease,
     release_nodes,
     running_nodes,
 )
 from heroes_core.cloud.operations import (
+    ClusterLock,
     IdleReport,
     start_cluster_nodes,
     stop_cluster_nodes,
@@ -58,6 +61,8 @@ __all__ = [
     "CloudAuthError",
     "CloudBinding",
     "CloudError",
+    "ClusterBusyError",
+    "ClusterLock",
     "HealthCheck",
     "IdleReport",
     "InstanceTypeUnavailableError",
@@ -77,6 +82,7 @@ __all__ = [
     "cluster_binding",
     "deploy_temporary",
     "heroes_tags",
+    "holds_lease",
     "lease_tag",
     "publish_cloud_price",
     "release_nodes",

@@ -45,6 +45,14 @@ class NodeUnhealthyError(CloudError):
     """A node is running but its health check failed."""
 
 
+class ClusterBusyError(CloudError):
+    """Another HEROES run held the lock on a cluster's compute nodes for longer than the caller would wait.
+
+    Changes to one cluster's nodes (leases, starts, stops) are made one at a time (see
+    :mod:`heroes_core.cloud.leases`); this says which cluster was busy, so a workflow can be placed
+    elsewhere and an idle clean-up can leave the cluster to its next run."""
+
+
 AUTH_CODES = frozenset({
     "AuthFailure", "UnauthorizedOperation", "InvalidClientTokenId", "SignatureDoesNotMatch",
     "IncompleteSignature", "ExpiredToken", "RequestExpired", "AccessDenied", "OptInRequired",

@@ -16,6 +16,19 @@ workflow that died) and stops the nodes no unexpired lease holds any more.
 Leases live on the nodes themselves, as tags, for the same reason the other
 HEROES tags do: a later run, a hook in another process, or the idle clean-up
 sees them without a local record.
+
+Callers must serialise every change to one cluster's leases and nodes: these
+functions (and the idle clean-up and node operations of :mod:`.operations`)
+read the cluster's nodes, decide, then tag, start, launch or stop, and a tag is
+no lock. Two acquires on one cluster at once would each launch nodes up to
+``max_nodes``, together past it; a release could stop a node that another
+workflow is leasing at that moment (which then runs on a node being stopped);
+the idle clean-up's stop races an acquire the same way. The calls come from many
+processes (workflow runs, their hooks, the scheduled clean-up), so the lock has
+to be shared by all of them: the tasks layer holds a Prefect global concurrency
+limit of one slot per cluster around each call (:mod:`heroes.tasks.cloud_locks`).
+Only :func:`holds_lease` may be asked without it, since no one but the workflow
+itself adds its lease.
 """
 
 from __future__ import annotations
@@ -84,6 +97,15 @@ def cluster_nodes(provider: NodeProvider, binding: CloudBinding) -> list[Node]:
 def running_nodes(provider: NodeProvider, binding: CloudBinding) -> int:
     """How many of the cluster's compute nodes are running now (a job on them has no start-up)."""
     return len(provider.list_nodes(_cluster_tags(binding), states=("running",)))
+
+
+def holds_lease(provider: NodeProvider, binding: CloudBinding, workflow: str) -> bool:
+    """Whether any of the cluster's nodes carries ``workflow``'s lease, expired or not.
+
+    A release that would find nothing can skip the cluster's lock: only the workflow itself
+    adds its lease, and it does not acquire while it releases."""
+    key = lease_tag(workflow)
+    return any(key in node.tags for node in cluster_nodes(provider, binding))
 
 
 def _expired(node: Node, now: datetime) -> list[str]:

@@ -5,11 +5,16 @@ is no work (disks kept, no compute charge) and starts them on demand; a
 temporary node lives for one workflow and is terminated afterwards. Idle
 clean-up therefore stops idle cluster compute nodes and terminates idle
 temporary nodes; headnodes and nodes a workflow leases are never touched.
+
+These read a cluster's nodes, decide, then act, like the leases of :mod:`.leases`,
+and need the same per-cluster serialisation from their callers (said there); the
+idle clean-up takes it per cluster itself when given a :data:`ClusterLock`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
@@ -24,15 +29,23 @@ from heroes_core.cloud.base import (
     NodeSpec,
     heroes_tags,
 )
+from heroes_core.cloud.errors import ClusterBusyError
+
+ClusterLock = Callable[[str, str], AbstractContextManager[object]]
+"""``(organisation, cluster)`` -> a context that holds off every other change to that cluster's
+compute nodes while it is held, or raises :class:`ClusterBusyError` if it cannot be had in time.
+The tasks layer makes it from a Prefect global concurrency limit; the core knows no lock."""
 
 
 class IdleReport(BaseModel):
-    """What an idle clean-up did."""
+    """What an idle clean-up did; ``busy``: the clusters (``organisation/cluster``) it left to its next run
+    because another run held their lock too long."""
 
     model_config = ConfigDict(frozen=True)
 
     terminated: tuple[str, ...] = ()
     stopped: tuple[str, ...] = ()
+    busy: tuple[str, ...] = ()
 
 
 def cluster_tags(organisation: str, cluster: str) -> dict[str, str]:
@@ -95,17 +108,38 @@ def stop_cluster_nodes(provider: NodeProvider, organisation: str, cluster: str, 
     return ids
 
 
+def _cluster_of(node: Node) -> tuple[str, str]:
+    return node.tags.get(TAG_ORGANISATION, ""), node.tags.get(TAG_CLUSTER, "")
+
+
 def terminate_idle_nodes(provider: NodeProvider, idle_minutes: float, *, now: datetime | None = None,
-                         organisation: str | None = None) -> IdleReport:
+                         organisation: str | None = None,
+                         cluster_lock: ClusterLock | None = None) -> IdleReport:
     """Terminate idle temporary nodes and stop idle cluster compute nodes; a node with an
-    unexpired lease is never idle (:meth:`NodeProvider.idle_nodes`), whatever its last use."""
+    unexpired lease is never idle (:meth:`NodeProvider.idle_nodes`), whatever its last use.
+
+    Each cluster's idle compute nodes are looked up again and stopped while its ``cluster_lock``
+    is held: a workflow may have leased one since the first look, and then it must keep running.
+    A cluster whose lock is not had in time is left to the next run (``busy``). Temporary nodes
+    need no lock: they are no cluster's, and only their own workflow deploys them."""
     if idle_minutes <= 0:
         raise ValueError("idle_minutes must be positive")
     idle = provider.idle_nodes(idle_minutes, now=now, organisation=organisation)
     temporary = sorted(n.id for n in idle if n.role == "temporary")
-    compute = sorted(n.id for n in idle if n.role == "compute")
     if temporary:
         provider.terminate(temporary)
-    if compute:
-        provider.stop(compute)
-    return IdleReport(terminated=tuple(temporary), stopped=tuple(compute))
+    stopped: list[str] = []
+    busy: list[str] = []
+    for org, cluster in sorted({_cluster_of(n) for n in idle if n.role == "compute"}):
+        try:
+            with cluster_lock(org, cluster) if cluster_lock else nullcontext():
+                compute = sorted(n.id for n in provider.idle_nodes(idle_minutes, roles=("compute",), now=now,
+                                                                     organisation=org or organisation)
+                                 if _cluster_of(n) == (org, cluster))
+                if compute:
+                    provider.stop(compute)
+        except ClusterBusyError:
+            busy.append(f"{org}/{cluster}")
+            continue
+        stopped += compute
+    return IdleReport(terminated=tuple(temporary), stopped=tuple(sorted(stopped)), busy=tuple(busy))

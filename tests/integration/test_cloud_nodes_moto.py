@@ -19,6 +19,7 @@ Prefect API configured for the run (the test bed's, or Prefect's ephemeral one).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -32,8 +33,11 @@ from typing import Any
 import moto  # noqa: F401  (fail at import when moto is missing)
 import pytest
 from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
 
 from heroes.blocks.aws_account import AWSAccount
+from heroes.tasks.cloud_locks import nodes_limit_name
 from heroes_core.cloud import (
     TAG_LAST_USED,
     TAG_ORGANISATION,
@@ -299,17 +303,21 @@ def test_node_flows(account: AWSAccount, account_block: str, nodes: AWSNodes, sp
 
     organisation = org()
     _cluster(nodes, spec, organisation, 2)
-    assert len(start_cluster_nodes(organisation, account_block, 2, timeout=30)) == 2
-    assert len(stop_cluster_nodes(organisation, account_block, 1, timeout=30)) == 1
-    ids = deploy_temporary_nodes(organisation=organisation, user="ada", account=account_block,
-                                 instance_type="t3.micro", count=1, image_id=spec.image_id,
-                                 workflow="wf-undeploy", ready_timeout=30)
-    assert undeploy_temporary_nodes(organisation, account_block, workflow="wf-undeploy") == ids
-    (running,) = nodes.list_nodes({TAG_ORGANISATION: organisation}, states=("running",))
-    nodes.mark_used([running.id], at=datetime.now(UTC) - timedelta(hours=2))
-    result = terminate_idle_nodes(account_block, idle_minutes=60, organisation=organisation)
-    assert result["terminated"] == [] and len(result["stopped"]) == 1
-    assert "running" not in states(account, {TAG_ORGANISATION: organisation}).values()
+    try:
+        assert len(start_cluster_nodes(organisation, account_block, 2, timeout=30)) == 2
+        assert len(stop_cluster_nodes(organisation, account_block, 1, timeout=30)) == 1
+        ids = deploy_temporary_nodes(organisation=organisation, user="ada", account=account_block,
+                                     instance_type="t3.micro", count=1, image_id=spec.image_id,
+                                     workflow="wf-undeploy", ready_timeout=30)
+        assert undeploy_temporary_nodes(organisation, account_block, workflow="wf-undeploy") == ids
+        (running,) = nodes.list_nodes({TAG_ORGANISATION: organisation}, states=("running",))
+        nodes.mark_used([running.id], at=datetime.now(UTC) - timedelta(hours=2))
+        result = terminate_idle_nodes(account_block, idle_minutes=60, organisation=organisation)
+        assert result["terminated"] == [] and len(result["stopped"]) == 1 and result["busy"] == []
+        assert "running" not in states(account, {TAG_ORGANISATION: organisation}).values()
+    finally:  # the cluster's lock (heroes.tasks.cloud_locks), a Prefect concurrency limit the flows made
+        with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
+            client.delete_global_concurrency_limit_by_name(nodes_limit_name(organisation, organisation))
 
 
 def test_terraform_modules_are_formatted() -> None:

@@ -3,24 +3,32 @@
 The cluster is a centre block whose SSH settings are the test bed's ``local-slurm`` (so its jobs
 really run on the test bed's Slurm, as on a cluster's headnode) with a cloud binding to compute
 instances on a moto server, stopped and tagged for the cluster. Everything made here has a new
-name (organisation, cluster, blocks) and the blocks are deleted afterwards, so the module passes
-on an empty test bed and twice in a row. See test_cloud_nodes_moto.py for what moto checks.
+name (organisation, cluster, blocks) and the blocks, and the cluster's Prefect concurrency limit
+(its lock), are deleted afterwards, so the module passes on an empty test bed and twice in a row.
+See test_cloud_nodes_moto.py for what moto checks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import moto  # noqa: F401  (fail at import when moto is missing)
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
 from sqlalchemy import select
 
 from heroes.blocks import ApplicationCatalog, CentralArchive, HeroesDatabase, HPCCentre
 from heroes.blocks.aws_account import AWSAccount
+from heroes.tasks import cloud_nodes
+from heroes.tasks.cloud_locks import cluster_nodes_lock, nodes_limit_name
 from heroes_core.catalog import Application
 from heroes_core.cloud import (
     TAG_CLUSTER,
@@ -124,6 +132,13 @@ def register(binding: CloudBinding) -> Iterator[dict[str, Any]]:
     yield {"name": name, "binding": binding, "catalog": catalog}
     HPCCentre.delete(name)
     ApplicationCatalog.delete(catalog)
+    drop_nodes_limit(binding)
+
+
+def drop_nodes_limit(binding: CloudBinding) -> None:
+    """Delete the Prefect concurrency limit that the cluster's lease changes made (see heroes.tasks.cloud_locks)."""
+    with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
+        client.delete_global_concurrency_limit_by_name(nodes_limit_name(binding.organisation, binding.cluster))
 
 
 @pytest.fixture
@@ -277,3 +292,150 @@ def test_another_organisations_workflow_naming_the_cloud_cluster_is_refused(
 def states_of_binding(cloud_centre: dict[str, Any]) -> dict[str, str]:
     binding: CloudBinding = cloud_centre["binding"]
     return states(binding.account, binding.cluster)
+
+
+# --- one change at a time to a cluster's nodes (heroes.tasks.cloud_locks) ---------------------------
+
+def each_reads_before_either_acts(monkeypatch: pytest.MonkeyPatch, parties: int = 2) -> None:
+    """Widen the race the cluster's lock closes, so that the tests fail for certain without it.
+
+    The tasks' acquire and release read the cluster's nodes, then act; here each waits, after its
+    read, until the others have read too (at most 5 s: under the lock the others cannot read yet)."""
+    barrier = threading.Barrier(parties, timeout=5)
+
+    def racing(real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(provider: Any, *args: Any, **kwargs: Any) -> Any:
+            read = provider.list_nodes
+            first = [True]
+
+            def list_nodes(*a: Any, **k: Any) -> Any:
+                found = read(*a, **k)
+                if first[0]:
+                    first[0] = False
+                    with contextlib.suppress(threading.BrokenBarrierError):  # the others wait for the lock
+                        barrier.wait()
+                return found
+            provider.list_nodes = list_nodes
+            return real(provider, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(cloud_nodes, "acquire_nodes", racing(cloud_nodes.acquire_nodes))
+    monkeypatch.setattr(cloud_nodes, "release_nodes", racing(cloud_nodes.release_nodes))
+
+
+def together(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls in threads at once; their results or the exceptions they raised, in order."""
+    def outcome(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(outcome, calls))
+
+
+def alive(account: str, cluster: str) -> dict[str, str]:
+    return {node: state for node, state in states(account, cluster).items() if state != "terminated"}
+
+
+def test_two_workflows_leasing_an_empty_cluster_at_once_launch_no_more_nodes_than_its_maximum(
+        fresh_cloud_centre: dict[str, Any], account: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    binding: CloudBinding = fresh_cloud_centre["binding"]
+    centre = fresh_cloud_centre["name"]
+    assert states(account, binding.cluster) == {} and binding.max_nodes == 2
+    each_reads_before_either_acts(monkeypatch)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+
+    leases = together(lambda: cloud_nodes.acquire_cloud_nodes(centre, first, 2, 600),
+                      lambda: cloud_nodes.acquire_cloud_nodes(centre, second, 2, 600))
+
+    # one after the other: the first launched the cluster's two nodes, the second shares them running
+    assert len(alive(account, binding.cluster)) == binding.max_nodes, leases
+    assert all(not isinstance(lease, Exception) for lease in leases), leases
+    assert set(leases[0].nodes) == set(leases[1].nodes) == set(alive(account, binding.cluster))
+    assert sorted(len(lease.started) for lease in leases) == [0, 2]  # launched once, by one of them
+    for node in nodes_of(account).describe(list(leases[0].nodes)):
+        assert node.state == "running" and {lease_tag(first), lease_tag(second)} <= set(node.tags)
+
+    assert cloud_nodes.release_cloud_nodes(centre, first) == []  # the other still holds them
+    assert sorted(cloud_nodes.release_cloud_nodes(centre, second)) == sorted(leases[0].nodes)
+    assert set(alive(account, binding.cluster).values()) == {"stopped"}
+
+
+def test_a_release_and_another_workflows_lease_at_once_leave_the_node_running_for_it(
+        cloud_centre: dict[str, Any], account: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    centre = cloud_centre["name"]
+    (node,) = cloud_centre["nodes"]
+    leaving, coming = str(uuid.uuid4()), str(uuid.uuid4())
+    assert cloud_nodes.acquire_cloud_nodes(centre, leaving, 1, 600).nodes == (node,)
+    each_reads_before_either_acts(monkeypatch)
+
+    stopped, lease = together(lambda: cloud_nodes.release_cloud_nodes(centre, leaving),
+                              lambda: cloud_nodes.acquire_cloud_nodes(centre, coming, 1, 600))
+
+    assert not isinstance(lease, Exception), lease
+    assert lease.nodes == (node,)
+    (after,) = nodes_of(account).describe([node])
+    # whichever went first, the node runs under the new lease alone (stopped and started again, or kept)
+    assert after.state == "running", (stopped, after)
+    assert lease_tag(coming) in after.tags and lease_tag(leaving) not in after.tags
+    assert cloud_nodes.release_cloud_nodes(centre, coming) == [node]
+
+
+def test_idle_clean_up_looks_again_under_the_clusters_lock_and_spares_a_node_leased_meanwhile(
+        cloud_centre: dict[str, Any], account: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from heroes.flows.architecture import cloud as cloud_flows
+
+    binding: CloudBinding = cloud_centre["binding"]
+    (node,) = cloud_centre["nodes"]
+    api = nodes_of(account)
+    api.start([node])
+    api.wait_for_state([node], "running", timeout=30)
+    api.mark_used([node], at=datetime.now(UTC) - timedelta(hours=3))  # running, unleased, long unused: idle
+    surveyed = threading.Event()
+
+    def watched(account_name: str, provider: str = "aws") -> Any:
+        nodes = nodes_of(account_name)
+        idle_nodes = nodes.idle_nodes
+
+        def idle(*args: Any, **kwargs: Any) -> Any:
+            found = idle_nodes(*args, **kwargs)
+            surveyed.set()
+            return found
+        nodes.idle_nodes = idle  # type: ignore[method-assign]
+        return nodes
+    monkeypatch.setattr(cloud_flows, "node_provider", watched)
+
+    workflow = str(uuid.uuid4())
+    with ThreadPoolExecutor(1) as pool:
+        with cluster_nodes_lock(binding.organisation, binding.cluster, wait_s=30):  # an acquire under way
+            clean_up = pool.submit(cloud_flows.terminate_idle_nodes, account, idle_minutes=30,
+                                   organisation=binding.organisation)
+            assert surveyed.wait(60), "the idle clean-up did not look at the nodes"
+            lease = acquire_nodes(api, binding, workflow, 1, hold_s=3600)  # what the lock holder does
+        report = clean_up.result(timeout=300)
+
+    assert lease.nodes == (node,) and report["stopped"] == [] and report["busy"] == []
+    (after,) = api.describe([node])
+    assert after.state == "running" and lease_tag(workflow) in after.tags
+    assert release_nodes(api, binding, workflow).stopped == (node,)
+
+
+def test_the_failure_hook_releases_under_the_clusters_lock_outside_any_run(
+        cloud_centre: dict[str, Any], account: str, organisation: str) -> None:
+    from prefect import flow
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.states import Crashed
+
+    centre = cloud_centre["name"]
+    (node,) = cloud_centre["nodes"]
+    run = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), parameters={"organisation": organisation})
+    assert cloud_nodes.acquire_cloud_nodes(centre, str(run.id), 1, 600).nodes == (node,)
+    assert FlowRunContext.get() is None and TaskRunContext.get() is None  # as a runner runs the hook
+
+    cloud_nodes.release_cloud_nodes_hook(flow(lambda: None), run, Crashed())
+
+    (after,) = nodes_of(account).describe([node])
+    assert after.state == "stopped" and not after.leases

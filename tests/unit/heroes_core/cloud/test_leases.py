@@ -3,6 +3,8 @@ clean-up never stops a leased node."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,9 +12,11 @@ from pydantic import ValidationError
 
 from heroes_core.cloud import (
     CloudBinding,
+    ClusterBusyError,
     NodeStartError,
     acquire_nodes,
     heroes_tags,
+    holds_lease,
     lease_tag,
     release_nodes,
     running_nodes,
@@ -95,6 +99,51 @@ def test_idle_clean_up_never_stops_a_leased_node_whatever_its_last_use() -> None
 
     expired = terminate_idle_nodes(nodes, 30, now=NOW + timedelta(days=2), organisation="acme")
     assert expired.stopped == (leased,)  # an expired lease protects nothing
+
+
+def test_idle_clean_up_looks_again_under_each_clusters_lock_and_spares_a_node_leased_meanwhile() -> None:
+    nodes = FakeNodes()
+    (node,) = cluster(nodes, "running")  # unused for three hours: idle
+    other = nodes.add("running", heroes_tags("acme", role="compute", cluster="gpu", now=NOW - timedelta(hours=3)))
+    locked: list[tuple[str, str]] = []
+
+    @contextmanager
+    def lock(organisation: str, name: str) -> Iterator[None]:
+        locked.append((organisation, name))
+        if name == "acme":  # the lock's holder before us was a workflow leasing the node
+            acquire_nodes(nodes, BINDING, "wf-1", 1, hold_s=3600, now=NOW)
+        yield
+
+    report = terminate_idle_nodes(nodes, 30, now=NOW, organisation="acme", cluster_lock=lock)
+    assert locked == [("acme", "acme"), ("acme", "gpu")]
+    assert report.stopped == (other,) and report.busy == ()
+    assert nodes.nodes[node].state == "running" and nodes.nodes[other].state == "stopped"
+
+
+def test_idle_clean_up_leaves_a_busy_cluster_to_its_next_run() -> None:
+    nodes = FakeNodes()
+    (node,) = cluster(nodes, "running")
+    temporary = nodes.add("running", heroes_tags("acme", role="temporary", workflow="wf-9",
+                                                 now=NOW - timedelta(hours=3)))
+
+    @contextmanager
+    def busy(organisation: str, name: str) -> Iterator[None]:
+        raise ClusterBusyError(f"{organisation}/{name} is busy")
+        yield
+
+    report = terminate_idle_nodes(nodes, 30, now=NOW, organisation="acme", cluster_lock=busy)
+    assert report.busy == ("acme/acme",) and report.stopped == () and report.terminated == (temporary,)
+    assert nodes.nodes[node].state == "running"
+
+
+def test_a_workflow_holds_a_lease_until_it_releases_it() -> None:
+    nodes = FakeNodes()
+    cluster(nodes, "stopped")
+    assert not holds_lease(nodes, BINDING, "wf-1")
+    acquire_nodes(nodes, BINDING, "wf-1", 1, hold_s=60, now=NOW - timedelta(hours=1))
+    assert holds_lease(nodes, BINDING, "wf-1") and not holds_lease(nodes, BINDING, "wf-2")  # expired, still its
+    release_nodes(nodes, BINDING, "wf-1", now=NOW)
+    assert not holds_lease(nodes, BINDING, "wf-1")
 
 
 def test_stopping_cluster_nodes_skips_the_leased_ones() -> None:
