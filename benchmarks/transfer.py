@@ -5,13 +5,18 @@ Two data sets are put in the test bed's archive: one large file (1 GiB) and many
 fresh directories: once with plain `rclone copy` and rclone's default flags (the same remotes),
 once with HEROES' transfer (check, copy what differs, verify by checksum); which goes first
 alternates. Then the HEROES transfer runs again over the unchanged data: it must copy 0 bytes.
+Then ``--master-files`` small files (80) are staged to the centre by HEROES' transfer through a
+shared OpenSSH master with no key (an MFA centre's way: rclone's SFTP through the system ssh,
+its connections capped to the master's sessions) and, in the same rounds, the key-based way
+(rclone's own SFTP client); which goes first alternates.
 Everything written (archive objects, centre files, the local copy) is removed at the end.
 
 Prints a table, then a final JSON line: ``large_vs_rclone`` and ``small_vs_rclone`` are HEROES'
 throughput over plain rclone's, the median of the rounds' ratios, so that load from elsewhere
 on a shared machine weighs on both alike (targets: >= 0.9 and >= 2); ``restage_bytes`` the
-bytes the re-stages copied (target: 0). ``--large-mib 64 --small-files 500 --rounds 1
---small-rounds 1`` is a quick run.
+bytes the re-stages copied (target: 0); ``master_vs_key`` the throughput of the transfer through
+the master over the key-based one (the median of the rounds'). ``--large-mib 64 --small-files 500
+--rounds 1 --small-rounds 1 --master-rounds 1`` is a quick run.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pathlib import Path
 
 import boto3  # type: ignore[import-untyped]
 from _testbed import median, open_centre, testbed
+from pydantic import SecretStr
 
 from heroes.client._data import part_md5s, send_parts
 from heroes_core.data import (
@@ -47,6 +53,8 @@ from heroes_core.data import (
     transfer,
 )
 from heroes_core.data.transfers import human_bytes
+from heroes_core.sites import SiteConfig
+from heroes_core.transport import CONTROL_DIR_ENV, OpenSSHTransport
 
 WHO = Requester(organisation="bench", user="transfer")
 
@@ -90,6 +98,10 @@ def main() -> None:
                         help="copies of the small files per tool, alternating which goes first")
     parser.add_argument("--upload-rounds", type=int, default=3,
                         help="uploads of the large file each way (presigned, direct)")
+    parser.add_argument("--master-files", type=int, default=80,
+                        help="small files staged through a shared OpenSSH master and with the key")
+    parser.add_argument("--master-rounds", type=int, default=3,
+                        help="stagings of those files each way, alternating which goes first")
     args = parser.parse_args()
 
     s3 = testbed()["s3"]
@@ -108,12 +120,15 @@ def main() -> None:
     try:
         sizes = make_data(local / "data", large_mib=args.large_mib, small_files=args.small_files,
                           small_kib=args.small_kib)
+        sizes["master"] = make_files(local / "data" / "master", args.master_files, args.small_kib)
         uploads = compare_uploads(archive, local / "data" / "large" / "big.bin", args.upload_rounds)
         transfer(TransferRequest(requester=WHO, source=LocalLocation(path=str(local / "data")),
                                  destination=stored), rclone=rclone)
         shutil.rmtree(local / "data")
         for name, rounds in (("large", args.rounds), ("small", args.small_rounds)):
             results[name] = compare(rclone, stored.joinpath(name), landing, name, sizes[name], rounds)
+        master = compare_master(rclone, site.config, stored.joinpath("master"), landing,
+                                sizes["master"], args.master_rounds)
     finally:
         shutil.rmtree(local, ignore_errors=True)
         for written in (stored, landing):
@@ -135,6 +150,9 @@ def main() -> None:
     restage_bytes = sum(found.restage_bytes for found in results.values())
     print(f"re-staging unchanged data copied {restage_bytes} bytes (target 0); throughput ratios are "
           "the median of each round's (targets: large >= 0.9, small >= 2)")
+    print(f"{args.master_files} x {human_bytes(args.small_kib * 1024)} to the centre: through the master "
+          f"{' '.join(f'{t:.1f}' for t in master.heroes)} s, with the key "
+          f"{' '.join(f'{t:.1f}' for t in master.plain)} s; master/key throughput {master.ratio:.2f}x")
     presigned_vs_direct = median([direct / presigned for presigned, direct in uploads])
     presigned_s = " ".join(f"{p:.1f}" for p, _ in uploads)
     direct_s = " ".join(f"{d:.1f}" for _, d in uploads)
@@ -145,6 +163,8 @@ def main() -> None:
         "large_vs_rclone": round(results["large"].ratio, 2),
         "small_vs_rclone": round(results["small"].ratio, 2),
         "restage_bytes": restage_bytes,
+        "master_vs_key": round(master.ratio, 2),
+        "master_s": {"master": round(median(master.heroes), 2), "key": round(median(master.plain), 2)},
         "large_s": {"plain": round(median(results["large"].plain), 2),
                     "heroes": round(median(results["large"].heroes), 2)},
         "small_s": {"plain": round(median(results["small"].plain), 2),
@@ -188,6 +208,42 @@ def compare(rclone: Rclone, source: ArchiveLocation, landing: SFTPLocation, name
             rclone.run(["purge", destination.rclone_path(rclone)])
     return found
 
+
+def make_files(root: Path, count: int, kib: int) -> int:
+    """``count`` files of ``kib`` KiB in ``root``; their size in bytes."""
+    root.mkdir(parents=True)
+    for index in range(count):
+        (root / f"f{index:03d}.dat").write_bytes(os.urandom(kib * 1024))
+    return count * kib * 1024
+
+
+def compare_master(rclone: Rclone, config: SiteConfig, source: ArchiveLocation, landing: SFTPLocation,
+                   size: int, rounds: int) -> Result:
+    """HEROES' transfer of ``source`` through a shared OpenSSH master with no key (``heroes``)
+    and with the key (``plain``, by ``rclone``), ``rounds`` times each into fresh directories."""
+    control = Path(tempfile.mkdtemp(prefix="hb-", dir="/tmp"))
+    os.environ[CONTROL_DIR_ENV] = str(control / "ssh")
+    opener = OpenSSHTransport(config.model_copy(update={"backend": "openssh"}).ssh_config())
+    opener.connect()  # what `heroes centre connect` does at an MFA centre's prompts
+    mfa = config.model_copy(update={"backend": "openssh", "mfa": True, "private_key": SecretStr("")})
+    through = SFTPLocation(server=SFTPEndpoint.of_site(mfa), path=landing.path)
+    by_master = Rclone(source.archive, through.server)  # its own: the master's remote is gone after
+    found = Result(size)
+    try:
+        for round_ in range(rounds):
+            runs = [(by_master, through.joinpath("master", str(round_))),
+                    (rclone, landing.joinpath("key", str(round_)))]
+            for tool, destination in runs if round_ % 2 == 0 else runs[::-1]:
+                seconds, report = timed_heroes(tool, source, destination)
+                assert report.bytes_transferred == size, report
+                (found.heroes if tool is by_master else found.plain).append(seconds)
+            for tool, destination in runs:
+                tool.run(["purge", destination.rclone_path(tool)])
+    finally:
+        opener.disconnect()
+        del os.environ[CONTROL_DIR_ENV]
+        shutil.rmtree(control, ignore_errors=True)
+    return found
 
 
 def compare_uploads(archive: S3Endpoint, local: Path, rounds: int) -> list[tuple[float, float]]:

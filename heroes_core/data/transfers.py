@@ -28,8 +28,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from heroes_core.data._inventory import Entry, differences, inventory, shell_for
-from heroes_core.data._locations import Location
-from heroes_core.data._rclone import Rclone, RcloneError, Stats
+from heroes_core.data._locations import Location, SFTPLocation
+from heroes_core.data._rclone import Rclone, RcloneError, Stats, check_shared_connection
 from heroes_core.data.transfer_log import TransferLog, TransferOutcome
 from heroes_core.errors import SpecError, TransferError
 from heroes_core.models import safe_relative_path
@@ -78,6 +78,8 @@ class TransferOptions(BaseModel):
     The defaults suit many small files: per-file round trips (an S3 GET, an SFTP open, write,
     close and set-time), not bandwidth, bound such a copy, so more files move at once than
     rclone's defaults (4 transfers, 8 checkers) allow; ``benchmarks/transfer.py`` measures it.
+    To a centre behind a shared OpenSSH master, :class:`Rclone` lowers both to what the master's
+    sessions allow.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -300,8 +302,12 @@ class _Transfer:
                 duration_s=round(time.monotonic() - self.started, 3))
 
     def attempt(self) -> None:
-        """Check, copy what differs, verify what was copied."""
+        """Check, copy what differs, verify what was copied; first of all, an end behind a
+        shared OpenSSH master must have it open (without, nothing is listed nor copied)."""
         request, rclone, timeout = self.request, self.rclone, self.options.timeout_s
+        for end in (request.source, request.destination):
+            if isinstance(end, SFTPLocation):
+                check_shared_connection(end.server)
         filters, stdin = request.rclone_filters()
         flags = [*self.options.list_flags(), *filters]
         source = inventory(request.source, rclone, filters=flags, stdin=stdin,

@@ -4,6 +4,12 @@ Ansible logs in as the centre's unprivileged service account (never ``become``),
 with the account's key written to a private 0600 file for the length of the run
 and the login node's pinned host key as the only known host
 (``StrictHostKeyChecking=yes``): an unknown or changed host key stops the run.
+
+A centre on the ``openssh`` backend (an MFA login node) is reached through its shared OpenSSH
+master instead, with no key at all: Ansible's ssh takes the transport's own options
+(``ansible_ssh_args``: the master's ControlPath, ``ControlMaster=no``, ``BatchMode=yes``, the
+pinned host keys), and without an open master the run stops before Ansible starts, with the
+transport's error and fix.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from heroes_core import assets
-from heroes_core.errors import HeroesError
+from heroes_core.errors import HeroesError, TransportError
 from heroes_core.sites import SiteConfig
+from heroes_core.transport import OpenSSHTransport, shared_openssh_transport
 
 ANSIBLE_DIR_ENV = "HEROES_ANSIBLE_DIR"
 RUNTIME_PLAYBOOK = "runtime.yml"
@@ -83,28 +90,50 @@ def _known_hosts(config: SiteConfig) -> str:
                               fix="point the block's known_hosts_path at a readable file") from exc
 
 
-def inventory_for(config: SiteConfig, key_file: str, known_hosts_file: str) -> dict[str, Any]:
-    """A one-host inventory: the login node, as the service account, with pinned host keys."""
-    ssh_args = " ".join([
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", f"UserKnownHostsFile={shlex.quote(known_hosts_file)}",
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "PasswordAuthentication=no",
-        "-o", f"ConnectTimeout={int(config.connect_timeout)}",
-    ])
+def through_master(config: SiteConfig) -> bool:
+    """Whether Ansible reaches the centre through its shared OpenSSH master (no key of its own)."""
+    return config.transport == "ssh" and config.backend == "openssh"
+
+
+def _master(config: SiteConfig) -> OpenSSHTransport:
+    return shared_openssh_transport(config.ssh_config())
+
+
+def inventory_for(config: SiteConfig, key_file: str | None, known_hosts_file: str) -> dict[str, Any]:
+    """A one-host inventory: the login node, as the service account, with pinned host keys (on
+    the 'openssh' backend, through the shared master, and ``key_file`` is not used)."""
+    if config.transport == "local":
+        local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        return {"all": {"hosts": {config.name: local}}}
     host: dict[str, Any] = {
         "ansible_host": config.host,
         "ansible_port": config.port,
         "ansible_user": config.user,
-        "ansible_ssh_private_key_file": key_file,
-        "ansible_ssh_common_args": ssh_args,
         "ansible_python_interpreter": "auto_silent",
         "ansible_become": False,
     }
-    if config.transport == "local":
-        host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    if through_master(config):
+        # ssh_args replace Ansible's own (ControlMaster=auto, ControlPersist): only the master.
+        host["ansible_ssh_args"] = shlex.join(_master(config).login_options())
+    else:
+        host["ansible_ssh_private_key_file"] = key_file
+        host["ansible_ssh_common_args"] = " ".join([
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", f"UserKnownHostsFile={shlex.quote(known_hosts_file)}",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "IdentitiesOnly=yes",
+            "-o", "PasswordAuthentication=no",
+            "-o", f"ConnectTimeout={int(config.connect_timeout)}",
+        ])
     return {"all": {"hosts": {config.name: host}}}
+
+
+def _check_master(config: SiteConfig) -> None:
+    """An 'openssh' centre's master must be open (opened here if HEROES may log in alone)."""
+    try:
+        _master(config).connect()
+    except TransportError as exc:
+        raise DeploymentError(exc.detail, site=exc.site or config.name, fix=exc.fix) from exc
 
 
 def _failure_text(event: Mapping[str, Any]) -> str:
@@ -158,14 +187,12 @@ def run_playbook(config: SiteConfig, playbook: str = RUNTIME_PLAYBOOK, *, check:
     check = check or playbook == COMPLIANCE_PLAYBOOK
     variables = {**runtime_extravars(config), **(extravars or {})}
     bin_dir = str(Path(sys.executable).parent)
+    if through_master(config):
+        _check_master(config)
     with tempfile.TemporaryDirectory(prefix="heroes-ansible-") as tmp:
         os.chmod(tmp, 0o700)
         os.mkdir(os.path.join(tmp, "run"), 0o700)
-        key_file = os.path.join(tmp, "id_service")
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            key = config.private_key.get_secret_value()
-            handle.write(key if key.endswith("\n") else key + "\n")
+        key_file = None if through_master(config) else _write_key(config, tmp)
         known_hosts_file = os.path.join(tmp, "known_hosts")
         Path(known_hosts_file).write_text(_known_hosts(config) + "\n")
         envvars = {
@@ -197,6 +224,16 @@ def run_playbook(config: SiteConfig, playbook: str = RUNTIME_PLAYBOOK, *, check:
         stdout = runner.stdout.read() if runner.stdout else ""
         events = list(runner.events)
     return summarise(playbook, check, str(runner.status), runner.rc, events, stdout)
+
+
+def _write_key(config: SiteConfig, directory: str) -> str:
+    """The service account's key in a 0600 file of ``directory``, for the length of the run."""
+    key_file = os.path.join(directory, "id_service")
+    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        key = config.private_key.get_secret_value()
+        handle.write(key if key.endswith("\n") else key + "\n")
+    return key_file
 
 
 class EnrolmentRefused(DeploymentError):

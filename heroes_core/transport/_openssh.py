@@ -241,23 +241,38 @@ class OpenSSHTransport(Transport):
             "-o", "UpdateHostKeys=no",
             "-o", f"ConnectTimeout={max(1, round(cfg.connect_timeout))}",
             "-o", "LogLevel=ERROR",
-            "-p", str(cfg.port),
-            "-l", cfg.user,
+            # as -o options, not -p/-l: sftp and scp (Ansible's file transfers) read those otherwise
+            "-o", f"Port={cfg.port}",
+            "-o", f"User={cfg.user}",
         ]
 
-    def command_argv(self, argv: Sequence[str]) -> list[str]:
-        """``ssh`` running one command through the master, never prompting, never logging in by
-        itself (no identity, no password, no keyboard-interactive)."""
+    def login_options(self) -> list[str]:
+        """The options of an ssh that may only go through the master: the base options, and
+        never a prompt nor a login of its own (no identity, no password, no keyboard-interactive).
+        Other tools' ssh command lines (Ansible's ``ansible_ssh_args``) take exactly these."""
         return [
-            self.ssh, *self.base_options(),
+            *self.base_options(),
             "-o", "ControlMaster=no",
             "-o", "BatchMode=yes",
             "-o", "IdentitiesOnly=yes",
             "-o", "IdentityFile=none",
             "-o", "PasswordAuthentication=no",
             "-o", "KbdInteractiveAuthentication=no",
-            "-T", "--", self.config.host, shell_join(argv),
         ]
+
+    def login_argv(self) -> list[str]:
+        """``ssh ... user@host`` through the master, for a tool that appends its own arguments
+        (rclone's SFTP ``ssh`` option adds ``-s sftp`` or a command): no ``--``, since ssh
+        reads the options that follow the destination too."""
+        cfg = self.config
+        if cfg.host.startswith("-") or cfg.user.startswith("-"):
+            raise TransportError(f"the host {cfg.host!r} or user {cfg.user!r} starts with '-'",
+                                 site=self.site, fix="correct the centre block's host and user")
+        return [self.ssh, *self.login_options(), f"{cfg.user}@{cfg.host}"]
+
+    def command_argv(self, argv: Sequence[str]) -> list[str]:
+        """``ssh`` running one command through the master (:meth:`login_options`)."""
+        return [self.ssh, *self.login_options(), "-T", "--", self.config.host, shell_join(argv)]
 
     def master_argv(self, *, key_file: Path | None, interactive: bool) -> list[str]:
         """``ssh`` opening the master in the background once authenticated (``-N -f``).

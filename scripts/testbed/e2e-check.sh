@@ -2,10 +2,12 @@
 # End-to-end check, run AS A SERVICE ACCOUNT over ssh (scripts/testbed.sh pipes it to
 # `ssh ... bash -s -- PARTITION`): the tools are on PATH, and a Slurm batch job unpacks
 # the image tarball and runs ch-run in it with a job directory bound at /job.
-# Prints "E2E-OK <jobid>" on success.
+# Prints "E2E-OK <jobid>" on success. rclone is not needed here: HEROES runs it on the
+# orchestrator host, and it only asks the login node for SFTP and for checksums (md5sum,
+# sha1sum; HEROES' own checksums run `xargs md5sum`).
 set -euo pipefail
 partition=${1:-debug}
-for tool in sbatch squeue sacct scancel ch-run rclone sha256sum tar; do
+for tool in sbatch squeue sacct scancel ch-run md5sum sha1sum xargs sha256sum tar; do
     command -v "$tool" >/dev/null || { echo "E2E: $tool not on PATH ($PATH)" >&2; exit 1; }
 done
 image="$HOME/images/busybox.tar.gz"

@@ -6,7 +6,7 @@ APT_PACKAGES=(
     mariadb-server mariadb-client
     openssh-server openssh-client
     charliecloud-runtime busybox-static squashfs-tools squashfuse fuse3
-    rclone curl ca-certificates
+    curl ca-certificates
     postgresql-15
     maven unzip
     chromium chromium-driver

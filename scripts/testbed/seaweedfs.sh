@@ -23,7 +23,8 @@ s3_endpoint() { echo "http://127.0.0.1:$S3_PORT"; }
 s3_access_key() { secret "$STATE/s3/access-key" 10 | tr 'a-f' 'A-F' | sed 's/^/HEROES/'; }
 s3_secret_key() { secret "$STATE/s3/secret-key" 20; }
 
-# S3 ListBuckets with the admin credentials, through rclone (AWS_CA_BUNDLE breaks rclone's S3).
+# S3 ListBuckets with the admin credentials, through the venv's rclone (rclone.sh; AWS_CA_BUNDLE
+# breaks rclone's S3).
 seaweedfs_healthy() {
     pid_alive "$RUN/seaweedfs.pid" weed && ours "$RUN/seaweedfs.pid" || return 1
     env -u AWS_CA_BUNDLE \
@@ -31,7 +32,7 @@ seaweedfs_healthy() {
         RCLONE_S3_PROVIDER=Other RCLONE_S3_ENV_AUTH=false \
         RCLONE_S3_ACCESS_KEY_ID="$(s3_access_key)" RCLONE_S3_SECRET_ACCESS_KEY="$(s3_secret_key)" \
         RCLONE_S3_ENDPOINT="$(s3_endpoint)" RCLONE_S3_REGION=us-east-1 \
-        timeout 15 rclone lsd :s3: --contimeout 2s --timeout 5s --retries 1 --low-level-retries 1 \
+        timeout 15 "$(rclone_bin)" lsd :s3: --contimeout 2s --timeout 5s --retries 1 --low-level-retries 1 \
         </dev/null >/dev/null 2>&1
 }
 

@@ -7,9 +7,11 @@ cannot start is a failure, never a skip.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -86,6 +88,18 @@ def centre_info(testbed: dict[str, Any]) -> dict[str, Any]:
 def site(blocks: dict[str, str]):  # type: ignore[no-untyped-def]
     from heroes.blocks import HPCCentre
     return HPCCentre.load("local-slurm").site()
+
+
+@pytest.fixture
+def control_base() -> Iterator[Path]:
+    """A private directory for OpenSSH masters' sockets, with a short path (a Unix socket's is
+    at most ~100 bytes); every master left in it is closed after (tests/integration/openssh.py)."""
+    from tests.integration.openssh import close_masters
+
+    path = Path(tempfile.mkdtemp(prefix="hs-", dir="/tmp"))
+    yield path / "ssh"
+    close_masters(path / "ssh")
+    shutil.rmtree(path)
 
 
 @pytest.fixture(scope="session")

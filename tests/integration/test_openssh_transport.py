@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -29,35 +27,16 @@ from heroes_core import jobs
 from heroes_core.errors import AuthenticationError, ConnectionLostError, HostKeyError
 from heroes_core.models import UserArea
 from heroes_core.schedulers import Scheduler
-from heroes_core.sites import SiteConfig, open_site
+from heroes_core.sites import open_site
 from heroes_core.transport import CONTROL_DIR_ENV, OpenSSHTransport, SSHConfig
+from tests.integration.openssh import openssh_config as config
+from tests.integration.openssh import openssh_site_config
 from tests.integration.processes import stop
 from tests.scheduler_contract import SchedulerContract
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTBED_SSHD_CONFIG = state_dir() / "sshd" / "sshd_config"
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-
-
-@pytest.fixture
-def base() -> Iterator[Path]:
-    """A private socket directory with a short path; every master left in it is closed after."""
-    path = Path(tempfile.mkdtemp(prefix="hs-", dir="/tmp"))
-    yield path / "ssh"
-    for sock in (path / "ssh").glob("m-*"):
-        if sock.is_socket():
-            subprocess.run(["ssh", "-F", "/dev/null", "-o", f"ControlPath={sock}", "-O", "exit", "x"],
-                           capture_output=True, check=False)
-    shutil.rmtree(path)
-
-
-def config(centre: dict[str, Any], **overrides: Any) -> SSHConfig:
-    values: dict[str, Any] = {
-        "site": "local-slurm", "host": centre["host"], "port": centre["port"], "user": centre["user"],
-        "private_key": Path(centre["private_key_path"]).read_text(), "host_keys": (centre["host_key"],),
-        "backend": "openssh", "reconnect_attempts": 3, "control_persist_s": 60,
-    }
-    return SSHConfig(**(values | overrides))
 
 
 def _free_port() -> int:
@@ -134,8 +113,8 @@ def outcome(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def test_commands_run_through_the_openssh_backend_with_arguments_verbatim(
-        centre_info: dict[str, Any], base: Path) -> None:
-    transport = OpenSSHTransport(config(centre_info), base_dir=base)
+        centre_info: dict[str, Any], control_base: Path) -> None:
+    transport = OpenSSHTransport(config(centre_info), base_dir=control_base)
     assert transport.check(["id", "-un"]).stdout.strip() == centre_info["user"]
     hostile = ["$(touch /tmp/heroes-pwned)", "; touch /tmp/heroes-pwned", "a\nb", "'\"", "*"]
     assert transport.check(["printf", "%s\\0", *hostile]).stdout.split("\0")[:-1] == hostile
@@ -145,8 +124,8 @@ def test_commands_run_through_the_openssh_backend_with_arguments_verbatim(
 
 
 def test_a_file_sent_on_stdin_arrives_whole_and_reads_back(
-        centre_info: dict[str, Any], base: Path) -> None:
-    transport = OpenSSHTransport(config(centre_info), base_dir=base)
+        centre_info: dict[str, Any], control_base: Path) -> None:
+    transport = OpenSSHTransport(config(centre_info), base_dir=control_base)
     content = ("".join(f"line {n} {uuid.uuid4().hex}\n" for n in range(30_000))).encode()  # ~1.3 MB
     path = f"/tmp/heroes-openssh-{uuid.uuid4().hex}"
     transport.check(["sh", "-c", 'cat > "$1"', "sh", path], stdin=content)
@@ -157,23 +136,23 @@ def test_a_file_sent_on_stdin_arrives_whole_and_reads_back(
 
 
 def test_two_processes_share_one_master_and_one_authentication(
-        centre_info: dict[str, Any], counted_sshd: dict[str, Any], base: Path) -> None:
+        centre_info: dict[str, Any], counted_sshd: dict[str, Any], control_base: Path) -> None:
     settings = config(centre_info, port=counted_sshd["port"])
-    first, second = child(settings, base), child(settings, base)  # racing to open the master
+    first, second = child(settings, control_base), child(settings, control_base)  # racing to open the master
     results = [outcome(first), outcome(second)]
     assert [r["user"] for r in results] == [centre_info["user"]] * 2
     assert results[0]["master"] == results[1]["master"] is not None
     assert sorted(r["opened"] for r in results) == [0, 1]  # one opened it, the other found it
     # A third process without any key (an MFA centre's configuration) uses the same connection.
-    keyless = outcome(child(config(centre_info, port=counted_sshd["port"], private_key="", mfa=True), base))
+    keyless = outcome(child(config(centre_info, port=counted_sshd["port"], private_key="", mfa=True), control_base))
     assert (keyless["user"], keyless["master"]) == (centre_info["user"], results[0]["master"])
     assert logins(counted_sshd["log"], centre_info["user"]) == 1
 
 
 def test_a_keyless_mfa_centre_without_its_master_fails_at_once_without_reaching_the_centre(
-        centre_info: dict[str, Any], counted_sshd: dict[str, Any], base: Path) -> None:
+        centre_info: dict[str, Any], counted_sshd: dict[str, Any], control_base: Path) -> None:
     transport = OpenSSHTransport(config(centre_info, port=counted_sshd["port"], private_key="", mfa=True),
-                                 base_dir=base)
+                                 base_dir=control_base)
     before = counted_sshd["log"].read_text()
     with pytest.raises(AuthenticationError, match=r"^\[local-slurm\] no shared SSH connection to "
                                                   r".*is open.*`heroes centre connect local-slurm`"):
@@ -182,20 +161,20 @@ def test_a_keyless_mfa_centre_without_its_master_fails_at_once_without_reaching_
 
 
 def test_a_keyless_centre_whose_master_died_fails_fast_with_the_same_fix(
-        centre_info: dict[str, Any], counted_sshd: dict[str, Any], base: Path) -> None:
-    opener = OpenSSHTransport(config(centre_info, port=counted_sshd["port"]), base_dir=base)
+        centre_info: dict[str, Any], counted_sshd: dict[str, Any], control_base: Path) -> None:
+    opener = OpenSSHTransport(config(centre_info, port=counted_sshd["port"]), base_dir=control_base)
     pid = opener.connect().pid
     assert pid is not None
     keyless = OpenSSHTransport(config(centre_info, port=counted_sshd["port"], private_key="", mfa=True),
-                               base_dir=base)
+                               base_dir=control_base)
     assert keyless.check(["true"]).ok
     os.kill(pid, signal.SIGKILL)  # dies without removing its socket: ssh tries on its own, in batch mode
     with pytest.raises(AuthenticationError, match=r"heroes centre connect local-slurm"):
         keyless.run(["true"])
 
 
-def test_a_wrong_host_key_is_refused_and_no_master_is_left(centre_info: dict[str, Any], base: Path) -> None:
-    transport = OpenSSHTransport(config(centre_info, host_keys=(OTHER_KEY,)), base_dir=base)
+def test_a_wrong_host_key_is_refused_and_no_master_is_left(centre_info: dict[str, Any], control_base: Path) -> None:
+    transport = OpenSSHTransport(config(centre_info, host_keys=(OTHER_KEY,)), base_dir=control_base)
     with pytest.raises(HostKeyError, match=r"^\[local-slurm\] the host key of 127.0.0.1:2222 is ED25519 "
                                            r"SHA256:\S+, which is not the pinned key \(ssh-ed25519 "
                                            r"SHA256:\S+\); refusing to connect.*Fix: confirm"):
@@ -204,15 +183,15 @@ def test_a_wrong_host_key_is_refused_and_no_master_is_left(centre_info: dict[str
 
 
 def test_a_revoked_host_key_is_refused_even_though_it_is_also_pinned(
-        centre_info: dict[str, Any], base: Path) -> None:
+        centre_info: dict[str, Any], control_base: Path) -> None:
     cfg = config(centre_info, host_keys=(centre_info["host_key"], f"@revoked {centre_info['host_key']}"))
     with pytest.raises(HostKeyError, match="revoked"):
-        OpenSSHTransport(cfg, base_dir=base).check(["true"])
+        OpenSSHTransport(cfg, base_dir=control_base).check(["true"])
 
 
 def test_a_submission_is_not_resent_when_the_master_dies_under_it_but_a_query_is(
-        centre_info: dict[str, Any], base: Path) -> None:
-    transport = OpenSSHTransport(config(centre_info), base_dir=base)
+        centre_info: dict[str, Any], control_base: Path) -> None:
+    transport = OpenSSHTransport(config(centre_info), base_dir=control_base)
 
     def kill_master_soon() -> None:
         pid = transport.connect().pid
@@ -228,12 +207,9 @@ def test_a_submission_is_not_resent_when_the_master_dies_under_it_but_a_query_is
 
 
 def test_the_centre_command_opens_checks_and_closes_the_shared_connection(
-        centre_info: dict[str, Any], base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(CONTROL_DIR_ENV, str(base))
-    site = SiteConfig(name="local-slurm", work_root=centre_info["work_root"],
-                      **config(centre_info).model_dump(exclude={"site", "reconnect_attempts", "backoff_initial",
-                                                                "backoff_max", "private_key"}),
-                      private_key=config(centre_info).private_key)
+        centre_info: dict[str, Any], control_base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CONTROL_DIR_ENV, str(control_base))
+    site = openssh_site_config(centre_info)
     monkeypatch.setattr(centre, "load_centre", lambda name: site)
     runner = CliRunner()
     assert runner.invoke(app, ["centre", "status", "local-slurm"]).exit_code == 1
@@ -257,15 +233,11 @@ class TestSlurmContractOverOpenSSH(SchedulerContract):
     backend's shared master."""
 
     @pytest.fixture
-    def openssh_site(self, centre_info: dict[str, Any], base: Path,  # type: ignore[no-untyped-def]
+    def openssh_site(self, centre_info: dict[str, Any], control_base: Path,  # type: ignore[no-untyped-def]
                      monkeypatch: pytest.MonkeyPatch):
-        monkeypatch.setenv(CONTROL_DIR_ENV, str(base))
-        return open_site(SiteConfig(
-            name="local-slurm", work_root=centre_info["work_root"], partitions=tuple(centre_info["partitions"]),
-            container_runtime="charliecloud",
-            **config(centre_info).model_dump(exclude={"site", "reconnect_attempts", "backoff_initial",
-                                                      "backoff_max", "private_key"}),
-            private_key=config(centre_info).private_key))
+        monkeypatch.setenv(CONTROL_DIR_ENV, str(control_base))
+        return open_site(openssh_site_config(centre_info, partitions=tuple(centre_info["partitions"]),
+                                             container_runtime="charliecloud"))
 
     @pytest.fixture
     def scheduler(self, openssh_site) -> Scheduler:  # type: ignore[no-untyped-def]

