@@ -7,8 +7,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from heroes_core.sites import SiteConfig
 from heroes_core.transport import SSHConfig
 
@@ -26,13 +24,11 @@ def openssh_config(centre: dict[str, Any], **overrides: Any) -> SSHConfig:
     return SSHConfig(**(values | overrides))
 
 
-def openssh_site_config(centre: dict[str, Any], *, private_key: str | None = None,
-                        **settings: Any) -> SiteConfig:
+def openssh_site_config(centre: dict[str, Any], **settings: Any) -> SiteConfig:
     """That centre as a block's SiteConfig (``settings``: the block's other fields)."""
-    ssh = openssh_config(centre, **({"private_key": private_key} if private_key is not None else {}))
-    key = ssh.private_key if private_key is None else SecretStr(private_key)
+    ssh = openssh_config(centre)
     return SiteConfig(name="local-slurm", work_root=centre["work_root"],
-                      **(ssh.model_dump(exclude=_CONNECTION_ONLY) | settings), private_key=key)
+                      **(ssh.model_dump(exclude=_CONNECTION_ONLY) | settings), private_key=ssh.private_key)
 
 
 def close_masters(directory: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,6 @@ from heroes_core.data import RcloneError, SFTPEndpoint, SFTPLocation
 from heroes_core.data._inventory import Entry, differences, md5_many, parse_md5sum, shell_for
 from heroes_core.errors import ConnectionLostError, HostKeyError
 from heroes_core.transport import (
-    CONTROL_DIR_ENV,
     CommandResult,
     LocalTransport,
     OpenSSHTransport,
@@ -107,19 +104,14 @@ def test_an_sftp_end_checksums_over_its_own_ssh_unless_told_otherwise() -> None:
     assert shell_for(without, {}) is None
 
 
-def test_an_sftp_end_on_the_openssh_backend_checksums_through_its_shared_master(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    short = Path(tempfile.mkdtemp(prefix="hs-", dir="/tmp"))  # a Unix socket's path is short
-    monkeypatch.setenv(CONTROL_DIR_ENV, str(short / "ssh"))
+@pytest.mark.usefixtures("control_dir_env")
+def test_an_sftp_end_on_the_openssh_backend_checksums_through_its_shared_master() -> None:
     ssh = SSHConfig(site="hpc1", host="login", user="svc", private_key="", host_keys=(HOST_KEY,),
                     backend="openssh", mfa=True)
     server = SFTPEndpoint(site="hpc1", host="login", user="svc", private_key=SecretStr(""),
                           known_hosts=ssh.known_hosts(), ssh=ssh)
-    try:
-        found = shell_for(SFTPLocation(server=server, path="/scratch/x"), {})
-        assert isinstance(found, OpenSSHTransport) and found is shared_openssh_transport(ssh)
-    finally:
-        shutil.rmtree(short)
+    found = shell_for(SFTPLocation(server=server, path="/scratch/x"), {})
+    assert isinstance(found, OpenSSHTransport) and found is shared_openssh_transport(ssh)
 
 
 class RecordingShell(Transport):
